@@ -1,0 +1,26 @@
+"""The audit ledger (留痕): append-only, each entry chained to the one before by its hash."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    actor_name: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str | None] = mapped_column(String(60))
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problem.id"), index=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    # unique: two entries can never claim the same predecessor, so the chain cannot fork
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))

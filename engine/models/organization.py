@@ -1,0 +1,135 @@
+"""Regions, units, officials and their posts, and the users who sign in."""
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, str_enum
+
+
+class RegionLevel(enum.StrEnum):
+    CITY = "city"          # 市
+    COUNTY = "county"      # 县/区
+    TOWNSHIP = "township"  # 乡镇
+
+
+class UnitKind(enum.StrEnum):
+    PARTY_COMMITTEE = "party_committee"  # 党委
+    GOVERNMENT = "government"            # 政府
+    DEPARTMENT = "department"            # 部门
+    OFFICE = "office"                    # 环督办
+    DISCIPLINE = "discipline"            # 纪委监委
+    OTHER = "other"
+
+
+class PostKind(enum.StrEnum):
+    PARTY = "party"            # 党委 / 党组
+    GOVERNMENT = "government"  # 政府
+    DEPARTMENT = "department"  # 部门行政
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"            # 环督办
+    DISCIPLINE = "discipline"  # 纪委监委
+    OFFICIAL = "official"
+    LEADER = "leader"
+
+
+class Region(Base):
+    __tablename__ = "region"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    level: Mapped[RegionLevel] = mapped_column(str_enum(RegionLevel, 16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+
+    parent: Mapped["Region | None"] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list["Region"]] = relationship(back_populates="parent")
+    units: Mapped[list["Unit"]] = relationship(back_populates="region")
+
+    def lineage(self) -> list["Region"]:
+        """This region and its ancestors, nearest first."""
+        chain, region = [], self
+        while region is not None:
+            chain.append(region)
+            region = region.parent
+        return chain
+
+
+class Unit(Base):
+    __tablename__ = "unit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    short_name: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[UnitKind] = mapped_column(str_enum(UnitKind, 24))
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+
+    region: Mapped[Region] = relationship(back_populates="units")
+    posts: Mapped[list["Post"]] = relationship(back_populates="unit")
+
+
+class Official(Base):
+    __tablename__ = "official"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), index=True)
+    gender: Mapped[str | None] = mapped_column(String(4))
+    party_member: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    posts: Mapped[list["Post"]] = relationship(back_populates="official")
+    user: Mapped["User | None"] = relationship(back_populates="official")
+
+
+class Post(Base):
+    """An official's post in a unit; the head posts mark the Party and government heads."""
+
+    __tablename__ = "post"
+    __table_args__ = (UniqueConstraint("official_id", "unit_id", "title"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("official.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    title: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[PostKind] = mapped_column(str_enum(PostKind, 16))
+    is_head: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    official: Mapped[Official] = relationship(back_populates="posts")
+    unit: Mapped[Unit] = relationship(back_populates="posts")
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(60))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    official_id: Mapped[int | None] = mapped_column(ForeignKey("official.id"), unique=True)
+
+    official: Mapped[Official | None] = relationship(back_populates="user")
+    role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def roles(self) -> set[Role]:
+        return {row.role for row in self.role_rows}
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def reads_everything(self) -> bool:
+        return self.has_role(Role.ADMIN, Role.DISCIPLINE)
+
+    def unit_ids(self) -> set[int]:
+        return {post.unit_id for post in self.official.posts} if self.official else set()
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role, 16), primary_key=True)

@@ -1,0 +1,93 @@
+"""Deployed process definitions, their running instances, and the human tasks they open."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime, str_enum
+from .organization import Role, Unit, User
+from .problem import Problem
+
+
+class ProcessDefinition(Base):
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    forms: Mapped[dict] = mapped_column(JSON)          # BPMN element id -> form-js schema
+    spec: Mapped[dict] = mapped_column(JSON)           # the parsed spec, serialized once per version
+    checksum: Mapped[str] = mapped_column(String(64))
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    deployed_by: Mapped[User | None] = relationship()
+
+
+class InstanceStatus(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    ERROR = "error"
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id"), index=True)
+    status: Mapped[InstanceStatus] = mapped_column(str_enum(InstanceStatus, 16), index=True)
+    state: Mapped[dict] = mapped_column(JSON)          # the workflow's state, without its spec
+    next_wakeup_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    definition: Mapped[ProcessDefinition] = relationship()
+    problem: Mapped[Problem] = relationship()
+    tasks: Mapped[list["HumanTask"]] = relationship(back_populates="instance", order_by="HumanTask.id")
+
+    # optimistic lock: a save based on a stale read fails instead of overwriting
+    __mapper_args__ = {"version_id_col": version}
+
+
+class TaskState(enum.StrEnum):
+    READY = "ready"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class HumanTask(Base):
+    """A user task of a running instance, as the people assigned to it see it."""
+
+    __tablename__ = "human_task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    element_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str] = mapped_column(String(60))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    candidate_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    candidate_role: Mapped[Role | None] = mapped_column(str_enum(Role, 16))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    state: Mapped[TaskState] = mapped_column(str_enum(TaskState, 16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    data: Mapped[dict | None] = mapped_column(JSON)
+
+    instance: Mapped[ProcessInstance] = relationship(back_populates="tasks")
+    problem: Mapped[Problem] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    candidate_unit: Mapped[Unit | None] = relationship()
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])

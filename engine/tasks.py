@@ -1,0 +1,43 @@
+"""Who may see and do which human task."""
+from __future__ import annotations
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from .errors import NotFound
+from .models import HumanTask, TaskState, User
+
+
+def assigned_to(user: User) -> list:
+    conditions = [HumanTask.assignee_id == user.id]
+    units = user.unit_ids()
+    if units:
+        conditions.append(HumanTask.candidate_unit_id.in_(units))
+    if user.roles:
+        conditions.append(HumanTask.candidate_role.in_(list(user.roles)))
+    return conditions
+
+
+def may_complete(user: User, task: HumanTask) -> bool:
+    return (task.assignee_id == user.id
+            or (task.candidate_unit_id is not None and task.candidate_unit_id in user.unit_ids())
+            or (task.candidate_role is not None and task.candidate_role in user.roles))
+
+
+def query(user: User, everyone: bool = False, state: TaskState | None = TaskState.READY,
+          problem_id: int | None = None) -> Select:
+    statement = select(HumanTask)
+    if not (everyone and user.reads_everything):
+        statement = statement.where(or_(*assigned_to(user)))
+    if state is not None:
+        statement = statement.where(HumanTask.state == state)
+    if problem_id is not None:
+        statement = statement.where(HumanTask.problem_id == problem_id)
+    return statement.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+
+
+def get(session: Session, task_id: int) -> HumanTask:
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"no task with id {task_id}")
+    return task

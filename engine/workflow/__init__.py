@@ -1,0 +1,1 @@
+"""The workflow runtime around SpiffWorkflow: deployment, execution, persistence."""

@@ -1,0 +1,226 @@
+"""Reading a BPMN document safely and checking it against Duban's conventions
+(see bpmn/README.md) before SpiffWorkflow parses it.
+
+Every problem found names the element id and the line, so that an administrator can find it
+in the modeler or the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser import VALIDATOR
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from ..models import ProblemStatus
+from . import forms as task_forms
+from .scripting import ScriptError, compile_expression, compile_script
+from .timers import TimerTextError, is_iso_duration, timer_expression
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+DUBAN = "urn:duban:bpmn:1.0"
+NS = {"bpmn": BPMN, "spiffworkflow": SPIFF, "duban": DUBAN}
+
+PLAN_FIELDS = {"target", "measures", "deadline_kind", "deadline"}
+CALENDARS = {"working", "calendar"}
+
+
+@dataclass
+class Finding:
+    element: str
+    line: int | None
+    message: str
+
+    def text(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class DocumentError(Exception):
+    """The document cannot be deployed; `findings` says exactly where and why."""
+
+    def __init__(self, findings: list[Finding]):
+        super().__init__("; ".join(f"{f.element}: {f.text()}" for f in findings))
+        self.findings = findings
+
+    def by_element(self) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = {}
+        for finding in self.findings:
+            grouped.setdefault(finding.element, []).append(finding.text())
+        return grouped
+
+
+@dataclass
+class Deployable:
+    key: str
+    name: str
+    xml: str
+    checksum: str
+    forms: dict[str, dict]
+    spec: object
+    subprocess_specs: dict = field(default_factory=dict)
+
+
+_SAFE_PARSER = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                    huge_tree=False, remove_comments=False)
+
+
+def read_xml(content: bytes) -> etree._ElementTree:
+    """Parse with entities, DTDs and the network off; a document with a DOCTYPE is refused."""
+    if not content or not content.strip():
+        raise DocumentError([Finding("document", None, "the document is empty")])
+    try:
+        tree = etree.ElementTree(etree.fromstring(content, etree.XMLParser(**_SAFE_PARSER)))
+    except etree.XMLSyntaxError as error:
+        raise DocumentError([Finding("document", error.lineno, f"not well-formed XML: {error.msg}")]) from None
+    if tree.docinfo.doctype:
+        raise DocumentError([Finding("document", 1, "a DOCTYPE is not allowed in a BPMN document")])
+    root = tree.getroot()
+    if root.tag != f"{{{BPMN}}}definitions":
+        raise DocumentError([Finding("document", root.sourceline,
+                                     f"the root element must be bpmn:definitions ({BPMN}), not {root.tag}")])
+    return tree
+
+
+def properties_of(element) -> dict[str, str]:
+    return {p.get("name"): p.get("value", "") for p in
+            element.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
+
+
+def prepare(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn") -> Deployable:
+    """Check a document and parse it into a spec; DocumentError lists every problem found."""
+    tree = read_xml(content)
+    root = tree.getroot()
+    findings: list[Finding] = []
+
+    executable = root.findall("bpmn:process[@isExecutable='true']", NS)
+    if not executable:
+        processes = root.findall("bpmn:process", NS)
+        raise DocumentError([Finding("document", root.sourceline,
+                                     "no executable process (isExecutable=\"true\") in this document"
+                                     + (f"; it holds {', '.join(p.get('id') for p in processes)}" if processes else ""))])
+    if len(executable) > 1:
+        raise DocumentError([Finding(p.get("id"), p.sourceline, "one executable process per document; "
+                                     f"this one has {len(executable)}") for p in executable])
+    process = executable[0]
+    key = process.get("id")
+
+    lanes = {}
+    for lane in process.iter(f"{{{BPMN}}}lane"):
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+            lanes[(ref.text or "").strip()] = lane
+    forms = _check_user_tasks(process, lanes, lane_roles, findings)
+    _check_properties(process, findings)
+    _rewrite_timers(process, findings)
+    _check_scripts(process, findings)
+    if findings:
+        raise DocumentError(findings)
+
+    lines = {el.get("id"): el.sourceline for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    try:
+        parser.add_bpmn_xml(tree, filename=filename)
+        spec = parser.get_spec(key)
+        subprocess_specs = parser.get_subprocess_specs(key)
+    except ValidationException as error:
+        element = error.id or "document"
+        raise DocumentError([Finding(element, lines.get(error.id) or error.line_number or None,
+                                     str(error).split("\n")[0])]) from None
+    xml = content.decode("utf-8") if isinstance(content, bytes) else content
+    return Deployable(key=key, name=process.get("name") or key, xml=xml,
+                      checksum=hashlib.sha256(content).hexdigest(), forms=forms, spec=spec,
+                      subprocess_specs=subprocess_specs)
+
+
+def _check_user_tasks(process, lanes, lane_roles, findings) -> dict[str, dict]:
+    forms = {}
+    for task in process.iter(f"{{{BPMN}}}userTask", f"{{{BPMN}}}manualTask"):
+        task_id = task.get("id")
+        lane = lanes.get(task_id)
+        if lane is None:
+            findings.append(Finding(task_id, task.sourceline,
+                                    "a user task must lie in a lane; the lane's name says who does it"))
+        elif (lane.get("name") or "").strip() not in lane_roles:
+            findings.append(Finding(task_id, lane.sourceline, f"lane {lane.get('name')!r} is not a known role; "
+                                    f"known lanes: {', '.join(sorted(lane_roles))}"))
+        form_element = task.find("bpmn:extensionElements/duban:form", NS)
+        if form_element is None:
+            continue
+        try:
+            schema = json.loads(form_element.text or "")
+            task_forms.check_form(schema)
+        except json.JSONDecodeError as error:
+            findings.append(Finding(task_id, form_element.sourceline, f"the form is not valid JSON: {error}"))
+            continue
+        except task_forms.FormError as error:
+            findings.extend(Finding(task_id, form_element.sourceline, f"form: {p}") for p in error.problems)
+            continue
+        forms[task_id] = schema
+        updates = properties_of(task).get("updatesProblem")
+        if updates:
+            keys = {c["key"] for c in task_forms.inputs(schema)}
+            for name in (n.strip() for n in updates.split(",")):
+                if name not in PLAN_FIELDS:
+                    findings.append(Finding(task_id, task.sourceline, f"updatesProblem: {name!r} is not a plan "
+                                            f"field ({', '.join(sorted(PLAN_FIELDS))})"))
+                elif name not in keys:
+                    findings.append(Finding(task_id, task.sourceline,
+                                            f"updatesProblem names {name!r} but the form has no such field"))
+    return forms
+
+
+def _check_properties(process, findings) -> None:
+    statuses = {s.value for s in ProblemStatus}
+    for element in process.iter():
+        if not isinstance(element.tag, str) or not element.get("id"):
+            continue
+        props = properties_of(element)
+        status = props.get("problemStatus")
+        if status is not None and status not in statuses:
+            findings.append(Finding(element.get("id"), element.sourceline,
+                                    f"problemStatus {status!r} is not one of {', '.join(sorted(statuses))}"))
+        due = props.get("due")
+        if due is not None and due != "deadline" and not is_iso_duration(due):
+            findings.append(Finding(element.get("id"), element.sourceline,
+                                    f"due {due!r} is neither an ISO 8601 duration (P30D) nor 'deadline'"))
+        if props.get("calendar", "calendar") not in CALENDARS:
+            findings.append(Finding(element.get("id"), element.sourceline,
+                                    f"calendar must be 'working' or 'calendar', not {props['calendar']!r}"))
+        if due and props.get("calendar") == "working" and due != "deadline" and not due.rstrip("D")[1:].isdigit():
+            findings.append(Finding(element.get("id"), element.sourceline,
+                                    f"a working-day due counts whole days (P30D), not {due!r}"))
+
+
+def _rewrite_timers(process, findings) -> None:
+    for definition in process.iter(f"{{{BPMN}}}timerEventDefinition"):
+        event = definition.getparent()
+        working = properties_of(event).get("calendar") == "working"
+        for kind in ("timeDuration", "timeDate", "timeCycle"):
+            element = definition.find(f"bpmn:{kind}", NS)
+            if element is None:
+                continue
+            try:
+                element.text = timer_expression(kind, element.text or "", working)
+                compile_expression(element.text)
+            except (TimerTextError, ScriptError) as error:
+                findings.append(Finding(event.get("id"), element.sourceline, f"timer: {error}"))
+
+
+def _check_scripts(process, findings) -> None:
+    for flow in process.iter(f"{{{BPMN}}}sequenceFlow"):
+        condition = flow.find("bpmn:conditionExpression", NS)
+        if condition is not None and (condition.text or "").strip():
+            try:
+                compile_expression(condition.text)
+            except ScriptError as error:
+                findings.append(Finding(flow.get("id"), condition.sourceline, f"condition: {error}"))
+    for task in process.iter(f"{{{BPMN}}}scriptTask"):
+        script = task.find("bpmn:script", NS)
+        if script is not None and (script.text or "").strip():
+            try:
+                compile_script(script.text)
+            except ScriptError as error:
+                findings.append(Finding(task.get("id"), script.sourceline, f"script: {error}"))

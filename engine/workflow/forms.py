@@ -1,0 +1,159 @@
+"""Task forms: form-js schemas, checked when a diagram is deployed and used to validate what
+a user submits (marshmallow) before anything reaches the workflow."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+INPUT_TYPES = {"textfield", "textarea", "number", "checkbox", "radio", "select", "checklist", "datetime",
+               "filepicker", "taglist"}
+LAYOUT_TYPES = {"text", "separator", "spacer", "group", "html"}
+
+
+class FormError(ValueError):
+    """A form schema Duban cannot use; `problems` lists what is wrong, each naming the field."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def inputs(schema: dict) -> list[dict]:
+    """The input components of a form, groups flattened."""
+    found = []
+    for component in schema.get("components", []):
+        if component.get("type") == "group":
+            found.extend(inputs(component))
+        elif component.get("type") in INPUT_TYPES:
+            found.append(component)
+    return found
+
+
+def check_form(schema: Any) -> None:
+    """Raise FormError listing everything wrong with a form-js schema."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("components"), list):
+        raise FormError(["a form is a JSON object with a list of components"])
+    problems, keys = [], set()
+    _check_components(schema["components"], problems, keys)
+    if problems:
+        raise FormError(problems)
+
+
+def _check_components(components: list, problems: list[str], keys: set[str]) -> None:
+    for index, component in enumerate(components):
+        kind = component.get("type") if isinstance(component, dict) else None
+        where = f"component {index + 1}" + (f" ({component.get('key')})" if isinstance(component, dict) and component.get("key") else "")
+        if kind in LAYOUT_TYPES:
+            if kind == "group":
+                _check_components(component.get("components", []), problems, keys)
+            continue
+        if kind not in INPUT_TYPES:
+            problems.append(f"{where}: unsupported component type {kind!r}")
+            continue
+        key = component.get("key")
+        if not isinstance(key, str) or not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", key):
+            problems.append(f"{where}: key must be a name of letters, digits and _ starting with a letter")
+            continue
+        if key in keys:
+            problems.append(f"{where}: key {key!r} is used twice")
+        keys.add(key)
+        if kind in {"radio", "select", "checklist", "taglist"}:
+            values = component.get("values")
+            if not values or not all(isinstance(v, dict) and "value" in v for v in values):
+                problems.append(f"{where}: {kind} needs a list of values {{label, value}}")
+        pattern = (component.get("validate") or {}).get("pattern")
+        if pattern:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                problems.append(f"{where}: pattern is not a regular expression ({error})")
+    for component in components:
+        rule = ((component or {}).get("properties") or {}).get("requiredWhen") if isinstance(component, dict) else None
+        if rule and not re.match(r"^[A-Za-z][A-Za-z0-9_]*\s*=\s*\S+$", rule):
+            problems.append(f"{component.get('key')}: requiredWhen must read field=value")
+
+
+def _field_for(component: dict) -> fields.Field:
+    kind = component["type"]
+    rules = component.get("validate") or {}
+    required = bool(rules.get("required"))
+    options = {"required": required}
+    if not required:
+        options["allow_none"] = True
+    checks = []
+    if kind in {"textfield", "textarea"}:
+        if rules.get("minLength") is not None or rules.get("maxLength") is not None:
+            checks.append(validate.Length(min=rules.get("minLength"), max=rules.get("maxLength")))
+        if required:
+            checks.append(validate.Length(min=1, error="Missing data for required field."))
+        if rules.get("pattern"):
+            checks.append(validate.Regexp(rules["pattern"], error="Does not match the required pattern."))
+        return fields.String(validate=checks, **options)
+    if kind == "number":
+        if rules.get("min") is not None or rules.get("max") is not None:
+            checks.append(validate.Range(min=rules.get("min"), max=rules.get("max")))
+        return fields.Float(validate=checks, allow_nan=False, **options)
+    if kind == "checkbox":
+        if required:
+            checks.append(validate.Equal(True, error="Must be checked."))
+        return fields.Boolean(validate=checks, **options)
+    if kind in {"radio", "select"}:
+        allowed = [v["value"] for v in component["values"]]
+        return fields.Raw(validate=[validate.OneOf(allowed)], **options)
+    if kind in {"checklist", "taglist"}:
+        allowed = [v["value"] for v in component["values"]]
+        checks = [validate.Length(min=1)] if required else []
+        return fields.List(fields.Raw(validate=validate.OneOf(allowed)), validate=checks, **options)
+    if kind == "datetime":
+        if component.get("subtype", "date") == "date":
+            return fields.Date(**options)
+        return fields.AwareDateTime(**options)
+    if kind == "filepicker":
+        checks = [validate.Length(min=1, error="Attach at least one file.")] if required else []
+        return fields.List(fields.Integer(strict=True), validate=checks, **options)
+    raise FormError([f"unsupported component type {kind!r}"])
+
+
+def schema_for(form: dict | None) -> Schema:
+    """A marshmallow schema that validates data submitted on this form."""
+    components = inputs(form or {"components": []})
+    declared = {c["key"]: _field_for(c) for c in components}
+    conditions = [(c["key"], c["properties"]["requiredWhen"]) for c in components
+                  if (c.get("properties") or {}).get("requiredWhen")]
+
+    class _Conditional(Schema):
+        class Meta:
+            unknown = RAISE
+
+        @validates_schema
+        def _required_when(self, data, **kwargs):
+            errors = {}
+            for key, rule in conditions:
+                other, expected = (part.strip() for part in rule.split("=", 1))
+                if str(data.get(other)) == expected and data.get(key) in (None, "", []):
+                    errors[key] = [f"Required when {other} is {expected}."]
+            if errors:
+                raise ValidationError(errors)
+
+    return _Conditional.from_dict(declared, name="TaskForm")()
+
+
+def validate_submission(form: dict | None, data: Any) -> dict:
+    """The submitted data, checked and in JSON form; ValidationError names each bad field."""
+    if not isinstance(data, dict):
+        raise ValidationError({"data": ["Must be an object of field values."]})
+    loaded = schema_for(form).load(data)
+    return {key: _json_value(value) for key, value in loaded.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def evidence_keys(form: dict | None) -> list[str]:
+    return [c["key"] for c in inputs(form or {}) if c["type"] == "filepicker"]

@@ -1,0 +1,321 @@
+"""Running processes: deploy, start, complete a task, fire due timers.
+
+Each public method works inside the caller's transaction (one action = one transaction): the
+workflow state, the human-task rows, the problem's status and the ledger entries are written
+together or not at all. The instance row carries a version counter, so two actions based on
+the same state cannot both be saved.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+from uuid import UUID
+
+from sqlalchemy import select
+from marshmallow import ValidationError
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.util.task import TaskState as SpiffState
+
+from .. import clock, ledger
+from ..assignment import ChainRole, assign, load_lane_roles
+from ..calendar import WorkingCalendar, default_calendar
+from ..errors import Conflict, DubanError, Invalid
+from ..ledger import Action
+from ..models import (DeadlineKind, EvidenceFile, HumanTask, InstanceStatus, Problem, ProblemStatus, ProcessDefinition,
+                      ProcessInstance, TaskState, User)
+from . import document, timers
+from .forms import evidence_keys, validate_submission
+from .scripting import RestrictedScriptEngine
+from .serializer import spec_to_dict, specs_for, state_from_dict, state_to_dict
+
+_STATUS_ORDER = list(ProblemStatus)
+_TIMER_EVENTS = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
+_validator_lock = threading.Lock()
+
+
+class WorkflowFailure(DubanError):
+    """The process itself could not go on (a condition failed, no path matched...)."""
+
+    code = "workflow_error"
+
+
+class Runtime:
+    def __init__(self, calendar: WorkingCalendar = default_calendar, lane_roles: dict[str, ChainRole] | None = None):
+        self.calendar = calendar
+        self.lane_roles = lane_roles if lane_roles is not None else load_lane_roles()
+        self.script_engine = RestrictedScriptEngine(
+            {timers.WORKING_DURATION_FUNCTION: timers.working_duration_function(calendar)})
+        timers.bind_to_clock()
+
+    # -- definitions ---------------------------------------------------------------------------
+
+    def deploy(self, session: Session, content: bytes, actor: User | None,
+               filename: str = "upload.bpmn") -> tuple[ProcessDefinition, bool]:
+        """A new version of the document's process, or the latest one if the content is unchanged."""
+        with _validator_lock:
+            prepared = document.prepare(content, set(self.lane_roles), filename)
+        latest = self.latest(session, prepared.key)
+        if latest is not None and latest.checksum == prepared.checksum:
+            return latest, False
+        definition = ProcessDefinition(
+            key=prepared.key, name=prepared.name, version=(latest.version + 1) if latest else 1,
+            bpmn_xml=prepared.xml, forms=prepared.forms,
+            spec=spec_to_dict(prepared.spec, prepared.subprocess_specs), checksum=prepared.checksum,
+            deployed_by_id=actor.id if actor else None, deployed_at=clock.now())
+        session.add(definition)
+        session.flush()
+        ledger.record(session, Action.DEFINITION_DEPLOYED, actor=actor, subject_type="process_definition",
+                      subject_id=definition.id, payload={"key": definition.key, "version": definition.version,
+                                                         "checksum": definition.checksum, "file": filename})
+        return definition, True
+
+    @staticmethod
+    def latest(session: Session, key: str) -> ProcessDefinition | None:
+        return session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                               .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+
+    # -- instances -----------------------------------------------------------------------------
+
+    def start(self, session: Session, definition: ProcessDefinition, problem: Problem,
+              actor: User | None) -> ProcessInstance:
+        spec, subprocess_specs = specs_for(definition)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        instance = ProcessInstance(definition=definition, problem=problem, status=InstanceStatus.RUNNING,
+                                   state={}, started_at=clock.now())
+        session.add(instance)
+        session.flush()
+        ledger.record(session, Action.INSTANCE_STARTED, actor=actor, subject_type="process_instance",
+                      subject_id=instance.id, problem_id=problem.id,
+                      payload={"process": definition.key, "version": definition.version})
+        self._advance(session, instance, workflow, actor, completed=None)
+        return instance
+
+    def load(self, instance: ProcessInstance):
+        return state_from_dict(instance.state, instance.definition, self.script_engine)
+
+    def complete(self, session: Session, task: HumanTask, actor: User, data: dict) -> None:
+        """Complete a ready task with form data already authorized for `actor`."""
+        if task.state != TaskState.READY:
+            raise Conflict(f"task {task.id} is already {task.state.value}")
+        form = task.instance.definition.forms.get(task.element_id)
+        try:
+            clean = validate_submission(form, data)
+        except ValidationError as error:
+            raise Invalid("the form has errors", _flatten(error.messages)) from None
+        _check_evidence(session, task, form, clean)
+        workflow = self.load(task.instance)
+        spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
+        if spiff_task is None or spiff_task.state != SpiffState.READY:
+            raise Conflict(f"task {task.id} is no longer waiting to be done")
+        self._update_plan(session, task, spiff_task, clean, actor)
+        spiff_task.data.update(clean)
+        task.state, task.completed_by_id, task.completed_at, task.data = (
+            TaskState.COMPLETED, actor.id, clock.now(), clean)
+        ledger.record(session, Action.TASK_COMPLETED, actor=actor, subject_type="human_task", subject_id=task.id,
+                      problem_id=task.problem_id,
+                      payload={"element": task.element_id, "name": task.name, "data": clean})
+        try:
+            spiff_task.run()
+        except (WorkflowException, SpiffWorkflowException) as error:
+            raise WorkflowFailure(_workflow_message(error), {task.element_id: [str(error)]}) from None
+        self._advance(session, task.instance, workflow, actor, completed=task)
+
+    def wake(self, session: Session, instance: ProcessInstance) -> list[str]:
+        """Fire the timers of `instance` that are due by the engine's clock; their names."""
+        workflow = self.load(instance)
+        now = clock.now()
+        fired = [event.name for event in workflow.waiting_events()
+                 if event.event_type in _TIMER_EVENTS and (_moment(event.value) or now) <= now]
+        workflow.refresh_timers()
+        for name in fired:
+            ledger.record(session, Action.TIMER_FIRED, actor=None, subject_type="process_instance",
+                          subject_id=instance.id, problem_id=instance.problem_id, payload={"timer": name})
+        self._advance(session, instance, workflow, None, completed=None)
+        return fired
+
+    @staticmethod
+    def due_instances(session: Session, by: datetime) -> list[int]:
+        return list(session.scalars(select(ProcessInstance.id).where(
+            ProcessInstance.status == InstanceStatus.RUNNING, ProcessInstance.next_wakeup_at <= by)
+            .order_by(ProcessInstance.next_wakeup_at)))
+
+    # -- the step after every action -----------------------------------------------------------
+
+    def _advance(self, session: Session, instance: ProcessInstance, workflow, actor: User | None,
+                 completed: HumanTask | None) -> None:
+        try:
+            workflow.do_engine_steps()
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+        except (WorkflowException, SpiffWorkflowException) as error:
+            element = getattr(getattr(error, "task_spec", None), "bpmn_id", None) or "process"
+            raise WorkflowFailure(_workflow_message(error), {element: [str(error)]}) from None
+        self._sync_tasks(session, instance, workflow, actor, completed)
+        self._sync_status(session, instance, workflow, actor)
+        instance.next_wakeup_at = _next_wakeup(workflow)
+        instance.state = state_to_dict(workflow)
+        if workflow.is_completed() and instance.status != InstanceStatus.COMPLETED:
+            instance.status, instance.ended_at, instance.next_wakeup_at = InstanceStatus.COMPLETED, clock.now(), None
+            ledger.record(session, Action.INSTANCE_COMPLETED, actor=actor, subject_type="process_instance",
+                          subject_id=instance.id, problem_id=instance.problem_id, payload={})
+        session.flush()
+
+    def _sync_tasks(self, session, instance, workflow, actor, completed) -> None:
+        problem = instance.problem
+        ready = {str(t.id): t for t in workflow.get_tasks(state=SpiffState.READY, manual=True)}
+        rows = list(instance.tasks)
+        for row in rows:
+            if row.state == TaskState.READY and row.spiff_task_id not in ready:
+                row.state = TaskState.CANCELLED
+                ledger.record(session, Action.TASK_CANCELLED, actor=actor, subject_type="human_task",
+                              subject_id=row.id, problem_id=problem.id,
+                              payload={"element": row.element_id, "name": row.name})
+        known = {row.spiff_task_id for row in rows}
+        last_done = {row.element_id: row.id for row in rows if row.state == TaskState.COMPLETED}
+        earlier = {row.element_id: row.id for row in rows
+                   if completed is not None and row.state == TaskState.COMPLETED and row.id < completed.id}
+        for spiff_id, spiff_task in ready.items():
+            if spiff_id in known:
+                continue
+            spec = spiff_task.task_spec
+            lane = spec.lane or ""
+            who = assign(session, problem, self.lane_roles[lane]) if lane in self.lane_roles else assign(
+                session, problem, ChainRole.OFFICE)  # a lane renamed in config since deployment
+            properties = _properties(spec)
+            row = HumanTask(instance=instance, problem_id=problem.id, spiff_task_id=spiff_id,
+                            element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, lane=lane,
+                            assignee_id=who.assignee_id, candidate_unit_id=who.candidate_unit_id,
+                            candidate_role=who.candidate_role, due_at=self._due(properties, problem),
+                            state=TaskState.READY, created_at=clock.now())
+            session.add(row)
+            session.flush()
+            ledger.record(session, Action.TASK_ASSIGNED, actor=actor, subject_type="human_task", subject_id=row.id,
+                          problem_id=problem.id,
+                          payload={"element": row.element_id, "name": row.name, "lane": lane,
+                                   "assignee": row.assignee.username if row.assignee else None,
+                                   "candidate_unit": row.candidate_unit.name if row.candidate_unit else None,
+                                   "candidate_role": row.candidate_role.value if row.candidate_role else None,
+                                   "due_at": row.due_at.isoformat() if row.due_at else None})
+            if completed is not None and _sent_back(spec.bpmn_id, completed, last_done, earlier):
+                ledger.record(session, Action.TASK_SENT_BACK, actor=actor, subject_type="human_task",
+                              subject_id=row.id, problem_id=problem.id,
+                              payload={"from": completed.element_id, "from_name": completed.name,
+                                       "to": row.element_id, "to_name": row.name, "data": completed.data})
+
+    def _sync_status(self, session, instance, workflow, actor) -> None:
+        waiting = workflow.get_tasks(state=SpiffState.READY | SpiffState.WAITING)
+        found = [ProblemStatus(s) for t in waiting if (s := _properties(t.task_spec).get("problemStatus"))]
+        if not found:
+            return
+        status = min(found, key=_STATUS_ORDER.index)
+        problem = instance.problem
+        if status == problem.status:
+            return
+        before = problem.status
+        problem.status = status
+        problem.closed_at = clock.now() if status == ProblemStatus.CLOSED else None
+        ledger.record(session, Action.PROBLEM_STATUS_CHANGED, actor=actor, subject_type="problem",
+                      subject_id=problem.id, problem_id=problem.id,
+                      payload={"from": before.value, "to": status.value, "to_label": status.label})
+
+    def _due(self, properties: dict, problem: Problem) -> datetime | None:
+        due = properties.get("due")
+        if not due:
+            return None
+        if due == "deadline":
+            return self.calendar.end_of_day(problem.deadline) if problem.deadline else None
+        start = clock.now()
+        if properties.get("calendar") == "working":
+            return self.calendar.add_working_days(start, int(due[1:-1]))
+        parsed = TimerEventDefinition.parse_iso_duration(due)
+        return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+
+    def _update_plan(self, session, task: HumanTask, spiff_task, clean: dict, actor: User) -> None:
+        names = _properties(spiff_task.task_spec).get("updatesProblem")
+        if not names:
+            return
+        problem, changed = task.problem, {}
+        for name in (n.strip() for n in names.split(",")):
+            if name not in clean or clean[name] is None:
+                continue
+            value = clean[name]
+            try:
+                if name == "deadline_kind":
+                    value = DeadlineKind.parse(value)
+                elif name == "deadline":
+                    value = datetime.fromisoformat(value).date() if "T" in value else date.fromisoformat(value)
+            except ValueError:
+                raise Invalid("the form has errors", {name: [f"{value!r} is not a valid {name}"]}) from None
+            if getattr(problem, name) != value:
+                setattr(problem, name, value)
+                changed[name] = str(value)
+        if changed:
+            ledger.record(session, Action.PLAN_UPDATED, actor=actor, subject_type="problem", subject_id=problem.id,
+                          problem_id=problem.id, payload=changed)
+
+
+def _sent_back(element: str, completed: HumanTask, last_done: dict[str, int], earlier: dict[str, int]) -> bool:
+    """Whether completing `completed` sent the work back to `element`: the element was done
+    before, and in the pass before this one it came before the completed task (a loop going
+    forward again, resubmission -> review, is not a send-back)."""
+    if element not in last_done:
+        return False
+    previous = earlier.get(completed.element_id)
+    return previous is None or last_done[element] < previous
+
+
+def _properties(spec) -> dict:
+    """The spiffworkflow:properties of a task spec (engine-internal specs have none)."""
+    return getattr(spec, "extensions", {}).get("properties", {})
+
+
+
+
+def _moment(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return TimerEventDefinition.get_datetime(value)
+    except ValueError:
+        return None
+
+
+def _next_wakeup(workflow) -> datetime | None:
+    moments = [m for e in workflow.waiting_events() if e.event_type in _TIMER_EVENTS
+               if (m := _moment(e.value)) is not None]
+    return min(moments) if moments else None
+
+
+def _workflow_message(error: Exception) -> str:
+    return f"the process could not go on: {error}"
+
+
+def _check_evidence(session, task: HumanTask, form: dict | None, clean: dict) -> None:
+    for key in evidence_keys(form):
+        ids = clean.get(key) or []
+        if not ids:
+            continue
+        found = set(session.scalars(select(EvidenceFile.id).where(EvidenceFile.id.in_(ids),
+                                                                  EvidenceFile.problem_id == task.problem_id)))
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise Invalid("the form has errors",
+                          {key: [f"no evidence file {', '.join(map(str, missing))} on this problem"]})
+
+
+def _flatten(messages, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {"field" or "field.0": [..]}."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, dict):
+                flat.update(_flatten(value, name))
+            else:
+                flat[name] = [str(v) for v in (value if isinstance(value, list) else [value])]
+    else:
+        flat[prefix or "data"] = [str(m) for m in messages]
+    return flat

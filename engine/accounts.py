@@ -24,9 +24,11 @@ def check_password(user: User, password: str) -> bool:
         return False
 
 
-def create_user(session: Session, username: str, display_name: str, password: str, roles: set[Role],
-                official_id: int | None = None) -> User:
-    user = User(username=username, display_name=display_name, password_hash=hash_password(password),
+def create_user(session: Session, username: str, display_name: str, password: str | None, roles: set[Role],
+                official_id: int | None = None, password_hash: str | None = None) -> User:
+    """A new account; pass `password_hash` to reuse one hash for many accounts (demo, tests)."""
+    user = User(username=username, display_name=display_name,
+                password_hash=password_hash or hash_password(password),
                 official_id=official_id, role_rows=[UserRole(role=r) for r in sorted(roles)])
     session.add(user)
     session.flush()

@@ -39,12 +39,12 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A read-only look; anything written is rolled back."""
+        """A look without writing. Closing ends the transaction (nothing is committed) and
+        leaves what was loaded readable after the block."""
         session = self._read_sessions()
         try:
             yield session
         finally:
-            session.rollback()
             session.close()
 
     def dispose(self) -> None:

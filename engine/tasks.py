@@ -36,6 +36,12 @@ def query(user: User, everyone: bool = False, state: TaskState | None = TaskStat
     return statement.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
 
 
+def open_on(problem_id: int) -> Select:
+    """Every ready task of a problem: where its work stands now, whoever holds it."""
+    return (select(HumanTask).where(HumanTask.problem_id == problem_id, HumanTask.state == TaskState.READY)
+            .order_by(HumanTask.id))
+
+
 def get(session: Session, task_id: int) -> HumanTask:
     task = session.get(HumanTask, task_id)
     if task is None:

@@ -52,20 +52,21 @@ def spec_to_dict(spec, subprocess_specs: dict) -> dict:
             "subprocess_specs": {name: registry.convert(s) for name, s in subprocess_specs.items()}}
 
 
-_specs: dict[int, tuple] = {}
+_specs: dict[tuple[int, str], tuple] = {}
 _specs_lock = threading.Lock()
 
 
 def specs_for(definition) -> tuple:
     """(spec, subprocess_specs) of a deployed version, restored once per process."""
-    cached = _specs.get(definition.id)
+    key = (definition.id, definition.checksum)  # ids are reused when a test database is emptied
+    cached = _specs.get(key)
     if cached is None:
         registry = _serializer().registry
         stored = definition.spec
         cached = (registry.restore(stored["spec"]),
                   {name: registry.restore(s) for name, s in stored["subprocess_specs"].items()})
         with _specs_lock:
-            _specs[definition.id] = cached
+            _specs[key] = cached
     return cached
 
 

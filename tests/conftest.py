@@ -1,0 +1,104 @@
+"""Test fixtures: every test gets a fresh, migrated database on each backend.
+
+SQLite always; PostgreSQL too when DUBAN_TEST_DATABASE_URL points at one (CI sets it). The
+schema is built by the real Alembic migrations once per session; each test then starts from
+empty tables (a copied SQLite file, or TRUNCATE on PostgreSQL).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine import clock, migrate
+from engine.models import Base
+from engine.service import Duban
+from engine.settings import Settings
+
+from .support import Api, build_org
+
+PG_URL = os.environ.get("DUBAN_TEST_DATABASE_URL")
+START = datetime(2026, 3, 2, 9, 0, tzinfo=clock.SHANGHAI)  # a Monday, after the Spring Festival
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        backends = ["sqlite"] + (["postgresql"] if PG_URL else [])
+        metafunc.parametrize("backend", backends, scope="session")
+
+
+def pytest_report_header(config):
+    return f"databases: sqlite{', postgresql (' + PG_URL.split('@')[-1] + ')' if PG_URL else ' (set DUBAN_TEST_DATABASE_URL for postgresql)'}"
+
+
+@pytest.fixture(scope="session")
+def migrated(backend, tmp_path_factory):
+    """The URL of a database migrated to head (for SQLite: a template file to copy)."""
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        migrate.upgrade(f"sqlite:///{path}")
+        return str(path)
+    engine = create_engine(PG_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    migrate.upgrade(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture
+def database_url(backend, migrated, tmp_path):
+    if backend == "sqlite":
+        path = tmp_path / "duban.db"
+        shutil.copyfile(migrated, path)
+        return f"sqlite:///{path}"
+    engine = create_engine(migrated)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return migrated
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    clock.freeze(START)
+    yield clock
+    clock.release()
+
+
+@pytest.fixture
+def settings(database_url, tmp_path):
+    return Settings.from_env(database_url=database_url, instance_path=tmp_path / "instance",
+                             secret_key="test-secret")
+
+
+@pytest.fixture
+def duban(settings):
+    app = Duban(settings)
+    app.deploy_shipped()
+    yield app
+    app.db.dispose()
+
+
+@pytest.fixture
+def org(duban):
+    return build_org(duban)
+
+
+@pytest.fixture
+def app(duban):
+    from web import create_app
+
+    flask_app = create_app(duban=duban)
+    flask_app.config["TESTING"] = True
+    return flask_app
+
+
+@pytest.fixture
+def api(app, org):
+    return Api(app.test_client(), org)

@@ -1,0 +1,22 @@
+"""Duban's web door: the JSON API (and, later, the pages), a thin layer over engine.service."""
+from __future__ import annotations
+
+from flask import Flask
+
+from engine.service import Duban
+from engine.settings import Settings
+
+
+def create_app(settings: Settings | None = None, duban: Duban | None = None) -> Flask:
+    settings = settings or (duban.settings if duban else Settings.from_env())
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=64 * 1024 * 1024, JSON_AS_ASCII=False)
+    app.json.ensure_ascii = False
+    app.extensions["duban"] = duban or Duban(settings)
+
+    from .api import register_api
+    from .vendor import vendor
+
+    register_api(app)
+    app.register_blueprint(vendor)
+    return app

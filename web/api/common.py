@@ -1,0 +1,43 @@
+"""What every API module shares: the engine, the caller, the blueprint flavour."""
+from __future__ import annotations
+
+from flask import Response, current_app, g, jsonify, request
+from flask_smorest import Blueprint as SmorestBlueprint
+from webargs.flaskparser import FlaskParser
+
+from engine.errors import Unauthenticated
+from engine.service import Duban
+
+
+class _Parser(FlaskParser):
+    DEFAULT_VALIDATION_STATUS = 400
+
+
+class Blueprint(SmorestBlueprint):
+    ARGUMENTS_PARSER = _Parser()
+
+
+def duban() -> Duban:
+    return current_app.extensions["duban"]
+
+
+def caller_id() -> int:
+    """The signed-in user's id, from `Authorization: Bearer <token>`."""
+    if "user_id" not in g:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("sign in first: send Authorization: Bearer <token> (POST /api/auth/token)")
+        g.user_id = duban().tokens.user_id(token.strip())
+    return g.user_id
+
+
+BEARER = [{"bearerAuth": []}]
+
+
+def reply(schema, obj, status: int = 200) -> Response:
+    """Serialize while the session that loaded `obj` is still open; the @blp.response
+    decorator documents the schema and passes a ready Response through."""
+    response = jsonify(schema.dump(obj))
+    response.status_code = status
+    return response

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from flask import request, send_file
+from sqlalchemy import select
+
+from engine import problems, tasks
+from engine.models import (DeadlineKind, EvidenceFile, LedgerEntry, ProblemCategory, ProblemSource, ProblemStatus,
+                           Role)
+from engine.errors import Invalid, NotFound
+
+from .common import BEARER, Blueprint, caller_id, duban, reply
+from .schemas import EvidenceOut, ProblemDetail, ProblemIn, ProblemPage, ProblemQuery
+
+blp = Blueprint("problems", __name__, url_prefix="/api", description="Problems and their ledger (整改台账)")
+
+
+@blp.get("/problems")
+@blp.arguments(ProblemQuery, location="query")
+@blp.response(200, ProblemPage)
+@blp.doc(security=BEARER)
+def list_problems(query):
+    """Problems the caller may see (admins and the discipline office: all), filtered and paginated."""
+    wanted = problems.ProblemFilter(
+        status=ProblemStatus(query["status"]) if "status" in query else None,
+        region_id=query.get("region"), unit_id=query.get("unit"),
+        source=ProblemSource(query["source"]) if "source" in query else None, batch=query.get("batch"),
+        category=ProblemCategory(query["category"]) if "category" in query else None, overdue=query.get("overdue"))
+    app = duban()
+    with app.db.reading() as session:
+        viewer = app.actor(session, caller_id())
+        items, total = problems.page(session, problems.query(session, viewer, wanted), query["page"], query["per_page"])
+        return reply(ProblemPage(), {"items": items, "total": total, "page": query["page"], "per_page": query["per_page"]})
+
+
+@blp.post("/problems")
+@blp.arguments(ProblemIn)
+@blp.response(201, ProblemDetail)
+@blp.doc(security=BEARER)
+def create_problem(body):
+    """Register a problem and start its rectification process (环督办 only)."""
+    app = duban()
+    user_id = caller_id()
+    with app.db.reading() as session:
+        allowed = app.actor(session, user_id).has_role(Role.ADMIN)
+    if not allowed:
+        app.deny(user_id, "register problems", "problem", None)
+    new = problems.NewProblem(
+        code=body["code"], title=body["title"], description=body["description"],
+        source=ProblemSource(body["source"]), batch=body["batch"], category=ProblemCategory(body["category"]),
+        region_id=body["region_id"], lead_unit_id=body["lead_unit_id"],
+        responsible_official_id=body["responsible_official_id"], leading_official_id=body["leading_official_id"],
+        industry_unit_id=body["industry_unit_id"], cooperating_unit_ids=body["cooperating_unit_ids"],
+        target=body["target"], measures=body["measures"], deadline_kind=DeadlineKind(body["deadline_kind"]),
+        deadline=body["deadline"], sites=body["sites"],
+        milestones=[(m["title"], m["due"]) for m in body["milestones"]])
+    problem_id = app.register_problem(user_id, new, body["process_key"])
+    return _detail(problem_id, status=201)
+
+
+@blp.get("/problems/<int:problem_id>")
+@blp.response(200, ProblemDetail)
+@blp.doc(security=BEARER)
+def get_problem(problem_id: int):
+    """One problem: its chain of responsibility, plan, current tasks, evidence and timeline."""
+    return _detail(problem_id)
+
+
+def _detail(problem_id: int, status: int = 200):
+    app = duban()
+    user_id = caller_id()
+    with app.db.reading() as session:
+        viewer = app.actor(session, user_id)
+        problem = problems.get(session, problem_id)
+        allowed = problems.may_see(viewer, problem)
+        if allowed:
+            problem.current_tasks = session.scalars(tasks.open_on(problem_id)).all()
+            problem.evidence = session.scalars(select(EvidenceFile).where(EvidenceFile.problem_id == problem_id)
+                                               .order_by(EvidenceFile.id)).all()
+            problem.timeline = session.scalars(select(LedgerEntry).where(LedgerEntry.problem_id == problem_id)
+                                               .order_by(LedgerEntry.id)).all()
+            return reply(ProblemDetail(), problem, status)
+    app.deny(user_id, f"see problem {problem_id}", "problem", problem_id, problem_id)
+
+
+@blp.post("/problems/<int:problem_id>/evidence")
+@blp.response(201, EvidenceOut)
+@blp.doc(security=BEARER, requestBody={"content": {"multipart/form-data": {"schema": {
+    "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}})
+def upload_evidence(problem_id: int):
+    """Upload an evidence file (佐证材料); put its id in a task form's file field."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise Invalid("send the file as the multipart field 'file'", {"file": ["Missing data for required field."]})
+    row = duban().upload_evidence(caller_id(), problem_id, upload.filename or "", upload.mimetype or "",
+                                  upload.read())
+    return reply(EvidenceOut(), row, 201)
+
+
+@blp.get("/evidence/<int:evidence_id>")
+@blp.doc(security=BEARER, responses={"200": {"description": "the file"}})
+def download_evidence(evidence_id: int):
+    """Download an evidence file."""
+    app = duban()
+    user_id = caller_id()
+    with app.db.reading() as session:
+        row = session.get(EvidenceFile, evidence_id)
+        if row is None:
+            raise NotFound(f"no evidence file with id {evidence_id}")
+        allowed = problems.may_see(app.actor(session, user_id), problems.get(session, row.problem_id))
+    if not allowed:
+        app.deny(user_id, f"download evidence {evidence_id}", "evidence_file", evidence_id, row.problem_id)
+    return send_file(app.evidence_path(row), mimetype=row.content_type, download_name=row.filename)

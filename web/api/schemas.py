@@ -1,0 +1,192 @@
+"""What crosses the API, in marshmallow: requests validated, responses serialized."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from engine.problems import is_overdue
+from engine.models import DeadlineKind, ProblemCategory, ProblemSource, ProblemStatus, TaskState
+
+
+def _codes(enum_cls) -> validate.OneOf:
+    return validate.OneOf([m.value for m in enum_cls])
+
+
+class Ref(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class OfficialRef(Ref):
+    username = fields.Function(lambda o: o.user.username if o.user else None)
+
+
+class MilestoneIn(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    due = fields.Date(required=True)
+
+
+class ProblemIn(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(required=True, validate=validate.Length(min=1))
+    source = fields.String(required=True, validate=_codes(ProblemSource),
+                           metadata={"description": "central, provincial, look_back, yangtze_film, petition, self_check"})
+    batch = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    category = fields.String(required=True, validate=_codes(ProblemCategory))
+    region_id = fields.Integer(required=True, strict=True)
+    lead_unit_id = fields.Integer(required=True, strict=True)
+    responsible_official_id = fields.Integer(required=True, strict=True)
+    leading_official_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    industry_unit_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    cooperating_unit_ids = fields.List(fields.Integer(strict=True), load_default=list)
+    target = fields.String(load_default=None, allow_none=True)
+    measures = fields.String(load_default=None, allow_none=True)
+    deadline_kind = fields.String(load_default=DeadlineKind.BY_DATE.value, validate=_codes(DeadlineKind))
+    deadline = fields.Date(load_default=None, allow_none=True)
+    sites = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list)
+    milestones = fields.List(fields.Nested(MilestoneIn), load_default=list)
+    process_key = fields.String(load_default="rectification")
+
+
+class ProblemQuery(Schema):
+    status = fields.String(validate=_codes(ProblemStatus))
+    region = fields.Integer(metadata={"description": "region id; includes the regions below it"})
+    unit = fields.Integer(metadata={"description": "lead or cooperating unit id"})
+    source = fields.String(validate=_codes(ProblemSource))
+    batch = fields.String()
+    category = fields.String(validate=_codes(ProblemCategory))
+    overdue = fields.Function(is_overdue)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+def _label(attr):
+    return fields.Function(lambda obj: getattr(obj, attr).label if getattr(obj, attr) else None)
+
+
+class TaskOut(Schema):
+    id = fields.Integer()
+    problem_id = fields.Integer()
+    problem_code = fields.Function(lambda t: t.problem.code)
+    instance_id = fields.Integer()
+    element_id = fields.String()
+    name = fields.String()
+    lane = fields.String()
+    assignee = fields.Function(lambda t: t.assignee.username if t.assignee else None)
+    candidate_unit = fields.Nested(Ref, allow_none=True)
+    candidate_role = fields.Function(lambda t: t.candidate_role.value if t.candidate_role else None)
+    due_at = fields.AwareDateTime()
+    state = fields.Function(lambda t: t.state.value)
+    created_at = fields.AwareDateTime()
+    completed_by = fields.Function(lambda t: t.completed_by.username if t.completed_by else None)
+    completed_at = fields.AwareDateTime(allow_none=True)
+    data = fields.Raw(allow_none=True)
+
+
+class TaskDetail(TaskOut):
+    form = fields.Raw(allow_none=True, metadata={"description": "form-js schema of this task"})
+
+
+class TaskQuery(Schema):
+    all = fields.Boolean(load_default=False, metadata={"description": "admins and the discipline office: everyone's"})
+    state = fields.String(load_default=TaskState.READY.value, validate=_codes(TaskState))
+    problem = fields.Integer()
+
+
+class CompleteIn(Schema):
+    data = fields.Dict(keys=fields.String(), required=True)
+
+
+class ProblemOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    title = fields.String()
+    source = fields.Function(lambda p: p.source.value)
+    source_label = _label("source")
+    batch = fields.String()
+    category = fields.Function(lambda p: p.category.value)
+    category_label = _label("category")
+    region = fields.Nested(Ref)
+    lead_unit = fields.Nested(Ref)
+    responsible = fields.Nested(OfficialRef, attribute="responsible_official")
+    status = fields.Function(lambda p: p.status.value)
+    status_label = _label("status")
+    deadline_kind = fields.Function(lambda p: p.deadline_kind.value)
+    deadline = fields.Date(allow_none=True)
+    overdue = fields.Function(is_overdue)
+    sites_total = fields.Function(lambda p: len(p.sites))
+    sites_closed = fields.Function(lambda p: sum(1 for s in p.sites if s.closed_at))
+    registered_at = fields.AwareDateTime()
+    closed_at = fields.AwareDateTime(allow_none=True)
+
+
+class ProblemPage(Schema):
+    items = fields.List(fields.Nested(ProblemOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class SiteOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    closed_at = fields.AwareDateTime(allow_none=True)
+
+
+class MilestoneOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    due = fields.Date()
+    done_at = fields.AwareDateTime(allow_none=True)
+
+
+class EvidenceOut(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    uploaded_at = fields.AwareDateTime()
+
+
+class LedgerOut(Schema):
+    id = fields.Integer()
+    at = fields.AwareDateTime()
+    actor = fields.String(attribute="actor_name")
+    action = fields.String()
+    subject_type = fields.String()
+    subject_id = fields.String(allow_none=True)
+    payload = fields.Raw()
+
+
+class ProblemDetail(ProblemOut):
+    description = fields.String()
+    chain = fields.Function(lambda p: {
+        "leading_official": OfficialRef().dump(p.leading_official) if p.leading_official else None,
+        "lead_unit": Ref().dump(p.lead_unit),
+        "cooperating_units": Ref(many=True).dump(p.cooperating_units),
+        "responsible": OfficialRef().dump(p.responsible_official),
+        "industry_unit": Ref().dump(p.industry_unit) if p.industry_unit else None,
+    })
+    plan = fields.Function(lambda p: {
+        "target": p.target, "measures": p.measures, "deadline_kind": p.deadline_kind.value,
+        "deadline_kind_label": p.deadline_kind.label,
+        "deadline": p.deadline.isoformat() if p.deadline else None,
+        "milestones": MilestoneOut(many=True).dump(p.milestones),
+    })
+    sites = fields.List(fields.Nested(SiteOut))
+    current_tasks = fields.List(fields.Nested(TaskOut))
+    evidence = fields.List(fields.Nested(EvidenceOut))
+    timeline = fields.List(fields.Nested(LedgerOut))
+
+
+class DefinitionOut(Schema):
+    id = fields.Integer()
+    key = fields.String()
+    name = fields.String()
+    version = fields.Integer()
+    checksum = fields.String()
+    deployed_by = fields.Function(lambda d: d.deployed_by.username if d.deployed_by else None)
+    deployed_at = fields.AwareDateTime()
+    user_tasks = fields.Function(lambda d: sorted(d.forms))
+

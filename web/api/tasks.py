@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from engine import tasks
+from engine.models import TaskState
+
+from .common import BEARER, Blueprint, caller_id, duban, reply
+from .schemas import CompleteIn, TaskDetail, TaskOut, TaskQuery
+
+blp = Blueprint("tasks", __name__, url_prefix="/api", description="Human tasks (待办)")
+
+
+@blp.get("/tasks")
+@blp.arguments(TaskQuery, location="query")
+@blp.response(200, TaskOut(many=True))
+@blp.doc(security=BEARER)
+def list_tasks(query):
+    """The caller's tasks, soonest due first; `all=true` lets admins and the discipline office see everyone's."""
+    app = duban()
+    with app.db.reading() as session:
+        viewer = app.actor(session, caller_id())
+        statement = tasks.query(viewer, everyone=query["all"], state=TaskState(query["state"]),
+                                problem_id=query.get("problem"))
+        return reply(TaskOut(many=True), session.scalars(statement).all())
+
+
+@blp.get("/tasks/<int:task_id>")
+@blp.response(200, TaskDetail)
+@blp.doc(security=BEARER)
+def get_task(task_id: int):
+    """One task with the form-js schema of its form."""
+    app = duban()
+    user_id = caller_id()
+    with app.db.reading() as session:
+        viewer = app.actor(session, user_id)
+        task = tasks.get(session, task_id)
+        if viewer.reads_everything or tasks.may_complete(viewer, task):
+            task.form = task.instance.definition.forms.get(task.element_id)
+            return reply(TaskDetail(), task)
+        problem_id = task.problem_id
+    app.deny(user_id, f"see task {task_id}", "human_task", task_id, problem_id)
+
+
+@blp.post("/tasks/<int:task_id>/complete")
+@blp.arguments(CompleteIn)
+@blp.response(200, TaskDetail)
+@blp.doc(security=BEARER)
+def complete_task(body, task_id: int):
+    """Complete a task with its form's data: `{"data": {field: value}}`."""
+    duban().complete_task(caller_id(), task_id, body["data"])
+    return get_task(task_id)

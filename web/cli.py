@@ -1,0 +1,107 @@
+"""The `duban` command: the command-line door into the engine."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from engine.settings import Settings
+
+
+def _duban():
+    from engine.service import Duban
+
+    return Duban(Settings.from_env())
+
+
+@click.group()
+def main() -> None:
+    """督办 Duban: rectification of environmental-inspection findings.
+
+    The database comes from DUBAN_DATABASE_URL (default: a SQLite file under instance/).
+    """
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest revision (Alembic)."""
+    from engine import migrate
+
+    settings = Settings.from_env()
+    migrate.upgrade(settings.database_url)
+    click.echo(f"database at {_safe_url(settings.database_url)} is up to date")
+
+
+@main.command()
+def demo() -> None:
+    """Load the demo city, its officials and 20 problems (idempotent)."""
+    from engine.demo import load_demo
+
+    result = load_demo(_duban())
+    click.echo(result.summary())
+    click.echo("\n账号 accounts (password: duban-demo):")
+    for username, display_name, roles in result.accounts:
+        click.echo(f"  {username:<16} {display_name:<12} {', '.join(roles)}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the web app and the API (the embedded default: one process)."""
+    from werkzeug.serving import run_simple
+
+    from web import create_app
+
+    duban = _duban()
+    for definition, created in duban.deploy_shipped():
+        if created:
+            click.echo(f"deployed {definition.key} version {definition.version}")
+    click.echo(f"Duban on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
+    run_simple(host, port, create_app(duban=duban), threaded=True, use_reloader=False)
+
+
+@main.group()
+def audit() -> None:
+    """The audit ledger (留痕)."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the ledger's hash chain; exit 1 naming the first broken entry."""
+    result = _duban().verify_ledger()
+    if result.intact:
+        click.echo(f"ledger intact: {result.entries} entries")
+        return
+    click.echo(f"ledger broken at entry {result.broken_id}: {result.reason} "
+               f"({result.entries} entries before it are intact)", err=True)
+    sys.exit(1)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def deploy(path: str) -> None:
+    """Deploy a BPMN file as a new version of its process."""
+    from engine.workflow.document import DocumentError
+
+    with open(path, "rb") as handle:
+        content = handle.read()
+    try:
+        definition, created = _duban().deploy(None, content, path)
+    except DocumentError as error:
+        for element, problems in error.by_element().items():
+            for problem in problems:
+                click.echo(f"{path}: {element}: {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"{definition.key} version {definition.version}" + ("" if created else " (unchanged)"))
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -2,19 +2,17 @@
 and the scheduler call."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import accounts, clock, evidence, ledger, problems, tasks
 from .db import Database
-from .errors import Conflict, Forbidden, NotFound
+from .errors import Conflict, Forbidden, NotFound, Unauthenticated
 from .ledger import Action
-from .models import EvidenceFile, HumanTask, ProcessDefinition, ProcessInstance, User
+from .models import EvidenceFile, ProcessDefinition, ProcessInstance, User
 from .settings import BPMN_DIR, Settings
 from .workflow.runtime import Runtime
 
@@ -36,7 +34,6 @@ class Duban:
             return None
         user = session.get(User, user_id)
         if user is None or not user.active:
-            from .errors import Unauthenticated
             raise Unauthenticated("this account no longer exists or is disabled")
         return user
 
@@ -84,12 +81,10 @@ class Duban:
         with self.db.transaction() as session:
             actor = self.actor(session, user_id)
             problem = problems.get(session, problem_id)
-            allowed = problems.may_see(actor, problem)
-        if not allowed:
-            self.deny(user_id, "add evidence to this problem", "problem", problem_id, problem_id)
-        with self.db.transaction() as session:
-            return evidence.store(session, self.settings.evidence_path, problems.get(session, problem_id), filename,
-                                  content_type, content, self.actor(session, user_id))
+            if problems.may_see(actor, problem):
+                return evidence.store(session, self.settings.evidence_path, problem, filename, content_type,
+                                      content, actor)
+        self.deny(user_id, "add evidence to this problem", "problem", problem_id, problem_id)
 
     def evidence_path(self, row: EvidenceFile) -> Path:
         return evidence.path_for(self.settings.evidence_path, row.sha256)
@@ -101,15 +96,13 @@ class Duban:
             with self.db.transaction() as session:
                 actor = self.actor(session, user_id)
                 task = tasks.get(session, task_id)
-                if not tasks.may_complete(actor, task):
-                    denied = (task.problem_id,)
-                else:
-                    denied = None
+                problem_id = task.problem_id
+                if tasks.may_complete(actor, task):
                     self.runtime.complete(session, task, actor, data)
+                    return
         except StaleDataError:
             raise Conflict(f"task {task_id} was completed by someone else at the same moment") from None
-        if denied:
-            self.deny(user_id, f"complete task {task_id}", "human_task", task_id, denied[0])
+        self.deny(user_id, f"complete task {task_id}", "human_task", task_id, problem_id)
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -135,10 +128,3 @@ class Duban:
         with self.db.reading() as session:
             return ledger.verify(session)
 
-
-@dataclass
-class Page:
-    items: list
-    total: int
-    page: int
-    per_page: int

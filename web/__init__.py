@@ -15,8 +15,10 @@ def create_app(settings: Settings | None = None, duban: Duban | None = None) -> 
     app.extensions["duban"] = duban or Duban(settings)
 
     from .api import register_api
+    from .pages import pages
     from .vendor import vendor
 
     register_api(app)
+    app.register_blueprint(pages)
     app.register_blueprint(vendor)
     return app

@@ -14,7 +14,23 @@ def _duban():
     return Duban(Settings.from_env())
 
 
-@click.group()
+class _Group(click.Group):
+    """Domain errors end a command with their message and exit status 2, never a traceback."""
+
+    def invoke(self, ctx):
+        from engine.errors import DubanError
+
+        try:
+            return super().invoke(ctx)
+        except DubanError as error:
+            click.echo(f"error: {error.message}", err=True)
+            for field, messages in error.errors.items():
+                for message in messages:
+                    click.echo(f"  {field}: {message}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
 def main() -> None:
     """督办 Duban: rectification of environmental-inspection findings.
 
@@ -64,6 +80,20 @@ def serve(host: str, port: int) -> None:
             click.echo(f"deployed {definition.key} version {definition.version}")
     click.echo(f"Duban on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
     run_simple(host, port, create_app(duban=duban), threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--now", "at", default=None, help="ISO 8601 moment to act as now (default: the real time)")
+def wake(at: str | None) -> None:
+    """Fire every BPMN timer due by now (public-notice periods, monthly reports, look-backs)."""
+    from engine import clock
+
+    if at:
+        clock.freeze(clock.parse(at))
+    fired = _duban().wake_due()
+    for instance_id, names in fired:
+        click.echo(f"instance {instance_id}: {', '.join(names) or 'woken'}")
+    click.echo(f"{len(fired)} instance(s) woken")
 
 
 @main.group()

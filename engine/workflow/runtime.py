@@ -124,11 +124,13 @@ class Runtime:
         self._advance(session, task.instance, workflow, actor, completed=task)
 
     def wake(self, session: Session, instance: ProcessInstance) -> list[str]:
-        """Fire the timers of `instance` that are due by the engine's clock; their names."""
+        """Fire the timers of `instance` that are due by the engine's clock; their names.
+
+        A timer is due once its moment has passed (strictly: SpiffWorkflow's own rule)."""
         workflow = self.load(instance)
         now = clock.now()
         fired = [event.name for event in workflow.waiting_events()
-                 if event.event_type in _TIMER_EVENTS and (_moment(event.value) or now) <= now]
+                 if event.event_type in _TIMER_EVENTS and (_moment(event.value) or now) < now]
         workflow.refresh_timers()
         for name in fired:
             ledger.record(session, Action.TIMER_FIRED, actor=None, subject_type="process_instance",
@@ -139,7 +141,7 @@ class Runtime:
     @staticmethod
     def due_instances(session: Session, by: datetime) -> list[int]:
         return list(session.scalars(select(ProcessInstance.id).where(
-            ProcessInstance.status == InstanceStatus.RUNNING, ProcessInstance.next_wakeup_at <= by)
+            ProcessInstance.status == InstanceStatus.RUNNING, ProcessInstance.next_wakeup_at < by)
             .order_by(ProcessInstance.next_wakeup_at)))
 
     # -- the step after every action -----------------------------------------------------------

@@ -52,10 +52,12 @@ class Duban:
 
     # -- process definitions -------------------------------------------------------------------
 
-    def deploy(self, user_id: int | None, content: bytes, filename: str = "upload.bpmn") -> tuple[ProcessDefinition, bool]:
+    def deploy(self, user_id: int | None, content: bytes, filename: str = "upload.bpmn",
+               attachments: dict[str, bytes] | None = None) -> tuple[ProcessDefinition, bool]:
+        """Deploy a BPMN document (with the form files it names, if any)."""
         try:
             with self.db.transaction() as session:
-                return self.runtime.deploy(session, content, self.actor(session, user_id), filename)
+                return self.runtime.deploy(session, content, self.actor(session, user_id), filename, attachments)
         except IntegrityError:
             raise Conflict("another version of this process was deployed at the same moment; try again") from None
 

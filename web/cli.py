@@ -115,14 +115,18 @@ def audit_verify() -> None:
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-def deploy(path: str) -> None:
-    """Deploy a BPMN file as a new version of its process."""
+@click.argument("forms", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+def deploy(path: str, forms: tuple[str, ...]) -> None:
+    """Deploy a BPMN file as a new version of its process, with the JSON Schema form files
+    it names (formJsonSchemaFilename), if any."""
+    from pathlib import Path
+
     from engine.workflow.document import DocumentError
 
-    with open(path, "rb") as handle:
-        content = handle.read()
+    content = Path(path).read_bytes()
+    attachments = {Path(form).name: Path(form).read_bytes() for form in forms}
     try:
-        definition, created = _duban().deploy(None, content, path)
+        definition, created = _duban().deploy(None, content, path, attachments)
     except DocumentError as error:
         for element, problems in error.by_element().items():
             for problem in problems:

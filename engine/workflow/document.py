@@ -26,6 +26,9 @@ DUBAN = "urn:duban:bpmn:1.0"
 NS = {"bpmn": BPMN, "spiffworkflow": SPIFF, "duban": DUBAN}
 
 PLAN_FIELDS = {"target", "measures", "deadline_kind", "deadline"}
+# names SpiffWorkflow gives its own task specs: an element with one of these ids would be lost
+RESERVED_IDS = {"Start", "End", "Root"}
+RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin", ".StartEventSplit", ".StartEventJoin")
 CALENDARS = {"working", "calendar"}
 
 
@@ -90,8 +93,12 @@ def properties_of(element) -> dict[str, str]:
             element.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
 
 
-def prepare(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn") -> Deployable:
-    """Check a document and parse it into a spec; DocumentError lists every problem found."""
+def prepare(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
+            attachments: dict[str, bytes] | None = None) -> Deployable:
+    """Check a document and parse it into a spec; DocumentError lists every problem found.
+
+    `attachments` are files deployed with the document: the JSON Schema forms that
+    SpiffArena-style diagrams name in a `formJsonSchemaFilename` property."""
     tree = read_xml(content)
     root = tree.getroot()
     findings: list[Finding] = []
@@ -112,7 +119,8 @@ def prepare(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn")
     for lane in process.iter(f"{{{BPMN}}}lane"):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             lanes[(ref.text or "").strip()] = lane
-    forms = _check_user_tasks(process, lanes, lane_roles, findings)
+    _check_ids(process, findings)
+    forms = _check_user_tasks(process, lanes, lane_roles, attachments or {}, findings)
     _check_properties(process, findings)
     _rewrite_timers(process, findings)
     _check_scripts(process, findings)
@@ -130,12 +138,49 @@ def prepare(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn")
         raise DocumentError([Finding(element, lines.get(error.id) or error.line_number or None,
                                      str(error).split("\n")[0])]) from None
     xml = content.decode("utf-8") if isinstance(content, bytes) else content
-    return Deployable(key=key, name=process.get("name") or key, xml=xml,
-                      checksum=hashlib.sha256(content).hexdigest(), forms=forms, spec=spec,
+    # the forms belong to the version: a changed form file is a new version
+    checksum = hashlib.sha256(content + json.dumps(forms, sort_keys=True).encode()).hexdigest()
+    return Deployable(key=key, name=process.get("name") or key, xml=xml, checksum=checksum, forms=forms, spec=spec,
                       subprocess_specs=subprocess_specs)
 
 
-def _check_user_tasks(process, lanes, lane_roles, findings) -> dict[str, dict]:
+def _check_ids(process, findings) -> None:
+    for element in process.iter():
+        element_id = element.get("id") if isinstance(element.tag, str) else None
+        if element_id and (element_id in RESERVED_IDS or element_id.endswith(RESERVED_SUFFIXES)):
+            findings.append(Finding(element_id, element.sourceline,
+                                    f"the id {element_id!r} is reserved by the workflow engine; rename the element"))
+
+
+def _task_form(task, attachments: dict[str, bytes], findings) -> dict | None:
+    """The task's form-js schema: inline (duban:form) or a JSON Schema file deployed with it."""
+    task_id = task.get("id")
+    form_element = task.find("bpmn:extensionElements/duban:form", NS)
+    if form_element is not None:
+        line, text, convert = form_element.sourceline, form_element.text or "", task_forms.check_form
+    else:
+        name = properties_of(task).get("formJsonSchemaFilename")
+        if not name:
+            return None
+        line = task.sourceline
+        if name not in attachments:
+            findings.append(Finding(task_id, line, f"the form file {name!r} was not deployed with the diagram "
+                                    "(send it as another multipart file)"))
+            return None
+        text = attachments[name].decode("utf-8", errors="replace")
+        convert = task_forms.from_json_schema
+    try:
+        schema = json.loads(text)
+        result = convert(schema)
+        return result if result is not None else schema
+    except json.JSONDecodeError as error:
+        findings.append(Finding(task_id, line, f"the form is not valid JSON: {error}"))
+    except task_forms.FormError as error:
+        findings.extend(Finding(task_id, line, f"form: {p}") for p in error.problems)
+    return None
+
+
+def _check_user_tasks(process, lanes, lane_roles, attachments, findings) -> dict[str, dict]:
     forms = {}
     for task in process.iter(f"{{{BPMN}}}userTask", f"{{{BPMN}}}manualTask"):
         task_id = task.get("id")
@@ -146,17 +191,8 @@ def _check_user_tasks(process, lanes, lane_roles, findings) -> dict[str, dict]:
         elif (lane.get("name") or "").strip() not in lane_roles:
             findings.append(Finding(task_id, lane.sourceline, f"lane {lane.get('name')!r} is not a known role; "
                                     f"known lanes: {', '.join(sorted(lane_roles))}"))
-        form_element = task.find("bpmn:extensionElements/duban:form", NS)
-        if form_element is None:
-            continue
-        try:
-            schema = json.loads(form_element.text or "")
-            task_forms.check_form(schema)
-        except json.JSONDecodeError as error:
-            findings.append(Finding(task_id, form_element.sourceline, f"the form is not valid JSON: {error}"))
-            continue
-        except task_forms.FormError as error:
-            findings.extend(Finding(task_id, form_element.sourceline, f"form: {p}") for p in error.problems)
+        schema = _task_form(task, attachments, findings)
+        if schema is None:
             continue
         forms[task_id] = schema
         updates = properties_of(task).get("updatesProblem")

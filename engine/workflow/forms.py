@@ -99,7 +99,8 @@ def _field_for(component: dict) -> fields.Field:
     if kind == "checkbox":
         if required:
             checks.append(validate.Equal(True, error="Must be checked."))
-        return fields.Boolean(validate=checks, **options)
+        # strict: "yes", "on" or 1 is not an answer to a checkbox
+        return fields.Boolean(truthy={True}, falsy={False}, validate=checks, **options)
     if kind in {"radio", "select"}:
         allowed = [v["value"] for v in component["values"]]
         return fields.Raw(validate=[validate.OneOf(allowed)], **options)
@@ -146,7 +147,13 @@ def validate_submission(form: dict | None, data: Any) -> dict:
     if not isinstance(data, dict):
         raise ValidationError({"data": ["Must be an object of field values."]})
     loaded = schema_for(form).load(data)
-    return {key: _json_value(value) for key, value in loaded.items()}
+    clean = {key: _json_value(value) for key, value in loaded.items()}
+    for component in inputs(form or {}):  # every field has a value, so conditions can name it
+        clean.setdefault(component["key"], _EMPTY.get(component["type"]))
+    return clean
+
+
+_EMPTY = {"checkbox": False, "checklist": [], "taglist": [], "filepicker": []}
 
 
 def _json_value(value: Any) -> Any:
@@ -157,3 +164,39 @@ def _json_value(value: Any) -> Any:
 
 def evidence_keys(form: dict | None) -> list[str]:
     return [c["key"] for c in inputs(form or {}) if c["type"] == "filepicker"]
+
+
+_JSON_TYPES = {"string": "textfield", "number": "number", "integer": "number", "boolean": "checkbox"}
+
+
+def from_json_schema(schema: Any) -> dict:
+    """A SpiffArena-style JSON Schema form (`formJsonSchemaFilename`) as a form-js schema, so
+    that one form format serves validation and the browser."""
+    if not isinstance(schema, dict) or schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+        raise FormError(["a JSON Schema form is an object schema with properties"])
+    required, components, problems = set(schema.get("required") or []), [], []
+    for key, prop in schema["properties"].items():
+        prop = prop if isinstance(prop, dict) else {}
+        label = prop.get("title") or key
+        if "enum" in prop:
+            component = {"type": "select", "values": [{"label": str(v), "value": v} for v in prop["enum"]]}
+        elif prop.get("type") == "string" and prop.get("format") == "date":
+            component = {"type": "datetime", "subtype": "date"}
+        elif prop.get("type") in _JSON_TYPES:
+            component = {"type": _JSON_TYPES[prop["type"]]}
+        else:
+            problems.append(f"{key}: JSON Schema type {prop.get('type')!r} is not supported in a form")
+            continue
+        rules = {}
+        if key in required and component["type"] != "checkbox":  # a boolean always has an answer
+            rules["required"] = True
+        for source, target in (("minLength", "minLength"), ("maxLength", "maxLength"), ("pattern", "pattern"),
+                               ("minimum", "min"), ("maximum", "max")):
+            if source in prop:
+                rules[target] = prop[source]
+        components.append({"key": key, "label": label, **component, **({"validate": rules} if rules else {})})
+    if problems:
+        raise FormError(problems)
+    form = {"type": "default", "id": schema.get("title") or "form", "components": components}
+    check_form(form)
+    return form

@@ -52,11 +52,11 @@ class Runtime:
 
     # -- definitions ---------------------------------------------------------------------------
 
-    def deploy(self, session: Session, content: bytes, actor: User | None,
-               filename: str = "upload.bpmn") -> tuple[ProcessDefinition, bool]:
+    def deploy(self, session: Session, content: bytes, actor: User | None, filename: str = "upload.bpmn",
+               attachments: dict[str, bytes] | None = None) -> tuple[ProcessDefinition, bool]:
         """A new version of the document's process, or the latest one if the content is unchanged."""
         with _validator_lock:
-            prepared = document.prepare(content, set(self.lane_roles), filename)
+            prepared = document.prepare(content, set(self.lane_roles), filename, attachments)
         latest = self.latest(session, prepared.key)
         if latest is not None and latest.checksum == prepared.checksum:
             return latest, False

@@ -59,9 +59,13 @@ def definition_xml(key: str, version: int):
                "200": {"description": "unchanged: the latest version already has this content"},
                "400": {"description": "the problems found, by element id"}})
 def deploy():
-    """Deploy a new version of a BPMN process: the XML as the body, or the multipart field `file`."""
+    """Deploy a new version of a BPMN process: the XML as the body, or the multipart field `file`.
+
+    With multipart, further files are the JSON Schema forms a SpiffArena-style diagram names
+    in `formJsonSchemaFilename` properties (matched by file name)."""
     user_id = _require(Role.ADMIN, what="deploy process definitions")
     upload = request.files.get("file")
+    attachments = {f.filename: f.read() for key, f in request.files.items(multi=True) if key != "file" and f.filename}
     if upload is not None:
         content, filename = upload.read(), upload.filename or "upload.bpmn"
     elif request.mimetype in ("application/xml", "text/xml", "application/bpmn+xml"):
@@ -72,7 +76,7 @@ def deploy():
     if len(content) > MAX_BPMN_BYTES:
         raise Invalid("the document is too large", {"file": [f"at most {MAX_BPMN_BYTES // 1024 // 1024} MiB"]})
     try:
-        definition, created = duban().deploy(user_id, content, filename)
+        definition, created = duban().deploy(user_id, content, filename, attachments)
     except DocumentError as error:
         raise Invalid(f"the BPMN document cannot be deployed: {error.findings[0].element}: "
                       f"{error.findings[0].text()}", error.by_element()) from None

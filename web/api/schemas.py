@@ -55,7 +55,7 @@ class ProblemQuery(Schema):
     source = fields.String(validate=_codes(ProblemSource))
     batch = fields.String()
     category = fields.String(validate=_codes(ProblemCategory))
-    overdue = fields.Function(is_overdue)
+    overdue = fields.Boolean(metadata={"description": "past the deadline and not closed"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 

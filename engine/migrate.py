@@ -16,7 +16,9 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Upgrade to every head: features developed side by side may add sibling revisions
+    until a merge revision joins them."""
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -37,6 +37,9 @@ class Action(enum.StrEnum):
     DEFINITION_DEPLOYED = "definition.deployed"
     PERMISSION_DENIED = "permission.denied"
     USER_CREATED = "user.created"
+    RULES_CHANGED = "escalation.rules_changed"
+    ESCALATION_FIRED = "escalation.fired"
+    ESCALATION_EVENT = "escalation.event_raised"
 
 
 SYSTEM = "系统"

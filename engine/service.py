@@ -2,21 +2,53 @@
 and the scheduler call."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import accounts, clock, evidence, ledger, problems, tasks
+from . import accounts, clock, evidence, ledger, notifications, problems, tasks
 from .db import Database
 from .errors import Conflict, Forbidden, NotFound, Unauthenticated
 from .ledger import Action
-from .models import EvidenceFile, ProcessDefinition, ProcessInstance, User
+from .models import Escalation, EvidenceFile, Problem, ProcessDefinition, ProcessInstance, Role, User
 from .settings import BPMN_DIR, Settings
+from .escalation import firing, rules
+from .escalation import ladder as ladder_module
+from .escalation.targets import resolve
 from .workflow.runtime import Runtime
 
 DEFAULT_PROCESS = "rectification"
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One line of a sweep: a problem, a level, the people it reaches."""
+
+    problem_code: str
+    level: int
+    rule_name: str
+    due_at: datetime
+    targets: list[dict]
+    escalation_id: int | None = None
+
+    @classmethod
+    def of(cls, escalation: Escalation) -> "Firing":
+        return cls(escalation.problem.code, escalation.level, escalation.rule_name, escalation.due_at,
+                   escalation.targets, escalation.id)
+
+    @classmethod
+    def planned(cls, session, due) -> "Firing":
+        problem = session.get(Problem, due.problem_id)
+        return cls(problem.code, due.rule["level"], due.rule["name"], due.moment,
+                   resolve(session, problem, due.rule["targets"]))
+
+    def line(self) -> str:
+        names = "、".join(f"{t['name']}（{t.get('title') or t['role']}）" for t in self.targets)
+        return f"{self.problem_code}  L{self.level} {self.rule_name}  {names}"
 
 
 class Duban:
@@ -123,6 +155,61 @@ class Duban:
             except StaleDataError:
                 continue
         return fired
+
+    # -- the escalation ladder -----------------------------------------------------------------
+
+    def escalation_rules(self) -> rules.Ladder:
+        with self.db.transaction() as session:  # seeds version 1 on first use
+            return rules.current(session)
+
+    def replace_escalation_rules(self, user_id: int, data) -> rules.Ladder:
+        with self.db.transaction() as session:
+            actor = self.actor(session, user_id)
+            if actor.has_role(Role.ADMIN):
+                return rules.replace(session, data, actor)
+        self.deny(user_id, "change the escalation rules", "escalation_rule_set", None)
+
+    def sweep(self, dry_run: bool = False) -> list[Firing]:
+        """Fire everything on the ladder due by the engine's clock, each firing once and in
+        its own transaction; a dry run only lists it."""
+        done: list[Firing] = []
+        for _ in range(10):  # a firing can make a repeat trigger due (the second yellow card)
+            now = clock.now()
+            with self.db.transaction() as session:
+                ladder = rules.current(session)
+                due = firing.pending(session, ladder, self.runtime.calendar, now)
+                if dry_run:
+                    return [Firing.planned(session, d) for d in due]
+            fired_now = 0
+            for item in due:
+                try:
+                    with self.db.transaction() as session:
+                        escalation = firing.fire(session, item, ladder, self.runtime, now)
+                        done.append(Firing.of(escalation))
+                        fired_now += 1
+                except IntegrityError:
+                    continue  # fired meanwhile by another sweep or scheduler
+            if not fired_now:
+                break
+        return done
+
+    def forecast(self, working_days: int) -> list[Firing]:
+        now = clock.now()
+        until = ladder_module.start_of(ladder_module.shift_working(
+            self.runtime.calendar, now.astimezone(clock.SHANGHAI).date(), working_days + 1))
+        with self.db.transaction() as session:
+            return [Firing.planned(session, due) for due in
+                    firing.forecast(session, rules.current(session), self.runtime.calendar, now, until)]
+
+    # -- notifications (通知) -------------------------------------------------------------------
+
+    def deliver_notifications(self) -> notifications.Delivery:
+        """Send the email and webhook notices due by the engine's clock (safe on several hosts)."""
+        return notifications.deliver_pending(self, self.settings)
+
+    def mark_notification_read(self, user_id: int, notification_id: int) -> None:
+        with self.db.transaction() as session:
+            notifications.mark_read(session, self.actor(session, user_id), notification_id)
 
     # -- audit ---------------------------------------------------------------------------------
 

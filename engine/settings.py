@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -12,11 +12,44 @@ CONFIG_DIR = ROOT / "config"
 
 
 @dataclass(frozen=True)
+class NotificationSettings:
+    """Where notices go besides the in-app list: SMTP for email, a webhook for SMS or WeCom
+    gateways. Unset host or URL switches that channel off."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "duban@localhost"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def webhook_enabled(self) -> bool:
+        return bool(self.webhook_url)
+
+    @classmethod
+    def from_env(cls) -> "NotificationSettings":
+        env = os.environ.get
+        return cls(smtp_host=env("DUBAN_SMTP_HOST") or None, smtp_port=int(env("DUBAN_SMTP_PORT") or 25),
+                   smtp_user=env("DUBAN_SMTP_USER") or None, smtp_password=env("DUBAN_SMTP_PASSWORD") or None,
+                   smtp_starttls=(env("DUBAN_SMTP_STARTTLS") or "").strip().lower() in ("1", "true", "yes", "on"),
+                   mail_from=env("DUBAN_MAIL_FROM") or "duban@localhost",
+                   webhook_url=env("DUBAN_WEBHOOK_URL") or None, webhook_secret=env("DUBAN_WEBHOOK_SECRET") or None)
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     instance_path: Path
     secret_key: str
     token_max_age: int = 12 * 3600
+    notifications: NotificationSettings = field(default_factory=NotificationSettings.from_env)
 
     @property
     def evidence_path(self) -> Path:

@@ -96,6 +96,42 @@ def wake(at: str | None) -> None:
     click.echo(f"{len(fired)} instance(s) woken")
 
 
+@main.command()
+@click.option("--now", "at", default=None, help="ISO 8601 moment to act as now (default: the real time)")
+@click.option("--dry-run", is_flag=True, help="only list what is due")
+def sweep(at: str | None, dry_run: bool) -> None:
+    """Fire everything on the escalation ladder due by now: one line per firing
+    (problem code, level, targets)."""
+    from engine import clock
+
+    if at:
+        clock.freeze(clock.parse(at))
+    duban = _duban()
+    if not dry_run:
+        duban.wake_due()
+    firings = duban.sweep(dry_run=dry_run)
+    for item in firings:
+        click.echo(item.line())
+    click.echo(f"{len(firings)} {'due' if dry_run else 'fired'}")
+
+
+@main.group()
+def notify() -> None:
+    """Notifications (通知): email and webhook notices waiting in the outbox."""
+
+
+@notify.command("send")
+@click.option("--now", "at", default=None, help="ISO 8601 moment to act as now (default: the real time)")
+def notify_send(at: str | None) -> None:
+    """Send the email and webhook notices that are due, retrying failed ones with backoff;
+    safe to run from several hosts at once (schedule it every minute)."""
+    from engine import clock
+
+    if at:
+        clock.freeze(clock.parse(at))
+    click.echo(f"notifications: {_duban().deliver_notifications()}")
+
+
 @main.group()
 def audit() -> None:
     """The audit ledger (留痕)."""

@@ -78,6 +78,8 @@ class Official(Base):
     name: Mapped[str] = mapped_column(String(60), index=True)
     gender: Mapped[str | None] = mapped_column(String(4))
     party_member: Mapped[bool] = mapped_column(Boolean, default=False)
+    email: Mapped[str | None] = mapped_column(String(200))   # for notices (通知)
+    mobile: Mapped[str | None] = mapped_column(String(20))   # for SMS through the webhook
 
     posts: Mapped[list["Post"]] = relationship(back_populates="official")
     user: Mapped["User | None"] = relationship(back_populates="official")

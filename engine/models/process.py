@@ -42,6 +42,9 @@ class ProcessInstance(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
     problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id"), index=True)
+    # for processes the ladder starts: the firing, and the official a case is about (问责对象)
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalation.id"), index=True)
+    subject_official_id: Mapped[int | None] = mapped_column(ForeignKey("official.id"))
     status: Mapped[InstanceStatus] = mapped_column(str_enum(InstanceStatus, 16), index=True)
     state: Mapped[dict] = mapped_column(JSON)          # the workflow's state, without its spec
     next_wakeup_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -209,6 +209,9 @@ def _check_user_tasks(process, lanes, lane_roles, attachments, findings) -> dict
 
 
 def _check_properties(process, findings) -> None:
+    from ..escalation.rules import EVENTS
+    from ..escalation.targets import NOTIFY_TARGETS
+
     statuses = {s.value for s in ProblemStatus}
     for element in process.iter():
         if not isinstance(element.tag, str) or not element.get("id"):
@@ -218,6 +221,14 @@ def _check_properties(process, findings) -> None:
         if status is not None and status not in statuses:
             findings.append(Finding(element.get("id"), element.sourceline,
                                     f"problemStatus {status!r} is not one of {', '.join(sorted(statuses))}"))
+        event = props.get("escalationEvent")
+        if event is not None and event not in EVENTS:
+            findings.append(Finding(element.get("id"), element.sourceline,
+                                    f"escalationEvent {event!r} is not one of {', '.join(EVENTS)}"))
+        for target in filter(None, (t.strip() for t in props.get("notify", "").split(","))):
+            if target not in NOTIFY_TARGETS:
+                findings.append(Finding(element.get("id"), element.sourceline,
+                                        f"notify: unknown target {target!r}; known: {', '.join(NOTIFY_TARGETS)}"))
         due = props.get("due")
         if due is not None and due != "deadline" and not is_iso_duration(due):
             findings.append(Finding(element.get("id"), element.sourceline,

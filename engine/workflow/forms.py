@@ -61,9 +61,12 @@ def _check_components(components: list, problems: list[str], keys: set[str]) -> 
             problems.append(f"{where}: key {key!r} is used twice")
         keys.add(key)
         if kind in {"radio", "select", "checklist", "taglist"}:
-            values = component.get("values")
-            if not values or not all(isinstance(v, dict) and "value" in v for v in values):
-                problems.append(f"{where}: {kind} needs a list of values {{label, value}}")
+            values, values_key = component.get("values"), component.get("valuesKey")
+            if values_key is not None:
+                if not isinstance(values_key, str) or not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", values_key):
+                    problems.append(f"{where}: valuesKey must name a field of the process data")
+            elif not values or not all(isinstance(v, dict) and "value" in v for v in values):
+                problems.append(f"{where}: {kind} needs a list of values {{label, value}} or a valuesKey")
         pattern = (component.get("validate") or {}).get("pattern")
         if pattern:
             try:
@@ -76,7 +79,15 @@ def _check_components(components: list, problems: list[str], keys: set[str]) -> 
             problems.append(f"{component.get('key')}: requiredWhen must read field=value")
 
 
-def _field_for(component: dict) -> fields.Field:
+def _options(component: dict, context: dict) -> list:
+    """The allowed values: listed in the form, or (valuesKey) taken from the process data."""
+    if component.get("valuesKey"):
+        found = context.get(component["valuesKey"]) or []
+        return [v["value"] if isinstance(v, dict) else v for v in found]
+    return [v["value"] for v in component["values"]]
+
+
+def _field_for(component: dict, context: dict) -> fields.Field:
     kind = component["type"]
     rules = component.get("validate") or {}
     required = bool(rules.get("required"))
@@ -102,12 +113,11 @@ def _field_for(component: dict) -> fields.Field:
         # strict: "yes", "on" or 1 is not an answer to a checkbox
         return fields.Boolean(truthy={True}, falsy={False}, validate=checks, **options)
     if kind in {"radio", "select"}:
-        allowed = [v["value"] for v in component["values"]]
-        return fields.Raw(validate=[validate.OneOf(allowed)], **options)
+        return fields.Raw(validate=[validate.OneOf(_options(component, context))], **options)
     if kind in {"checklist", "taglist"}:
-        allowed = [v["value"] for v in component["values"]]
         checks = [validate.Length(min=1)] if required else []
-        return fields.List(fields.Raw(validate=validate.OneOf(allowed)), validate=checks, **options)
+        return fields.List(fields.Raw(validate=validate.OneOf(_options(component, context))), validate=checks,
+                           **options)
     if kind == "datetime":
         if component.get("subtype", "date") == "date":
             return fields.Date(**options)
@@ -118,10 +128,11 @@ def _field_for(component: dict) -> fields.Field:
     raise FormError([f"unsupported component type {kind!r}"])
 
 
-def schema_for(form: dict | None) -> Schema:
-    """A marshmallow schema that validates data submitted on this form."""
+def schema_for(form: dict | None, context: dict | None = None) -> Schema:
+    """A marshmallow schema that validates data submitted on this form; `context` is the
+    process data that valuesKey options come from."""
     components = inputs(form or {"components": []})
-    declared = {c["key"]: _field_for(c) for c in components}
+    declared = {c["key"]: _field_for(c, context or {}) for c in components}
     conditions = [(c["key"], c["properties"]["requiredWhen"]) for c in components
                   if (c.get("properties") or {}).get("requiredWhen")]
 
@@ -142,11 +153,11 @@ def schema_for(form: dict | None) -> Schema:
     return _Conditional.from_dict(declared, name="TaskForm")()
 
 
-def validate_submission(form: dict | None, data: Any) -> dict:
+def validate_submission(form: dict | None, data: Any, context: dict | None = None) -> dict:
     """The submitted data, checked and in JSON form; ValidationError names each bad field."""
     if not isinstance(data, dict):
         raise ValidationError({"data": ["Must be an object of field values."]})
-    loaded = schema_for(form).load(data)
+    loaded = schema_for(form, context).load(data)
     clean = {key: _json_value(value) for key, value in loaded.items()}
     for component in inputs(form or {}):  # every field has a value, so conditions can name it
         clean.setdefault(component["key"], _EMPTY.get(component["type"]))
@@ -160,6 +171,11 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     return value
+
+
+def context_keys(form: dict | None) -> list[str]:
+    """The process-data keys a form's dynamic options (valuesKey) read."""
+    return [c["valuesKey"] for c in inputs(form or {}) if c.get("valuesKey")]
 
 
 def evidence_keys(form: dict | None) -> list[str]:

@@ -19,15 +19,15 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
 
-from .. import clock, ledger
+from .. import clock, ledger, notifications
 from ..assignment import ChainRole, assign, load_lane_roles
 from ..calendar import WorkingCalendar, default_calendar
 from ..errors import Conflict, DubanError, Invalid
 from ..ledger import Action
-from ..models import (DeadlineKind, EvidenceFile, HumanTask, InstanceStatus, Problem, ProblemStatus, ProcessDefinition,
+from ..models import (DeadlineKind, EscalationEvent, EvidenceFile, HumanTask, InstanceStatus, Problem, ProblemStatus, ProcessDefinition,
                       ProcessInstance, TaskState, User)
 from . import document, timers
-from .forms import evidence_keys, validate_submission
+from .forms import context_keys, evidence_keys, validate_submission
 from .scripting import RestrictedScriptEngine
 from .serializer import spec_to_dict, specs_for, state_from_dict, state_to_dict
 
@@ -47,7 +47,8 @@ class Runtime:
         self.calendar = calendar
         self.lane_roles = lane_roles if lane_roles is not None else load_lane_roles()
         self.script_engine = RestrictedScriptEngine(
-            {timers.WORKING_DURATION_FUNCTION: timers.working_duration_function(calendar)})
+            {timers.WORKING_DURATION_FUNCTION: timers.working_duration_function(calendar),
+             "end_of_day": timers.end_of_day})
         timers.bind_to_clock()
 
     # -- definitions ---------------------------------------------------------------------------
@@ -79,12 +80,18 @@ class Runtime:
 
     # -- instances -----------------------------------------------------------------------------
 
-    def start(self, session: Session, definition: ProcessDefinition, problem: Problem,
-              actor: User | None) -> ProcessInstance:
+    def start(self, session: Session, definition: ProcessDefinition, problem: Problem, actor: User | None,
+              data: dict | None = None, escalation_id: int | None = None,
+              subject_official_id: int | None = None) -> ProcessInstance:
+        """Start an instance for `problem`; `data` is the process's start data."""
         spec, subprocess_specs = specs_for(definition)
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        if data:
+            for start_task in workflow.get_tasks(state=SpiffState.READY):
+                start_task.data.update(data)
         instance = ProcessInstance(definition=definition, problem=problem, status=InstanceStatus.RUNNING,
-                                   state={}, started_at=clock.now())
+                                   state={}, started_at=clock.now(), escalation_id=escalation_id,
+                                   subject_official_id=subject_official_id)
         session.add(instance)
         session.flush()
         ledger.record(session, Action.INSTANCE_STARTED, actor=actor, subject_type="process_instance",
@@ -101,15 +108,15 @@ class Runtime:
         if task.state != TaskState.READY:
             raise Conflict(f"task {task.id} is already {task.state.value}")
         form = task.instance.definition.forms.get(task.element_id)
-        try:
-            clean = validate_submission(form, data)
-        except ValidationError as error:
-            raise Invalid("the form has errors", _flatten(error.messages)) from None
-        _check_evidence(session, task, form, clean)
         workflow = self.load(task.instance)
         spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
         if spiff_task is None or spiff_task.state != SpiffState.READY:
             raise Conflict(f"task {task.id} is no longer waiting to be done")
+        try:
+            clean = validate_submission(form, data, spiff_task.data)
+        except ValidationError as error:
+            raise Invalid("the form has errors", _flatten(error.messages)) from None
+        _check_evidence(session, task, form, clean)
         self._update_plan(session, task, spiff_task, clean, actor)
         spiff_task.data.update(clean)
         task.state, task.completed_by_id, task.completed_at, task.data = (
@@ -138,6 +145,14 @@ class Runtime:
         self._advance(session, instance, workflow, None, completed=None)
         return fired
 
+    def form_context(self, task: HumanTask) -> dict:
+        """The process data a task's form reads its dynamic options (valuesKey) from."""
+        keys = context_keys(task.instance.definition.forms.get(task.element_id))
+        if not keys or task.state != TaskState.READY:
+            return {}
+        spiff_task = self.load(task.instance).get_task_from_id(UUID(task.spiff_task_id))
+        return {key: spiff_task.data.get(key) for key in keys} if spiff_task else {}
+
     @staticmethod
     def due_instances(session: Session, by: datetime) -> list[int]:
         return list(session.scalars(select(ProcessInstance.id).where(
@@ -148,6 +163,7 @@ class Runtime:
 
     def _advance(self, session: Session, instance: ProcessInstance, workflow, actor: User | None,
                  completed: HumanTask | None) -> None:
+        passed_before = {t.id for t in workflow.get_tasks(state=SpiffState.COMPLETED)}
         try:
             workflow.do_engine_steps()
             workflow.refresh_timers()
@@ -155,6 +171,8 @@ class Runtime:
         except (WorkflowException, SpiffWorkflowException) as error:
             element = getattr(getattr(error, "task_spec", None), "bpmn_id", None) or "process"
             raise WorkflowFailure(_workflow_message(error), {element: [str(error)]}) from None
+        passed = [t for t in workflow.get_tasks(state=SpiffState.COMPLETED) if t.id not in passed_before]
+        self._raise_escalation_events(session, instance, passed, actor)
         self._sync_tasks(session, instance, workflow, actor, completed)
         self._sync_status(session, instance, workflow, actor)
         instance.next_wakeup_at = _next_wakeup(workflow)
@@ -164,6 +182,22 @@ class Runtime:
             ledger.record(session, Action.INSTANCE_COMPLETED, actor=actor, subject_type="process_instance",
                           subject_id=instance.id, problem_id=instance.problem_id, payload={})
         session.flush()
+
+    @staticmethod
+    def _raise_escalation_events(session, instance, passed, actor) -> None:
+        """Elements with an `escalationEvent` property tell the ladder (a listed case's
+        deadline missed, an interview commitment missed)."""
+        for spiff_task in passed:
+            event = _properties(spiff_task.task_spec).get("escalationEvent")
+            if not event:
+                continue
+            row = EscalationEvent(problem_id=instance.problem_id, instance_id=instance.id, event=event,
+                                  element_id=spiff_task.task_spec.bpmn_id, raised_at=clock.now())
+            session.add(row)
+            session.flush()
+            ledger.record(session, Action.ESCALATION_EVENT, actor=actor, subject_type="escalation_event",
+                          subject_id=row.id, problem_id=instance.problem_id,
+                          payload={"event": event, "element": row.element_id, "instance": instance.id})
 
     def _sync_tasks(self, session, instance, workflow, actor, completed) -> None:
         problem = instance.problem
@@ -201,6 +235,7 @@ class Runtime:
                                    "candidate_unit": row.candidate_unit.name if row.candidate_unit else None,
                                    "candidate_role": row.candidate_role.value if row.candidate_role else None,
                                    "due_at": row.due_at.isoformat() if row.due_at else None})
+            notifications.task_assigned(session, row)
             if completed is not None and _sent_back(spec.bpmn_id, completed, last_done, earlier):
                 ledger.record(session, Action.TASK_SENT_BACK, actor=actor, subject_type="human_task",
                               subject_id=row.id, problem_id=problem.id,

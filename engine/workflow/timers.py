@@ -8,7 +8,7 @@ SpiffWorkflow expects (and a working-day duration into a call that counts workin
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, time
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 
@@ -78,6 +78,12 @@ def working_duration_function(calendar: WorkingCalendar):
         return f"PT{seconds}S"
 
     return working_duration
+
+
+def end_of_day(day: str) -> str:
+    """`end_of_day(listed_deadline)` in a timeDate timer: 23:59:59 Beijing time of that date."""
+    moment = datetime.combine(date.fromisoformat(str(day)[:10]), time(23, 59, 59), clock.SHANGHAI)
+    return moment.isoformat()
 
 
 class _ClockDatetime(datetime):

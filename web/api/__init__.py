@@ -58,9 +58,9 @@ def register_api(app: Flask) -> None:
     api = DubanApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer"}}}})
 
-    from . import auth, definitions, health, problems, tasks
+    from . import auth, definitions, escalations, health, notifications, problems, tasks
 
-    for module in (health, auth, problems, tasks, definitions):
+    for module in (health, auth, problems, tasks, definitions, escalations, notifications):
         api.register_blueprint(module.blp)
 
     @app.errorhandler(DubanError)

@@ -85,6 +85,7 @@ class TaskOut(Schema):
 
 class TaskDetail(TaskOut):
     form = fields.Raw(allow_none=True, metadata={"description": "form-js schema of this task"})
+    form_context = fields.Raw(metadata={"description": "process data the form's dynamic options (valuesKey) read"})
 
 
 class TaskQuery(Schema):

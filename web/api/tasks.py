@@ -35,6 +35,7 @@ def get_task(task_id: int):
         task = tasks.get(session, task_id)
         if viewer.reads_everything or tasks.may_complete(viewer, task):
             task.form = task.instance.definition.forms.get(task.element_id)
+            task.form_context = app.runtime.form_context(task)
             return reply(TaskDetail(), task)
         problem_id = task.problem_id
     app.deny(user_id, f"see task {task_id}", "human_task", task_id, problem_id)

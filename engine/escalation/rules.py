@@ -1,0 +1,143 @@
+"""Escalation rules: validated data, versioned in the database, seeded from config/escalation.toml."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import clock, ledger
+from ..errors import Invalid
+from ..ledger import Action
+from ..models import EscalationRuleSet, User
+from ..settings import CONFIG_DIR
+from .targets import TARGETS
+
+DEFAULT_FILE = CONFIG_DIR / "escalation.toml"
+EVENTS = ("listed_case_missed", "commitment_missed", "false_rectification")
+TRIGGER_KINDS = ("before_deadline", "overdue", "repeat", "event")
+
+
+class _Trigger(Schema):
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(required=True, validate=validate.OneOf(TRIGGER_KINDS))
+    working_days = fields.Integer(strict=True, validate=validate.Range(min=0, max=365))
+    level = fields.Integer(strict=True, validate=validate.Range(min=1, max=9))
+    count = fields.Integer(strict=True, validate=validate.Range(min=2, max=20))
+    event = fields.String(validate=validate.OneOf(EVENTS))
+
+    @validates_schema
+    def _parameters(self, data, **kwargs):
+        needed = {"before_deadline": ("working_days",), "overdue": ("working_days",),
+                  "repeat": ("level", "count"), "event": ("event",)}.get(data.get("kind"), ())
+        missing = {name: [f"a {data['kind']} trigger needs {name}"] for name in needed if name not in data}
+        if missing:
+            raise ValidationError(missing)
+
+
+class _Action(Schema):
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(required=True, validate=validate.OneOf(("notify", "start_process")))
+    process = fields.String(validate=validate.Length(min=1, max=100))
+
+    @validates_schema
+    def _process(self, data, **kwargs):
+        if data.get("kind") == "start_process" and not data.get("process"):
+            raise ValidationError({"process": ["start_process names the BPMN process id to start"]})
+
+
+class _Rule(Schema):
+    class Meta:
+        unknown = RAISE
+
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$",
+                                                                  error="lowercase letters, digits and _"))
+    level = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=9))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    triggers = fields.List(fields.Nested(_Trigger), required=True, validate=validate.Length(min=1))
+    action = fields.Nested(_Action, required=True)
+    targets = fields.List(fields.String(validate=validate.OneOf(
+        TARGETS, error="unknown target {input}; a target names a role in the chain, and *_heads always "
+                       "means both the Party and the government head (党政同责)")),
+        required=True, validate=validate.Length(min=1))
+
+
+class _Ladder(Schema):
+    class Meta:
+        unknown = RAISE
+
+    rules = fields.List(fields.Nested(_Rule), required=True, validate=validate.Length(min=1))
+    note = fields.String(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _unique(self, data, **kwargs):
+        codes = [rule["code"] for rule in data.get("rules", [])]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValidationError({"rules": [f"rule code {', '.join(dupes)} is used twice"]})
+
+
+@dataclass(frozen=True)
+class Ladder:
+    version: int
+    rules: list[dict]
+
+    def by_code(self, code: str) -> dict | None:
+        return next((rule for rule in self.rules if rule["code"] == code), None)
+
+
+def validate_ladder(data) -> dict:
+    """The ladder's data, checked; Invalid names the field at fault ("rules.2.targets.0")."""
+    try:
+        return _Ladder().load(data)
+    except ValidationError as error:
+        raise Invalid("the escalation rules have errors", _flatten(error.messages)) from None
+
+
+def _flatten(messages, prefix="") -> dict[str, list[str]]:
+    flat = {}
+    for key, value in messages.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name))
+        else:
+            flat[name] = [str(v) for v in value]
+    return flat
+
+
+def load_default(path: Path = DEFAULT_FILE) -> dict:
+    with open(path, "rb") as handle:
+        return validate_ladder(tomllib.load(handle))
+
+
+def current(session: Session) -> Ladder:
+    """The ladder in force (the newest version), seeding version 1 from config if none."""
+    row = session.scalars(select(EscalationRuleSet).order_by(EscalationRuleSet.version.desc()).limit(1)).first()
+    if row is None:
+        row = _store(session, load_default(), None, note="默认规则（config/escalation.toml）")
+    return Ladder(row.version, row.rules)
+
+
+def replace(session: Session, data, actor: User | None) -> Ladder:
+    checked = validate_ladder(data)
+    current(session)
+    row = _store(session, checked, actor, checked.get("note"))
+    return Ladder(row.version, row.rules)
+
+
+def _store(session: Session, checked: dict, actor: User | None, note: str | None) -> EscalationRuleSet:
+    latest = session.scalar(select(EscalationRuleSet.version).order_by(EscalationRuleSet.version.desc()).limit(1))
+    row = EscalationRuleSet(version=(latest or 0) + 1, rules=checked["rules"], note=note,
+                            created_by_id=actor.id if actor else None, created_at=clock.now())
+    session.add(row)
+    session.flush()
+    ledger.record(session, Action.RULES_CHANGED, actor=actor, subject_type="escalation_rule_set",
+                  subject_id=row.version, payload={"version": row.version, "rules": len(row.rules), "note": note})
+    return row

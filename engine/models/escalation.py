@@ -1,0 +1,61 @@
+"""The escalation ladder's rules (versioned data) and what it fired (督办记录)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime
+from .problem import Problem
+
+
+class EscalationRuleSet(Base):
+    """One version of the whole ladder; the newest version is in force."""
+
+    __tablename__ = "escalation_rule_set"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rules: Mapped[list] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Escalation(Base):
+    """One firing of one rule for one problem. Its key is unique, so no path (a second
+    sweep, a second scheduler, a retry) can fire the same escalation twice."""
+
+    __tablename__ = "escalation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id"), index=True)
+    rule_code: Mapped[str] = mapped_column(String(40), index=True)
+    rule_name: Mapped[str] = mapped_column(String(60))
+    level: Mapped[int] = mapped_column(Integer, index=True)
+    rule_version: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[dict] = mapped_column(JSON)
+    deadline: Mapped[date | None] = mapped_column(Date)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    targets: Mapped[list] = mapped_column(JSON)
+    action: Mapped[dict] = mapped_column(JSON)
+    instance_ids: Mapped[list] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    problem: Mapped[Problem] = relationship()
+
+
+class EscalationEvent(Base):
+    """Something a process reported to the ladder (an escalationEvent element was reached):
+    a listed case's deadline missed, an interview commitment missed."""
+
+    __tablename__ = "escalation_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    event: Mapped[str] = mapped_column(String(40))
+    element_id: Mapped[str] = mapped_column(String(100))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)

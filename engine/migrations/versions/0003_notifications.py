@@ -1,13 +1,13 @@
 """notifications: officials' contact details and the outbox
 
-Revision ID: 0002_notifications
-Revises: 0001
+Revision ID: 0003_notifications
+Revises: 0002_escalation
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0002_notifications"
-down_revision = "0001"
+revision = "0003_notifications"
+down_revision = "0002_escalation"
 branch_labels = None
 depends_on = None
 

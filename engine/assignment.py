@@ -35,6 +35,7 @@ class Assignment:
     assignee_id: int | None = None
     candidate_unit_id: int | None = None
     candidate_role: Role | None = None
+    official_id: int | None = None  # the official named, whether or not they have an account
 
 
 def _official(official: Official | None, unit_id: int | None = None) -> Assignment:
@@ -45,7 +46,8 @@ def _official(official: Official | None, unit_id: int | None = None) -> Assignme
     if official.user is None and unit_id is None:
         unit = primary_unit(official)
         unit_id = unit.id if unit else None
-    return Assignment(assignee_id=official.user.id if official.user else None, candidate_unit_id=unit_id)
+    return Assignment(assignee_id=official.user.id if official.user else None, candidate_unit_id=unit_id,
+                      official_id=official.id)
 
 
 def assign(session: Session, problem: Problem, role: ChainRole) -> Assignment:

@@ -60,6 +60,21 @@ def release() -> None:
         _offset = timedelta(0)
 
 
+def is_frozen() -> bool:
+    with _lock:
+        return _frozen is not None
+
+
+def wall_time(moment: datetime) -> datetime:
+    """The real moment at which this clock will show `moment` (what a timer of the operating
+    system waits for): the same moment on a running clock, shifted by its offset when moved,
+    and as far from the real now as `moment` is from a stopped clock's reading."""
+    with _lock:
+        if _frozen is not None:
+            return datetime.now(UTC) + (moment - _frozen)
+        return moment - _offset
+
+
 def _aware(at: datetime) -> datetime:
     if at.tzinfo is None:
         at = at.replace(tzinfo=SHANGHAI)

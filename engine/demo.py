@@ -105,7 +105,8 @@ def _load_organisation(session, data: dict, result: DemoResult) -> dict[str, dic
         (result.present if official else result.created)["officials"] += 1
         if official is None:
             official = Official(name=entry["name"], gender=entry.get("gender"),
-                                party_member=entry.get("party_member", False))
+                                party_member=entry.get("party_member", False),
+                                email=entry.get("email") or _demo_email(entry), mobile=entry.get("mobile"))
             session.add(official)
             session.flush()
         officials[entry["name"]] = official.id
@@ -140,6 +141,12 @@ def _ensure(session, result: DemoResult, counted_as: str, model, key: dict, **va
         session.add(row)
         session.flush()
     return row
+
+
+def _demo_email(entry: dict) -> str | None:
+    """<username>@qingjiang.example: .example is reserved (RFC 2606), so no demo notice can
+    reach a real mailbox even where DUBAN_SMTP_HOST is set."""
+    return f"{entry['username']}@qingjiang.example" if entry.get("username") else None
 
 
 def _find_official(session, entry: dict, units: dict) -> Official | None:

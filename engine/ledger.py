@@ -40,6 +40,12 @@ class Action(enum.StrEnum):
     RULES_CHANGED = "escalation.rules_changed"
     ESCALATION_FIRED = "escalation.fired"
     ESCALATION_EVENT = "escalation.event_raised"
+    ACCOUNTABILITY_DECIDED = "accountability.decided"
+    CALENDAR_CHANGED = "calendar.changed"
+    TASK_DUE_RECOMPUTED = "task.due_recomputed"
+    EXTENSION_REQUESTED = "extension.requested"
+    EXTENSION_APPROVED = "extension.approved"
+    EXTENSION_REFUSED = "extension.refused"
 
 
 SYSTEM = "系统"

@@ -1,16 +1,19 @@
 """Notifications (通知): written to the outbox in the caller's transaction, sent afterwards.
 
 `notify` writes one row per recipient and channel inside the transaction of the event it
-announces (an escalation, a new task), so the event and its notices commit together or not
-at all: in-app for every recipient with an account, email where the official has an address
-and SMTP is configured, and a webhook row per recipient where a webhook URL is configured.
+announces (an escalation, a new task, a process reaching an element that says `notify`), so
+the event and its notices commit together or not at all: in-app for every recipient with an
+active account, email where the official has an address and SMTP is configured, and a
+webhook row per recipient where a webhook URL is configured. Which channels exist is decided
+when the row is written: without DUBAN_SMTP_HOST no email is ever queued.
 
 `deliver_pending` is the sender. It claims one due row at a time in a short transaction
-(`FOR UPDATE SKIP LOCKED` on PostgreSQL, the write lock on SQLite), marking it `sending` with
-a lease, sends it with no transaction open, and records the outcome in a second short
-transaction: `sent`, or back to `pending` after a backoff of 1, 2, 4, 8 and 16 minutes, or
-`failed` after the last attempt. Two senders never send the same row; a sender that dies
-mid-send leaves the row to be retried once its lease runs out.
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL, the write lock that every SQLite write transaction
+takes when it begins), marking it `sending` with a lease, sends it with no transaction open,
+and records the outcome in a second short transaction: `sent`, or back to `pending` after a
+backoff of 1, 2, 4, 8 and 16 minutes, or `failed` after the sixth attempt. Two senders never
+send the same row; a sender that dies mid-send leaves the row to be retried once its lease
+runs out, and its late answer is then ignored.
 """
 from __future__ import annotations
 
@@ -18,8 +21,11 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import smtplib
 import ssl
+import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,12 +34,15 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from . import clock
 from .errors import NotFound
-from .models import Channel, HumanTask, Notification, NotificationStatus, Official, User
+from .escalation.targets import resolve
+from .models import (Channel, Escalation, HumanTask, Notification, NotificationStatus, Official, Post,
+                     ProcessInstance, Unit, User, UserRole)
+from .organization import unit_heads
 from .settings import NotificationSettings
 
 log = logging.getLogger("duban.notifications")
@@ -44,6 +53,7 @@ LEASE = timedelta(minutes=10)  # a claimed row waits this long for its sender be
 TIMEOUT = 10  # seconds, for SMTP and the webhook
 SIGNATURE_HEADER = "X-Duban-Signature"  # "sha256=" + HMAC-SHA256 of the body with DUBAN_WEBHOOK_SECRET
 DELIVERY_HEADER = "X-Duban-Delivery"    # the notification id: a gateway can drop a repeat
+SUBJECT_LENGTH = 200
 
 
 # -- writing: in the caller's transaction -------------------------------------------------------
@@ -54,10 +64,13 @@ def notify(session: Session, *, officials: Iterable[Official | int] = (), users:
     """Write the notices for these recipients in the caller's transaction; the rows written.
 
     Officials and users may be given as rows or ids; an official with an account and that
-    account are one recipient. `channels` defaults to the environment (DUBAN_SMTP_HOST,
-    DUBAN_WEBHOOK_URL...), as `Settings.from_env` reads it."""
+    account are one recipient, told once. `channels` says which channels besides in-app exist
+    (the Duban's settings; the environment when not given)."""
     channels = channels or NotificationSettings.from_env()
     now = clock.now()
+    subject = _one_line(subject)
+    if len(subject) > SUBJECT_LENGTH:
+        subject = subject[:SUBJECT_LENGTH - 1] + "…"
     rows: list[Notification] = []
     for official, user in _recipients(session, officials, users):
         wanted: list[tuple[Channel, str | None]] = []
@@ -72,30 +85,15 @@ def notify(session: Session, *, officials: Iterable[Official | int] = (), users:
             rows.append(Notification(
                 channel=channel, status=NotificationStatus.SENT if inapp else NotificationStatus.PENDING,
                 kind=kind, user_id=user.id if user else None, official_id=official.id if official else None,
-                address=address, problem_id=problem_id, subject=subject[:200], body=body, payload=payload or {},
+                address=address, problem_id=problem_id, subject=subject, body=body, payload=payload or {},
                 created_at=now, attempts=0, next_attempt_at=None if inapp else now, sent_at=now if inapp else None))
     session.add_all(rows)
     session.flush()
     return rows
 
 
-def task_assigned(session: Session, task: HumanTask) -> list[Notification]:
-    """Tell a new task's assignee about it (a task offered to a unit or a role has no one to tell)."""
-    if task.assignee_id is None:
-        return []
-    problem = task.problem
-    when = f"，请于{beijing(task.due_at)}（北京时间）前办理。" if task.due_at else "，请及时办理。"
-    return notify(session, users=[task.assignee_id], subject=f"新待办：{task.name}",
-                  body=f"问题 {problem.code}「{problem.title}」有一项新的待办「{task.name}」{when}",
-                  kind="task_assigned", problem_id=problem.id,
-                  payload={"task_id": task.id, "element": task.element_id,
-                           "due_at": task.due_at.isoformat() if task.due_at else None})
-
-
-def beijing(moment: datetime) -> str:
-    """2026年3月9日 17:30, in Beijing time."""
-    local = moment.astimezone(clock.SHANGHAI)
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _recipients(session: Session, officials, users) -> list[tuple[Official | None, User | None]]:
@@ -111,6 +109,128 @@ def _recipients(session: Session, officials, users) -> list[tuple[Official | Non
         key = ("official", user.official_id) if user.official_id else ("user", user.id)
         found.setdefault(key, (user.official, user))
     return list(found.values())
+
+
+def beijing(moment: datetime) -> str:
+    """2026年3月9日 17:30, in Beijing time."""
+    local = moment.astimezone(clock.SHANGHAI)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def chinese_date(day) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+# -- a new task (待办) --------------------------------------------------------------------------
+
+def task_assigned(session: Session, task: HumanTask, channels: NotificationSettings | None = None, *,
+                  official_id: int | None = None, sent_back_from: HumanTask | None = None) -> list[Notification]:
+    """Tell the people who may do a new task about it.
+
+    A task with an assignee tells the assignee only (the others of its candidate unit see it
+    in their list but are not disturbed). A task for a named official without an account
+    (`official_id`) tells that official by email or webhook, and the heads of the unit it was
+    offered to, in-app. A task offered to a unit with no one named tells the unit's heads
+    (Party and government alike), or everyone with a post there when it has no head. A task
+    offered to a role (the office 环督办, the discipline office 纪委监委) tells every active
+    user with that role."""
+    users, officials = task_audience(session, task, official_id)
+    if not users and not officials:
+        return []
+    problem = task.problem
+    when = f"请于{beijing(task.due_at)}（北京时间）前办理。" if task.due_at else "请及时办理。"
+    if sent_back_from is not None:
+        subject = f"退回：{task.name}（{problem.code}）"
+        body = (f"问题 {problem.code}「{problem.title}」的「{sent_back_from.name}」将工作退回到「{task.name}」，"
+                f"请根据意见重新办理，{when}")
+        kind = "task_sent_back"
+    else:
+        subject = f"新待办：{task.name}（{problem.code}）"
+        body = f"问题 {problem.code}「{problem.title}」有一项新的待办「{task.name}」，{when}"
+        kind = "task_assigned"
+    return notify(session, officials=officials, users=users, subject=subject, body=body, kind=kind,
+                  problem_id=problem.id, channels=channels,
+                  payload={"task_id": task.id, "element": task.element_id, "instance_id": task.instance_id,
+                           "due_at": task.due_at.isoformat() if task.due_at else None})
+
+
+def task_audience(session: Session, task: HumanTask, official_id: int | None = None) -> tuple[list[int], list[int]]:
+    """(user ids, official ids) a new task is announced to (see `task_assigned`)."""
+    if task.assignee_id is not None:
+        return [task.assignee_id], []
+    users: list[int] = []
+    officials: list[int] = [official_id] if official_id is not None else []
+    if task.candidate_unit_id is not None:
+        unit = session.get(Unit, task.candidate_unit_id)
+        heads = [o.id for o in unit_heads(session, unit).officials()]
+        officials += heads or list(session.scalars(select(Post.official_id).where(Post.unit_id == unit.id)
+                                                   .distinct().order_by(Post.official_id)))
+    if task.candidate_role is not None:
+        users += session.scalars(select(User.id).join(UserRole).where(
+            UserRole.role == task.candidate_role, User.active.is_(True)).order_by(User.id))
+    return users, officials
+
+
+# -- a process reaching an element that says `notify` -------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]{0,60})\}")
+
+
+def fill(template: str, values: dict) -> str:
+    """`{key}` replaced by the value of `key` (lists joined with 、); unknown keys stay as written.
+    Only plain names are read: no attribute or item access, whatever the template says."""
+    def one(match: re.Match) -> str:
+        key = match.group(1)
+        if key not in values or values[key] is None:
+            return match.group(0)
+        value = values[key]
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        if isinstance(value, (list, tuple)):
+            return "、".join(str(v) for v in value)
+        return str(value)
+
+    return _PLACEHOLDER.sub(one, template)
+
+
+def element_notice(session: Session, instance: ProcessInstance, *, element_id: str, element_name: str | None,
+                   targets: list[str], message: str | None, data: dict, was_task: bool,
+                   channels: NotificationSettings | None = None) -> list[Notification]:
+    """The notice of a BPMN element with the `notify` property, to the officials its targets
+    name for this instance's problem (党政同责: a *_heads target is both heads;
+    `subject_official` is the official an accountability case or interview is about)."""
+    problem = instance.problem
+    found = resolve(session, problem, [t for t in targets if t != "subject_official"])
+    officials = [t["official_id"] for t in found]
+    if "subject_official" in targets and instance.subject_official_id is not None:
+        officials.append(instance.subject_official_id)
+    if not officials:
+        return []
+    escalation = session.get(Escalation, instance.escalation_id) if instance.escalation_id else None
+    name = element_name or element_id
+    process = instance.definition.name or instance.definition.key
+    values = {**{k: v for k, v in data.items() if isinstance(k, str)},
+              "problem_code": problem.code, "problem_title": problem.title, "element": name, "process": process,
+              "region": problem.region.name, "lead_unit": problem.lead_unit.name,
+              "deadline": chinese_date(problem.deadline) if problem.deadline else "未设定",
+              "now": beijing(clock.now())}
+    if escalation is not None:
+        values.setdefault("level_name", escalation.rule_name)
+    label = f"【{escalation.rule_name}】" if escalation is not None else ""
+    subject = f"{label}{name}：{problem.code} {problem.title}"
+    if message:
+        body = fill(message, values)
+    elif was_task:
+        body = f"问题 {problem.code}「{problem.title}」的「{name}」已于{values['now']}办理完成（{process}）。"
+    else:
+        body = f"问题 {problem.code}「{problem.title}」的{process}流程已于{values['now']}到达「{name}」。"
+    if escalation is not None and not message:
+        body = f"{label}{body}"
+    return notify(session, officials=officials, subject=subject, body=body, kind="process_notice",
+                  problem_id=problem.id, channels=channels,
+                  payload={"instance_id": instance.id, "process": instance.definition.key, "element": element_id,
+                           "escalation_id": instance.escalation_id,
+                           "subject_official_id": instance.subject_official_id})
 
 
 # -- the in-app list ----------------------------------------------------------------------------
@@ -139,12 +259,13 @@ def own(session: Session, user: User, notification_id: int) -> Notification:
     """One of the user's in-app notifications; anyone else's is not found."""
     row = session.get(Notification, notification_id)
     if row is None or row.user_id != user.id or row.channel != Channel.INAPP:
-        raise NotFound(f"no notification with id {notification_id}")
+        raise NotFound(f"no notification with id {notification_id}", {"notification_id": ["not found"]})
     return row
 
 
 def mark_read(session: Session, user: User, notification_id: int) -> Notification:
-    """Mark one of the user's own in-app notifications read (again is harmless)."""
+    """Mark one of the user's own in-app notifications read (again is harmless: the first
+    reading's time stays)."""
     row = own(session, user, notification_id)
     if row.read_at is None:
         row.read_at = clock.now()
@@ -166,7 +287,7 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class _Outgoing:
+class Outgoing:
     """A claimed row, read while its transaction was open, sent after it closed."""
 
     id: int
@@ -187,7 +308,7 @@ class _Outgoing:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Notification) -> "_Outgoing":
+    def of(cls, row: Notification) -> "Outgoing":
         official, user = row.official, row.user
         return cls(id=row.id, channel=row.channel, attempts=row.attempts, address=row.address,
                    name=official.name if official else (user.display_name if user else ""),
@@ -198,49 +319,69 @@ class _Outgoing:
                    created_at=row.created_at)
 
 
-def deliver_pending(duban_or_db, settings, now: datetime | None = None) -> Delivery:
+class Unreachable(Exception):
+    """The channel's server cannot take anything now (refused, timed out, 5xx): the row is
+    retried with backoff, and the rest of this run leaves the channel alone."""
+
+
+def deliver_pending(db, channels: NotificationSettings, now: datetime | None = None) -> Delivery:
     """Send every email and webhook row due by `now` (default: the engine's clock, read at each
-    step); safe to run from several processes or hosts at once. `settings` is a Settings or a
-    NotificationSettings."""
-    db = getattr(duban_or_db, "db", duban_or_db)
-    channels: NotificationSettings = getattr(settings, "notifications", settings)
+    step); safe to run from several processes or hosts at once. `db` is an engine.db.Database."""
     moment = (lambda: now) if now is not None else clock.now
     done = Delivery()
-    while (outgoing := _claim(db, moment())) is not None:
+    paused: set[Channel] = set()
+    while (outgoing := claim(db, moment(), paused)) is not None:
         try:
-            _send(outgoing, channels, moment())
+            send(outgoing, channels, moment())
             error = None
         except Exception as exc:  # noqa: BLE001 - any failure of a send is retried, then recorded
-            error = f"{type(exc).__name__}: {exc}"[:2000]
+            cause = exc.__cause__ if isinstance(exc, Unreachable) and exc.__cause__ else exc
+            error = f"{type(cause).__name__}: {cause}"[:2000]
+            if isinstance(exc, Unreachable):
+                paused.add(outgoing.channel)
             log.warning("notification %s (%s) attempt %s failed: %s", outgoing.id, outgoing.channel.value,
                         outgoing.attempts, error)
-        outcome = _record(db, outgoing, moment(), error)
+        outcome = record(db, outgoing, moment(), error)
         if outcome is not None:
             setattr(done, outcome, getattr(done, outcome) + 1)
     return done
 
 
-def _claim(db, now: datetime) -> _Outgoing | None:
+def claim(db, now: datetime, skip: Iterable[Channel] = ()) -> Outgoing | None:
+    """Take the next due row for this sender: `sending` until now + LEASE, one attempt more."""
     with db.transaction() as session:
-        row = session.scalars(
-            select(Notification)
-            .where(Notification.status.in_((NotificationStatus.PENDING, NotificationStatus.SENDING)),
-                   Notification.next_attempt_at <= now)
-            .order_by(Notification.next_attempt_at, Notification.id).limit(1)
-            .with_for_update(skip_locked=True)).first()
+        due = select(Notification).where(
+            Notification.status.in_((NotificationStatus.PENDING, NotificationStatus.SENDING)),
+            Notification.next_attempt_at <= now)
+        skip = list(skip)
+        if skip:
+            due = due.where(Notification.channel.not_in(skip))
+        row = session.scalars(due.order_by(Notification.next_attempt_at, Notification.id).limit(1)
+                              .with_for_update(skip_locked=True)).first()
         if row is None:
             return None
-        row.status, row.attempts, row.next_attempt_at = NotificationStatus.SENDING, row.attempts + 1, now + LEASE
-        return _Outgoing.of(row)
+        # compare-and-set: on any database, only one sender moves the row from what it read
+        taken = session.execute(
+            update(Notification)
+            .where(Notification.id == row.id, Notification.status == row.status,
+                   Notification.attempts == row.attempts)
+            .values(status=NotificationStatus.SENDING, attempts=row.attempts + 1, next_attempt_at=now + LEASE)
+            .execution_options(synchronize_session=False)).rowcount
+        if taken != 1:
+            return None
+        session.refresh(row)
+        return Outgoing.of(row)
 
 
-def _record(db, outgoing: _Outgoing, now: datetime, error: str | None) -> str | None:
+def record(db, outgoing: Outgoing, now: datetime, error: str | None) -> str | None:
+    """The outcome of one attempt: "sent", "retrying" or "failed" (None when the lease ran out
+    and another sender has taken the row over: its answer counts, not this one)."""
     with db.transaction() as session:
         row = session.get(Notification, outgoing.id, with_for_update=True)
         if row is None or row.status != NotificationStatus.SENDING or row.attempts != outgoing.attempts:
-            return None  # the lease ran out and another sender took the row over
+            return None
         if error is None:
-            row.status, row.sent_at, row.next_attempt_at = NotificationStatus.SENT, now, None
+            row.status, row.sent_at, row.next_attempt_at, row.last_error = NotificationStatus.SENT, now, None, None
             return "sent"
         row.last_error = error
         if row.attempts >= MAX_ATTEMPTS:
@@ -250,7 +391,7 @@ def _record(db, outgoing: _Outgoing, now: datetime, error: str | None) -> str | 
         return "retrying"
 
 
-def _send(outgoing: _Outgoing, channels: NotificationSettings, now: datetime) -> None:
+def send(outgoing: Outgoing, channels: NotificationSettings, now: datetime) -> None:
     if outgoing.channel == Channel.EMAIL:
         send_email(outgoing, channels, now)
     elif outgoing.channel == Channel.WEBHOOK:
@@ -259,48 +400,86 @@ def _send(outgoing: _Outgoing, channels: NotificationSettings, now: datetime) ->
         raise ValueError(f"nothing sends {outgoing.channel.value} notifications")
 
 
-def send_email(outgoing: _Outgoing, channels: NotificationSettings, now: datetime) -> None:
-    if not channels.email_enabled:
-        raise RuntimeError("SMTP is not configured (DUBAN_SMTP_HOST)")
-    if not outgoing.address:
-        raise ValueError("no email address")
-    message = EmailMessage()
+def email_message(outgoing: Outgoing, channels: NotificationSettings, now: datetime) -> EmailMessage:
+    message = EmailMessage()  # the default policy: non-ASCII headers are RFC 2047 encoded
     message["Subject"] = outgoing.subject
     message["From"] = channels.mail_from
     message["To"] = Address(display_name=outgoing.name, addr_spec=outgoing.address)
     message["Date"] = format_datetime(now.astimezone(clock.SHANGHAI))
     message["Message-ID"] = make_msgid(f"duban.{outgoing.id}", channels.mail_from.rpartition("@")[2] or None)
-    message.set_content(outgoing.body, charset="utf-8")
-    with smtplib.SMTP(channels.smtp_host, channels.smtp_port, timeout=TIMEOUT) as smtp:
-        if channels.smtp_starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        if channels.smtp_user:
-            smtp.login(channels.smtp_user, channels.smtp_password or "")
-        smtp.send_message(message)
+    message.set_content(f"{outgoing.body}\n\n—— 督办系统（本邮件自动发送，请勿直接回复）\n", charset="utf-8")
+    return message
 
 
-def webhook_document(outgoing: _Outgoing) -> dict:
+_SMTP_UNREACHABLE = (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, smtplib.SMTPAuthenticationError,
+                     smtplib.SMTPNotSupportedError)
+
+
+def send_email(outgoing: Outgoing, channels: NotificationSettings, now: datetime) -> None:
+    if not channels.email_enabled:
+        raise Unreachable("SMTP is not configured (DUBAN_SMTP_HOST)")
+    if not outgoing.address:
+        raise ValueError("no email address")
+    message = email_message(outgoing, channels, now)
+    try:
+        with smtplib.SMTP(channels.smtp_host, channels.smtp_port, timeout=TIMEOUT) as smtp:
+            if channels.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if channels.smtp_user:
+                smtp.login(channels.smtp_user, channels.smtp_password or "")
+            smtp.send_message(message)
+    except _SMTP_UNREACHABLE as error:
+        raise Unreachable(str(error)) from error
+    except smtplib.SMTPException:
+        raise  # this message or recipient was refused: the others may still go
+    except OSError as error:  # refused, reset, timed out, unknown host
+        raise Unreachable(str(error)) from error
+
+
+def webhook_document(outgoing: Outgoing) -> dict:
     """What the webhook receives: enough for an SMS or WeCom gateway to reach the person."""
     return {"id": outgoing.id, "kind": outgoing.kind, "subject": outgoing.subject, "body": outgoing.body,
             "problem_id": outgoing.problem_id, "problem_code": outgoing.problem_code,
             "recipient": {"name": outgoing.name, "mobile": outgoing.mobile, "email": outgoing.email,
                           "official_id": outgoing.official_id, "username": outgoing.username},
-            "payload": outgoing.payload, "created_at": outgoing.created_at.isoformat()}
+            "payload": outgoing.payload, "created_at": outgoing.created_at.isoformat(),
+            "attempt": outgoing.attempts}
 
 
 def sign(secret: str, body: bytes) -> str:
+    """The signature header's value: "sha256=" + the hex HMAC-SHA256 of the exact body bytes."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def send_webhook(outgoing: _Outgoing, channels: NotificationSettings) -> None:
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a delivery: urllib would follow a 302 with a GET and no body."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_webhook_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def send_webhook(outgoing: Outgoing, channels: NotificationSettings) -> None:
     if not channels.webhook_enabled:
-        raise RuntimeError("no webhook is configured (DUBAN_WEBHOOK_URL)")
+        raise Unreachable("no webhook is configured (DUBAN_WEBHOOK_URL)")
+    if urllib.parse.urlsplit(channels.webhook_url).scheme not in ("http", "https"):
+        raise Unreachable(f"the webhook URL must be http or https: {channels.webhook_url!r}")
     body = json.dumps(webhook_document(outgoing), ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "duban-notifier",
                DELIVERY_HEADER: str(outgoing.id)}
     if channels.webhook_secret:
         headers[SIGNATURE_HEADER] = sign(channels.webhook_secret, body)
     request = urllib.request.Request(channels.webhook_url, data=body, method="POST", headers=headers)
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # 4xx and 5xx raise HTTPError
-        if not 200 <= response.status < 300:
-            raise RuntimeError(f"the webhook answered {response.status}")
+    try:
+        with _webhook_opener.open(request, timeout=TIMEOUT) as response:
+            if not 200 <= response.status < 300:
+                raise RuntimeError(f"the webhook answered {response.status}")
+    except urllib.error.HTTPError as error:  # 3xx, 4xx and 5xx
+        error.close()
+        if error.code >= 500 or error.code == 429:
+            raise Unreachable(f"the webhook answered {error.code}") from error
+        raise RuntimeError(f"the webhook answered {error.code} {error.reason}") from None
+    except OSError as error:  # URLError: refused, timed out, unknown host
+        raise Unreachable(str(getattr(error, "reason", error))) from error

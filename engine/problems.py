@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from . import clock, ledger
 from .errors import Conflict, Invalid, NotFound
 from .ledger import Action
-from .models import (DeadlineKind, Milestone, Official, Problem, ProblemCategory, ProblemSource, ProblemStatus,
+from .models import (DeadlineKind, Light, Milestone, Official, Problem, ProblemCategory, ProblemSource, ProblemStatus,
                      Region, Site, Unit, User, problem_cooperating_unit)
 
 
@@ -119,6 +119,7 @@ class ProblemFilter:
     batch: str | None = None
     category: ProblemCategory | None = None
     overdue: bool | None = None
+    light: Light | None = None
 
 
 def _region_and_below(session: Session, region_id: int) -> list[int]:
@@ -152,6 +153,8 @@ def query(session: Session, viewer: User, wanted: ProblemFilter) -> Select:
     if wanted.overdue is not None:
         overdue = (Problem.deadline < clock.today()) & (Problem.status != ProblemStatus.CLOSED)
         statement = statement.where(overdue if wanted.overdue else ~overdue | Problem.deadline.is_(None))
+    if wanted.light:
+        statement = statement.where(Problem.light == wanted.light)
     return statement
 
 

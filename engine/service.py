@@ -10,7 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import accounts, clock, evidence, ledger, notifications, problems, tasks
+from . import accounts, clock, evidence, extensions, ledger, notifications, problems, tasks
+from . import calendar_store, lights
+from .calendar import WorkingCalendar
 from .db import Database
 from .errors import Conflict, Forbidden, NotFound, Unauthenticated
 from .ledger import Action
@@ -19,6 +21,7 @@ from .settings import BPMN_DIR, Settings
 from .escalation import firing, rules
 from .escalation import ladder as ladder_module
 from .escalation.targets import resolve
+from .scheduling import signal as scheduling_signal
 from .workflow.runtime import Runtime
 
 DEFAULT_PROCESS = "rectification"
@@ -55,7 +58,9 @@ class Duban:
     def __init__(self, settings: Settings, runtime: Runtime | None = None):
         self.settings = settings
         self.db = Database(settings.database_url)
-        self.runtime = runtime or Runtime()
+        scheduling_signal.install(self.db)
+        # each Duban holds its own calendar, kept in step with the database (see _calendar)
+        self.runtime = runtime or Runtime(WorkingCalendar(), channels=settings.notifications)
         self.tokens = accounts.Tokens(settings.secret_key, settings.token_max_age)
 
     # -- who is acting -------------------------------------------------------------------------
@@ -102,6 +107,7 @@ class Duban:
     def register_problem(self, user_id: int | None, new: problems.NewProblem,
                          process_key: str = DEFAULT_PROCESS) -> int:
         with self.db.transaction() as session:
+            self._calendar(session)
             actor = self.actor(session, user_id)
             definition = self.runtime.latest(session, process_key)
             if definition is None:
@@ -128,6 +134,7 @@ class Duban:
     def complete_task(self, user_id: int, task_id: int, data: dict) -> None:
         try:
             with self.db.transaction() as session:
+                self._calendar(session)
                 actor = self.actor(session, user_id)
                 task = tasks.get(session, task_id)
                 problem_id = task.problem_id
@@ -148,6 +155,7 @@ class Duban:
         for instance_id in due:
             try:
                 with self.db.transaction() as session:
+                    self._calendar(session)
                     instance = session.get(ProcessInstance, instance_id)
                     if instance.next_wakeup_at is None or instance.next_wakeup_at > clock.now():
                         continue  # another process woke it first
@@ -176,6 +184,7 @@ class Duban:
         for _ in range(10):  # a firing can make a repeat trigger due (the second yellow card)
             now = clock.now()
             with self.db.transaction() as session:
+                self._calendar(session)
                 ladder = rules.current(session)
                 due = firing.pending(session, ladder, self.runtime.calendar, now)
                 if dry_run:
@@ -194,6 +203,7 @@ class Duban:
         return done
 
     def forecast(self, working_days: int) -> list[Firing]:
+        self.current_calendar()
         now = clock.now()
         until = ladder_module.start_of(ladder_module.shift_working(
             self.runtime.calendar, now.astimezone(clock.SHANGHAI).date(), working_days + 1))
@@ -201,11 +211,133 @@ class Duban:
             return [Firing.planned(session, due) for due in
                     firing.forecast(session, rules.current(session), self.runtime.calendar, now, until)]
 
+    # -- extension requests (延期申请) ----------------------------------------------------------
+
+    def request_extension(self, user_id: int, problem_id: int, new: extensions.NewRequest) -> int:
+        with self.db.transaction() as session:
+            actor = self.actor(session, user_id)
+            problem = problems.get(session, problem_id)
+            if extensions.may_request(actor, problem):
+                return extensions.file(session, problem, new, actor, self.settings.notifications).id
+        self.deny(user_id, f"request an extension of problem {problem_id}", "problem", problem_id, problem_id)
+
+    def decide_extension(self, user_id: int, request_id: int, approve: bool, note: str | None = None,
+                         approved_deadline=None) -> None:
+        with self.db.transaction() as session:
+            actor = self.actor(session, user_id)
+            request = extensions.get(session, request_id)
+            problem_id = request.problem_id
+            if extensions.may_decide(actor):
+                extensions.decide(session, request, actor, approve, note, approved_deadline,
+                                  self._calendar(session), self.runtime.light_rules, self.settings.notifications)
+                return
+        self.deny(user_id, f"decide extension request {request_id}", "extension_request", request_id, problem_id)
+
+    # -- the working-day calendar (工作日) -------------------------------------------------------
+
+    def _calendar(self, session: Session) -> WorkingCalendar:
+        """The runtime's calendar, first brought in step with the database: the years of
+        config/calendar.toml the database lacks are seeded (in this transaction), and the
+        overrides are reloaded when their revision moved (another process changed them).
+        Called at the start of every action that counts working days."""
+        calendar_store.seed(session)
+        calendar_store.sync(session, self.runtime.calendar)
+        return self.runtime.calendar
+
+    def current_calendar(self, session: Session | None = None) -> WorkingCalendar:
+        """The calendar as the database has it now (for readers: one cheap query)."""
+        if session is not None:
+            calendar_store.sync(session, self.runtime.calendar)
+            return self.runtime.calendar
+        with self.db.reading() as reading:
+            if not calendar_store.missing_seeds(reading):
+                calendar_store.sync(reading, self.runtime.calendar)
+                return self.runtime.calendar
+        with self.db.transaction() as writing:
+            return self._calendar(writing)
+
+    def calendar_year(self, year: int) -> dict:
+        calendar = self.current_calendar()
+        with self.db.reading() as session:
+            return calendar_store.year_view(session, calendar, year)
+
+    def calendar_day(self, day) -> dict:
+        calendar = self.current_calendar()
+        with self.db.reading() as session:
+            return calendar_store.day_view(session, calendar, day)
+
+    def declare_calendar_year(self, user_id: int, year: int, body) -> dict:
+        """Enter a year's whole holiday arrangement (环督办): `body` is the list of its days
+        (or {"days", "note"}); it replaces that year's overrides and the year is no longer
+        provisional."""
+        return self._change_calendar(user_id, f"declare the {year} calendar", str(year),
+                                     lambda session, actor: calendar_store.declare_year(session, year, body, actor))
+
+    def withdraw_calendar_year(self, user_id: int, year: int) -> dict:
+        return self._change_calendar(user_id, f"withdraw the {year} calendar", str(year),
+                                     lambda session, actor: calendar_store.withdraw_year(session, year, actor))
+
+    def set_calendar_day(self, user_id: int, day, data) -> dict:
+        return self._change_calendar(user_id, f"change the calendar on {day}", str(day),
+                                     lambda session, actor: calendar_store.set_day(
+                                         session, day, *calendar_store.validate_day_change(data), actor))
+
+    def remove_calendar_day(self, user_id: int, day) -> dict:
+        return self._change_calendar(user_id, f"change the calendar on {day}", str(day),
+                                     lambda session, actor: calendar_store.remove_day(session, day, actor))
+
+    def _change_calendar(self, user_id: int, what: str, subject: str, change) -> dict:
+        """One calendar change in one transaction, with what was counted on the old calendar
+        counted again: working-day due times of ready tasks, and every light. Other processes
+        pick the change up at their next action; the scheduler plans again."""
+        try:
+            with self.db.transaction() as session:
+                self._calendar(session)
+                actor = self.actor(session, user_id)
+                if actor.has_role(Role.ADMIN):
+                    done = change(session, actor)
+                    fresh = calendar_store.build(session)
+                    moved = self.runtime.recompute_working_dues(session, fresh, actor)
+                    changed = lights.refresh(session, fresh, clock.now(), self.runtime.light_rules)
+                    result = {"year": done.year, "declared": done.declared,
+                              "days_changed": [d.isoformat() for d in done.moved],
+                              "tasks_rescheduled": [task.id for task, _, _ in moved],
+                              "lights_changed": len(changed)}
+                else:
+                    result = None
+        except IntegrityError:
+            raise Conflict("the calendar was changed by someone else at the same moment; try again") from None
+        if result is None:
+            self.deny(user_id, what, "calendar_year", subject)
+        self.runtime.calendar.adopt(fresh.arrangement)
+        self.schedule_changed()
+        return result
+
+    # -- traffic lights (红黄绿灯) ----------------------------------------------------------------
+
+    def refresh_lights(self) -> int:
+        """Give every light the colour it has by the engine's clock; how many changed."""
+        with self.db.transaction() as session:
+            calendar = self._calendar(session)
+            return len(lights.refresh(session, calendar, clock.now(), self.runtime.light_rules))
+
+    def next_light_change(self):
+        """The next moment a light changes with time alone (None: none will)."""
+        with self.db.reading() as session:
+            return lights.next_change(session, self.current_calendar(session), clock.now(), self.runtime.light_rules)
+
+    def schedule_changed(self) -> None:
+        """Tell the scheduler to plan again (in this process at once, in others through
+        PostgreSQL NOTIFY): due times, escalation moments or light changes may have moved.
+        Writes to the tables that decide due times do this by themselves on commit."""
+        with self.db.transaction() as session:
+            scheduling_signal.changed(session)
+
     # -- notifications (通知) -------------------------------------------------------------------
 
     def deliver_notifications(self) -> notifications.Delivery:
         """Send the email and webhook notices due by the engine's clock (safe on several hosts)."""
-        return notifications.deliver_pending(self, self.settings)
+        return notifications.deliver_pending(self.db, self.settings.notifications)
 
     def mark_notification_read(self, user_id: int, notification_id: int) -> None:
         with self.db.transaction() as session:

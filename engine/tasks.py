@@ -5,7 +5,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import NotFound
-from .models import HumanTask, TaskState, User
+from .models import HumanTask, Light, TaskState, User
 
 
 def assigned_to(user: User) -> list:
@@ -25,7 +25,7 @@ def may_complete(user: User, task: HumanTask) -> bool:
 
 
 def query(user: User, everyone: bool = False, state: TaskState | None = TaskState.READY,
-          problem_id: int | None = None) -> Select:
+          problem_id: int | None = None, light: Light | None = None) -> Select:
     statement = select(HumanTask)
     if not (everyone and user.reads_everything):
         statement = statement.where(or_(*assigned_to(user)))
@@ -33,6 +33,8 @@ def query(user: User, everyone: bool = False, state: TaskState | None = TaskStat
         statement = statement.where(HumanTask.state == state)
     if problem_id is not None:
         statement = statement.where(HumanTask.problem_id == problem_id)
+    if light is not None:
+        statement = statement.where(HumanTask.light == light)
     return statement.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
 
 

@@ -230,7 +230,8 @@ def test_an_official_cannot_deploy_or_read_process_definitions(api, duban):
     assert response.status_code == 403, response.json
     assert api.get("/api/process-definitions", as_="eco_head").status_code == 403
     assert api.get("/api/process-definitions/rectification/versions/1", as_="eco_head").status_code == 403
-    assert [d["version"] for d in api.get("/api/process-definitions", as_="admin").json] == [1]
+    assert [d["version"] for d in api.get("/api/process-definitions", as_="admin").json
+            if d["key"] == "rectification"] == [1]
     # the discipline office reads definitions but may not deploy them
     assert api.get("/api/process-definitions", as_="jiwei").status_code == 200
     assert api.post("/api/process-definitions", as_="jiwei", data=content,

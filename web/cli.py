@@ -68,18 +68,55 @@ def demo() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve the web app and the API (the embedded default: one process)."""
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="run the scheduler in this process too (it leads only where it holds the lock)")
+def serve(host: str, port: int, scheduler: bool) -> None:
+    """Serve the web app and the API, with the scheduler beside it (the embedded default)."""
     from werkzeug.serving import run_simple
 
+    from engine.scheduling.runner import Scheduler
     from web import create_app
 
     duban = _duban()
     for definition, created in duban.deploy_shipped():
         if created:
             click.echo(f"deployed {definition.key} version {definition.version}")
+    running = Scheduler(duban).start() if scheduler else None
     click.echo(f"Duban on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
-    run_simple(host, port, create_app(duban=duban), threaded=True, use_reloader=False)
+    try:
+        run_simple(host, port, create_app(duban=duban), threaded=True, use_reloader=False)
+    finally:
+        if running is not None:
+            running.stop()
+
+
+@main.command()
+@click.option("--sweep-every", default=300, show_default=True, type=int,
+              help="seconds between sweeps that catch anything missed")
+@click.option("--plan", "show_plan", is_flag=True, help="print the upcoming wake-ups and exit")
+def scheduler(sweep_every: int, show_plan: bool) -> None:
+    """Run the scheduler alone: BPMN timers, the escalation ladder, traffic lights and notices,
+    each at the moment it falls due. Run one per host or several: one leads, the others stand
+    by and take over within 30 s when it stops."""
+    import logging
+    import signal as os_signal
+
+    from engine import clock
+    from engine.scheduling.runner import Scheduler
+
+    duban = _duban()
+    running = Scheduler(duban, sweep_every=sweep_every)
+    if show_plan:
+        for wakeup in running.wakeups():
+            click.echo(f"{wakeup.moment.astimezone(clock.SHANGHAI):%Y-%m-%d %H:%M:%S}  {wakeup.id}  {wakeup.what}")
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    os_signal.signal(os_signal.SIGTERM, lambda *_: running.stopping.set())
+    click.echo("scheduler started; it leads when it holds the lock (Ctrl-C stops it)")
+    try:
+        running.run()
+    except KeyboardInterrupt:
+        running.stopping.set()
 
 
 @main.command()

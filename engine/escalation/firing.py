@@ -17,7 +17,8 @@ from ..ledger import Action
 from ..models import Escalation, EscalationEvent, Official, Problem, ProblemStatus
 from ..workflow.runtime import Runtime
 from .accountability import fitting_forms
-from .ladder import Due, deadline_dues, overdue_working_days
+from .ladder import Due, deadline_dues, deadline_key, overdue_working_days
+from .notices import escalation_fired
 from .rules import Ladder
 from .targets import describe, resolve
 
@@ -37,7 +38,10 @@ def pending(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: da
             if due.moment <= now and due.key not in fired]
     dues += _repeats(session, ladder, fired, now)
     dues += _events(session, ladder, fired)
-    return sorted(dues, key=lambda due: (due.moment, due.rule["level"], due.problem_id))
+    first: dict[str, Due] = {}
+    for due in sorted(dues, key=lambda due: (due.moment, due.rule["level"], due.problem_id)):
+        first.setdefault(due.key, due)  # one rung, several triggers: the earliest fires it
+    return list(first.values())
 
 
 def forecast(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime,
@@ -63,8 +67,7 @@ def _repeats(session: Session, ladder: Ladder, fired: set[str], now: datetime) -
                 problem = session.get(Problem, problem_id)
                 if count < trigger["count"] or problem.status == ProblemStatus.CLOSED:
                     continue
-                key = (f"p{problem_id}:{rule['code']}:L{rule['level']}:"
-                       f"repeat{trigger['count']}xL{trigger['level']}")
+                key = deadline_key(problem, rule, problem.deadline)
                 if key not in fired:
                     found.append(Due(problem_id, rule, trigger, last, problem.deadline, key))
     return found
@@ -77,9 +80,12 @@ def _events(session: Session, ladder: Ladder, fired: set[str]) -> list[Due]:
             trigger = next((t for t in rule["triggers"] if t["kind"] == "event" and t["event"] == event.event), None)
             if trigger is None:
                 continue
-            key = f"p{event.problem_id}:{rule['code']}:L{rule['level']}:event{event.id}"
+            problem = session.get(Problem, event.problem_id)
+            if problem.status == ProblemStatus.CLOSED:
+                continue  # closed (销号) meanwhile: nothing left to escalate
+            key = deadline_key(problem, rule, problem.deadline)
             if key not in fired:
-                problem = session.get(Problem, event.problem_id)
+                fired.add(key)  # two events of one kind raise one rung
                 found.append(Due(event.problem_id, rule, trigger, event.raised_at, problem.deadline, key, event.id))
     return found
 
@@ -105,6 +111,7 @@ def fire(session: Session, due: Due, ladder: Ladder, runtime: Runtime, now: date
                       "rule_version": escalation.rule_version, "key": escalation.key,
                       "due_at": due.moment.isoformat(), "targets": [t["name"] for t in targets],
                       "instances": escalation.instance_ids, "note": escalation.note})
+    escalation_fired(session, escalation, runtime.calendar, runtime.channels)  # 督办通知, same transaction
     return escalation
 
 

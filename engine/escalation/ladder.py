@@ -38,9 +38,12 @@ def start_of(day: date) -> datetime:
     return datetime.combine(day, time(0), clock.SHANGHAI).astimezone(clock.UTC)
 
 
-def deadline_key(problem: Problem, rule: dict, deadline: date) -> str:
-    """One firing per problem, rule and deadline: a moved deadline (延期) may fire again."""
-    return f"p{problem.id}:{rule['code']}:L{rule['level']}:d{deadline.isoformat()}"
+def deadline_key(problem: Problem, rule: dict, deadline: date | None) -> str:
+    """The idempotency key: one firing per problem, rule, level and deadline, whichever of the
+    rule's triggers (days overdue, a repeat, an event from a process) gets there first. A
+    moved deadline (延期) may fire the ladder again; a problem without a deadline (长期坚持)
+    fires each rule once at most."""
+    return f"p{problem.id}:{rule['code']}:L{rule['level']}:d{deadline.isoformat() if deadline else 'none'}"
 
 
 def deadline_dues(problem: Problem, ladder: Ladder, calendar: WorkingCalendar) -> list[Due]:

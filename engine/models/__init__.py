@@ -1,14 +1,21 @@
 """The domain model (SQLAlchemy 2, typed)."""
 from .base import Base
+from .calendar import CalendarOverride, CalendarYear
 from .escalation import Escalation, EscalationEvent, EscalationRuleSet
+from .extension import ExtensionRequest, ExtensionStatus
 from .ledger import LedgerEntry
 from .notification import Channel, Notification, NotificationStatus
 from .organization import Official, Post, PostKind, Region, RegionLevel, Role, Unit, UnitKind, User, UserRole
-from .problem import (DeadlineKind, EvidenceFile, LabelledEnum, Milestone, Problem, ProblemCategory, ProblemSource,
+from .problem import (DeadlineKind, EvidenceFile, LabelledEnum, Light, Milestone, Problem, ProblemCategory, ProblemSource,
                       ProblemStatus, Site, problem_cooperating_unit)
 from .process import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskState
+from .accountability import AccountabilityCategory, AccountabilityDecision
+from .schedule import scheduler_jobs
 
 __all__ = [
+    "AccountabilityCategory", "AccountabilityDecision",
+    "CalendarOverride", "CalendarYear", "Light",
+    "ExtensionRequest", "ExtensionStatus", "scheduler_jobs",
     "Channel", "Notification", "NotificationStatus",
     "Escalation", "EscalationEvent", "EscalationRuleSet",
     "Base", "LedgerEntry", "Official", "Post", "PostKind", "Region", "RegionLevel", "Role", "Unit", "UnitKind",

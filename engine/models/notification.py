@@ -42,7 +42,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, 16))
     status: Mapped[NotificationStatus] = mapped_column(str_enum(NotificationStatus, 16))
-    kind: Mapped[str] = mapped_column(String(40), index=True)  # escalation, task_assigned, interview_notice...
+    kind: Mapped[str] = mapped_column(String(40), index=True)  # escalation, task_assigned, task_sent_back, process_notice...
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     official_id: Mapped[int | None] = mapped_column(ForeignKey("official.id"), index=True)
     address: Mapped[str | None] = mapped_column(String(200))  # the email address it was written for

@@ -64,6 +64,15 @@ class ProblemStatus(LabelledEnum):
     CLOSED = "closed", "已销号"
 
 
+class Light(LabelledEnum):
+    """The traffic light (红黄绿灯) of a problem or a task; see engine/lights.py."""
+
+    GREEN = "green", "绿灯"
+    YELLOW = "yellow", "黄灯"
+    RED = "red", "红灯"
+    CLOSED = "closed", "已办结"
+
+
 problem_cooperating_unit = Table(
     "problem_cooperating_unit",
     Base.metadata,
@@ -99,6 +108,7 @@ class Problem(Base):
     status: Mapped[ProblemStatus] = mapped_column(str_enum(ProblemStatus), default=ProblemStatus.REGISTERED, index=True)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    light: Mapped[Light] = mapped_column(str_enum(Light, 8), default=Light.GREEN, index=True)
 
     region: Mapped[Region] = relationship()
     leading_official: Mapped[Official | None] = relationship(foreign_keys=[leading_official_id])

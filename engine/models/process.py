@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, str_enum
 from .organization import Role, Unit, User
-from .problem import Problem
+from .problem import Light, Problem
 
 
 class ProcessDefinition(Base):
@@ -88,6 +88,7 @@ class HumanTask(Base):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     data: Mapped[dict | None] = mapped_column(JSON)
+    light: Mapped[Light] = mapped_column(str_enum(Light, 8), default=Light.GREEN, index=True)
 
     instance: Mapped[ProcessInstance] = relationship(back_populates="tasks")
     problem: Mapped[Problem] = relationship()

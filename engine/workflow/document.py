@@ -121,6 +121,7 @@ def prepare(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
             lanes[(ref.text or "").strip()] = lane
     _check_ids(process, findings)
     forms = _check_user_tasks(process, lanes, lane_roles, attachments or {}, findings)
+    _check_records(process, forms, findings)
     _check_properties(process, findings)
     _rewrite_timers(process, findings)
     _check_scripts(process, findings)
@@ -206,6 +207,40 @@ def _check_user_tasks(process, lanes, lane_roles, attachments, findings) -> dict
                     findings.append(Finding(task_id, task.sourceline,
                                             f"updatesProblem names {name!r} but the form has no such field"))
     return forms
+
+
+def _check_records(process, forms, findings) -> None:
+    """`records`: what completing the task writes besides the workflow (accountability_decision:
+    the 问责决定 in the official's record, read from the form's party_form / government_form)."""
+    from ..accountability import DECISION, FIELDS, RECORDS
+
+    for element in process.iter():
+        if not isinstance(element.tag, str) or not element.get("id"):
+            continue
+        kind = properties_of(element).get("records")
+        if kind is None:
+            continue
+        element_id = element.get("id")
+        if kind not in RECORDS:
+            findings.append(Finding(element_id, element.sourceline,
+                                    f"records {kind!r} is not one of {', '.join(RECORDS)}"))
+        elif element.tag != f"{{{BPMN}}}userTask" or element_id not in forms:
+            findings.append(Finding(element_id, element.sourceline,
+                                    f"records={kind} belongs on a user task with a form"))
+        elif kind == DECISION:
+            keys = {c["key"]: c for c in task_forms.inputs(forms[element_id])}
+            named = [key for key in FIELDS.values() if key in keys]
+            if not named:
+                findings.append(Finding(element_id, element.sourceline,
+                                        f"records={kind}: the form needs a field {' or '.join(FIELDS.values())} "
+                                        "for the form of accountability chosen"))
+            for key in named:
+                if keys[key]["type"] not in ("select", "radio", "checklist"):
+                    findings.append(Finding(element_id, element.sourceline,
+                                            f"records={kind}: {key} must be a select, radio or checklist"))
+            if "decision_date" in keys and keys["decision_date"]["type"] != "datetime":
+                findings.append(Finding(element_id, element.sourceline,
+                                        f"records={kind}: decision_date must be a date field"))
 
 
 def _check_properties(process, findings) -> None:

@@ -19,10 +19,11 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
 
-from .. import clock, ledger, notifications
+from .. import accountability, clock, ledger, lights, notifications
 from ..assignment import ChainRole, assign, load_lane_roles
 from ..calendar import WorkingCalendar, default_calendar
 from ..errors import Conflict, DubanError, Invalid
+from ..settings import NotificationSettings
 from ..ledger import Action
 from ..models import (DeadlineKind, EscalationEvent, EvidenceFile, HumanTask, InstanceStatus, Problem, ProblemStatus, ProcessDefinition,
                       ProcessInstance, TaskState, User)
@@ -43,9 +44,12 @@ class WorkflowFailure(DubanError):
 
 
 class Runtime:
-    def __init__(self, calendar: WorkingCalendar = default_calendar, lane_roles: dict[str, ChainRole] | None = None):
+    def __init__(self, calendar: WorkingCalendar = default_calendar, lane_roles: dict[str, ChainRole] | None = None,
+                 channels: NotificationSettings | None = None):
         self.calendar = calendar
+        self.channels = channels or NotificationSettings.from_env()  # where notices go besides in-app
         self.lane_roles = lane_roles if lane_roles is not None else load_lane_roles()
+        self.light_rules = lights.load_rules()
         self.script_engine = RestrictedScriptEngine(
             {timers.WORKING_DURATION_FUNCTION: timers.working_duration_function(calendar),
              "end_of_day": timers.end_of_day})
@@ -118,6 +122,8 @@ class Runtime:
             raise Invalid("the form has errors", _flatten(error.messages)) from None
         _check_evidence(session, task, form, clean)
         self._update_plan(session, task, spiff_task, clean, actor)
+        # a task with a `records` property writes its record (问责决定) or refuses the form
+        spiff_task.data.update(accountability.record(session, task, _properties(spiff_task.task_spec), clean, actor))
         spiff_task.data.update(clean)
         task.state, task.completed_by_id, task.completed_at, task.data = (
             TaskState.COMPLETED, actor.id, clock.now(), clean)
@@ -173,8 +179,10 @@ class Runtime:
             raise WorkflowFailure(_workflow_message(error), {element: [str(error)]}) from None
         passed = [t for t in workflow.get_tasks(state=SpiffState.COMPLETED) if t.id not in passed_before]
         self._raise_escalation_events(session, instance, passed, actor)
+        self._send_notices(session, instance, workflow, passed, completed)
         self._sync_tasks(session, instance, workflow, actor, completed)
         self._sync_status(session, instance, workflow, actor)
+        lights.update(instance.problem, instance.tasks, self.calendar, clock.now(), self.light_rules)
         instance.next_wakeup_at = _next_wakeup(workflow)
         instance.state = state_to_dict(workflow)
         if workflow.is_completed() and instance.status != InstanceStatus.COMPLETED:
@@ -198,6 +206,28 @@ class Runtime:
             ledger.record(session, Action.ESCALATION_EVENT, actor=actor, subject_type="escalation_event",
                           subject_id=row.id, problem_id=instance.problem_id,
                           payload={"event": event, "element": row.element_id, "instance": instance.id})
+
+    def _send_notices(self, session, instance, workflow, passed, completed) -> None:
+        """Elements with a `notify` property tell the officials it names (region_heads: both
+        heads, 党政同责) once the process passes them: an event or gateway when it is reached,
+        a user task when it is completed. The text is `notifyMessage` with {key} filled from
+        the process data, or a default naming the element."""
+        elements = list(passed)
+        done_id = UUID(completed.spiff_task_id) if completed is not None else None
+        if done_id is not None:  # the user task just run was completed before this step began
+            done = workflow.get_task_from_id(done_id)
+            if done is not None and done_id not in {t.id for t in elements}:
+                elements.insert(0, done)
+        for spiff_task in elements:
+            properties = _properties(spiff_task.task_spec)
+            targets = [t.strip() for t in properties.get("notify", "").split(",") if t.strip()]
+            if not targets:
+                continue
+            spec = spiff_task.task_spec
+            notifications.element_notice(
+                session, instance, element_id=spec.bpmn_id, element_name=spec.bpmn_name, targets=targets,
+                message=properties.get("notifyMessage"), data=dict(spiff_task.data),
+                was_task=spiff_task.id == done_id, channels=self.channels)
 
     def _sync_tasks(self, session, instance, workflow, actor, completed) -> None:
         problem = instance.problem
@@ -235,8 +265,10 @@ class Runtime:
                                    "candidate_unit": row.candidate_unit.name if row.candidate_unit else None,
                                    "candidate_role": row.candidate_role.value if row.candidate_role else None,
                                    "due_at": row.due_at.isoformat() if row.due_at else None})
-            notifications.task_assigned(session, row)
-            if completed is not None and _sent_back(spec.bpmn_id, completed, last_done, earlier):
+            sent_back = completed is not None and _sent_back(spec.bpmn_id, completed, last_done, earlier)
+            notifications.task_assigned(session, row, self.channels, official_id=who.official_id,
+                                        sent_back_from=completed if sent_back else None)
+            if sent_back:
                 ledger.record(session, Action.TASK_SENT_BACK, actor=actor, subject_type="human_task",
                               subject_id=row.id, problem_id=problem.id,
                               payload={"from": completed.element_id, "from_name": completed.name,
@@ -257,6 +289,38 @@ class Runtime:
         ledger.record(session, Action.PROBLEM_STATUS_CHANGED, actor=actor, subject_type="problem",
                       subject_id=problem.id, problem_id=problem.id,
                       payload={"from": before.value, "to": status.value, "to_label": status.label})
+
+    def recompute_working_dues(self, session: Session, calendar: WorkingCalendar,
+                               actor: User | None) -> list[tuple[HumanTask, datetime, datetime]]:
+        """Ready tasks due a number of working days after they were opened (`calendar` =
+        working) get their due time counted again on `calendar` (after the holiday
+        arrangement changed); each moved one is written to the ledger. (Timers already running
+        inside a workflow keep the moment they were started with.)"""
+        moved = []
+        for task in session.scalars(select(HumanTask).where(HumanTask.state == TaskState.READY,
+                                                            HumanTask.due_at.is_not(None)).order_by(HumanTask.id)):
+            properties = _element_properties(task.instance.definition, task.element_id)
+            if properties.get("calendar") != "working" or properties.get("due") in (None, "", "deadline"):
+                continue
+            try:
+                days = int(properties["due"][1:-1])
+            except ValueError:
+                continue
+            before = task.due_at
+            opened = task.created_at.astimezone(clock.SHANGHAI).date()
+            local_due = before.astimezone(clock.SHANGHAI)
+            after = datetime.combine(calendar.shift(opened, days), local_due.timetz()).astimezone(clock.UTC)
+            if after == before:
+                continue
+            task.due_at = after
+            moved.append((task, before, after))
+            ledger.record(session, Action.TASK_DUE_RECOMPUTED, actor=actor, subject_type="human_task",
+                          subject_id=task.id, problem_id=task.problem_id,
+                          payload={"element": task.element_id, "name": task.name, "working_days": days,
+                                   "from": before.isoformat(), "to": after.isoformat(),
+                                   "reason": "the working-day calendar changed"})
+        session.flush()
+        return moved
 
     def _due(self, properties: dict, problem: Problem) -> datetime | None:
         due = properties.get("due")
@@ -307,6 +371,16 @@ def _sent_back(element: str, completed: HumanTask, last_done: dict[str, int], ea
 def _properties(spec) -> dict:
     """The spiffworkflow:properties of a task spec (engine-internal specs have none)."""
     return getattr(spec, "extensions", {}).get("properties", {})
+
+
+def _element_properties(definition: ProcessDefinition, element_id: str) -> dict:
+    """The properties of a BPMN element of a deployed version, wherever it sits."""
+    spec, subprocess_specs = specs_for(definition)
+    for candidate in (spec, *subprocess_specs.values()):
+        task_spec = candidate.task_specs.get(element_id)
+        if task_spec is not None:
+            return _properties(task_spec)
+    return {}
 
 
 

@@ -58,10 +58,13 @@ def register_api(app: Flask) -> None:
     api = DubanApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer"}}}})
 
-    from . import auth, definitions, escalations, health, notifications, problems, tasks
+    from . import auth, calendar, definitions, escalations, extensions, health, notifications, problems, tasks
 
-    for module in (health, auth, problems, tasks, definitions, escalations, notifications):
+    for module in (health, auth, problems, tasks, definitions, escalations, extensions, notifications, calendar):
         api.register_blueprint(module.blp)
+    from . import accountability
+
+    api.register_blueprint(accountability.blp)
 
     @app.errorhandler(DubanError)
     def _domain_error(error: DubanError):

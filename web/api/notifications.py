@@ -17,7 +17,8 @@ class NotificationQuery(Schema):
 
 class NotificationOut(Schema):
     id = fields.Integer()
-    kind = fields.String(metadata={"description": "escalation, task_assigned, interview_notice..."})
+    kind = fields.String(metadata={"description": "escalation (督办通知), task_assigned (新待办), task_sent_back (退回), "
+                                            "process_notice (a BPMN element's notify), extension_requested..."})
     subject = fields.String()
     body = fields.String()
     problem_id = fields.Integer(allow_none=True)

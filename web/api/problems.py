@@ -3,13 +3,13 @@ from __future__ import annotations
 from flask import request, send_file
 from sqlalchemy import select
 
-from engine import problems, tasks
-from engine.models import (DeadlineKind, EvidenceFile, LedgerEntry, ProblemCategory, ProblemSource, ProblemStatus,
-                           Role)
+from engine import lights, problems, tasks
+from engine.models import (DeadlineKind, EvidenceFile, LedgerEntry, Light, Problem, ProblemCategory, ProblemSource,
+                           ProblemStatus, Role)
 from engine.errors import Invalid, NotFound
 
 from .common import BEARER, Blueprint, caller_id, duban, reply
-from .schemas import EvidenceOut, ProblemDetail, ProblemIn, ProblemPage, ProblemQuery
+from .schemas import EvidenceOut, LightCounts, ProblemDetail, ProblemFilterQuery, ProblemIn, ProblemPage, ProblemQuery
 
 blp = Blueprint("problems", __name__, url_prefix="/api", description="Problems and their ledger (整改台账)")
 
@@ -20,16 +20,35 @@ blp = Blueprint("problems", __name__, url_prefix="/api", description="Problems a
 @blp.doc(security=BEARER)
 def list_problems(query):
     """Problems the caller may see (admins and the discipline office: all), filtered and paginated."""
-    wanted = problems.ProblemFilter(
-        status=ProblemStatus(query["status"]) if "status" in query else None,
-        region_id=query.get("region"), unit_id=query.get("unit"),
-        source=ProblemSource(query["source"]) if "source" in query else None, batch=query.get("batch"),
-        category=ProblemCategory(query["category"]) if "category" in query else None, overdue=query.get("overdue"))
+    wanted = _wanted(query)
     app = duban()
     with app.db.reading() as session:
         viewer = app.actor(session, caller_id())
         items, total = problems.page(session, problems.query(session, viewer, wanted), query["page"], query["per_page"])
         return reply(ProblemPage(), {"items": items, "total": total, "page": query["page"], "per_page": query["per_page"]})
+
+
+@blp.get("/problems/lights")
+@blp.arguments(ProblemFilterQuery, location="query")
+@blp.response(200, LightCounts)
+@blp.doc(security=BEARER)
+def count_lights(query):
+    """How many of the problems the caller may see show each traffic light (红黄绿灯), with the
+    same filters as the list: a dashboard's figures."""
+    app = duban()
+    with app.db.reading() as session:
+        viewer = app.actor(session, caller_id())
+        statement = problems.query(session, viewer, _wanted(query))
+        return reply(LightCounts(), lights.counts(session, statement, Problem.light))
+
+
+def _wanted(query) -> problems.ProblemFilter:
+    return problems.ProblemFilter(
+        status=ProblemStatus(query["status"]) if "status" in query else None,
+        region_id=query.get("region"), unit_id=query.get("unit"),
+        source=ProblemSource(query["source"]) if "source" in query else None, batch=query.get("batch"),
+        category=ProblemCategory(query["category"]) if "category" in query else None, overdue=query.get("overdue"),
+        light=Light(query["light"]) if "light" in query else None)
 
 
 @blp.post("/problems")

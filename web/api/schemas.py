@@ -4,11 +4,36 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from engine.problems import is_overdue
-from engine.models import DeadlineKind, ProblemCategory, ProblemSource, ProblemStatus, TaskState
+from engine.models import DeadlineKind, Light, ProblemCategory, ProblemSource, ProblemStatus, TaskState
 
 
 def _codes(enum_cls) -> validate.OneOf:
     return validate.OneOf([m.value for m in enum_cls])
+
+
+def _calendar():
+    """The working-day calendar as the database has it, looked up once per request."""
+    from flask import g
+
+    from .common import duban
+
+    if "working_calendar" not in g:
+        g.working_calendar = duban().current_calendar()
+    return g.working_calendar
+
+
+def _provisional(attr):
+    """Whether a date or moment lies in a year whose holiday arrangement is not known yet
+    (its working days are guessed from the weekdays)."""
+    return fields.Function(lambda obj: getattr(obj, attr) is not None and _calendar().is_provisional(getattr(obj, attr)),
+                           metadata={"description": f"{attr} lies in a year whose holiday arrangement is not known "
+                                                    "yet: counted on weekdays, it may move"})
+
+
+def _light():
+    return fields.Function(lambda obj: obj.light.value,
+                           metadata={"description": "traffic light: green, yellow (due soon or a milestone missed), "
+                                                    "red (overdue) or closed"})
 
 
 class Ref(Schema):
@@ -48,7 +73,7 @@ class ProblemIn(Schema):
     process_key = fields.String(load_default="rectification")
 
 
-class ProblemQuery(Schema):
+class ProblemFilterQuery(Schema):
     status = fields.String(validate=_codes(ProblemStatus))
     region = fields.Integer(metadata={"description": "region id; includes the regions below it"})
     unit = fields.Integer(metadata={"description": "lead or cooperating unit id"})
@@ -56,6 +81,10 @@ class ProblemQuery(Schema):
     batch = fields.String()
     category = fields.String(validate=_codes(ProblemCategory))
     overdue = fields.Boolean(metadata={"description": "past the deadline and not closed"})
+    light = fields.String(validate=_codes(Light), metadata={"description": "green, yellow, red or closed"})
+
+
+class ProblemQuery(ProblemFilterQuery):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
@@ -76,6 +105,8 @@ class TaskOut(Schema):
     candidate_unit = fields.Nested(Ref, allow_none=True)
     candidate_role = fields.Function(lambda t: t.candidate_role.value if t.candidate_role else None)
     due_at = fields.AwareDateTime()
+    due_provisional = _provisional("due_at")
+    light = _light()
     state = fields.Function(lambda t: t.state.value)
     created_at = fields.AwareDateTime()
     completed_by = fields.Function(lambda t: t.completed_by.username if t.completed_by else None)
@@ -92,6 +123,7 @@ class TaskQuery(Schema):
     all = fields.Boolean(load_default=False, metadata={"description": "admins and the discipline office: everyone's"})
     state = fields.String(load_default=TaskState.READY.value, validate=_codes(TaskState))
     problem = fields.Integer()
+    light = fields.String(validate=_codes(Light), metadata={"description": "green, yellow, red or closed"})
 
 
 class CompleteIn(Schema):
@@ -114,7 +146,9 @@ class ProblemOut(Schema):
     status_label = _label("status")
     deadline_kind = fields.Function(lambda p: p.deadline_kind.value)
     deadline = fields.Date(allow_none=True)
+    deadline_provisional = _provisional("deadline")
     overdue = fields.Function(is_overdue)
+    light = _light()
     sites_total = fields.Function(lambda p: len(p.sites))
     sites_closed = fields.Function(lambda p: sum(1 for s in p.sites if s.closed_at))
     registered_at = fields.AwareDateTime()
@@ -128,6 +162,14 @@ class ProblemPage(Schema):
     per_page = fields.Integer()
 
 
+class LightCounts(Schema):
+    green = fields.Integer()
+    yellow = fields.Integer()
+    red = fields.Integer()
+    closed = fields.Integer()
+    total = fields.Integer()
+
+
 class SiteOut(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -138,6 +180,7 @@ class MilestoneOut(Schema):
     id = fields.Integer()
     title = fields.String()
     due = fields.Date()
+    due_provisional = _provisional("due")
     done_at = fields.AwareDateTime(allow_none=True)
 
 
@@ -173,6 +216,7 @@ class ProblemDetail(ProblemOut):
         "target": p.target, "measures": p.measures, "deadline_kind": p.deadline_kind.value,
         "deadline_kind_label": p.deadline_kind.label,
         "deadline": p.deadline.isoformat() if p.deadline else None,
+        "deadline_provisional": p.deadline is not None and _calendar().is_provisional(p.deadline),
         "milestones": MilestoneOut(many=True).dump(p.milestones),
     })
     sites = fields.List(fields.Nested(SiteOut))

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from engine import tasks
-from engine.models import TaskState
+from engine import lights, tasks
+from engine.models import HumanTask, Light, TaskState
 
 from .common import BEARER, Blueprint, caller_id, duban, reply
-from .schemas import CompleteIn, TaskDetail, TaskOut, TaskQuery
+from .schemas import CompleteIn, LightCounts, TaskDetail, TaskOut, TaskQuery
 
 blp = Blueprint("tasks", __name__, url_prefix="/api", description="Human tasks (待办)")
 
@@ -19,8 +19,24 @@ def list_tasks(query):
     with app.db.reading() as session:
         viewer = app.actor(session, caller_id())
         statement = tasks.query(viewer, everyone=query["all"], state=TaskState(query["state"]),
-                                problem_id=query.get("problem"))
+                                problem_id=query.get("problem"),
+                                light=Light(query["light"]) if "light" in query else None)
         return reply(TaskOut(many=True), session.scalars(statement).all())
+
+
+@blp.get("/tasks/lights")
+@blp.arguments(TaskQuery, location="query")
+@blp.response(200, LightCounts)
+@blp.doc(security=BEARER)
+def count_lights(query):
+    """How many of the caller's tasks (`all=true`: everyone's, for admins and the discipline
+    office) show each traffic light, with the same filters as the list (ready tasks by default)."""
+    app = duban()
+    with app.db.reading() as session:
+        viewer = app.actor(session, caller_id())
+        statement = tasks.query(viewer, everyone=query["all"], state=TaskState(query["state"]),
+                                problem_id=query.get("problem"), light=Light(query["light"]) if "light" in query else None)
+        return reply(LightCounts(), lights.counts(session, statement, HumanTask.light))
 
 
 @blp.get("/tasks/<int:task_id>")

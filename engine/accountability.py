@@ -1,0 +1,198 @@
+"""The accountability record (问责记录): decisions written when an accountability case's
+decision task is completed, and read back by case and by official.
+
+A user task with the property `records` = `accountability_decision` records a decision when
+it is completed. Its form names the chosen forms in two fields (see bpmn/README.md):
+`party_form` (党内问责方式) and `government_form` (政务处分), a code each (or a list of
+codes, for a checklist) from config/accountability.toml; `decision_date`, `decision_no` and
+`basis` are read when present. A chosen form must fit the official the case is about
+(engine.escalation.accountability.fitting_forms) as the official stands now; anything else is
+refused naming the field, before the workflow moves. One row is written per chosen form, with
+its influence period (影响期) from the catalogue, and one ledger entry per row. Rows are
+never changed or deleted.
+"""
+from __future__ import annotations
+
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from . import clock, ledger
+from .errors import Invalid, NotFound
+from .escalation.accountability import catalogue, fitting_forms
+from .ledger import Action
+from .models import (AccountabilityCategory, AccountabilityDecision, HumanTask, InstanceStatus, Official,
+                     ProcessDefinition, ProcessInstance, TaskState, User)
+
+PROCESS_KEY = "accountability"  # the process the ladder starts, one case per official
+DECISION = "accountability_decision"
+RECORDS = (DECISION,)  # the values the `records` property may take
+FIELDS = {AccountabilityCategory.PARTY: "party_form", AccountabilityCategory.GOVERNMENT: "government_form"}
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (the last day of the month where that day does not exist)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
+
+
+def record(session: Session, task: HumanTask, properties: dict, clean: dict, actor: User) -> dict:
+    """Write what a completed task's `records` property asks for, in the caller's transaction;
+    the process data to add for the steps after it (e.g. the forms' names for a notice)."""
+    if properties.get("records") == DECISION:
+        decisions = record_decision(session, task, clean, actor)
+        return {"decided_forms": "；".join(f"{d.category.label}：{d.form_label}" for d in decisions),
+                "decision_ids": [d.id for d in decisions]}
+    return {}
+
+
+def _codes(value) -> list[str]:
+    if value in (None, "", []):
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def record_decision(session: Session, task: HumanTask, clean: dict, actor: User) -> list[AccountabilityDecision]:
+    instance = task.instance
+    official = session.get(Official, instance.subject_official_id) if instance.subject_official_id else None
+    if official is None:
+        raise Invalid("this case names no official to decide on (问责对象)",
+                      {"official": ["an accountability case is started by the ladder for one official"]})
+    party, government = fitting_forms(official)
+    allowed = {AccountabilityCategory.PARTY: {o["value"]: o["label"] for o in party},
+               AccountabilityCategory.GOVERNMENT: {o["value"]: o["label"] for o in government}}
+    months = {f["code"]: int(f.get("months", 0)) for kind in ("party", "government") for f in catalogue()[kind]}
+
+    chosen, errors = [], {}
+    for category, key in FIELDS.items():
+        for code in _codes(clean.get(key)):
+            if code in allowed[category]:
+                chosen.append((category, code))
+                continue
+            offered = "、".join(allowed[category].values())
+            errors.setdefault(key, []).append(
+                f"{code!r} is not a form that fits {official.name}: "
+                + (f"the forms offered are {offered}" if offered else _why_none(official, category)))
+    if not errors and not chosen:
+        fitting = [key for category, key in FIELDS.items() if allowed[category]] or ["official"]
+        errors = {key: ["choose the accountability form decided (党内问责方式 or 政务处分)"] for key in fitting}
+    decided_on = _decision_date(clean.get("decision_date"), errors)
+    if errors:
+        raise Invalid("the decision cannot be recorded", errors)
+
+    rows = []
+    for category, code in chosen:
+        period = months.get(code, 0)
+        row = AccountabilityDecision(
+            official_id=official.id, problem_id=instance.problem_id, escalation_id=instance.escalation_id,
+            process_instance_id=instance.id, human_task_id=task.id, category=category, form=code,
+            form_label=allowed[category][code], decision_no=clean.get("decision_no") or None,
+            decision_date=decided_on, decided_at=clock.now(), decided_by_id=actor.id if actor else None,
+            influence_months=period, influence_until=add_months(decided_on, period) if period else None,
+            basis=clean.get("basis") or None)
+        session.add(row)
+        session.flush()
+        ledger.record(session, Action.ACCOUNTABILITY_DECIDED, actor=actor, subject_type="accountability_decision",
+                      subject_id=row.id, problem_id=instance.problem_id, payload={
+                          "official_id": official.id, "official": official.name, "category": category.value,
+                          "form": code, "form_label": row.form_label, "decision_no": row.decision_no,
+                          "decision_date": decided_on.isoformat(), "influence_months": period,
+                          "influence_until": row.influence_until.isoformat() if row.influence_until else None,
+                          "instance": instance.id, "task": task.id})
+        rows.append(row)
+    return rows
+
+
+def _why_none(official: Official, category: AccountabilityCategory) -> str:
+    if category == AccountabilityCategory.PARTY:
+        return f"{official.name} is not a Party member, so no Party form (党内问责) applies"
+    return f"{official.name} holds no government or department post, so no 政务处分 applies"
+
+
+def _decision_date(value, errors: dict) -> date:
+    today = clock.today()
+    if value in (None, ""):
+        return today
+    try:
+        day = date.fromisoformat(str(value)[:10])
+    except ValueError:
+        errors["decision_date"] = [f"{value!r} is not a date"]
+        return today
+    if day > today:
+        errors["decision_date"] = ["a decision cannot be dated after today"]
+    return day
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+@dataclass
+class OfficialRecord:
+    """An official's accountability record: every decision, newest first, read at `today`."""
+
+    official: Official
+    decisions: list[AccountabilityDecision]
+    today: date
+
+    @property
+    def in_force(self) -> list[AccountabilityDecision]:
+        return [d for d in self.decisions if d.in_force(self.today)]
+
+
+def official_record(session: Session, official_id: int) -> OfficialRecord:
+    official = session.get(Official, official_id)
+    if official is None:
+        raise NotFound(f"no official with id {official_id}")
+    decisions = session.scalars(select(AccountabilityDecision).where(AccountabilityDecision.official_id == official_id)
+                                .order_by(AccountabilityDecision.decision_date.desc(),
+                                          AccountabilityDecision.id.desc())).all()
+    return OfficialRecord(official, list(decisions), clock.today())
+
+
+@dataclass
+class Case:
+    """One accountability case (an instance of the accountability process) as the discipline
+    office follows it."""
+
+    instance: ProcessInstance
+    official: Official | None
+    decisions: list[AccountabilityDecision]
+    open_tasks: list[HumanTask]
+    today: date
+
+
+def cases_query(status: InstanceStatus | None = None, official_id: int | None = None,
+                problem_id: int | None = None) -> Select:
+    statement = (select(ProcessInstance).join(ProcessDefinition)
+                 .where(ProcessDefinition.key == PROCESS_KEY))
+    if status is not None:
+        statement = statement.where(ProcessInstance.status == status)
+    if official_id is not None:
+        statement = statement.where(ProcessInstance.subject_official_id == official_id)
+    if problem_id is not None:
+        statement = statement.where(ProcessInstance.problem_id == problem_id)
+    return statement
+
+
+def cases(session: Session, statement: Select, page: int, per_page: int) -> tuple[list[Case], int]:
+    """One page of the cases `statement` selects, newest first, and how many there are."""
+    total = session.scalar(select(func.count()).select_from(statement.subquery()))
+    instances = session.scalars(statement.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
+                                .offset((page - 1) * per_page).limit(per_page)).all()
+    ids = [i.id for i in instances]
+    decisions: dict[int, list[AccountabilityDecision]] = {i: [] for i in ids}
+    tasks: dict[int, list[HumanTask]] = {i: [] for i in ids}
+    if ids:
+        for row in session.scalars(select(AccountabilityDecision).where(
+                AccountabilityDecision.process_instance_id.in_(ids)).order_by(AccountabilityDecision.id)):
+            decisions[row.process_instance_id].append(row)
+        for row in session.scalars(select(HumanTask).where(HumanTask.instance_id.in_(ids),
+                                                           HumanTask.state == TaskState.READY).order_by(HumanTask.id)):
+            tasks[row.instance_id].append(row)
+    today = clock.today()
+    found = [Case(i, session.get(Official, i.subject_official_id) if i.subject_official_id else None,
+                  decisions[i.id], tasks[i.id], today) for i in instances]
+    return found, total

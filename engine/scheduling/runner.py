@@ -1,0 +1,210 @@
+"""The scheduler: APScheduler, with its SQLAlchemy job store in Duban's own database, run
+by whichever process holds the leadership.
+
+Two job stores:
+  moments   (SQLAlchemy, table apscheduler_jobs) one date job per wake-up of `plan.upcoming`,
+            so the plan survives a restart and passes to the next leader;
+  internal  (memory) the catch-up at start, the periodic sweep and the re-planning.
+Every job runs the same cycle: fire the BPMN timers due, fire the ladder, refresh the
+traffic lights, send the notices, plan again. Each step is idempotent (a firing's key is
+unique in the database), so a late, repeated or concurrent cycle fires nothing twice; the
+periodic sweep catches whatever fell due while no scheduler ran. One executor thread runs
+one job at a time.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta, timezone
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
+
+from .. import clock
+from ..escalation import rules
+from . import leadership as leadership_module
+from .leadership import LostLeadership
+from .plan import HORIZON, Wakeup, upcoming
+
+log = logging.getLogger("duban.scheduler")
+JOB_TABLE = "apscheduler_jobs"
+_running: "Scheduler | None" = None  # the leader in this process, for jobs read back from the store
+
+
+class _Background(BackgroundScheduler):
+    """APScheduler's background scheduler, quiet about a job it could not remove because a
+    shutdown began while it was processing jobs (the stopping scheduler looks for it among
+    jobs not yet stored)."""
+
+    def _process_jobs(self):
+        try:
+            return super()._process_jobs()
+        except JobLookupError:
+            if self.state == STATE_STOPPED:
+                return None
+            raise
+
+
+def fire_due(wakeup_id: str) -> None:
+    """The job at a wake-up's moment (referenced by name in the job store)."""
+    if _running is None:
+        log.warning("wake-up %s came due with no scheduler running in this process", wakeup_id)
+        return
+    _running.cycle(wakeup_id)
+
+
+class Scheduler:
+    def __init__(self, duban, *, sweep_every: float = 300.0, retry_every: float = 10.0,
+                 listen_every: float = 1.0, horizon: timedelta = HORIZON, leadership=None):
+        from . import signal
+
+        self.duban = duban
+        signal.install(duban.db)
+        self.sweep_every, self.retry_every, self.listen_every, self.horizon = (
+            sweep_every, retry_every, listen_every, horizon)
+        self.leadership = leadership or leadership_module.for_database(
+            duban.settings.database_url, duban.settings.instance_path)
+        self.stopping = threading.Event()
+        self.leading = threading.Event()
+        self.aps: _Background | None = None
+        self.cycles = 0
+        self.last_results: dict = {}
+        self._cycle_lock = threading.Lock()
+        self._request_lock = threading.Lock()
+        self._plan_requested = False
+        self._thread: threading.Thread | None = None
+
+    # -- life ----------------------------------------------------------------------------------
+
+    def start(self) -> "Scheduler":
+        """Run in a background thread (beside the web server)."""
+        self._thread = threading.Thread(target=self.run, name="duban-scheduler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        """Stand by until this process holds the leadership, lead until it is lost or the
+        scheduler is stopped; then stand by again."""
+        while not self.stopping.is_set():
+            if not self.leadership.acquire():
+                self.stopping.wait(self.retry_every)
+                continue
+            log.info("this process runs the scheduler")
+            try:
+                self._lead()
+            except LostLeadership as error:
+                log.warning("scheduler leadership lost (%s); standing by", error)
+            finally:
+                self._stand_down()
+
+    def _lead(self) -> None:
+        global _running
+        job_engine = self.duban.db.engine
+        if self.duban.db.is_sqlite:  # the job store writes: take SQLite's write lock up front
+            job_engine = job_engine.execution_options(duban_writer=True)
+        self.aps = _Background(
+            jobstores={"moments": SQLAlchemyJobStore(engine=job_engine, tablename=JOB_TABLE),
+                       "internal": MemoryJobStore()},
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=timezone.utc)
+        _running = self
+        self.aps.start()
+        self.leading.set()
+        self.duban.db.schedule_listeners.append(self.request_plan)
+        self.aps.add_job(self.cycle, args=("start",), id="catch-up", jobstore="internal")
+        self.aps.add_job(self.cycle, "interval", seconds=self.sweep_every, args=("sweep",), id="sweep",
+                         jobstore="internal")
+        while not self.stopping.is_set():
+            if self.leadership.wait(self.listen_every, self.stopping):
+                self.request_plan()
+
+    def _stand_down(self) -> None:
+        global _running
+        if self.request_plan in self.duban.db.schedule_listeners:
+            self.duban.db.schedule_listeners.remove(self.request_plan)
+        if self.aps is not None and self.aps.running:
+            self.aps.shutdown(wait=True)
+        if _running is self:
+            _running = None
+        self.aps = None
+        self.leading.clear()
+        self.leadership.release()
+
+    # -- work ----------------------------------------------------------------------------------
+
+    def request_plan(self) -> None:
+        """Plan again soon (a committed action moved a due time); requests made before that
+        planning starts coalesce into it."""
+        aps = self.aps
+        if aps is None or not aps.running:
+            return
+        with self._request_lock:
+            if self._plan_requested:
+                return
+            self._plan_requested = True
+        aps.add_job(self._plan_on_request, jobstore="internal")
+
+    def _plan_on_request(self) -> None:
+        with self._request_lock:
+            self._plan_requested = False
+        self.plan()
+
+    def cycle(self, reason: str = "manual") -> dict:
+        """Fire everything due by the engine's clock, then plan the next wake-ups."""
+        with self._cycle_lock:
+            results = {}
+            for name, step in (("timers", self.duban.wake_due), ("ladder", self.duban.sweep),
+                               ("lights", self.duban.refresh_lights),
+                               ("outbox", self.duban.deliver_notifications)):
+                try:
+                    results[name] = step()
+                except Exception:  # noqa: BLE001 - one failing step must not stop the others
+                    log.exception("scheduler step %s failed (cycle for %s)", name, reason)
+            fired = results.get("ladder") or []
+            if fired or results.get("timers"):
+                log.info("cycle for %s: %d timer(s), %d escalation(s)", reason, len(results.get("timers") or []),
+                         len(fired))
+            self.cycles += 1
+            self.last_results = results
+        self.plan()
+        return results
+
+    def wakeups(self) -> list[Wakeup]:
+        with self.duban.db.transaction() as session:  # the rules and the calendar seed themselves on first use
+            calendar = self.duban.current_calendar(session)
+            return upcoming(session, rules.current(session), calendar, clock.now(), self.horizon,
+                            self.duban.runtime.light_rules)
+
+    def plan(self) -> list[Wakeup]:
+        """Make the job store hold exactly one date job per upcoming wake-up."""
+        aps = self.aps
+        wanted = {w.id: w for w in self.wakeups()}
+        if aps is None or not aps.running:
+            return list(wanted.values())
+        existing = {job.id: job for job in aps.get_jobs(jobstore="moments")}
+        for job_id in existing.keys() - wanted.keys():
+            try:
+                aps.remove_job(job_id, jobstore="moments")
+            except JobLookupError:
+                pass
+        # on a stopped clock (tests, demonstrations) the wall time of a moment drifts: a job
+        # within half a second of its place stays where it is
+        slack = timedelta(milliseconds=500) if clock.is_frozen() else timedelta(0)
+        for wakeup in wanted.values():
+            job = existing.get(wakeup.id)
+            run_at = clock.wall_time(wakeup.moment)
+            if job is not None and abs(job.next_run_time - run_at) <= slack:
+                continue
+            aps.add_job(f"{__name__}:fire_due", "date", run_date=run_at, args=(wakeup.id,), id=wakeup.id,
+                        name=wakeup.what, jobstore="moments", replace_existing=True)
+        return list(wanted.values())

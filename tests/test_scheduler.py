@@ -1,0 +1,167 @@
+"""The scheduler: a job at the moment of each wake-up, catch-up after downtime, one leader at
+a time with a standby taking over, and a real BPMN timer fired within a second of its due
+time by a running scheduler."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import clock
+from engine.models import Escalation, LedgerEntry, ProcessInstance
+from engine.scheduling.runner import Scheduler
+from engine.service import Duban
+
+from .test_definitions import deploy_xml, mini_process
+
+DEADLINE = "2026-03-20"  # a Friday; the reminder falls due as Tue 17 March begins
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=clock.SHANGHAI)
+
+
+def wait_for(condition, timeout: float = 10.0, step: float = 0.02):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(step)
+    return False
+
+
+@pytest.fixture
+def live():
+    """Start schedulers in background threads; every one is stopped after the test, whatever happens."""
+    started: list[Scheduler] = []
+
+    def start(app, **options) -> Scheduler:
+        options = {"retry_every": 0.1, "listen_every": 0.1, "sweep_every": 3600, **options}
+        scheduler = Scheduler(app, **options).start()
+        started.append(scheduler)
+        return scheduler
+
+    yield start
+    for scheduler in started:
+        scheduler.stop()
+
+
+def fired(duban) -> list[tuple[int, str]]:
+    with duban.db.reading() as session:
+        return session.execute(select(Escalation.level, Escalation.key).order_by(Escalation.id)).all()
+
+
+def test_the_plan_puts_a_wakeup_at_each_rung_and_timer(api, duban):
+    pid = api.register(deadline=DEADLINE)["id"]
+    plan = {w.id: w.moment for w in Scheduler(duban).wakeups()}
+    assert plan[f"ladder:p{pid}:reminder:L1:d{DEADLINE}"] == at("2026-03-17T00:00")
+    assert plan[f"ladder:p{pid}:urging:L2:d{DEADLINE}"] == at("2026-03-21T00:00")
+    # beyond the horizon (31 days): the later rungs are planned by a later planning
+    assert not any(key.startswith(f"ladder:p{pid}:interview") for key in plan)
+    # the first light to change: the sign-off task (due in 3 days) turns yellow the working day before
+    assert plan["lights"] == at("2026-03-04T00:00")
+
+
+def test_a_timer_is_planned_just_after_its_moment(api, duban):
+    assert deploy_xml(api, mini_process("wait_five", "timeDuration:P5D")).status_code == 201
+    pid = api.register(process_key="wait_five")["id"]
+    with duban.db.reading() as session:
+        instance = session.scalars(select(ProcessInstance).where(ProcessInstance.problem_id == pid)).one()
+    plan = {w.id: w.moment for w in Scheduler(duban).wakeups()}
+    # SpiffWorkflow fires a timer once its moment has passed: the job runs 5 ms after it
+    assert plan[f"timer:{instance.id}"] == clock.now() + timedelta(days=5, milliseconds=5)
+
+
+def test_a_cycle_after_three_days_of_downtime_fires_what_fell_due_once(api, duban):
+    api.register(deadline=DEADLINE)
+    clock.freeze(at("2026-03-16T18:00"))
+    scheduler = Scheduler(duban)
+    scheduler.cycle("start")
+    assert fired(duban) == []
+    clock.freeze(at("2026-03-23T10:00"))  # down from Monday evening to the next Monday
+    scheduler.cycle("start")
+    assert [level for level, _ in fired(duban)] == [1, 2]
+    with duban.db.reading() as session:
+        due = session.scalars(select(Escalation.due_at).order_by(Escalation.id)).all()
+    assert due == [at("2026-03-17T00:00"), at("2026-03-21T00:00")]  # when each fell due, not when caught
+    scheduler.cycle("sweep")
+    assert len(fired(duban)) == 2
+
+
+def test_two_schedulers_one_leads_and_the_other_takes_over(api, duban, settings, live):
+    api.register(deadline=DEADLINE)
+    clock.freeze(at("2026-03-23T10:00"))
+    other = Duban(settings)
+    first = live(duban)
+    assert first.leading.wait(10)
+    second = live(other)
+    assert wait_for(lambda: first.cycles >= 1)
+    time.sleep(0.5)
+    assert not second.leading.is_set() and second.cycles == 0
+    first.stop()
+    assert second.leading.wait(5), "the standby did not take over"
+    assert wait_for(lambda: second.cycles >= 1)
+    second.stop()
+    other.db.dispose()
+    assert [level for level, _ in fired(duban)] == [1, 2]  # fired by the first, not again by the second
+
+
+def test_two_cycles_at_once_fire_each_rung_once(api, duban, settings):
+    api.register(deadline=DEADLINE)
+    api.register(deadline=DEADLINE, code="NL-2026-002")
+    clock.freeze(at("2026-03-23T10:00"))
+    others = [Duban(settings) for _ in range(2)]
+    barrier = threading.Barrier(2)
+
+    def run(app):
+        barrier.wait()
+        Scheduler(app).cycle("race")
+
+    threads = [threading.Thread(target=run, args=(app,)) for app in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for app in others:
+        app.db.dispose()
+    keys = [key for _, key in fired(duban)]
+    assert len(keys) == 4 and len(set(keys)) == 4
+
+
+def test_a_committed_action_asks_the_leader_to_plan_again(api, duban, live):
+    scheduler = live(duban)
+    assert scheduler.leading.wait(10)
+    assert wait_for(lambda: scheduler.cycles >= 1)
+    pid = api.register(deadline=DEADLINE)["id"]
+    key = f"ladder:p{pid}:reminder:L1:d{DEADLINE}"
+    assert wait_for(lambda: scheduler.aps.get_job(key, jobstore="moments") is not None), "not planned"
+    job = scheduler.aps.get_job(key, jobstore="moments")
+    # a stopped clock: the job waits as long on the wall clock as the engine's clock has to go
+    expected = clock.wall_time(at("2026-03-17T00:00"))
+    assert abs(job.next_run_time - expected) < timedelta(seconds=2)
+
+
+def test_a_boundary_timer_fires_within_a_second_of_due(api, duban, live):
+    """The one real-time test: the engine's clock runs, the scheduler waits for the moment."""
+    assert deploy_xml(api, mini_process("cycle_two_seconds", "timeCycle:R1/PT2S")).status_code == 201
+    clock.release()
+    scheduler = live(duban)
+    assert scheduler.leading.wait(10)
+    pid = api.register(process_key="cycle_two_seconds")["id"]
+    with duban.db.reading() as session:
+        due = session.scalars(select(ProcessInstance.next_wakeup_at)
+                              .where(ProcessInstance.problem_id == pid)).one()
+
+    def timer_fired():
+        with duban.db.reading() as session:
+            return session.scalars(select(LedgerEntry.at).where(
+                LedgerEntry.problem_id == pid, LedgerEntry.action == "instance.timer_fired")).first()
+
+    assert wait_for(timer_fired, timeout=10, step=0.01), "the timer did not fire"
+    late = timer_fired() - due
+    assert timedelta(0) < late < timedelta(seconds=1), late
+    assert "Task_after" in [t["element_id"] for t in
+                            api.get(f"/api/problems/{pid}", as_="admin").json["current_tasks"]]

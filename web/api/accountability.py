@@ -1,0 +1,128 @@
+"""Accountability (问责): the cases the discipline office runs and each official's record.
+
+There is no path that changes or deletes a decision: the record is lifelong (终身追究).
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from engine import accountability, clock
+from engine.escalation.accountability import fitting_forms
+from engine.models import InstanceStatus, Role
+
+from .common import BEARER, Blueprint, caller_id, duban, reply
+
+blp = Blueprint("accountability", __name__, url_prefix="/api",
+                description="Accountability cases (问责) and officials' accountability records")
+
+
+class CaseQuery(Schema):
+    status = fields.String(validate=validate.OneOf([s.value for s in InstanceStatus]),
+                           metadata={"description": "running, completed or error"})
+    official = fields.Integer(metadata={"description": "the official the case is about (问责对象)"})
+    problem = fields.Integer()
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class OfficialBrief(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    party_member = fields.Boolean()
+    posts = fields.Function(lambda o: [{"unit": p.unit.name, "title": p.title, "kind": p.kind.value,
+                                        "is_head": p.is_head} for p in sorted(o.posts, key=lambda p: p.id)])
+
+
+class DecisionOut(Schema):
+    id = fields.Integer()
+    official_id = fields.Integer()
+    problem_id = fields.Integer()
+    problem_code = fields.Function(lambda d: d.problem.code)
+    escalation_id = fields.Integer(allow_none=True)
+    case_id = fields.Integer(attribute="process_instance_id")
+    task_id = fields.Integer(attribute="human_task_id")
+    category = fields.Function(lambda d: d.category.value)
+    category_label = fields.Function(lambda d: d.category.label)
+    form = fields.String()
+    form_label = fields.String()
+    decision_no = fields.String(allow_none=True)
+    decision_date = fields.Date()
+    decided_at = fields.AwareDateTime()
+    decided_by = fields.Function(lambda d: d.decided_by.username if d.decided_by else None)
+    basis = fields.String(allow_none=True)
+    influence_months = fields.Integer(metadata={"description": "影响期 in months; 0: no fixed period"})
+    influence_until = fields.Date(allow_none=True, metadata={"description": "the first day after the period"})
+    in_force = fields.Function(lambda d: d.in_force(clock.today()),
+                               metadata={"description": "the period still runs at the engine's clock"})
+
+
+class OpenTask(Schema):
+    id = fields.Integer()
+    element_id = fields.String()
+    name = fields.String()
+    due_at = fields.AwareDateTime(allow_none=True)
+
+
+class CaseOut(Schema):
+    id = fields.Integer(attribute="instance.id")
+    problem = fields.Function(lambda c: {"id": c.instance.problem.id, "code": c.instance.problem.code,
+                                         "title": c.instance.problem.title})
+    official = fields.Nested(OfficialBrief, allow_none=True)
+    escalation_id = fields.Integer(attribute="instance.escalation_id", allow_none=True)
+    status = fields.Function(lambda c: c.instance.status.value)
+    version = fields.Integer(attribute="instance.definition.version")
+    started_at = fields.AwareDateTime(attribute="instance.started_at")
+    ended_at = fields.AwareDateTime(attribute="instance.ended_at", allow_none=True)
+    open_tasks = fields.List(fields.Nested(OpenTask))
+    decisions = fields.List(fields.Nested(DecisionOut))
+
+
+class CasePage(Schema):
+    items = fields.List(fields.Nested(CaseOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class RecordOut(Schema):
+    official = fields.Nested(OfficialBrief)
+    as_of = fields.Date(attribute="today", metadata={"description": "the engine's date the periods are read at"})
+    decisions = fields.List(fields.Nested(DecisionOut))
+    in_force = fields.Function(lambda r: [d.id for d in r.in_force],
+                               metadata={"description": "ids of the decisions whose influence period still runs"})
+    allowed_party_forms = fields.Function(lambda r: fitting_forms(r.official)[0])
+    allowed_government_forms = fields.Function(lambda r: fitting_forms(r.official)[1])
+
+
+@blp.get("/accountability-cases")
+@blp.arguments(CaseQuery, location="query")
+@blp.response(200, CasePage)
+@blp.doc(security=BEARER)
+def list_cases(query):
+    """Accountability cases, newest first, with the official, the problem, where each stands
+    and the decisions recorded (the discipline office and administrators)."""
+    app, user_id = duban(), caller_id()
+    with app.db.reading() as session:
+        viewer = app.actor(session, user_id)
+        if viewer.has_role(Role.DISCIPLINE, Role.ADMIN):
+            statement = accountability.cases_query(
+                InstanceStatus(query["status"]) if "status" in query else None,
+                query.get("official"), query.get("problem"))
+            items, total = accountability.cases(session, statement, query["page"], query["per_page"])
+            return reply(CasePage(), {"items": items, "total": total, "page": query["page"],
+                                      "per_page": query["per_page"]})
+    app.deny(user_id, "read accountability cases", "accountability_case", None)
+
+
+@blp.get("/officials/<int:official_id>/accountability")
+@blp.response(200, RecordOut)
+@blp.doc(security=BEARER)
+def official_record(official_id: int):
+    """An official's accountability record: every decision with its influence period (影响期)
+    and whether it is still in force; the discipline office, administrators and the official."""
+    app, user_id = duban(), caller_id()
+    with app.db.reading() as session:
+        viewer = app.actor(session, user_id)
+        if viewer.has_role(Role.DISCIPLINE, Role.ADMIN) or viewer.official_id == official_id:
+            return reply(RecordOut(), accountability.official_record(session, official_id))
+    app.deny(user_id, f"read the accountability record of official {official_id}", "official", official_id)

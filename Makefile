@@ -4,9 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
 
-.PHONY: install run test clean
+.PHONY: install browser run test clean
 
-install: $(VENV)/.installed node_modules/.installed
+MO     := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
+
+install: $(VENV)/.installed node_modules/.installed $(MO) browser
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +20,16 @@ node_modules/.installed: package.json package-lock.json
 	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
+
+# the pages' translations (zh_CN is the source language; the .po files are committed)
+web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+
+# the browser the browser tests drive (Debian's chromium; Playwright's own download does not
+# work here) and a Chinese font, so that pages and screenshots show Chinese text
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	dpkg -s fonts-wqy-zenhei >/dev/null 2>&1 || (apt-get update && apt-get install -y fonts-wqy-zenhei)
 
 run: install
 	$(BIN)/duban db upgrade

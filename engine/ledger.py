@@ -46,6 +46,8 @@ class Action(enum.StrEnum):
     EXTENSION_REQUESTED = "extension.requested"
     EXTENSION_APPROVED = "extension.approved"
     EXTENSION_REFUSED = "extension.refused"
+    LEDGER_IMPORTED = "ledger.imported"
+    BULLETIN_ISSUED = "bulletin.issued"
 
 
 SYSTEM = "系统"

@@ -14,7 +14,7 @@ from . import accounts, clock, evidence, extensions, ledger, notifications, prob
 from . import calendar_store, lights
 from .calendar import WorkingCalendar
 from .db import Database
-from .errors import Conflict, Forbidden, NotFound, Unauthenticated
+from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from .ledger import Action
 from .models import Escalation, EvidenceFile, Problem, ProcessDefinition, ProcessInstance, Role, User
 from .settings import BPMN_DIR, Settings
@@ -115,6 +115,76 @@ class Duban:
             problem = problems.register(session, new, actor)
             self.runtime.start(session, definition, problem, actor)
             return problem.id
+
+    # -- Excel ledgers (整改台账) ------------------------------------------------------------------
+
+    def import_ledger(self, user_id: int | None, content: bytes, confirm: bool = False, skip_refused: bool = False,
+                      filename: str = "", process_key: str = DEFAULT_PROCESS, progress=None) -> dict:
+        """Read an office's ledger (环督办 only). A dry run (the default) only reports, row by
+        row; `confirm` creates the regions, units and officials it names that Duban lacks and
+        registers every good row, starting its process, all in one transaction. A confirmed
+        import with refused rows imports nothing unless `skip_refused` is given; codes Duban
+        already has are reported as duplicates and left alone. `progress(done, total)` is
+        called after each row."""
+        from .excel import importing, sheet
+
+        if user_id is not None:
+            with self.db.reading() as session:
+                allowed = self.actor(session, user_id).has_role(Role.ADMIN)
+            if not allowed:
+                self.deny(user_id, "import a ledger", "problem", None)
+        table = sheet.read(content)
+        if not confirm:
+            with self.db.reading() as session:
+                return importing.analyse(session, table, progress).report()
+        try:
+            with self.db.transaction() as session:
+                self._calendar(session)
+                actor = self.actor(session, user_id)
+                definition = self.runtime.latest(session, process_key)
+                if definition is None:
+                    raise NotFound(f"no process {process_key!r} is deployed", {"process_key": ["not deployed"]})
+                plan = importing.analyse(session, table)
+                if plan.refused and not skip_refused:
+                    raise Invalid(f"{len(plan.refused)} row(s) refused; nothing was imported (fix them, or import "
+                                  "the others with skip_refused)",
+                                  {f"row {r.row}": r.reasons for r in plan.refused})
+                codes = importing.apply(session, plan, actor,
+                                        lambda problem: self.runtime.start(session, definition, problem, actor),
+                                        progress)
+                report = plan.report(confirmed=True, imported=codes)
+                ledger.record(session, Action.LEDGER_IMPORTED, actor=actor, subject_type="ledger_sheet",
+                              subject_id=filename or None, payload={
+                                  "filename": filename, "sheet": plan.sheet, "imported": codes,
+                                  "counts": report["counts"],
+                                  "refused_rows": [r.row for r in plan.refused],
+                                  "new_regions": [r["name"] for r in report["new_regions"]],
+                                  "new_units": [u["name"] for u in report["new_units"]],
+                                  "new_officials": [o["name"] for o in report["new_officials"]]})
+                return report
+        except IntegrityError:
+            raise Conflict("some of these problems, units or officials were registered by someone else at the same "
+                           "moment; run the import again") from None
+
+    def export_ledger(self, user_id: int | None, wanted: problems.ProblemFilter | None = None,
+                      progress=None) -> bytes:
+        """The ledger as .xlsx, in the columns an import reads: the problems the caller may see
+        (`user_id` None: all of them); `progress(done, total)` is called after each row."""
+        from sqlalchemy import select
+        from sqlalchemy.orm import selectinload
+
+        from .excel import exporting
+
+        with self.db.reading() as session:
+            if user_id is None:
+                statement = select(Problem)
+            else:
+                statement = problems.query(session, self.actor(session, user_id), wanted or problems.ProblemFilter())
+            rows = session.scalars(statement.order_by(Problem.id).options(
+                selectinload(Problem.cooperating_units), selectinload(Problem.sites),
+                selectinload(Problem.region), selectinload(Problem.lead_unit),
+                selectinload(Problem.responsible_official), selectinload(Problem.leading_official))).all()
+            return exporting.write(rows, progress=progress)
 
     def upload_evidence(self, user_id: int, problem_id: int, filename: str, content_type: str,
                         content: bytes) -> EvidenceFile:
@@ -342,6 +412,64 @@ class Duban:
     def mark_notification_read(self, user_id: int, notification_id: int) -> None:
         with self.db.transaction() as session:
             notifications.mark_read(session, self.actor(session, user_id), notification_id)
+
+    # -- the daily bulletin (一天一通报) ---------------------------------------------------------
+
+    def make_bulletin(self, user_id: int | None, day=None, remake: bool = False):
+        """Issue the bulletin of `day` (default: today, Beijing time) and return it with whether
+        it was made now; a day already issued returns the stored bulletin unless `remake`.
+        Administrators make and remake on demand; None is the scheduler or the command line."""
+        from . import bulletin as bulletins
+
+        day = bulletins.parse_day(day) if day is not None else clock.today()
+        try:
+            with self.db.transaction() as session:
+                calendar = self._calendar(session)
+                actor = self.actor(session, user_id)
+                if actor is None or actor.has_role(Role.ADMIN):
+                    record, made = bulletins.issue(session, day, calendar, actor, remake)
+                    if made:
+                        notifications.notify(session, users=bulletins.audience(session), kind="bulletin.issued",
+                                             subject=f"督察整改工作通报第{record.number}期（{day.isoformat()}）已发布",
+                                             body=f"{day.isoformat()}的督察整改工作通报已生成，请查阅。",
+                                             payload={"day": day.isoformat(), "number": record.number},
+                                             channels=self.settings.notifications)
+                    return bulletins.Bulletin.from_record(record), made
+        except IntegrityError:  # issued meanwhile by another process: the one stored stands
+            with self.db.reading() as session:
+                return bulletins.Bulletin.from_record(bulletins.get(session, day)), False
+        self.deny(user_id, f"make the bulletin of {day.isoformat()}", "bulletin", day.isoformat())
+
+    def bulletin(self, day, user_id: int | None = None):
+        """The bulletin issued for `day` (readers: administrators, the discipline office, leaders)."""
+        from . import bulletin as bulletins
+
+        day = bulletins.parse_day(day)
+        with self.db.reading() as session:
+            if bulletins.may_read(self.actor(session, user_id)):
+                return bulletins.Bulletin.from_record(bulletins.get(session, day))
+        self.deny(user_id, f"read the bulletin of {day.isoformat()}", "bulletin", day.isoformat())
+
+    def bulletins(self, user_id: int | None = None) -> list:
+        """Every bulletin issued, newest day first."""
+        from . import bulletin as bulletins
+
+        with self.db.reading() as session:
+            if bulletins.may_read(self.actor(session, user_id)):
+                return [bulletins.Bulletin.from_record(r) for r in bulletins.listing(session)]
+        self.deny(user_id, "read the bulletins", "bulletin", None)
+
+    def bulletin_due(self):
+        """The scheduler's step: issue today's bulletin when today is a working day and its time
+        (DUBAN_BULLETIN_TIME) has passed; the day's bulletin if made now, None otherwise."""
+        from . import bulletin as bulletins
+
+        with self.db.reading() as session:
+            day = bulletins.due_day(session, self.current_calendar(session), clock.now(), bulletins.issue_time())
+        if day is None:
+            return None
+        made, fresh = self.make_bulletin(None, day)
+        return made if fresh else None
 
     # -- audit ---------------------------------------------------------------------------------
 

@@ -16,9 +16,11 @@ def create_app(settings: Settings | None = None, duban: Duban | None = None) -> 
 
     from .api import register_api
     from .pages import pages
+    from .ui import install as install_pages
     from .vendor import vendor
 
     register_api(app)
     app.register_blueprint(pages)
     app.register_blueprint(vendor)
+    install_pages(app)
     return app

@@ -152,6 +152,31 @@ def sweep(at: str | None, dry_run: bool) -> None:
     click.echo(f"{len(firings)} {'due' if dry_run else 'fired'}")
 
 
+@main.command()
+@click.option("--day", default=None, help="the Beijing date YYYY-MM-DD (default: today)")
+@click.option("--out", "out", default=None, type=click.Path(dir_okay=False),
+              help="also write it to FILE.docx or FILE.xlsx")
+@click.option("--remake", is_flag=True, help="compose a day already issued again, under its number")
+def bulletin(day: str | None, out: str | None, remake: bool) -> None:
+    """Issue the daily bulletin (一天一通报) of a day, or fetch the one issued, and print its figures."""
+    from pathlib import Path
+
+    from engine.bulletin import render
+    from engine.errors import Invalid
+
+    writers = {".docx": render.to_docx, ".xlsx": render.to_xlsx}
+    if out and Path(out).suffix.lower() not in writers:
+        raise Invalid(f"{out} is neither a .docx nor an .xlsx file", {"out": ["must end in .docx or .xlsx"]})
+    made, fresh = _duban().make_bulletin(None, day, remake)
+    click.echo(f"{made.title} 第{made.number}期 {made.day.isoformat()}"
+               f"（{'made now' if fresh else 'issued ' + made.made_at.astimezone(render._shanghai()).strftime('%Y-%m-%d %H:%M')}）")
+    click.echo(render.summary(made))
+    click.echo(render.escalation_summary(made) + render.interview_summary(made) + render.decision_summary(made))
+    if out:
+        Path(out).write_bytes(writers[Path(out).suffix.lower()](made))
+        click.echo(f"written to {out}")
+
+
 @main.group()
 def notify() -> None:
     """Notifications (通知): email and webhook notices waiting in the outbox."""
@@ -206,6 +231,82 @@ def deploy(path: str, forms: tuple[str, ...]) -> None:
                 click.echo(f"{path}: {element}: {problem}", err=True)
         sys.exit(1)
     click.echo(f"{definition.key} version {definition.version}" + ("" if created else " (unchanged)"))
+
+
+@main.command("import-ledger")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--confirm", is_flag=True, help="import (without it: a dry run that only reports)")
+@click.option("--skip-refused", is_flag=True, help="with --confirm: import the good rows although others are refused")
+@click.option("--as", "username", default=None, help="the administrator (环督办) acting; default: the system")
+def import_ledger(path: str, confirm: bool, skip_refused: bool, username: str | None) -> None:
+    """Import a 问题清单 or 台账 .xlsx: a row-by-row report, and with --confirm the problems,
+    with the regions, units and officials it names that Duban lacks (one transaction)."""
+    from pathlib import Path
+
+    duban = _duban()
+    user_id = _user_id(duban, username)
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="registering" if confirm else "reading rows", file=sys.stderr)
+            bar.__enter__()
+        bar.update(1)
+        if done == total:
+            bar.__exit__(None, None, None)
+            bar = None
+
+    report = duban.import_ledger(user_id, Path(path).read_bytes(), confirm=confirm, skip_refused=skip_refused,
+                                 filename=Path(path).name, progress=progress)
+    click.echo(f"sheet {report['sheet']}, header in row {report['header_row']}")
+    for row in report["rows"]:
+        reasons = "; ".join(row["reasons"] + row["warnings"])
+        click.echo(f"row {row['row']:>4}  {row['status']:<9} {row['code'] or '-'}" + (f"  {reasons}" if reasons else ""))
+    for key, title in (("new_regions", "new regions"), ("new_units", "new units"), ("new_officials", "new officials")):
+        if report[key]:
+            click.echo(f"{title}: " + "、".join(item["name"] for item in report[key]))
+    counts = report["counts"]
+    summary = f"{counts['ok']} ok, {counts['refused']} refused, {counts['duplicate']} duplicate"
+    if confirm:
+        click.echo(f"{summary}; {len(report['imported'])} imported")
+    else:
+        click.echo(f"{summary}; dry run, nothing imported (add --confirm)")
+
+
+@main.command("export-ledger")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def export_ledger(path: str) -> None:
+    """Write the whole ledger as .xlsx, in the columns import-ledger reads."""
+    from pathlib import Path
+
+    bars = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(click.progressbar(length=total, label="exporting", file=sys.stderr))
+            bars[0].__enter__()
+        bars[0].update(1)
+        if done == total:
+            bars[0].__exit__(None, None, None)
+
+    Path(path).write_bytes(_duban().export_ledger(None, progress=progress))
+    click.echo(f"ledger written to {path}")
+
+
+def _user_id(duban, username: str | None) -> int | None:
+    if username is None:
+        return None
+    from sqlalchemy import select
+
+    from engine.errors import NotFound
+    from engine.models import User
+
+    with duban.db.reading() as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+    if user_id is None:
+        raise NotFound(f"no user {username!r}", {"--as": ["no such user"]})
+    return user_id
 
 
 def _safe_url(url: str) -> str:

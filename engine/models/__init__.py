@@ -11,9 +11,10 @@ from .problem import (DeadlineKind, EvidenceFile, LabelledEnum, Light, Milestone
 from .process import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskState
 from .accountability import AccountabilityCategory, AccountabilityDecision
 from .schedule import scheduler_jobs
+from .bulletin import BulletinRecord
 
 __all__ = [
-    "AccountabilityCategory", "AccountabilityDecision",
+    "AccountabilityCategory", "AccountabilityDecision", "BulletinRecord",
     "CalendarOverride", "CalendarYear", "Light",
     "ExtensionRequest", "ExtensionStatus", "scheduler_jobs",
     "Channel", "Notification", "NotificationStatus",

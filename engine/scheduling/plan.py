@@ -5,7 +5,8 @@ Each wake-up has a stable id, so that planning again changes only what moved:
                         events, stored as the instance's next_wakeup_at);
   ladder:<firing key>   a rung of the escalation ladder for one problem and deadline;
   lights                the next moment any traffic light changes colour;
-  outbox                the next email or webhook notice due for (another) attempt.
+  outbox                the next email or webhook notice due for (another) attempt;
+  bulletin:<date>       the next working day's daily bulletin (一天一通报), not yet issued.
 Moments further away than the horizon are left to a later planning, so the job store holds
 weeks of work, not years.
 """
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .. import lights
+from .. import bulletin, lights
 from ..calendar import WorkingCalendar
 from ..escalation import firing
 from ..escalation.rules import Ladder
@@ -55,4 +56,7 @@ def upcoming(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: d
         Notification.status.in_((NotificationStatus.PENDING, NotificationStatus.SENDING))))
     if retry is not None and retry <= until:
         found.append(Wakeup("outbox", max(retry, now), "notices to send"))
+    issue = bulletin.next_issue(session, calendar, now, until, bulletin.issue_time())
+    if issue is not None:
+        found.append(Wakeup(f"bulletin:{issue[0].isoformat()}", issue[1], f"daily bulletin of {issue[0].isoformat()}"))
     return sorted(found, key=lambda w: (w.moment, w.id))

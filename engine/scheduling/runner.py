@@ -6,7 +6,8 @@ Two job stores:
             so the plan survives a restart and passes to the next leader;
   internal  (memory) the catch-up at start, the periodic sweep and the re-planning.
 Every job runs the same cycle: fire the BPMN timers due, fire the ladder, refresh the
-traffic lights, send the notices, plan again. Each step is idempotent (a firing's key is
+traffic lights, send the notices, issue the daily bulletin when its time has come, plan
+again. Each step is idempotent (a firing's key, a bulletin's day is
 unique in the database), so a late, repeated or concurrent cycle fires nothing twice; the
 periodic sweep catches whatever fell due while no scheduler ran. One executor thread runs
 one job at a time.
@@ -165,7 +166,8 @@ class Scheduler:
             results = {}
             for name, step in (("timers", self.duban.wake_due), ("ladder", self.duban.sweep),
                                ("lights", self.duban.refresh_lights),
-                               ("outbox", self.duban.deliver_notifications)):
+                               ("outbox", self.duban.deliver_notifications),
+                               ("bulletin", self.duban.bulletin_due)):
                 try:
                     results[name] = step()
                 except Exception:  # noqa: BLE001 - one failing step must not stop the others

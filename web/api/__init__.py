@@ -65,6 +65,12 @@ def register_api(app: Flask) -> None:
     from . import accountability
 
     api.register_blueprint(accountability.blp)
+    from . import excel
+
+    api.register_blueprint(excel.blp)
+    from . import bulletins
+
+    api.register_blueprint(bulletins.blp)
 
     @app.errorhandler(DubanError)
     def _domain_error(error: DubanError):

@@ -1,0 +1,114 @@
+"""Finding the table in a worksheet as offices keep it: a merged title row, a dated
+subtitle, the header row, data rows with blank rows and section headings among them, and
+notes under the table (注：…, 填报人：…) where reading stops."""
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from ..errors import Invalid
+from .columns import field_of
+
+HEADER_SCAN = 15      # the header is within the sheet's first rows
+MIN_HEADER_FIELDS = 3
+_NOTE = re.compile(r"^(注|备注|说明|附注|填报人|填表人|制表人|审核人|联系人|填报单位|填报日期)\s*[0-9一二三：:、.]?")
+
+
+@dataclass
+class Row:
+    number: int                   # the sheet's row number, as the office sees it
+    values: dict[str, object]     # field → cell value
+
+
+@dataclass
+class Table:
+    sheet: str
+    header_row: int
+    columns: dict[str, str]       # field → the header as the sheet writes it
+    rows: list[Row] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+
+
+def read(content: bytes) -> Table:
+    """The ledger table of an .xlsx: from the sheet whose header matches best."""
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(content), data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as error:
+        raise Invalid("the file is not an Excel workbook (.xlsx)", {"file": [f"not an .xlsx file ({error})"]}) from None
+    best = None
+    for worksheet in workbook.worksheets:
+        grid = _grid(worksheet)
+        found = _header(grid)
+        if found and (best is None or len(found[1]) > len(best[2])):
+            best = (worksheet.title, grid, *found)
+    if best is None:
+        raise Invalid("no ledger table found: no row in the first 15 names three of the ledger's columns "
+                      "(问题编号, 问题描述, 牵头单位, 责任人, 整改时限 …)",
+                      {"file": ["no header row with the ledger's columns"]})
+    title, grid, header_index, columns, unknown = best
+    table = Table(sheet=title, header_row=header_index + 1, unknown_columns=unknown,
+                  columns={f: re.sub(r"\s+", "", str(grid[header_index][c])) for f, c in columns.items()})
+    for index in range(header_index + 1, len(grid)):
+        cells = grid[index]
+        filled = [(c, v) for c, v in enumerate(cells) if _text(v)]
+        if not filled:
+            continue  # a blank row
+        if _NOTE.match(_text(filled[0][1])):
+            break     # notes under the table
+        values = {f: cells[c] if c < len(cells) else None for f, c in columns.items()}
+        if len(filled) == 1 and not _text(values.get("code")):
+            continue  # a section heading such as "一、水环境问题"
+        if _repeats_header(cells, columns):
+            continue  # a header repeated on a printed page
+        table.rows.append(Row(index + 1, values))
+    return table
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _grid(worksheet) -> list[list]:
+    """The cell values, a vertically merged cell's value copied down the rows it covers (a
+    责任领导 merged over the rows of the problems they hold belongs to each of them). A
+    horizontal merge keeps its value in its first cell: a title or a section heading such as
+    "一、水环境问题" stays one cell wide."""
+    grid = [list(row) for row in worksheet.iter_rows(values_only=True)]
+    for merged in worksheet.merged_cells.ranges:
+        column = merged.min_col - 1
+        if merged.min_row - 1 >= len(grid) or column >= len(grid[merged.min_row - 1]):
+            continue
+        value = grid[merged.min_row - 1][column]
+        for r in range(merged.min_row, min(merged.max_row, len(grid))):
+            if column < len(grid[r]):
+                grid[r][column] = value
+    return grid
+
+
+def _header(grid) -> tuple[int, dict[str, int], list[str]] | None:
+    """The row among the first ones naming most of the ledger's columns."""
+    best = None
+    for index, cells in enumerate(grid[:HEADER_SCAN]):
+        columns, unknown, seen_values = {}, [], set()
+        for c, value in enumerate(cells):
+            text = _text(value)
+            if not text or text in seen_values:
+                continue  # a merged title copied across the row counts once
+            seen_values.add(text)
+            found = field_of(text)
+            if found and found not in columns:
+                columns[found] = c
+            elif not found:
+                unknown.append(text)
+        if len(columns) >= MIN_HEADER_FIELDS and (best is None or len(columns) > len(best[1])):
+            best = (index, columns, unknown)
+    return best
+
+
+def _repeats_header(cells, columns) -> bool:
+    named = sum(1 for c in columns.values() if c < len(cells) and field_of(cells[c], exact=True) is not None)
+    return named >= MIN_HEADER_FIELDS

@@ -1,0 +1,186 @@
+"""The pages through Flask's test client: signing in and out, CSRF, languages, 我的待办, the
+task page's refusals, and completing a task with evidence."""
+from __future__ import annotations
+
+import re
+from io import BytesIO
+
+import pytest
+
+from engine.models import EvidenceFile, HumanTask, LedgerEntry
+
+from .helpers_flow import PLAN
+from .helpers_pages import ready_tasks, register
+from .support import PASSWORD
+
+
+def token_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def login(client, username, password=PASSWORD, next=None):
+    page = client.get("/login")
+    data = {"username": username, "password": password, "csrf_token": token_of(page.get_data(as_text=True))}
+    if next:
+        data["next"] = next
+    return client.post("/login", data=data)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def test_pages_need_a_signed_in_user(client, org):
+    response = client.get("/tasks?light=red")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=/tasks")
+
+
+def test_login_and_logout(client, org):
+    response = login(client, "responsible", next="/tasks")
+    assert response.status_code == 302 and response.headers["Location"] == "/tasks"
+    page = client.get("/tasks").get_data(as_text=True)
+    assert "张科长" in page and "责任人员" in page and "我的待办" in page
+    assert 'data-nav="ledger"' in page  # the later pages are in the navigation, not yet links
+
+    logout = client.post("/logout", data={"csrf_token": token_of(page)})
+    assert logout.status_code == 302 and logout.headers["Location"] == "/login"
+    assert client.get("/tasks").status_code == 302
+
+
+def test_wrong_password_and_foreign_next(client, org):
+    response = login(client, "responsible", password="wrong")
+    assert response.status_code == 401
+    assert "用户名或密码错误" in response.get_data(as_text=True)
+    response = login(client, "responsible", next="https://evil.example/")
+    assert response.headers["Location"] == "/tasks"
+
+
+def test_post_without_csrf_token_is_refused(client, org):
+    response = client.post("/login", data={"username": "responsible", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "表单已过期" in response.get_data(as_text=True)
+    assert client.get("/tasks").status_code == 302  # not signed in
+    login(client, "responsible")
+    assert client.post("/logout").status_code == 400
+    assert client.get("/tasks").status_code == 200  # still signed in
+
+
+def test_the_api_needs_no_csrf_token(client, org):
+    response = client.post("/api/auth/token", json={"username": "responsible", "password": PASSWORD})
+    assert response.status_code == 200 and response.json["token"]
+
+
+def test_english_switch_is_kept_in_the_session(client, org):
+    login(client, "responsible")
+    assert "我的待办" in client.get("/tasks").get_data(as_text=True)
+    response = client.get("/lang/en?next=/tasks")
+    assert response.status_code == 302 and response.headers["Location"] == "/tasks"
+    page = client.get("/tasks").get_data(as_text=True)
+    assert "My tasks" in page and "Sign out" in page and "我的待办" not in page
+    assert '<html lang="en">' in page
+    client.get("/lang/zh_CN")
+    assert "我的待办" in client.get("/tasks").get_data(as_text=True)
+    assert client.get("/lang/fr").status_code == 404
+
+
+def test_my_tasks_lists_only_ones_own_ready_tasks(client, duban, org):
+    mine = register(duban, org, "NL-2026-001", responsible="responsible")
+    other = register(duban, org, "NL-2026-002", responsible="eco_clerk")
+    login(client, "responsible")
+    page = client.get("/tasks").get_data(as_text=True)
+    assert "NL-2026-001" in page and "NL-2026-002" not in page
+    [(task_id, element, _code)] = ready_tasks(duban, "responsible", org)
+    assert element == "Task_sign"
+    assert f'data-task-id="{task_id}"' in page
+    assert 'data-count="green">1<' in page and 'data-count="red">0<' in page
+
+    red = client.get("/tasks?light=red", headers={"HX-Request": "true", "HX-Target": "task-list"})
+    text = red.get_data(as_text=True)
+    assert "<html" not in text and 'data-filter="red"' in text and "NL-2026-001" not in text
+    green = client.get("/tasks?light=green", headers={"HX-Request": "true", "HX-Target": "task-list"})
+    assert "NL-2026-001" in green.get_data(as_text=True)
+    assert client.get("/tasks?light=purple").status_code == 404
+    assert mine != other
+
+
+def test_task_page_refuses_others_and_unknown_tasks(client, duban, org):
+    register(duban, org, "NL-2026-002", responsible="eco_clerk")
+    [(task_id, _, _)] = ready_tasks(duban, "eco_clerk", org)
+    login(client, "outsider")
+    response = client.get(f"/tasks/{task_id}")
+    assert response.status_code == 403
+    assert "text/html" in response.content_type and "无权访问" in response.get_data(as_text=True)
+    with duban.db.reading() as session:
+        denied = session.query(LedgerEntry).filter_by(subject_type="human_task", subject_id=str(task_id)).all()
+    assert any(entry.payload.get("action") == f"see task {task_id}" for entry in denied)
+    assert client.get("/tasks/999999").status_code == 404
+    page = client.get("/tasks").get_data(as_text=True)
+    refused = client.post(f"/tasks/{task_id}/complete", data={"csrf_token": token_of(page), "data": '{"acknowledged": true}'})
+    assert refused.status_code == 403
+    assert ready_tasks(duban, "eco_clerk", org)[0][0] == task_id  # still ready
+
+
+def test_task_page_shows_form_and_problem(client, duban, org):
+    register(duban, org)
+    [(task_id, _, _)] = ready_tasks(duban, "responsible", org)
+    login(client, "responsible")
+    page = client.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "form-viewer.umd.js" in page and '"key": "acknowledged"' in page
+    for shown in ("NL-2026-001", "南岭县", "吴县长", "南岭县生态环境分局", "张科长", "2026-06-30", "签收"):
+        assert shown in page
+
+
+def test_complete_with_errors_then_with_evidence(client, duban, org):
+    problem_id = register(duban, org)
+    login(client, "responsible")
+    [(task_id, _, _)] = ready_tasks(duban, "responsible", org)
+    token = token_of(client.get(f"/tasks/{task_id}").get_data(as_text=True))
+
+    wrong = client.post(f"/tasks/{task_id}/complete", data={"csrf_token": token, "data": '{"acknowledged": "maybe"}'})
+    assert wrong.status_code == 422
+    assert '"Field_sign_acknowledged": [' in wrong.get_data(as_text=True)  # handed to form-js at its field
+    done = client.post(f"/tasks/{task_id}/complete", data={"csrf_token": token, "data": '{"acknowledged": true}'})
+    assert done.status_code == 302
+    assert "已办理：签收（NL-2026-001）" in client.get("/tasks").get_data(as_text=True)
+
+    [(plan_task, element, _)] = ready_tasks(duban, "responsible", org)
+    assert element == "Task_submit_plan"
+    duban.complete_task(org["user:responsible"], plan_task, PLAN)
+    [(review, _, _)] = ready_tasks(duban, "admin", org)
+    duban.complete_task(org["user:admin"], review, {"decision": "approve"})
+    [(rectify, element, _)] = ready_tasks(duban, "responsible", org)
+    assert element == "Task_rectify"
+
+    missing = client.post(f"/tasks/{rectify}/complete", data={"csrf_token": token, "data": '{"summary": "整改完成"}'})
+    assert missing.status_code == 422
+    section = missing.get_data(as_text=True).split('id="evidence-evidence"')[1].split("</section>")[0]
+    assert 'class="field-error"' in section
+
+    upload = client.post(f"/tasks/{rectify}/evidence", headers={"HX-Request": "true"}, data={
+        "csrf_token": token, "field": "evidence", "file": (BytesIO(b"\x89PNG\r\n\x1a\n fake"), "现场.png", "image/png")},
+        content_type="multipart/form-data")
+    assert upload.status_code == 200
+    with duban.db.reading() as session:
+        [row] = session.query(EvidenceFile).filter_by(problem_id=problem_id).all()
+    fragment = upload.get_data(as_text=True)
+    assert "<html" not in fragment and f'data-evidence-id="{row.id}"' in fragment and 'class="thumb"' in fragment
+    image = client.get(f"/evidence/{row.id}")
+    assert image.status_code == 200 and image.content_type == "image/png"
+
+    done = client.post(f"/tasks/{rectify}/complete", data={"csrf_token": token, "data": '{"summary": "整改完成"}'})
+    assert done.status_code == 302
+    with duban.db.reading() as session:
+        task = session.get(HumanTask, rectify)
+        assert task.data["evidence"] == [row.id] and task.data["summary"] == "整改完成"
+
+
+def test_evidence_of_a_problem_is_not_for_strangers(client, duban, org):
+    problem_id = register(duban, org)
+    row = duban.upload_evidence(org["user:responsible"], problem_id, "a.pdf", "application/pdf", b"%PDF-1.4")
+    login(client, "outsider")
+    assert client.get(f"/evidence/{row.id}").status_code == 403
+    assert client.get("/evidence/999999").status_code == 404

@@ -1,0 +1,65 @@
+"""Excel ledgers (整改台账): import an office's sheet (a dry run first), export the ledger."""
+from __future__ import annotations
+
+import io
+from urllib.parse import quote
+
+from flask import request, send_file
+
+from engine import clock
+from engine.errors import Invalid
+
+from .common import BEARER, Blueprint, caller_id, duban
+from .problems import _wanted
+from .schemas import ProblemFilterQuery
+
+blp = Blueprint("excel", __name__, url_prefix="/api", description="Excel ledgers (整改台账导入导出)")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
+
+
+def _flag(name: str) -> bool:
+    value = request.form.get(name, request.args.get(name, "false")).strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise Invalid(f"{name} must be true or false", {name: ["Not a valid boolean."]})
+    return value in _TRUE
+
+
+@blp.post("/ledger/import")
+@blp.doc(security=BEARER, requestBody={"content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the 问题清单 or 台账 .xlsx"},
+        "confirm": {"type": "boolean", "default": False,
+                    "description": "false: a dry run that only reports; true: import"},
+        "skip_refused": {"type": "boolean", "default": False,
+                         "description": "with confirm: import the good rows although others are refused"}}}}}},
+    responses={"200": {"description": "the row-by-row report"}})
+def import_ledger():
+    """Import a ledger .xlsx (环督办 only). Without confirm, a dry run: each row's status (ok,
+    refused with its reasons, duplicate) and the regions, units and officials that would be
+    created. With confirm=true, all of it in one transaction; any refused row makes it a 400
+    naming the rows, with nothing imported, unless skip_refused=true."""
+    user_id = caller_id()
+    upload = request.files.get("file")
+    if upload is None:
+        raise Invalid("send the sheet as the multipart field 'file'", {"file": ["Missing data for required field."]})
+    confirm, skip_refused = _flag("confirm"), _flag("skip_refused")
+    name = upload.filename or ""
+    if name and not name.lower().endswith((".xlsx", ".xlsm")):
+        raise Invalid("the file is not an Excel workbook (.xlsx)", {"file": [f"{name} is not an .xlsx file"]})
+    return duban().import_ledger(user_id, upload.read(), confirm=confirm, skip_refused=skip_refused, filename=name)
+
+
+@blp.get("/ledger/export.xlsx")
+@blp.arguments(ProblemFilterQuery, location="query")
+@blp.doc(security=BEARER, responses={"200": {"description": "the ledger", "content": {XLSX: {}}}})
+def export_ledger(query):
+    """The ledger as .xlsx in the columns an import reads, with the filters of GET /api/problems;
+    the problems the caller may see."""
+    content = duban().export_ledger(caller_id(), _wanted(query))
+    name = f"整改台账-{clock.local_now():%Y%m%d}.xlsx"
+    response = send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True, download_name=name)
+    response.headers["Content-Disposition"] = (f"attachment; filename=\"ledger-{clock.local_now():%Y%m%d}.xlsx\"; "
+                                               f"filename*=UTF-8''{quote(name)}")
+    return response

@@ -1,0 +1,200 @@
+"""我的待办: the signed-in user's ready tasks, and one task's page (its form, its evidence,
+its problem) where the task is done."""
+from __future__ import annotations
+
+import json
+
+from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from engine import lights, problems, tasks
+from engine.errors import DubanError, Forbidden, Invalid, NotFound
+from engine.models import EvidenceFile, HumanTask, Light, TaskState
+from engine.workflow.forms import evidence_keys, inputs
+
+from .layout import current_user, duban, page_blueprint
+
+bp = page_blueprint("inbox", __name__)
+
+FILTER_LIGHTS = (Light.RED, Light.YELLOW, Light.GREEN)
+
+
+@bp.get("/tasks")
+def my_tasks():
+    light = request.args.get("light") or None
+    if light is not None and light not in {choice.value for choice in FILTER_LIGHTS}:
+        abort(404)
+    app, user = duban(), current_user()
+    with app.db.reading() as db:
+        viewer = app.actor(db, user.id)
+        counts = lights.counts(db, tasks.query(viewer), HumanTask.light)
+        rows = [_row(task) for task in db.scalars(tasks.query(viewer, light=Light(light) if light else None))]
+    context = {"rows": rows, "counts": counts, "light": light, "filter_lights": FILTER_LIGHTS}
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "task-list":
+        return render_template("inbox/_task_list.html", **context)
+    return render_template("inbox/my_tasks.html", **context)
+
+
+def _row(task: HumanTask) -> dict:
+    return {"id": task.id, "name": task.name, "due_at": task.due_at, "light": task.light,
+            "problem_code": task.problem.code, "problem_title": task.problem.title,
+            "region": task.problem.region.name}
+
+
+@bp.get("/tasks/<int:task_id>")
+def task_page(task_id: int):
+    return _render_task(task_id)
+
+
+@bp.post("/tasks/<int:task_id>/evidence")
+def upload_evidence(task_id: int):
+    """A file for one of the task's file fields (a multipart POST; htmx swaps the field in place)."""
+    field = request.form.get("field", "")
+    upload = request.files.get("file")
+    view = _load_task(task_id)
+    if field not in view["file_fields"]:
+        abort(400, _("这个表单没有该附件栏。"))
+    error = None
+    if upload is None or not upload.filename:
+        error = _("请选择要上传的文件。")
+    else:
+        try:
+            row = duban().upload_evidence(current_user().id, view["problem"]["id"], upload.filename,
+                                          upload.mimetype or "", upload.read())
+        except Invalid as failure:
+            error = "；".join(m for ms in failure.errors.values() for m in ms) or failure.message
+        else:
+            drafts = session.setdefault("evidence", {})
+            drafts.setdefault(str(task_id), {}).setdefault(field, []).append(row.id)
+            session.modified = True
+    if request.headers.get("HX-Request"):
+        view = _load_task(task_id)
+        return render_template("inbox/_evidence_field.html", task=view["task"], field=view["file_fields"][field],
+                               files=view["drafts"].get(field, []), errors=[error] if error else [],
+                               editable=True)  # 200 even with an error: htmx swaps only 2xx
+    if error:
+        flash(error, "error")
+    return redirect(url_for("inbox.task_page", task_id=task_id) + f"#evidence-{field}")
+
+
+@bp.get("/tasks/<int:task_id>/complete")
+def complete_again(task_id: int):
+    """Where a language switch or a reload lands after a refused submission: the task page."""
+    return redirect(url_for("inbox.task_page", task_id=task_id))
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+def complete(task_id: int):
+    view = _load_task(task_id)
+    try:
+        data = json.loads(request.form.get("data") or "{}")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return _render_task(task_id, errors={"": [_("表单数据无法读取，请重试。")]}, status=400)
+    for key in view["file_fields"]:
+        data[key] = [item["id"] for item in view["drafts"].get(key, [])]
+    try:
+        duban().complete_task(current_user().id, task_id, data)
+    except (Forbidden, NotFound):
+        raise
+    except DubanError as failure:
+        errors = failure.errors or {"": [failure.message]}
+        return _render_task(task_id, errors=errors, submitted=data, status=422)
+    session.get("evidence", {}).pop(str(task_id), None)
+    session.modified = True
+    flash(_("已办理：%(name)s（%(code)s）", name=view["task"]["name"], code=view["problem"]["code"]), "success")
+    return redirect(url_for("inbox.my_tasks"))
+
+
+@bp.get("/evidence/<int:evidence_id>")
+def evidence_file(evidence_id: int):
+    """An evidence file, for whoever may see its problem (thumbnails, downloads)."""
+    app, user = duban(), current_user()
+    with app.db.reading() as db:
+        row = db.get(EvidenceFile, evidence_id)
+        if row is None:
+            abort(404)
+        allowed = problems.may_see(app.actor(db, user.id), problems.get(db, row.problem_id))
+    if not allowed:
+        app.deny(user.id, f"download evidence {evidence_id}", "evidence_file", evidence_id, row.problem_id)
+    return send_file(app.evidence_path(row), mimetype=row.content_type, download_name=row.filename,
+                     as_attachment=not row.content_type.startswith("image/"))
+
+
+def _render_task(task_id: int, errors: dict | None = None, submitted: dict | None = None, status: int = 200):
+    view = _load_task(task_id)
+    errors = errors or {}
+    form = view["form"] or {"components": []}
+    field_ids = {component["key"]: component["id"] for component in inputs(form) if component.get("id")}
+    shown = set(field_ids) | set(view["file_fields"])
+    form_errors = {field_ids[key]: messages for key, messages in errors.items()
+                   if key in field_ids and key not in view["file_fields"]}
+    general = [message for key, messages in errors.items() if key not in shown for message in messages]
+    data = {**view["context"], **{k: v for k, v in (submitted or {}).items() if k not in view["file_fields"]}}
+    return render_template("inbox/task.html", **view, errors=errors, general_errors=general,
+                           viewer_schema=_without_files(form), form_data=data, form_errors=form_errors), status
+
+
+def _load_task(task_id: int) -> dict:
+    """The task, its form and its problem, as plain data; 404 if unknown, 403 (recorded) if not
+    the viewer's to see."""
+    app, user = duban(), current_user()
+    with app.db.reading() as db:
+        viewer = app.actor(db, user.id)
+        task = db.get(HumanTask, task_id)
+        if task is None:
+            abort(404, _("没有这个任务。"))
+        editable = tasks.may_complete(viewer, task) and task.state == TaskState.READY
+        if not (viewer.reads_everything or tasks.may_complete(viewer, task)):
+            problem_id = task.problem_id
+            task = None
+        else:
+            form = task.instance.definition.forms.get(task.element_id)
+            context = app.runtime.form_context(task)
+            problem = task.problem
+            view = {
+                "task": {"id": task.id, "name": task.name, "due_at": task.due_at, "light": task.light,
+                         "state": task.state, "lane": task.lane, "data": task.data},
+                "problem": {
+                    "id": problem.id, "code": problem.code, "title": problem.title,
+                    "description": problem.description, "region": problem.region.name,
+                    "status": problem.status.label, "light": problem.light,
+                    "leading_official": problem.leading_official.name if problem.leading_official else None,
+                    "lead_unit": problem.lead_unit.name,
+                    "cooperating_units": [unit.name for unit in problem.cooperating_units],
+                    "responsible": problem.responsible_official.name,
+                    "industry_unit": problem.industry_unit.name if problem.industry_unit else None,
+                    "deadline_kind": problem.deadline_kind.label, "deadline": problem.deadline,
+                },
+                "form": form, "context": context, "editable": editable,
+                "file_fields": {c["key"]: c for c in inputs(form or {}) if c["key"] in evidence_keys(form)},
+            }
+            ids = session.get("evidence", {}).get(str(task_id), {})
+            wanted = [i for field_ids in ids.values() for i in field_ids]
+            rows = {row.id: row for row in db.scalars(select(EvidenceFile).where(
+                EvidenceFile.id.in_(wanted), EvidenceFile.problem_id == problem.id))} if wanted else {}
+            view["drafts"] = {field: [_evidence(rows[i]) for i in field_ids if i in rows]
+                              for field, field_ids in ids.items()}
+    if task is None:
+        app.deny(user.id, f"see task {task_id}", "human_task", task_id, problem_id)
+    return view
+
+
+def _evidence(row: EvidenceFile) -> dict:
+    return {"id": row.id, "filename": row.filename, "image": row.content_type.startswith("image/")}
+
+
+def _without_files(form: dict) -> dict:
+    """The schema the form-js viewer shows: file fields are the page's own upload widgets."""
+    def strip(components):
+        kept = []
+        for component in components:
+            if component.get("type") == "filepicker":
+                continue
+            if component.get("type") == "group":
+                component = {**component, "components": strip(component.get("components", []))}
+            kept.append(component)
+        return kept
+    return {**form, "components": strip(form.get("components", []))}

@@ -1,0 +1,136 @@
+"""What every page shares: who is signed in, the navigation, languages, HTML error pages.
+
+`page_blueprint()` makes a Blueprint whose views need a signed-in user (unless
+`public=True`) and whose errors (403, 404, engine errors, an expired form) answer with a
+page in the layout instead of the API's JSON.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from engine import clock
+from engine.errors import DubanError, Forbidden, NotFound, Unauthenticated
+from engine.models import Light, Role
+from engine.service import Duban
+
+DEFAULT_LANGUAGE = "zh_CN"
+LANGUAGES = {"zh_CN": "中文", "en": "English"}
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: object          # a lazy translation
+    endpoint: str | None   # None: the page is not built yet (shown disabled)
+
+
+# The top navigation, in order. A new page switches its entry on by naming its endpoint.
+NAV = [
+    NavItem("inbox", _l("我的待办"), "inbox.my_tasks"),
+    NavItem("ledger", _l("整改台账"), None),
+    NavItem("dashboard", _l("督办看板"), None),
+    NavItem("accountability", _l("问责"), None),
+    NavItem("admin", _l("管理"), None),
+]
+
+ROLE_LABELS = {Role.ADMIN: _l("环督办"), Role.DISCIPLINE: _l("纪委监委"), Role.OFFICIAL: _l("责任人员"),
+               Role.LEADER: _l("领导")}
+LIGHT_LABELS = {Light.GREEN: _l("绿灯"), Light.YELLOW: _l("黄灯"), Light.RED: _l("红灯"), Light.CLOSED: _l("已办结")}
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The signed-in user as a page needs it (read once per request, detached from the session)."""
+
+    id: int
+    username: str
+    name: str
+    roles: tuple[Role, ...]
+
+    @property
+    def role_labels(self) -> list:
+        return [ROLE_LABELS.get(role, role.value) for role in self.roles]
+
+
+def duban() -> Duban:
+    return current_app.extensions["duban"]
+
+
+def current_user() -> SignedIn | None:
+    if "user" not in g:
+        g.user = None
+        user_id = session.get("user_id")
+        if user_id is not None:
+            try:
+                with duban().db.reading() as db:
+                    user = duban().actor(db, user_id)
+                    g.user = SignedIn(user.id, user.username, user.display_name,
+                                      tuple(sorted(user.roles, key=list(Role).index)))
+            except Unauthenticated:
+                session.pop("user_id", None)
+    return g.user
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site (no scheme, no host) may be a redirect target."""
+    if not target:
+        return url_for("inbox.my_tasks")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("inbox.my_tasks")
+    return target
+
+
+def error_page(status: int, message: str):
+    return render_template("error.html", status=status, message=message), status
+
+
+def page_blueprint(name: str, import_name: str, public: bool = False, **kwargs) -> Blueprint:
+    bp = Blueprint(name, import_name, **kwargs)
+
+    if not public:
+        @bp.before_request
+        def _signed_in():
+            if current_user() is None:
+                return redirect(url_for("signin.login", next=request.full_path.rstrip("?")))
+
+    @bp.errorhandler(CSRFError)
+    def _csrf(error):
+        return error_page(400, str(_l("表单已过期或来源不明，请刷新页面后重试。")))
+
+    @bp.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        return error_page(error.code or 500, error.description or error.name)
+
+    @bp.errorhandler(DubanError)
+    def _domain(error: DubanError):
+        status = 403 if isinstance(error, Forbidden) else 404 if isinstance(error, NotFound) else 400
+        return error_page(status, error.message)
+
+    return bp
+
+
+def local_time(moment, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment as people in China read it (Asia/Shanghai)."""
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime):
+        return moment.astimezone(clock.SHANGHAI).strftime(fmt)
+    return moment.isoformat()
+
+
+def install(app: Flask) -> None:
+    app.add_template_filter(local_time, "local")
+
+    @app.context_processor
+    def _layout():
+        return {"current_user": current_user(), "nav": NAV, "languages": LANGUAGES,
+                "language": session.get("lang") if session.get("lang") in LANGUAGES else DEFAULT_LANGUAGE,
+                "light_labels": LIGHT_LABELS}

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from . import clock, ledger
 from .calendar import ADMINISTRATOR, CHINESE_CALENDAR, WEEKDAYS, Arrangement, WorkingCalendar
-from .errors import Invalid, NotFound
+from .errors import Invalid, NotFound, field_errors
 from .ledger import Action
 from .models import CalendarOverride, CalendarYear, User
 from .settings import CONFIG_DIR
@@ -97,7 +97,7 @@ def validate_year(year: int, rows, allow_empty: bool = False) -> list[DayEntry]:
         try:
             clean = _Day().load(row)
         except ValidationError as error:
-            errors.update({f"days.{index}.{name}": messages for name, messages in _flatten(error.messages).items()})
+            errors.update({f"days.{index}.{name}": messages for name, messages in field_errors(error.messages).items()})
             continue
         day = clean["date"]
         if day.year != year:
@@ -136,7 +136,7 @@ def validate_day_change(data) -> tuple[bool, str | None]:
     try:
         clean = _DayChange().load(data)
     except ValidationError as error:
-        raise Invalid("the day has errors", _flatten(error.messages)) from None
+        raise Invalid("the day has errors", field_errors(error.messages)) from None
     return clean["working"], clean["note"]
 
 
@@ -147,17 +147,6 @@ def parse_day(text: str) -> date:
         raise Invalid(f"{text!r} is not a date (YYYY-MM-DD)", {"date": ["Not a valid date."]}) from None
     check_year(day.year)
     return day
-
-
-def _flatten(messages, prefix="") -> dict[str, list[str]]:
-    flat: dict[str, list[str]] = {}
-    for key, value in messages.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name))
-        else:
-            flat[name] = [str(v) for v in value]
-    return flat
 
 
 # -- the default file ------------------------------------------------------------------------

@@ -31,3 +31,19 @@ class Unauthenticated(DubanError):
 
 class Conflict(DubanError):
     code = "conflict"
+
+
+def field_errors(messages, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {"field" or "field.0.sub": [..]}: the shape of
+    `DubanError.errors`."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, dict):
+                flat.update(field_errors(value, name))
+            else:
+                flat[name] = [str(v) for v in (value if isinstance(value, list) else [value])]
+    else:
+        flat[prefix or "data"] = [str(m) for m in messages]
+    return flat

@@ -25,13 +25,7 @@ class Due:
 
 def shift_working(calendar: WorkingCalendar, day: date, count: int) -> date:
     """The date `count` working days after `day` (before it when negative); 0 is `day`."""
-    step = 1 if count >= 0 else -1
-    remaining = abs(count)
-    while remaining:
-        day += timedelta(days=step)
-        if calendar.is_working_day(day):
-            remaining -= 1
-    return day
+    return calendar.shift(day, count)
 
 
 def start_of(day: date) -> datetime:

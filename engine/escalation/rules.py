@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import clock, ledger
-from ..errors import Invalid
+from ..errors import Invalid, field_errors
 from ..ledger import Action
 from ..models import EscalationRuleSet, User
 from ..settings import CONFIG_DIR
@@ -98,18 +98,7 @@ def validate_ladder(data) -> dict:
     try:
         return _Ladder().load(data)
     except ValidationError as error:
-        raise Invalid("the escalation rules have errors", _flatten(error.messages)) from None
-
-
-def _flatten(messages, prefix="") -> dict[str, list[str]]:
-    flat = {}
-    for key, value in messages.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name))
-        else:
-            flat[name] = [str(v) for v in value]
-    return flat
+        raise Invalid("the escalation rules have errors", field_errors(error.messages)) from None
 
 
 def load_default(path: Path = DEFAULT_FILE) -> dict:

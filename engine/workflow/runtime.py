@@ -22,7 +22,7 @@ from SpiffWorkflow.util.task import TaskState as SpiffState
 from .. import accountability, clock, ledger, lights, notifications
 from ..assignment import ChainRole, assign, load_lane_roles
 from ..calendar import WorkingCalendar, default_calendar
-from ..errors import Conflict, DubanError, Invalid
+from ..errors import Conflict, DubanError, Invalid, field_errors
 from ..settings import NotificationSettings
 from ..ledger import Action
 from ..models import (DeadlineKind, EscalationEvent, EvidenceFile, HumanTask, InstanceStatus, Problem, ProblemStatus, ProcessDefinition,
@@ -119,7 +119,7 @@ class Runtime:
         try:
             clean = validate_submission(form, data, spiff_task.data)
         except ValidationError as error:
-            raise Invalid("the form has errors", _flatten(error.messages)) from None
+            raise Invalid("the form has errors", field_errors(error.messages)) from None
         _check_evidence(session, task, form, clean)
         self._update_plan(session, task, spiff_task, clean, actor)
         # a task with a `records` property writes its record (问责决定) or refuses the form
@@ -415,18 +415,3 @@ def _check_evidence(session, task: HumanTask, form: dict | None, clean: dict) ->
         if missing:
             raise Invalid("the form has errors",
                           {key: [f"no evidence file {', '.join(map(str, missing))} on this problem"]})
-
-
-def _flatten(messages, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as {"field" or "field.0": [..]}."""
-    flat: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            if isinstance(value, dict):
-                flat.update(_flatten(value, name))
-            else:
-                flat[name] = [str(v) for v in (value if isinstance(value, list) else [value])]
-    else:
-        flat[prefix or "data"] = [str(m) for m in messages]
-    return flat

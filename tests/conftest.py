@@ -102,3 +102,27 @@ def app(duban):
 @pytest.fixture
 def api(app, org):
     return Api(app.test_client(), org)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config.duban_exitstatus = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+    """A thread a test left running (a server, a scheduler's worker) must not keep the run
+    from ending: name it and its stack, then end with the tests' own status."""
+    import sys
+    import threading
+    import traceback
+
+    leaked = [t for t in threading.enumerate()
+              if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    if not leaked:
+        return
+    frames = sys._current_frames()
+    for thread in leaked:
+        print(f"\nthread left running after the tests: {thread.name}", file=sys.stderr)
+        traceback.print_stack(frames.get(thread.ident), file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(getattr(config, "duban_exitstatus", 0))

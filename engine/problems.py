@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import clock, ledger
@@ -130,11 +130,18 @@ def _region_and_below(session: Session, region_id: int) -> list[int]:
     return ids
 
 
+def visible_to(viewer: User):
+    """The condition on Problem that selects what `viewer` may see; None when that is everything."""
+    if viewer.reads_everything:
+        return None
+    conditions = involving(viewer)
+    return or_(*conditions) if conditions else false()
+
+
 def query(session: Session, viewer: User, wanted: ProblemFilter) -> Select:
     statement = select(Problem)
-    if not viewer.reads_everything:
-        conditions = involving(viewer)
-        statement = statement.where(or_(*conditions) if conditions else False)
+    if (visible := visible_to(viewer)) is not None:
+        statement = statement.where(visible)
     if wanted.status:
         statement = statement.where(Problem.status == wanted.status)
     if wanted.region_id:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask import request
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from engine import problems
 from engine.errors import Invalid
@@ -86,9 +86,8 @@ def list_escalations(query):
     with app.db.reading() as session:
         viewer = app.actor(session, caller_id())
         statement = select(Escalation)
-        if not viewer.reads_everything:
-            mine = problems.involving(viewer)
-            statement = statement.join(Problem).where(or_(*mine) if mine else False)
+        if (visible := problems.visible_to(viewer)) is not None:
+            statement = statement.join(Problem).where(visible)
         for name, column in (("level", Escalation.level), ("problem", Escalation.problem_id),
                              ("rule", Escalation.rule_code)):
             if name in query:

@@ -3,7 +3,7 @@ the rectification office."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from engine import extensions, problems
 from engine.models import ExtensionRequest, ExtensionStatus, Problem
@@ -83,9 +83,8 @@ def list_requests(query):
         statement = select(ExtensionRequest).order_by(ExtensionRequest.requested_at.desc(), ExtensionRequest.id.desc())
         if "status" in query:
             statement = statement.where(ExtensionRequest.status == ExtensionStatus(query["status"]))
-        if not viewer.reads_everything:
-            mine = problems.involving(viewer)
-            statement = statement.join(Problem).where(or_(*mine) if mine else False)
+        if (visible := problems.visible_to(viewer)) is not None:
+            statement = statement.join(Problem).where(visible)
         return reply(ExtensionOut(many=True), session.scalars(statement).all())
 
 

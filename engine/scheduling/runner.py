@@ -55,7 +55,7 @@ def fire_due(wakeup_id: str) -> None:
     if _running is None:
         log.warning("wake-up %s came due with no scheduler running in this process", wakeup_id)
         return
-    _running.cycle(wakeup_id)
+    _running.on_job(wakeup_id)
 
 
 class Scheduler:
@@ -74,7 +74,9 @@ class Scheduler:
         self.aps: _Background | None = None
         self.cycles = 0
         self.last_results: dict = {}
-        self._cycle_lock = threading.Lock()
+        # one job at a time, and standing down waits for the one in flight (a job re-plans, so
+        # it may call into APScheduler: never wait for it while holding APScheduler's locks)
+        self._job_lock = threading.RLock()
         self._request_lock = threading.Lock()
         self._plan_requested = False
         self._thread: threading.Thread | None = None
@@ -122,8 +124,8 @@ class Scheduler:
         self.aps.start()
         self.leading.set()
         self.duban.db.schedule_listeners.append(self.request_plan)
-        self.aps.add_job(self.cycle, args=("start",), id="catch-up", jobstore="internal")
-        self.aps.add_job(self.cycle, "interval", seconds=self.sweep_every, args=("sweep",), id="sweep",
+        self.aps.add_job(self.on_job, args=("start",), id="catch-up", jobstore="internal")
+        self.aps.add_job(self.on_job, "interval", seconds=self.sweep_every, args=("sweep",), id="sweep",
                          jobstore="internal")
         while not self.stopping.is_set():
             if self.leadership.wait(self.listen_every, self.stopping):
@@ -131,14 +133,18 @@ class Scheduler:
 
     def _stand_down(self) -> None:
         global _running
+        self.leading.clear()  # jobs still queued now return at once
         if self.request_plan in self.duban.db.schedule_listeners:
             self.duban.db.schedule_listeners.remove(self.request_plan)
         if self.aps is not None and self.aps.running:
-            self.aps.shutdown(wait=True)
+            # not shutdown(wait=True): it holds the job-store lock while it waits, and a job in
+            # flight that re-plans needs that lock
+            self.aps.shutdown(wait=False)
+        with self._job_lock:  # the job in flight finishes before another process may lead
+            pass
         if _running is self:
             _running = None
         self.aps = None
-        self.leading.clear()
         self.leadership.release()
 
     # -- work ----------------------------------------------------------------------------------
@@ -158,11 +164,17 @@ class Scheduler:
     def _plan_on_request(self) -> None:
         with self._request_lock:
             self._plan_requested = False
-        self.plan()
+        if self.leading.is_set():
+            self.plan()
+
+    def on_job(self, reason: str) -> None:
+        """What every scheduled job runs, while this process leads."""
+        if self.leading.is_set():
+            self.cycle(reason)
 
     def cycle(self, reason: str = "manual") -> dict:
         """Fire everything due by the engine's clock, then plan the next wake-ups."""
-        with self._cycle_lock:
+        with self._job_lock:
             results = {}
             for name, step in (("timers", self.duban.wake_due), ("ladder", self.duban.sweep),
                                ("lights", self.duban.refresh_lights),
@@ -178,7 +190,7 @@ class Scheduler:
                          len(fired))
             self.cycles += 1
             self.last_results = results
-        self.plan()
+            self.plan()
         return results
 
     def wakeups(self) -> list[Wakeup]:
@@ -189,6 +201,10 @@ class Scheduler:
 
     def plan(self) -> list[Wakeup]:
         """Make the job store hold exactly one date job per upcoming wake-up."""
+        with self._job_lock:
+            return self._plan()
+
+    def _plan(self) -> list[Wakeup]:
         aps = self.aps
         wanted = {w.id: w for w in self.wakeups()}
         if aps is None or not aps.running:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import clock, ledger
@@ -110,7 +111,11 @@ def current(session: Session) -> Ladder:
     """The ladder in force (the newest version), seeding version 1 from config if none."""
     row = session.scalars(select(EscalationRuleSet).order_by(EscalationRuleSet.version.desc()).limit(1)).first()
     if row is None:
-        row = _store(session, load_default(), None, note="默认规则（config/escalation.toml）")
+        try:
+            with session.begin_nested():
+                row = _store(session, load_default(), None, note="默认规则（config/escalation.toml）")
+        except IntegrityError:  # another process seeded version 1 at the same moment: use theirs
+            row = session.scalars(select(EscalationRuleSet).order_by(EscalationRuleSet.version.desc()).limit(1)).one()
     return Ladder(row.version, row.rules)
 
 

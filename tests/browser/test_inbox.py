@@ -101,7 +101,8 @@ def test_official_signs_off_and_applies_for_close_out(server, page, shoot, duban
     evidence.get_by_role("button", name="上传").click()
     thumb = page.locator("#evidence-evidence img.thumb")
     expect(thumb).to_be_visible()
-    assert thumb.evaluate("img => img.complete && img.naturalWidth") == 24
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())  # loaded
+    assert thumb.evaluate("img => img.naturalWidth") == 24
     expect(page.get_by_label("整改完成情况")).to_have_value("提标改造完成，出水稳定达标")  # htmx left the form alone
     shoot(page, "evidence-uploaded")
 

@@ -1,8 +1,13 @@
-"""The pages people use (Jinja + htmx, no single-page app): sign-in, the layout every page
-extends, and 我的待办. Installed on the app by `install(app)`.
+"""The pages people use (Jinja + htmx, no single-page app), one module per area, each with
+its own Blueprint, installed on the app by `install(app)`:
 
-A later page is one more module here with its own Blueprint, registered in `install`, and
-one entry of `layout.NAV` switched on (give it its endpoint)."""
+- signin: sign-in/out and the language switch; layout: what every page shares;
+- inbox: 我的待办 and the task page; ledger: 整改台账 and the problem page;
+- excel: importing and exporting ledgers; dashboard: 督办看板;
+- accountability: 问责 cases and officials' records; bulletins: 通报;
+- admin: the organisation, users, rules, calendar and process definitions.
+
+A new area is one more module registered in `install` and one entry of `layout.NAV`."""
 from __future__ import annotations
 
 from flask import Flask, request, session
@@ -36,8 +41,8 @@ def install(app: Flask) -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and not request.path.startswith("/api/"):
             csrf.protect()
 
-    from . import inbox, layout, signin
+    from . import accountability, admin, bulletins, dashboard, excel, inbox, layout, ledger, signin
 
     layout.install(app)
-    app.register_blueprint(signin.bp)
-    app.register_blueprint(inbox.bp)
+    for module in (signin, inbox, ledger, excel, dashboard, accountability, bulletins, admin):
+        app.register_blueprint(module.bp)

@@ -27,17 +27,30 @@ LANGUAGES = {"zh_CN": "中文", "en": "English"}
 @dataclass(frozen=True)
 class NavItem:
     key: str
-    label: object          # a lazy translation
-    endpoint: str | None   # None: the page is not built yet (shown disabled)
+    label: object                        # a lazy translation
+    endpoint: str | None                 # None: the page is not built yet (shown disabled)
+    roles: tuple[Role, ...] = ()         # who sees the entry; () = everyone signed in
+    section: str | None = None           # the blueprint whose pages light the entry up (default: the endpoint's)
+
+    def shown_to(self, user: "SignedIn | None") -> bool:
+        return user is not None and (not self.roles or any(role in self.roles for role in user.roles))
+
+    def active(self, endpoint: str | None) -> bool:
+        if not endpoint or not self.endpoint:
+            return False
+        return endpoint.split(".")[0] in (self.section or self.endpoint.split(".")[0]).split(",")
 
 
-# The top navigation, in order. A new page switches its entry on by naming its endpoint.
+OVERSIGHT = (Role.ADMIN, Role.DISCIPLINE, Role.LEADER)
+
+# The top navigation, in order.
 NAV = [
     NavItem("inbox", _l("我的待办"), "inbox.my_tasks"),
-    NavItem("ledger", _l("整改台账"), None),
-    NavItem("dashboard", _l("督办看板"), None),
-    NavItem("accountability", _l("问责"), None),
-    NavItem("admin", _l("管理"), None),
+    NavItem("ledger", _l("整改台账"), "ledger.problem_list", section="ledger,imports"),
+    NavItem("dashboard", _l("督办看板"), "dashboard.overview", OVERSIGHT),
+    NavItem("accountability", _l("问责"), "cases.case_list", (Role.ADMIN, Role.DISCIPLINE)),
+    NavItem("bulletins", _l("通报"), "bulletin.bulletin_list"),
+    NavItem("admin", _l("管理"), "admin.home", (Role.ADMIN,)),
 ]
 
 ROLE_LABELS = {Role.ADMIN: _l("环督办"), Role.DISCIPLINE: _l("纪委监委"), Role.OFFICIAL: _l("责任人员"),

@@ -184,3 +184,21 @@ def test_evidence_of_a_problem_is_not_for_strangers(client, duban, org):
     login(client, "outsider")
     assert client.get(f"/evidence/{row.id}").status_code == 403
     assert client.get("/evidence/999999").status_code == 404
+
+
+@pytest.mark.parametrize("username, home", [("responsible", "/tasks"), ("jiwei", "/dashboard"),
+                                            ("admin", "/ledger"), ("secretary", "/dashboard")])
+def test_each_role_starts_at_its_home(client, org, username, home):
+    assert client.get("/").headers["Location"] == "/login"
+    response = login(client, username)
+    assert response.status_code == 302 and response.headers["Location"] == home
+    assert client.get("/").headers["Location"] == home
+
+
+def test_the_navigation_shows_each_area_to_its_roles(client, org):
+    login(client, "responsible")
+    page = client.get("/tasks").get_data(as_text=True)
+    assert 'data-nav="ledger"' in page and 'data-nav="bulletins"' in page
+    assert 'data-nav="dashboard"' not in page and 'data-nav="admin"' not in page
+    assert 'data-nav="accountability"' not in page
+    assert client.get("/admin/").status_code == 403

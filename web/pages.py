@@ -1,20 +1,13 @@
-"""The pages. For now the front door: what is running and where to go."""
+"""The front door: a signed-in user goes to their home page, anyone else to the sign-in page."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
-from sqlalchemy import func, select
-
-from engine.models import HumanTask, Problem, ProblemStatus, TaskState
+from flask import Blueprint, redirect
 
 pages = Blueprint("pages", __name__)
 
 
 @pages.get("/")
 def index():
-    duban = current_app.extensions["duban"]
-    with duban.db.reading() as session:
-        by_status = dict(session.execute(select(Problem.status, func.count()).group_by(Problem.status)).all())
-        open_tasks = session.scalar(select(func.count()).select_from(HumanTask)
-                                    .where(HumanTask.state == TaskState.READY))
-    counts = [(status.label, by_status.get(status, 0)) for status in ProblemStatus]
-    return render_template("index.html", counts=counts, total=sum(by_status.values()), open_tasks=open_tasks)
+    from web.ui.layout import current_user, home_for
+
+    return redirect(home_for(current_user()))

@@ -91,13 +91,25 @@ def current_user() -> SignedIn | None:
     return g.user
 
 
+def home_for(user: SignedIn | None) -> str:
+    """Where a user starts: the discipline office and leaders on the dashboard, the
+    rectification office on the ledger, everyone else in their tasks."""
+    if user is None:
+        return url_for("signin.login")
+    if Role.DISCIPLINE in user.roles or (Role.LEADER in user.roles and Role.ADMIN not in user.roles):
+        return url_for("dashboard.overview")
+    if Role.ADMIN in user.roles:
+        return url_for("ledger.problem_list")
+    return url_for("inbox.my_tasks")
+
+
 def safe_next(target: str | None) -> str:
-    """Only a path on this site (no scheme, no host) may be a redirect target."""
-    if not target:
-        return url_for("inbox.my_tasks")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("inbox.my_tasks")
+    """Only a path on this site (no scheme, no host) may be a redirect target; without one,
+    the signed-in user's home."""
+    parts = urlsplit(target or "")
+    if not target or parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        g.pop("user", None)  # just signed in: read the user afresh
+        return home_for(current_user())
     return target
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from ..errors import Invalid
@@ -37,7 +38,8 @@ def read(content: bytes) -> Table:
 
     try:
         workbook = load_workbook(io.BytesIO(content), data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError, TypeError,
+            SyntaxError) as error:  # SyntaxError: a part's XML is broken (ElementTree's and lxml's ParseError)
         raise Invalid("the file is not an Excel workbook (.xlsx)", {"file": [f"not an .xlsx file ({error})"]}) from None
     best = None
     for worksheet in workbook.worksheets:

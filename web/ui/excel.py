@@ -1,11 +1,265 @@
-"""(being built)"""
+"""导入台账 and 导出台账: an office's Excel ledger read in (a dry run first, then the office
+confirms), and the ledger written out with the ledger list's filters.
+
+The import is three steps: POST /ledger/import uploads the sheet and runs the dry run; the
+sheet is kept on the server (pending_sheets) and GET /ledger/import/<token> shows its report,
+row by row, as the database stands now; POST /ledger/import/<token> imports it for real,
+with or without the refused rows, and the same address then shows the result.
+"""
 from __future__ import annotations
 
-from .layout import error_page, page_blueprint
+import io
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import abort, current_app, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from engine import clock, problems
+from engine.errors import Conflict, Forbidden, Invalid
+from engine.excel.columns import label
+from engine.models import Light, ProblemCategory, ProblemSource, ProblemStatus, RegionLevel, Role, UnitKind
+
+from .layout import current_user, duban, page_blueprint
+from .pending_sheets import PendingSheets
 
 bp = page_blueprint("imports", __name__)
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SHEET_LIMIT = 10 * 1024 * 1024       # an office's ledger is a few hundred kB; 10 MB is generous
+SUFFIXES = (".xlsx", ".xlsm")
+ZIP_MAGIC = b"PK\x03\x04"
+REGION_LEVELS = {RegionLevel.CITY: _l("市"), RegionLevel.COUNTY: _l("县（区）"), RegionLevel.TOWNSHIP: _l("乡镇（街道）")}
+UNIT_KINDS = {UnitKind.PARTY_COMMITTEE: _l("党委"), UnitKind.GOVERNMENT: _l("政府"), UnitKind.DEPARTMENT: _l("部门"),
+              UnitKind.OFFICE: _l("环督办"), UnitKind.DISCIPLINE: _l("纪委监委"), UnitKind.OTHER: _l("其他")}
 
-@bp.get("/ledger/import")
+
+def _pending() -> PendingSheets:
+    return PendingSheets(Path(current_app.instance_path) / "pending-imports")
+
+
+def _office_only():
+    """The signed-in user if they belong to the office; a 403 page (recorded in the ledger) if not."""
+    user = current_user()
+    if Role.ADMIN not in user.roles:
+        try:
+            duban().deny(user.id, "import a ledger", "problem", None)
+        except Forbidden:
+            abort(403, _("只有环督办可以导入台账。"))
+    return user
+
+
+# -- uploading and the dry run -------------------------------------------------------------------
+
+@bp.route("/ledger/import", methods=["GET", "POST"])
 def import_form():
-    return error_page(404, "not built yet")
+    user = _office_only()
+    if request.method == "GET":
+        return render_template("imports/upload.html", errors=[])
+    upload = request.files.get("file")
+    problem = _check_upload(upload)
+    if problem:
+        return _refuse_upload(problem)
+    content = upload.stream.read(SHEET_LIMIT + 1)
+    if len(content) > SHEET_LIMIT:
+        return _refuse_upload(_("文件超过 %(mb)s MB，请拆分后再导入。", mb=SHEET_LIMIT // (1024 * 1024)), 413)
+    if not content:
+        return _refuse_upload(_("文件是空的。"))
+    if not content.startswith(ZIP_MAGIC):
+        return _refuse_upload(_("“%(name)s”不是有效的 Excel 工作簿（.xlsx），可能已损坏或只是改了扩展名。",
+                                name=upload.filename))
+    try:
+        duban().import_ledger(user.id, content, confirm=False, filename=upload.filename)
+    except Invalid as failure:
+        return _refuse_upload(_sheet_error(failure, upload.filename))
+    sheet = _pending().keep(user.id, upload.filename, content)
+    return redirect(url_for("imports.review", token=sheet.token), 303)
+
+
+def _check_upload(upload) -> str | None:
+    if upload is None or not upload.filename:
+        return _("请选择要导入的台账文件（.xlsx）。")
+    if not upload.filename.lower().endswith(SUFFIXES):
+        return _("“%(name)s”不是 Excel 工作簿：请上传 .xlsx 文件（.xls 请先在 Excel 中另存为 .xlsx）。",
+                 name=upload.filename)
+    return None
+
+
+def _refuse_upload(message: str, status: int = 400):
+    return render_template("imports/upload.html", errors=[message]), status
+
+
+def _sheet_error(failure: Invalid, filename: str) -> str:
+    """The engine's reason a workbook cannot be read, as the office reads it."""
+    if "no ledger table" in failure.message:
+        return _("“%(name)s”中没有找到台账表格：前 15 行里没有一行包含台账的列名（问题编号、问题描述、所属区县、"
+                 "牵头单位、责任人、整改时限等至少三项）。", name=filename)
+    return _("“%(name)s”不是有效的 Excel 工作簿（.xlsx），可能已损坏。", name=filename)
+
+
+# -- the report and the confirmation ---------------------------------------------------------------
+
+@bp.get("/ledger/import/<token>")
+def review(token: str):
+    user = _office_only()
+    sheet = _find(token, user.id)
+    if sheet.imported:
+        return render_template("imports/result.html", sheet=sheet, report=_readable(sheet.result),
+                               levels=REGION_LEVELS, kinds=UNIT_KINDS)
+    return _render_report(sheet, user.id)
+
+
+@bp.post("/ledger/import/<token>")
+def confirm(token: str):
+    user = _office_only()
+    sheet = _find(token, user.id)
+    if sheet.imported:
+        return redirect(url_for("imports.review", token=token), 303)
+    content = _content(sheet)
+    skip_refused = request.form.get("skip_refused") in ("1", "on", "true", "yes")
+    try:
+        report = duban().import_ledger(user.id, content, confirm=True, skip_refused=skip_refused,
+                                       filename=sheet.filename)
+    except Invalid as failure:
+        if any(key.startswith("row ") for key in failure.errors):
+            refused = len([key for key in failure.errors if key.startswith("row ")])
+            message = _("有 %(n)s 行被拒绝，未导入任何数据。请修改这些行后重新上传，或勾选“跳过被拒绝的行”只导入通过校验的行。",
+                        n=refused)
+        else:
+            message = failure.message
+        return _render_report(sheet, user.id, error=message, status=422)
+    except Conflict:
+        return _render_report(sheet, user.id, status=409, error=_(
+            "导入时其他人刚刚登记了其中的问题、单位或人员，本次未导入任何数据。请查看最新的预检结果后重新确认。"))
+    _pending().imported(sheet, report)
+    return redirect(url_for("imports.review", token=token), 303)
+
+
+def _find(token: str, user_id: int):
+    sheet = _pending().find(token, user_id)
+    if sheet is None:
+        abort(404, _("没有这份待导入的台账，或已超过保留时间（2 小时）。请重新上传。"))
+    return sheet
+
+
+def _content(sheet) -> bytes:
+    content = _pending().content(sheet)
+    if content is None:
+        abort(404, _("待导入的台账文件已不在服务器上，请重新上传。"))
+    return content
+
+
+def _render_report(sheet, user_id: int, error: str | None = None, status: int = 200):
+    """The dry run as the database stands now (rows may have become duplicates meanwhile)."""
+    report = duban().import_ledger(user_id, _content(sheet), confirm=False, filename=sheet.filename)
+    return render_template("imports/report.html", sheet=sheet, report=_readable(report), error=error,
+                           levels=REGION_LEVELS, kinds=UNIT_KINDS), status
+
+
+def _readable(report: dict) -> dict:
+    """The engine's report with each reason split into its column and a Chinese sentence."""
+    rows = []
+    for row in report["rows"]:
+        rows.append({**row, "reasons": [_reason(text) for text in row["reasons"]],
+                     "warnings": [_reason(text) for text in row["warnings"]]})
+    return {**report, "rows": rows,
+            "columns_found": [(label(field), header) for field, header in report["columns"].items()]}
+
+
+_REASONS = [
+    (re.compile(r"^the sheet has no such column$"), lambda m: _("表中没有这一列")),
+    (re.compile(r"^missing$"), lambda m: _("未填写")),
+    (re.compile(r"^(.+) is already registered; the row is not imported again$"),
+     lambda m: _("%(code)s 已登记，本行不再导入", code=m[1])),
+    (re.compile(r"^(.+) is also in row (\d+)$"), lambda m: _("%(code)s 与第 %(row)s 行重复", code=m[1], row=m[2])),
+    (re.compile(r"^longer than (\d+) characters$"), lambda m: _("超过 %(n)s 个字符", n=m[1])),
+    (re.compile(r"^(.+)… is longer than (\d+) characters$"),
+     lambda m: _("“%(value)s…”超过 %(n)s 个字符", value=m[1], n=m[2])),
+    (re.compile(r"^cannot read (['\"])(.*)\1: .*$", re.S),
+     lambda m: _("无法识别“%(value)s”：请写作“2026年12月底前”“2026年6月30日”“立行立改”或“长期坚持”", value=m[2])),
+    (re.compile(r"^name one responsible person \(一名责任人\), not (.+)$"),
+     lambda m: _("只能填写一名责任人，表中填写了 %(names)s", names=m[1])),
+    (re.compile(r"^(['\"])(.*)\1 is not a source Duban knows \((.*)\)$", re.S),
+     lambda m: _("“%(value)s”不是可识别的问题来源（%(known)s）", value=m[2], known=m[3])),
+    (re.compile(r"^(['\"])(.*)\1 is not a category \((.*)\)$", re.S),
+     lambda m: _("“%(value)s”不是可识别的问题类型（%(known)s）", value=m[2], known=m[3])),
+    (re.compile(r"^(\d+) officials are named (.+); give the unit or register the problem by hand$"),
+     lambda m: _("有 %(n)s 名人员同名“%(name)s”：请注明单位，或手工登记该问题", n=m[1], name=m[2])),
+    (re.compile(r"^(.+) leads; (.+) cooperate$"), lambda m: _("%(lead)s 牵头，%(others)s 配合", lead=m[1], others=m[2])),
+    (re.compile(r"^(.+) holds the problem; (.+) not recorded$"),
+     lambda m: _("由 %(first)s 包抓，%(others)s 未记录", first=m[1], others=m[2])),
+    (re.compile(r"^several regions named; the problem is filed under (.+)$"),
+     lambda m: _("填写了多个地区，问题归入 %(first)s", first=m[1])),
+]
+
+
+def _reason(text: str) -> dict:
+    """{"column", "text"} of one of the engine's reasons ("<column>: <what is wrong>")."""
+    column, _sep, rest = text.partition(": ")
+    if not rest:
+        return {"column": None, "text": text}
+    for pattern, say in _REASONS:
+        found = pattern.match(rest)
+        if found:
+            return {"column": column, "text": say(found)}
+    return {"column": column, "text": rest}
+
+
+# -- export ----------------------------------------------------------------------------------------
+
+_FILTER_CODES = {"status": ProblemStatus, "source": ProblemSource, "category": ProblemCategory, "light": Light}
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+@bp.get("/ledger/export.xlsx")
+def export_ledger():
+    """The ledger as .xlsx with the ledger list's filters; an official gets the problems they see."""
+    wanted = _filters(request.args)
+    content = duban().export_ledger(current_user().id, wanted)
+    name = f"整改台账-{clock.local_now():%Y%m%d}.xlsx"
+    response = send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True, download_name=name)
+    response.headers["Content-Disposition"] = (f"attachment; filename=\"ledger-{clock.local_now():%Y%m%d}.xlsx\"; "
+                                               f"filename*=UTF-8''{quote(name)}")
+    return response
+
+
+def _filters(args) -> problems.ProblemFilter:
+    """The ledger list's query arguments; an empty one means no filter, a wrong one is a 400
+    page naming it."""
+    values = {key: args.get(key, "").strip() for key in
+              ("region", "unit", "source", "batch", "category", "light", "status", "overdue")}
+    values = {key: value for key, value in values.items() if value}
+    errors = []
+    parsed: dict = {}
+    for key in ("region", "unit"):
+        if key in values:
+            if not re.fullmatch(r"[0-9]{1,9}", values[key]):
+                errors.append(_("筛选条件 %(field)s 应为编号（数字），而不是“%(value)s”。", field=key, value=values[key]))
+            else:
+                parsed[f"{key}_id"] = int(values[key])
+    for key, kind in _FILTER_CODES.items():
+        if key in values:
+            try:
+                parsed[key] = kind(values[key])
+            except ValueError:
+                try:  # a code, or the Chinese word for it (水, 省级生态环境保护督察)
+                    parsed[key] = kind.parse(values[key]) if hasattr(kind, "parse") else None
+                except ValueError:
+                    parsed[key] = None
+            if parsed[key] is None:
+                del parsed[key]
+                errors.append(_("筛选条件 %(field)s 没有“%(value)s”这一项（可选：%(choices)s）。", field=key,
+                                value=values[key], choices="、".join(choice.value for choice in kind)))
+    if "overdue" in values:
+        flag = values["overdue"].lower()
+        if flag not in _TRUE | _FALSE:
+            errors.append(_("筛选条件 overdue 应为 true 或 false，而不是“%(value)s”。", value=values["overdue"]))
+        else:
+            parsed["overdue"] = flag in _TRUE
+    if "batch" in values:
+        parsed["batch"] = values["batch"]
+    if errors:
+        abort(400, " ".join(errors))
+    return problems.ProblemFilter(**parsed)

@@ -1,6 +1,8 @@
 """Users: argon2 password hashes and signed, expiring bearer tokens."""
 from __future__ import annotations
 
+from typing import Callable
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -36,20 +38,27 @@ def create_user(session: Session, username: str, display_name: str, password: st
 
 
 class Tokens:
-    def __init__(self, secret: str, max_age: int):
+    """Bearer tokens. `may_use(user_id)` is asked on every use: a token of an account that was
+    deactivated (or removed) since it was issued stops working at once."""
+
+    def __init__(self, secret: str, max_age: int, may_use: Callable[[int], bool] | None = None):
         self._signer = URLSafeTimedSerializer(secret, salt="duban-api-token")
         self.max_age = max_age
+        self._may_use = may_use
 
     def issue(self, user: User) -> str:
         return self._signer.dumps({"uid": user.id})
 
     def user_id(self, token: str) -> int:
         try:
-            return int(self._signer.loads(token, max_age=self.max_age)["uid"])
+            user_id = int(self._signer.loads(token, max_age=self.max_age)["uid"])
         except SignatureExpired:
             raise Unauthenticated("the token has expired; sign in again") from None
         except (BadSignature, KeyError, TypeError, ValueError):
             raise Unauthenticated("the token is not valid") from None
+        if self._may_use is not None and not self._may_use(user_id):
+            raise Unauthenticated("this account no longer exists or is disabled")
+        return user_id
 
 
 def authenticate(session: Session, username: str, password: str) -> User:

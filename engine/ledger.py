@@ -48,6 +48,19 @@ class Action(enum.StrEnum):
     EXTENSION_REFUSED = "extension.refused"
     LEDGER_IMPORTED = "ledger.imported"
     BULLETIN_ISSUED = "bulletin.issued"
+    # administering the organisation
+    REGION_CREATED = "region.created"
+    REGION_RENAMED = "region.renamed"
+    UNIT_CREATED = "unit.created"
+    UNIT_RENAMED = "unit.renamed"
+    OFFICIAL_CREATED = "official.created"
+    OFFICIAL_UPDATED = "official.updated"
+    POST_ADDED = "post.added"
+    POST_ENDED = "post.ended"
+    USER_UPDATED = "user.updated"
+    USER_PASSWORD_RESET = "user.password_reset"
+    USER_DEACTIVATED = "user.deactivated"
+    USER_REACTIVATED = "user.reactivated"
 
 
 SYSTEM = "系统"

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import accounts, clock, evidence, extensions, ledger, notifications, problems, tasks
 from . import calendar_store, lights
+from . import organization_admin as org_admin
 from .calendar import WorkingCalendar
 from .db import Database
 from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
@@ -61,7 +63,7 @@ class Duban:
         scheduling_signal.install(self.db)
         # each Duban holds its own calendar, kept in step with the database (see _calendar)
         self.runtime = runtime or Runtime(WorkingCalendar(), channels=settings.notifications)
-        self.tokens = accounts.Tokens(settings.secret_key, settings.token_max_age)
+        self.tokens = accounts.Tokens(settings.secret_key, settings.token_max_age, self._may_use_token)
 
     # -- who is acting -------------------------------------------------------------------------
 
@@ -73,6 +75,10 @@ class Duban:
         if user is None or not user.active:
             raise Unauthenticated("this account no longer exists or is disabled")
         return user
+
+    def _may_use_token(self, user_id: int) -> bool:
+        with self.db.reading() as session:
+            return bool(session.scalar(select(User.active).where(User.id == user_id)))
 
     def sign_in(self, username: str, password: str) -> tuple[User, str]:
         with self.db.reading() as session:
@@ -470,6 +476,80 @@ class Duban:
             return None
         made, fresh = self.make_bulletin(None, day)
         return made if fresh else None
+
+    # -- the organisation: regions, units, officials, posts, users (管理) -------------------------
+
+    def _administer(self, user_id: int | None, what: str, subject_type: str, subject_id, change):
+        """One change to the organisation by an administrator (None: the command line), in one
+        transaction with its ledger entry; anyone else is refused and the refusal recorded."""
+        refused = object()
+        try:
+            with self.db.transaction() as session:
+                actor = self.actor(session, user_id)
+                result = change(session, actor) if actor is None or actor.has_role(Role.ADMIN) else refused
+        except IntegrityError:
+            raise Conflict(f"someone else changed the same records at the same moment; {what} again") from None
+        if result is refused:
+            self.deny(user_id, what, subject_type, subject_id)
+        return result
+
+    def create_region(self, user_id: int | None, name, level, parent_id=None) -> int:
+        return self._administer(user_id, "create a region", "region", None, lambda session, actor: org_admin.create_region(
+            session, actor, name, level, parent_id).id)
+
+    def rename_region(self, user_id: int | None, region_id: int, name) -> int:
+        return self._administer(user_id, f"rename region {region_id}", "region", region_id,
+                                lambda session, actor: org_admin.rename_region(session, actor, region_id, name).id)
+
+    def create_unit(self, user_id: int | None, name, kind, region_id, short_name=None) -> int:
+        return self._administer(user_id, "create a unit", "unit", None, lambda session, actor: org_admin.create_unit(
+            session, actor, name, kind, region_id, short_name).id)
+
+    def rename_unit(self, user_id: int | None, unit_id: int, name, short_name=None) -> int:
+        return self._administer(user_id, f"rename unit {unit_id}", "unit", unit_id,
+                                lambda session, actor: org_admin.rename_unit(session, actor, unit_id, name, short_name).id)
+
+    def create_official(self, user_id: int | None, name, party_member=False, gender=None, email=None,
+                        mobile=None) -> int:
+        return self._administer(user_id, "create an official", "official", None,
+                                lambda session, actor: org_admin.create_official(
+                                    session, actor, name, party_member, gender, email, mobile).id)
+
+    def update_official(self, user_id: int | None, official_id: int, **changes) -> int:
+        return self._administer(user_id, f"change official {official_id}", "official", official_id,
+                                lambda session, actor: org_admin.update_official(
+                                    session, actor, official_id, **changes).id)
+
+    def add_post(self, user_id: int | None, official_id: int, unit_id, title, kind, is_head=False,
+                 succeed=False) -> int:
+        """Give an official a post; with `succeed`, a head post replaces the unit's current
+        head of its side (whose post ends in the same transaction)."""
+        return self._administer(user_id, f"give official {official_id} a post", "official", official_id,
+                                lambda session, actor: org_admin.add_post(
+                                    session, actor, official_id, unit_id, title, kind, is_head, succeed).id)
+
+    def end_post(self, user_id: int | None, official_id: int, post_id: int, note=None) -> dict:
+        """End a post unless the engine still relies on it (see engine/organization_admin.py)."""
+        return self._administer(user_id, f"end post {post_id}", "post", post_id,
+                                lambda session, actor: org_admin.end_post(session, actor, official_id, post_id, note))
+
+    def create_user(self, user_id: int | None, username, display_name, password, roles, official_id=None) -> int:
+        return self._administer(user_id, "create a user", "user", None, lambda session, actor: org_admin.create_user(
+            session, actor, username, display_name, password, roles, official_id).id)
+
+    def update_user(self, user_id: int | None, target_id: int, **changes) -> int:
+        """Change a user's display name, roles, linked official, active state or password (the
+        keywords given), all in one transaction."""
+        return self._administer(user_id, f"change user {target_id}", "user", target_id,
+                                lambda session, actor: org_admin.patch_user(session, actor, target_id, **changes).id)
+
+    def reset_password(self, user_id: int | None, target_id: int, password) -> None:
+        self._administer(user_id, f"reset the password of user {target_id}", "user", target_id,
+                         lambda session, actor: org_admin.reset_password(session, actor, target_id, password))
+
+    def set_user_active(self, user_id: int | None, target_id: int, active) -> None:
+        self._administer(user_id, f"{'reactivate' if active else 'deactivate'} user {target_id}", "user", target_id,
+                         lambda session, actor: org_admin.set_active(session, actor, target_id, active))
 
     # -- audit ---------------------------------------------------------------------------------
 

@@ -71,6 +71,9 @@ def register_api(app: Flask) -> None:
     from . import bulletins
 
     api.register_blueprint(bulletins.blp)
+    from . import organization
+
+    api.register_blueprint(organization.blp)
 
     @app.errorhandler(DubanError)
     def _domain_error(error: DubanError):

@@ -135,3 +135,15 @@ def _store(session: Session, checked: dict, actor: User | None, note: str | None
     ledger.record(session, Action.RULES_CHANGED, actor=actor, subject_type="escalation_rule_set",
                   subject_id=row.version, payload={"version": row.version, "rules": len(row.rules), "note": note})
     return row
+
+
+# -- reading the versions --------------------------------------------------------------------
+
+def history(session: Session) -> list[EscalationRuleSet]:
+    """Every stored version of the ladder, newest first (who stored it, when, with what note)."""
+    return list(session.scalars(select(EscalationRuleSet).order_by(EscalationRuleSet.version.desc())))
+
+
+def stored(session: Session, version: int) -> EscalationRuleSet | None:
+    """One stored version of the ladder, or None."""
+    return session.get(EscalationRuleSet, version)

@@ -1,10 +1,101 @@
-"""(being built)"""
+"""流程定义: the deployed BPMN processes and their versions (who deployed each, when, how many
+instances run on it), one version's diagram and XML, and deploying a new version from a
+.bpmn file (refusals named by element and line, as the engine finds them)."""
 from __future__ import annotations
 
-from ..layout import error_page
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from engine.errors import Conflict
+from engine.workflow import definitions as deployed
+from engine.workflow.document import DocumentError
+
+from ..layout import current_user, duban
 from . import bp
+
+MAX_BPMN_BYTES = 10 * 1024 * 1024
+MAX_FORM_FILES = 20
+MAX_VERSION = 2**31 - 1   # a database integer
+BPMN_SUFFIXES = (".bpmn", ".xml", ".bpmn20.xml")
+KNOWN = {"rectification": _l("整改流程"), "escalation": _l("督办流程"), "interview": _l("约谈流程"),
+         "accountability": _l("问责流程")}
 
 
 @bp.get("/definitions")
 def definitions():
-    return error_page(404, "not built yet")
+    return _render_list()
+
+
+@bp.get("/definitions/<key>/<int:version>")
+def definition_version(key: str, version: int):
+    app = duban()
+    with app.db.reading() as db:
+        row = deployed.version(db, key, version) if version <= MAX_VERSION else None
+        if row is None:
+            abort(404, _("没有流程 %(key)s 的第 %(version)s 版。", key=key, version=version))
+        others = [v.version for v in deployed.versions(db) if v.key == key]
+        usage = deployed.usage(db, [row.id]).get(row.id, deployed.Usage())
+        view = {"id": row.id, "key": row.key, "name": row.name, "version": row.version, "checksum": row.checksum,
+                "deployed_at": row.deployed_at,
+                "deployed_by": row.deployed_by.display_name if row.deployed_by else _("系统（随版本发布）"),
+                "user_tasks": sorted(row.forms), "xml": row.bpmn_xml, "usage": usage,
+                "waiting": deployed.waiting_at(db, row.id), "latest": max(others), "versions": others}
+    return render_template("admin/definitions_version.html", d=view, label=KNOWN.get(key))
+
+
+@bp.get("/definitions/<key>/<int:version>.bpmn")
+def definition_download(key: str, version: int):
+    with duban().db.reading() as db:
+        row = deployed.version(db, key, version) if version <= MAX_VERSION else None
+        if row is None:
+            abort(404, _("没有流程 %(key)s 的第 %(version)s 版。", key=key, version=version))
+        xml = row.bpmn_xml
+    return Response(xml, mimetype="application/xml", headers={
+        "Content-Disposition": f'attachment; filename="{key}-v{version}.bpmn"'})
+
+
+@bp.post("/definitions")
+def definitions_deploy():
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _render_list({"file": [_("请选择要部署的 .bpmn 文件。")]}, status=400)
+    filename = upload.filename
+    if not filename.lower().endswith(BPMN_SUFFIXES):
+        return _render_list({"file": [_("“%(name)s”不是 BPMN 文件：请上传 .bpmn 文件。", name=filename[:100])]},
+                            filename=filename, status=400)
+    content = upload.read(MAX_BPMN_BYTES + 1)
+    if len(content) > MAX_BPMN_BYTES:
+        return _render_list({"file": [_("文件过大：不超过 %(n)s MB。", n=MAX_BPMN_BYTES // 1024 // 1024)]},
+                            filename=filename, status=400)
+    forms = [f for f in request.files.getlist("forms") if f.filename][:MAX_FORM_FILES]
+    attachments = {f.filename: f.read(MAX_BPMN_BYTES) for f in forms}
+    try:
+        definition, created = duban().deploy(current_user().id, content, filename, attachments)
+    except DocumentError as failure:
+        return _render_list(failure.by_element(), filename=filename, status=400)
+    except Conflict as failure:
+        return _render_list({"file": [failure.message]}, filename=filename, status=409)
+    if created:
+        flash(_("已部署 %(name)s（%(key)s）第 %(version)s 版：新启动的流程使用此版本，运行中的流程仍按原版本。",
+                name=definition.name, key=definition.key, version=definition.version), "success")
+    else:
+        flash(_("内容与 %(key)s 第 %(version)s 版相同，没有产生新版本。", key=definition.key,
+                version=definition.version), "info")
+    return redirect(url_for("admin.definition_version", key=definition.key, version=definition.version))
+
+
+def _render_list(errors: dict | None = None, filename: str | None = None, status: int = 200):
+    with duban().db.reading() as db:
+        rows = deployed.versions(db)
+        usage = deployed.usage(db)
+        processes: list[dict] = []
+        for row in rows:
+            if not processes or processes[-1]["key"] != row.key:
+                processes.append({"key": row.key, "name": row.name, "label": KNOWN.get(row.key), "versions": []})
+            processes[-1]["versions"].append({
+                "version": row.version, "name": row.name, "deployed_at": row.deployed_at,
+                "deployed_by": row.deployed_by.display_name if row.deployed_by else None,
+                "user_tasks": len(row.forms), "usage": usage.get(row.id, deployed.Usage())})
+    return render_template("admin/definitions.html", processes=processes, errors=errors or {}, filename=filename,
+                           max_mb=MAX_BPMN_BYTES // 1024 // 1024), status

@@ -198,7 +198,7 @@ def test_each_role_starts_at_its_home(client, org, username, home):
 def test_the_navigation_shows_each_area_to_its_roles(client, org):
     login(client, "responsible")
     page = client.get("/tasks").get_data(as_text=True)
-    assert 'data-nav="ledger"' in page and 'data-nav="bulletins"' in page
+    assert 'data-nav="ledger"' in page and 'data-nav="bulletins"' not in page
     assert 'data-nav="dashboard"' not in page and 'data-nav="admin"' not in page
     assert 'data-nav="accountability"' not in page
     assert client.get("/admin/").status_code == 403

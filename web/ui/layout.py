@@ -49,7 +49,7 @@ NAV = [
     NavItem("ledger", _l("整改台账"), "ledger.problem_list", section="ledger,imports"),
     NavItem("dashboard", _l("督办看板"), "dashboard.overview", OVERSIGHT),
     NavItem("accountability", _l("问责"), "cases.case_list", (Role.ADMIN, Role.DISCIPLINE)),
-    NavItem("bulletins", _l("通报"), "bulletin.bulletin_list"),
+    NavItem("bulletins", _l("通报"), "bulletin.bulletin_list", OVERSIGHT),
     NavItem("admin", _l("管理"), "admin.home", (Role.ADMIN,)),
 ]
 

@@ -25,7 +25,8 @@ SOURCE_LABELS = {CHINESE_CALENDAR: _l("国务院安排（chinese_calendar）"), 
 HOLIDAY_NAMES = {"New Year's Day": _l("元旦"), "Spring Festival": _l("春节"), "Tomb-sweeping Day": _l("清明节"),
                  "Labour Day": _l("劳动节"), "Dragon Boat Festival": _l("端午节"), "National Day": _l("国庆节"),
                  "Mid-autumn Festival": _l("中秋节"), "Anti-Fascist 70th Day": _l("抗战胜利70周年纪念日")}
-WEEKDAY_NAMES = (_l("一"), _l("二"), _l("三"), _l("四"), _l("五"), _l("六"), _l("日"))
+WEEKDAY_NAMES = (_l("一"), _l("二"), _l("三"), _l("四"), _l("五"), _l("六"), _l("日"))  # a month grid's heads
+DAY_NAMES = (_l("周一"), _l("周二"), _l("周三"), _l("周四"), _l("周五"), _l("周六"), _l("周日"))
 OFF_WORDS = {"休", "放假", "休息", "off", "false", "0"}
 ON_WORDS = {"班", "上班", "调休上班", "work", "true", "1"}
 _LINE = re.compile(r"^(\S+?)(?:\s*(?:~|～|至|\.\.)\s*(\S+))?\s+(\S+)(?:\s+(.+))?$")
@@ -201,7 +202,7 @@ def _render(year: int, errors: dict | None = None, form: dict | None = None, sta
     return render_template(
         "admin/calendar.html", view=view, year=year, months=months, overrides=overrides,
         holidays=[d for d in view["days"] if not d["working"]], makeups=[d for d in view["days"] if d["working"]],
-        errors=errors or {}, form=form, change=change, source_labels=SOURCE_LABELS, weekday_names=WEEKDAY_NAMES,
+        errors=errors or {}, form=form, change=change, source_labels=SOURCE_LABELS, weekday_names=WEEKDAY_NAMES, day_names=DAY_NAMES,
         first_year=calendar_store.FIRST_YEAR, last_year=calendar_store.LAST_YEAR,
         this_year=clock.today().year, today=clock.today()), status
 

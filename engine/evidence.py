@@ -5,14 +5,17 @@ import hashlib
 import os
 import re
 import tempfile
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import clock, ledger
 from .errors import Invalid
 from .ledger import Action
-from .models import EvidenceFile, Problem, User
+from .models import EvidenceFile, HumanTask, Problem, TaskState, User
 
 MAX_BYTES = 50 * 1024 * 1024
 
@@ -43,3 +46,50 @@ def store(session: Session, root: Path, problem: Problem, filename: str, content
     ledger.record(session, Action.EVIDENCE_UPLOADED, actor=actor, subject_type="evidence_file", subject_id=row.id,
                   problem_id=problem.id, payload={"filename": row.filename, "sha256": digest, "size": row.size})
     return row
+
+
+# -- before and after (整改前后对比) ---------------------------------------------------------------
+#
+# A form pairs photos by its file fields' keys: `<name>_before` and `<name>_after` (the close-out
+# application's `photos_before` / `photos_after`). A reviewer sees the pairs side by side.
+
+BEFORE, AFTER = "_before", "_after"
+
+
+def paired_keys(keys) -> list[tuple[str, str]]:
+    """(before key, after key) for every `<name>_before` whose `<name>_after` is among `keys`."""
+    keys = list(keys)
+    return [(key, key[: -len(BEFORE)] + AFTER) for key in keys
+            if key.endswith(BEFORE) and key[: -len(BEFORE)] + AFTER in keys]
+
+
+@dataclass
+class Comparison:
+    """One before/after pair as a task submitted it."""
+
+    task_name: str
+    completed_at: datetime | None
+    completed_by: str | None
+    before: list[EvidenceFile]
+    after: list[EvidenceFile]
+
+
+def comparisons(session: Session, problem_id: int) -> list[Comparison]:
+    """The before/after pairs of the problem's completed tasks, the latest submission first."""
+    found = []
+    done = session.scalars(select(HumanTask).where(HumanTask.problem_id == problem_id,
+                                                   HumanTask.state == TaskState.COMPLETED)
+                           .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())).all()
+    for task in done:
+        data = task.data or {}
+        for before_key, after_key in paired_keys(data):
+            ids = {key: [i for i in data.get(key) or [] if isinstance(i, int)] for key in (before_key, after_key)}
+            if not any(ids.values()):
+                continue
+            rows = {row.id: row for row in session.scalars(select(EvidenceFile).where(
+                EvidenceFile.id.in_(ids[before_key] + ids[after_key]), EvidenceFile.problem_id == problem_id))}
+            found.append(Comparison(task.name, task.completed_at,
+                                    task.completed_by.display_name if task.completed_by else None,
+                                    [rows[i] for i in ids[before_key] if i in rows],
+                                    [rows[i] for i in ids[after_key] if i in rows]))
+    return found

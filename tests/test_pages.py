@@ -202,3 +202,42 @@ def test_the_navigation_shows_each_area_to_its_roles(client, org):
     assert 'data-nav="dashboard"' not in page and 'data-nav="admin"' not in page
     assert 'data-nav="accountability"' not in page
     assert client.get("/admin/").status_code == 403
+
+
+def test_before_and_after_photos_side_by_side(client, duban, org):
+    """The close-out application's before/after photos: their upload boxes side by side, and
+    for the reviewer and on the problem page the pair as one comparison (整改前后对比)."""
+    problem_id = register(duban, org)
+    for user, data in (("responsible", {"acknowledged": True}), ("responsible", PLAN), ("admin", {"decision": "approve"})):
+        [(task_id, _, _)] = ready_tasks(duban, user, org)
+        duban.complete_task(org[f"user:{user}"], task_id, data)
+    [(rectify, element, _)] = ready_tasks(duban, "responsible", org)
+    assert element == "Task_rectify"
+    login(client, "responsible")
+    page = client.get(f"/tasks/{rectify}").get_data(as_text=True)
+    pair = page.split('class="upload-pair"')[1].split('id="complete-form"')[0]
+    assert pair.index('id="evidence-photos_before"') < pair.index('id="evidence-photos_after"')
+    assert "data-comparison" not in page  # nothing submitted yet
+
+    upload = duban.upload_evidence
+    before = upload(org["user:responsible"], problem_id, "前.png", "image/png", b"\x89PNG\r\n\x1a\n before").id
+    after = upload(org["user:responsible"], problem_id, "后.png", "image/png", b"\x89PNG\r\n\x1a\n after").id
+    report = upload(org["user:responsible"], problem_id, "报告.pdf", "application/pdf", b"%PDF-1.4 report").id
+    duban.complete_task(org["user:responsible"], rectify, {"summary": "整改完成", "evidence": [report],
+                                                           "photos_before": [before], "photos_after": [after]})
+    [(certify, element, _)] = ready_tasks(duban, "housing_head", org)
+    assert element == "Task_industry_certify"
+
+    def comparison(html: str) -> tuple[list[str], list[str]]:
+        block = html.split("data-comparison")[1].split("</section>")[0]
+        sides = {side: re.findall(r'data-evidence-id="(\d+)"', block.split(f'data-side="{side}"')[1].split("</figure>")[0])
+                 for side in ("before", "after")}
+        return sides["before"], sides["after"]
+
+    client.post("/logout", data={"csrf_token": token_of(page)})
+    login(client, "housing_head")
+    review = client.get(f"/tasks/{certify}").get_data(as_text=True)
+    assert "整改前后对比" in review and "整改实施并申请销号" in review
+    assert comparison(review) == ([str(before)], [str(after)])
+    problem_page = client.get(f"/problems/{problem_id}").get_data(as_text=True)
+    assert comparison(problem_page) == ([str(before)], [str(after)])

@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, send_file, s
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import lights, problems, tasks
+from engine import evidence, lights, problems, tasks
 from engine.errors import DubanError, Forbidden, Invalid, NotFound
 from engine.models import EvidenceFile, HumanTask, Light, TaskState
 from engine.workflow.forms import evidence_keys, inputs
@@ -170,7 +170,9 @@ def _load_task(task_id: int) -> dict:
                 },
                 "form": form, "context": context, "editable": editable,
                 "file_fields": {c["key"]: c for c in inputs(form or {}) if c["key"] in evidence_keys(form)},
+                "comparisons": before_after(db, problem.id),
             }
+            view["file_groups"] = _file_groups(list(view["file_fields"]))
             ids = session.get("evidence", {}).get(str(task_id), {})
             wanted = [i for field_ids in ids.values() for i in field_ids]
             rows = {row.id: row for row in db.scalars(select(EvidenceFile).where(
@@ -180,6 +182,20 @@ def _load_task(task_id: int) -> dict:
     if task is None:
         app.deny(user.id, f"see task {task_id}", "human_task", task_id, problem_id)
     return view
+
+
+def _file_groups(keys: list[str]) -> list[list[str]]:
+    """The form's file fields in order, a before/after pair as one group (shown side by side)."""
+    pairs = dict(evidence.paired_keys(keys))
+    afters = set(pairs.values())
+    return [[key, pairs[key]] if key in pairs else [key] for key in keys if key not in afters]
+
+
+def before_after(db, problem_id: int) -> list[dict]:
+    """The problem's before/after photo pairs (整改前后对比), latest first, as plain data."""
+    return [{"task_name": c.task_name, "completed_at": c.completed_at, "completed_by": c.completed_by,
+             "before": [_evidence(row) for row in c.before], "after": [_evidence(row) for row in c.after]}
+            for c in evidence.comparisons(db, problem_id)]
 
 
 def _evidence(row: EvidenceFile) -> dict:

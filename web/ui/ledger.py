@@ -20,6 +20,7 @@ from engine.workflow import trail
 
 from .layout import ROLE_LABELS, current_user, duban, page_blueprint
 from . import timeline
+from .inbox import before_after
 
 bp = page_blueprint("ledger", __name__)
 
@@ -337,6 +338,7 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
                    "holder": _holder(t), "process": t.instance.definition.name,
                    "openable": viewer.reads_everything or tasks.may_complete(viewer, t)} for t in current],
         "timeline": timeline.lines(db, entries),
+        "comparisons": before_after(db, problem.id),
         "evidence": [{"id": e.id, "filename": e.filename, "image": e.content_type.startswith("image/"),
                       "size": e.size, "uploaded_at": e.uploaded_at} for e in evidence],
         "escalations": [{"id": e.id, "level": e.level, "level_name": LEVEL_NAMES.get(e.level, e.level),

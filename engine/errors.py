@@ -1,6 +1,18 @@
 """What can go wrong in an action, said so that a door (web, CLI) can answer it plainly."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why something is refused, said twice: a stable `code` with its `params`, which the
+    pages put into their own language, and an English `message` for the API and the logs."""
+
+    code: str
+    message: str
+    params: dict = field(default_factory=dict)
+
 
 class DubanError(Exception):
     """Base: a message for the user, and per-field (or per-element, per-row) details."""

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from . import accounts, ledger
 from .ledger import Action
-from .errors import Invalid, NotFound
+from .errors import Invalid, NotFound, Reason
 from .models import (HumanTask, Official, Post, PostKind, Problem, ProblemStatus, Region, RegionLevel, Role,
                      TaskState, Unit, UnitKind, User, UserRole, problem_cooperating_unit)
 from .organization import Heads, region_heads, unit_heads
@@ -62,15 +62,6 @@ class Side(enum.StrEnum):
 
 
 # -- errors, field by field ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why a field is refused: a code the pages translate, its parameters, an English message."""
-
-    code: str
-    message: str
-    params: dict = field(default_factory=dict)
 
 
 class OrganizationInvalid(Invalid):

@@ -154,7 +154,7 @@ class Duban:
                 if plan.refused and not skip_refused:
                     raise Invalid(f"{len(plan.refused)} row(s) refused; nothing was imported (fix them, or import "
                                   "the others with skip_refused)",
-                                  {f"row {r.row}": r.reasons for r in plan.refused})
+                                  {f"row {r.row}": [reason.message for reason in r.reasons] for r in plan.refused})
                 codes = importing.apply(session, plan, actor,
                                         lambda problem: self.runtime.start(session, definition, problem, actor),
                                         progress)

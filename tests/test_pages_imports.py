@@ -304,3 +304,16 @@ def test_an_official_exports_only_their_problems(app, office, duban):
     login(client, "responsible")   # 张科长 holds NL-X-001
     assert exported(client.get("/ledger/export.xlsx")) == ["NL-X-001"]
     assert exported(client.get("/ledger/export.xlsx?category=air")) == []
+
+
+def test_every_reason_the_importer_gives_has_its_wording_on_the_page():
+    """The page words the importer's reasons by their codes: a new code without a wording
+    would reach the office in English."""
+    from pathlib import Path
+
+    from web.ui.excel import _REASONS
+
+    source = (Path(__file__).resolve().parents[1] / "engine" / "excel" / "importing.py").read_text("utf-8")
+    codes = set(re.findall(r'why\([^,]+, "(\w+)"', source))
+    assert {"missing", "registered", "repeated", "deadline", "source", "same_name", "too_long"} <= codes
+    assert codes <= set(_REASONS), codes - set(_REASONS)

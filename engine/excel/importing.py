@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import problems
+from ..errors import Reason
 from ..models import (DeadlineKind, Official, Post, PostKind, Problem, ProblemCategory, ProblemSource, Region,
                       RegionLevel, Unit, UnitKind, User)
 from . import deadlines
@@ -42,13 +43,29 @@ LIMITS = {"code": 40, "batch": 60, "title": 200}
 
 # -- the report ----------------------------------------------------------------------------------
 
+def why(column: str, code: str, message: str, /, **params) -> Reason:
+    """A reason about one column of a row: `code` and `params` for the pages, the English
+    message "<column>: <message>" for the API and the command line."""
+    return Reason(code, f"{column}: {message}", {"column": column, **params})
+
+
 @dataclass
 class RowReport:
     row: int
     status: str                   # "ok", "refused" or "duplicate"
     code: str | None
-    reasons: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)    # why the row is refused (or a duplicate)
+    warnings: list[Reason] = field(default_factory=list)   # what was read in a way worth saying
+
+    def as_dict(self) -> dict:
+        """`reasons` and `warnings` as English sentences; `details` the same as {severity, code,
+        column, message, params} for a reader that words them itself."""
+        details = [{"severity": severity, "code": r.code, "column": r.params.get("column"), "message": r.message,
+                    "params": {k: v for k, v in r.params.items() if k != "column"}}
+                   for severity, found in (("refusal", self.reasons), ("warning", self.warnings)) for r in found]
+        return {"row": self.row, "status": self.status, "code": self.code,
+                "reasons": [r.message for r in self.reasons], "warnings": [r.message for r in self.warnings],
+                "details": details}
 
 
 @dataclass
@@ -117,7 +134,7 @@ class Plan:
         return {
             "sheet": self.sheet, "header_row": self.header_row, "columns": self.columns,
             "ignored_columns": self.ignored_columns, "confirmed": confirmed, "counts": counts,
-            "imported": imported or [], "rows": [asdict(r) for r in self.rows],
+            "imported": imported or [], "rows": [r.as_dict() for r in self.rows],
             "new_regions": [asdict(r) for r in self.new_regions.values()],
             "new_units": [asdict(u) for u in self.new_units.values()],
             "new_officials": [asdict(o) for o in self.new_officials.values()],
@@ -125,7 +142,9 @@ class Plan:
 
 
 class _Refused(Exception):
-    pass
+    def __init__(self, reason: Reason):
+        super().__init__(reason.message)
+        self.reason = reason
 
 
 # -- reading the rows ----------------------------------------------------------------------------
@@ -176,34 +195,36 @@ def _text(value) -> str:
 def _judge(row: Row, table: Table, known: _Known, plan: Plan, seen_codes: dict[str, int]):
     header = lambda f: table.columns.get(f, label(f))  # noqa: E731 - the sheet's own word for the column
     value = lambda f: _text(row.values.get(f))  # noqa: E731
-    reasons: list[str] = []
-    warnings: list[str] = []
+    reasons: list[Reason] = []
+    warnings: list[Reason] = []
     wants: list[tuple[str, str, object]] = []
     code = value("code") or None
     report = RowReport(row.number, "refused", code, reasons, warnings)
 
     for needed in REQUIRED:
         if needed not in table.columns:
-            reasons.append(f"{header(needed)}: the sheet has no such column")
+            reasons.append(why(header(needed), "no_column", "the sheet has no such column"))
         elif not value(needed):
-            reasons.append(f"{header(needed)}: missing")
+            reasons.append(why(header(needed), "missing", "missing"))
     if code:
         if code in known.codes:
             report.status = "duplicate"
-            report.reasons = [f"{header('code')}: {code} is already registered; the row is not imported again"]
+            report.reasons = [why(header("code"), "registered", f"{code} is already registered; the row is not "
+                                  "imported again", code=code)]
             return report, None, []
         if code in seen_codes:
-            reasons.append(f"{header('code')}: {code} is also in row {seen_codes[code]}")
+            reasons.append(why(header("code"), "repeated", f"{code} is also in row {seen_codes[code]}", code=code,
+                               row=seen_codes[code]))
         else:
             seen_codes[code] = row.number
         if len(code) > LIMITS["code"]:
-            reasons.append(f"{header('code')}: longer than {LIMITS['code']} characters")
+            reasons.append(_too_long(header("code"), LIMITS["code"]))
 
     def attempt(fn, *args):
         try:
             return fn(*args)
         except _Refused as refusal:
-            reasons.append(str(refusal))
+            reasons.append(refusal.reason)
             return None
 
     source, batch = attempt(_source_and_batch, row, table, header) or (None, None)
@@ -213,7 +234,8 @@ def _judge(row: Row, table: Table, known: _Known, plan: Plan, seen_codes: dict[s
         try:
             deadline = deadlines.parse(row.values.get("deadline"))
         except deadlines.DeadlineError as error:
-            reasons.append(f"{header('deadline')}: cannot read {value('deadline')!r}: {error}")
+            reasons.append(why(header("deadline"), "deadline", f"cannot read {value('deadline')!r}: {error}",
+                               value=value("deadline")))
     region = None
     if value("region"):
         region = attempt(_region, value("region"), known, plan, wants, warnings, header("region"))
@@ -221,7 +243,8 @@ def _judge(row: Row, table: Table, known: _Known, plan: Plan, seen_codes: dict[s
     if value("lead_unit"):
         names = _names(value("lead_unit"))
         if len(names) > 1:
-            warnings.append(f"{header('lead_unit')}: {names[0]} leads; {'、'.join(names[1:])} cooperate")
+            warnings.append(why(header("lead_unit"), "lead_first", f"{names[0]} leads; {'、'.join(names[1:])} cooperate",
+                                lead=names[0], others="、".join(names[1:])))
         lead_unit = names[0]
         cooperating = names[1:]
     cooperating += [n for n in _names(value("cooperating_units")) if n != lead_unit and n not in cooperating]
@@ -232,23 +255,26 @@ def _judge(row: Row, table: Table, known: _Known, plan: Plan, seen_codes: dict[s
     if value("responsible"):
         people = [_person(text) for text in _names(value("responsible"))]
         if len(people) > 1:
-            reasons.append(f"{header('responsible')}: name one responsible person (一名责任人), "
-                           f"not {'、'.join(p[0] for p in people)}")
+            names = "、".join(p[0] for p in people)
+            reasons.append(why(header("responsible"), "one_responsible",
+                               f"name one responsible person (一名责任人), not {names}", names=names))
         else:
             responsible = attempt(_official, people[0], lead_unit, known, plan, wants, header("responsible"))
     leading = None
     if value("leading_official"):
         people = [_person(text) for text in _names(value("leading_official"))]
         if len(people) > 1:
-            warnings.append(f"{header('leading_official')}: {people[0][0]} holds the problem; "
-                            f"{'、'.join(p[0] for p in people[1:])} not recorded")
+            others = "、".join(p[0] for p in people[1:])
+            warnings.append(why(header("leading_official"), "leading_first",
+                                f"{people[0][0]} holds the problem; {others} not recorded",
+                                first=people[0][0], others=others))
         leading = attempt(_official, people[0], None, known, plan, wants, header("leading_official"))
     description = value("description")
     title = value("title") or _title_from(description)
     if len(title) > LIMITS["title"]:
-        reasons.append(f"{header('title')}: longer than {LIMITS['title']} characters")
+        reasons.append(_too_long(header("title"), LIMITS["title"]))
     if batch and len(batch) > LIMITS["batch"]:
-        reasons.append(f"{header('batch')}: longer than {LIMITS['batch']} characters")
+        reasons.append(_too_long(header("batch"), LIMITS["batch"]))
     if reasons:
         return report, None, []
     report.status = "ok"
@@ -259,6 +285,13 @@ def _judge(row: Row, table: Table, known: _Known, plan: Plan, seen_codes: dict[s
         measures=value("measures") or None, deadline_kind=deadline.kind, deadline=deadline.due,
         sites=_names(value("sites")))
     return report, planned, wants
+
+
+def _too_long(column: str, longest: int, value: str | None = None) -> Reason:
+    if value is None:
+        return why(column, "too_long", f"longer than {longest} characters", max=longest)
+    return why(column, "too_long", f"{value[:20]}… is longer than {longest} characters", max=longest,
+               value=value[:20])
 
 
 def _names(text: str) -> list[str]:
@@ -291,11 +324,12 @@ def _source_and_batch(row: Row, table: Table, header) -> tuple[ProblemSource, st
         batch = batch or (" ".join(parts[1:]) if len(parts) > 1 else combined)
     column = header("source_batch") if "source_batch" in table.columns else header("source")
     if not source_text and not batch:
-        raise _Refused(f"{column}: missing")
+        raise _Refused(why(column, "missing", "missing"))
     source = parse_source(source_text) or parse_source(batch)
     if source is None:
         known = "、".join(s.label for s in ProblemSource)
-        raise _Refused(f"{column}: {source_text or batch!r} is not a source Duban knows ({known})")
+        raise _Refused(why(column, "source", f"{source_text or batch!r} is not a source Duban knows ({known})",
+                           value=source_text or batch, known=known))
     return source, batch or source_text
 
 
@@ -308,7 +342,8 @@ def _category(text: str, column: str) -> ProblemCategory:
         pass
     found = next((category for word, category in _CATEGORY_WORDS if word in text), None)
     if found is None:
-        raise _Refused(f"{column}: {text!r} is not a category ({'、'.join(c.label for c in ProblemCategory)})")
+        known = "、".join(c.label for c in ProblemCategory)
+        raise _Refused(why(column, "category", f"{text!r} is not a category ({known})", value=text, known=known))
     return found
 
 
@@ -326,7 +361,8 @@ def _region(text: str, known: _Known, plan: Plan, wants: list, warnings: list, c
     """The row's region by name; "南岭县/青石镇" and "南岭县青石镇" name a township in its county."""
     if re.search(r"[、，,；;]", text):
         first = re.split(r"[、，,；;]", text)[0].strip()
-        warnings.append(f"{column}: several regions named; the problem is filed under {first}")
+        warnings.append(why(column, "several_regions", f"several regions named; the problem is filed under {first}",
+                            first=first))
         text = first
     path = [p.strip() for p in re.split(r"[/／>＞\-—]+", text) if p.strip()]
     if len(path) == 1 and path[0] not in known.regions:
@@ -337,7 +373,7 @@ def _region(text: str, known: _Known, plan: Plan, wants: list, warnings: list, c
     parent = None
     for name in path:
         if len(name) > 100:
-            raise _Refused(f"{column}: {name[:20]}… is longer than 100 characters")
+            raise _Refused(_too_long(column, 100, name))
         if name not in known.regions:
             parent_level = (known.regions[parent].level if parent in known.regions
                             else plan.new_regions[parent].level if parent in plan.new_regions
@@ -364,7 +400,7 @@ def _unit(name: str, region: str, known: _Known, plan: Plan, wants: list, column
     if name in known.units:
         return
     if len(name) > 100:
-        raise _Refused(f"{column}: {name[:20]}… is longer than 100 characters")
+        raise _Refused(_too_long(column, 100, name))
     regions = list(known.regions) + list(plan.new_regions) + [n for k, n, _ in wants if k == "new_regions"]
     home = max((r for r in regions if name.startswith(r) and len(r) < len(name)), key=len, default=region)
     wants.append(("new_units", name, NewUnit(name, str(_unit_kind(name)), home)))
@@ -388,13 +424,13 @@ def _person(text: str) -> tuple[str, str | None, str | None]:
 def _official(person, unit: str | None, known: _Known, plan: Plan, wants: list, column: str) -> str:
     name, title, mobile = person
     if len(name) > 60:
-        raise _Refused(f"{column}: {name[:20]}… is longer than 60 characters")
+        raise _Refused(_too_long(column, 60, name))
     found = known.officials.get(name, [])
     if len(found) > 1:
         in_unit = [o for o in found if unit and any(p.unit.name == unit for p in o.posts)]
         if len(in_unit) != 1:
-            raise _Refused(f"{column}: {len(found)} officials are named {name}; "
-                           "give the unit or register the problem by hand")
+            raise _Refused(why(column, "same_name", f"{len(found)} officials are named {name}; "
+                               "give the unit or register the problem by hand", count=len(found), name=name))
         return f"#{in_unit[0].id}"
     if found:
         return f"#{found[0].id}"

@@ -17,6 +17,14 @@ MIN_HEADER_FIELDS = 3
 _NOTE = re.compile(r"^(注|备注|说明|附注|填报人|填表人|制表人|审核人|联系人|填报单位|填报日期)\s*[0-9一二三：:、.]?")
 
 
+class NotAWorkbook(Invalid):
+    """The upload is not a readable .xlsx workbook."""
+
+
+class NoLedgerTable(Invalid):
+    """The workbook is readable but none of its sheets holds a ledger's header row."""
+
+
 @dataclass
 class Row:
     number: int                   # the sheet's row number, as the office sees it
@@ -40,7 +48,7 @@ def read(content: bytes) -> Table:
         workbook = load_workbook(io.BytesIO(content), data_only=True)
     except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError, TypeError,
             SyntaxError) as error:  # SyntaxError: a part's XML is broken (ElementTree's and lxml's ParseError)
-        raise Invalid("the file is not an Excel workbook (.xlsx)", {"file": [f"not an .xlsx file ({error})"]}) from None
+        raise NotAWorkbook("the file is not an Excel workbook (.xlsx)", {"file": [f"not an .xlsx file ({error})"]}) from None
     best = None
     for worksheet in workbook.worksheets:
         grid = _grid(worksheet)
@@ -48,7 +56,7 @@ def read(content: bytes) -> Table:
         if found and (best is None or len(found[1]) > len(best[2])):
             best = (worksheet.title, grid, *found)
     if best is None:
-        raise Invalid("no ledger table found: no row in the first 15 names three of the ledger's columns "
+        raise NoLedgerTable("no ledger table found: no row in the first 15 names three of the ledger's columns "
                       "(问题编号, 问题描述, 牵头单位, 责任人, 整改时限 …)",
                       {"file": ["no header row with the ledger's columns"]})
     title, grid, header_index, columns, unknown = best

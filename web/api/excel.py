@@ -38,7 +38,8 @@ def _flag(name: str) -> bool:
 def import_ledger():
     """Import a ledger .xlsx (环督办 only). Without confirm, a dry run: each row's status (ok,
     refused with its reasons, duplicate) and the regions, units and officials that would be
-    created. With confirm=true, all of it in one transaction; any refused row makes it a 400
+    created. Each row's `reasons` and `warnings` are English sentences; its `details` say the
+    same as {severity, code, column, message, params} for a client that words them itself. With confirm=true, all of it in one transaction; any refused row makes it a 400
     naming the rows, with nothing imported, unless skip_refused=true."""
     user_id = caller_id()
     upload = request.files.get("file")

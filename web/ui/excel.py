@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from engine import clock, problems
 from engine.errors import Conflict, Forbidden, Invalid
 from engine.excel.columns import label
+from engine.excel.sheet import NoLedgerTable
 from engine.models import Light, ProblemCategory, ProblemSource, ProblemStatus, RegionLevel, Role, UnitKind
 
 from .layout import current_user, duban, page_blueprint
@@ -93,7 +94,7 @@ def _refuse_upload(message: str, status: int = 400):
 
 def _sheet_error(failure: Invalid, filename: str) -> str:
     """The engine's reason a workbook cannot be read, as the office reads it."""
-    if "no ledger table" in failure.message:
+    if isinstance(failure, NoLedgerTable):
         return _("“%(name)s”中没有找到台账表格：前 15 行里没有一行包含台账的列名（问题编号、问题描述、所属区县、"
                  "牵头单位、责任人、整改时限等至少三项）。", name=filename)
     return _("“%(name)s”不是有效的 Excel 工作簿（.xlsx），可能已损坏。", name=filename)
@@ -159,52 +160,40 @@ def _render_report(sheet, user_id: int, error: str | None = None, status: int = 
 
 
 def _readable(report: dict) -> dict:
-    """The engine's report with each reason split into its column and a Chinese sentence."""
+    """The engine's report with each reason as its column and a sentence in the page's language."""
     rows = []
     for row in report["rows"]:
-        rows.append({**row, "reasons": [_reason(text) for text in row["reasons"]],
-                     "warnings": [_reason(text) for text in row["warnings"]]})
+        said = {"refusal": [], "warning": []}
+        for detail in row["details"]:
+            said[detail["severity"]].append({"column": detail["column"], "text": _reason(detail)})
+        rows.append({**row, "reasons": said["refusal"], "warnings": said["warning"]})
     return {**report, "rows": rows,
             "columns_found": [(label(field), header) for field, header in report["columns"].items()]}
 
 
-_REASONS = [
-    (re.compile(r"^the sheet has no such column$"), lambda m: _("表中没有这一列")),
-    (re.compile(r"^missing$"), lambda m: _("未填写")),
-    (re.compile(r"^(.+) is already registered; the row is not imported again$"),
-     lambda m: _("%(code)s 已登记，本行不再导入", code=m[1])),
-    (re.compile(r"^(.+) is also in row (\d+)$"), lambda m: _("%(code)s 与第 %(row)s 行重复", code=m[1], row=m[2])),
-    (re.compile(r"^longer than (\d+) characters$"), lambda m: _("超过 %(n)s 个字符", n=m[1])),
-    (re.compile(r"^(.+)… is longer than (\d+) characters$"),
-     lambda m: _("“%(value)s…”超过 %(n)s 个字符", value=m[1], n=m[2])),
-    (re.compile(r"^cannot read (['\"])(.*)\1: .*$", re.S),
-     lambda m: _("无法识别“%(value)s”：请写作“2026年12月底前”“2026年6月30日”“立行立改”或“长期坚持”", value=m[2])),
-    (re.compile(r"^name one responsible person \(一名责任人\), not (.+)$"),
-     lambda m: _("只能填写一名责任人，表中填写了 %(names)s", names=m[1])),
-    (re.compile(r"^(['\"])(.*)\1 is not a source Duban knows \((.*)\)$", re.S),
-     lambda m: _("“%(value)s”不是可识别的问题来源（%(known)s）", value=m[2], known=m[3])),
-    (re.compile(r"^(['\"])(.*)\1 is not a category \((.*)\)$", re.S),
-     lambda m: _("“%(value)s”不是可识别的问题类型（%(known)s）", value=m[2], known=m[3])),
-    (re.compile(r"^(\d+) officials are named (.+); give the unit or register the problem by hand$"),
-     lambda m: _("有 %(n)s 名人员同名“%(name)s”：请注明单位，或手工登记该问题", n=m[1], name=m[2])),
-    (re.compile(r"^(.+) leads; (.+) cooperate$"), lambda m: _("%(lead)s 牵头，%(others)s 配合", lead=m[1], others=m[2])),
-    (re.compile(r"^(.+) holds the problem; (.+) not recorded$"),
-     lambda m: _("由 %(first)s 包抓，%(others)s 未记录", first=m[1], others=m[2])),
-    (re.compile(r"^several regions named; the problem is filed under (.+)$"),
-     lambda m: _("填写了多个地区，问题归入 %(first)s", first=m[1])),
-]
+# what each of the importer's reason codes says, from its parameters
+_REASONS = {
+    "no_column": lambda p: _("表中没有这一列"),
+    "missing": lambda p: _("未填写"),
+    "registered": lambda p: _("%(code)s 已登记，本行不再导入", code=p["code"]),
+    "repeated": lambda p: _("%(code)s 与第 %(row)s 行重复", code=p["code"], row=p["row"]),
+    "too_long": lambda p: (_("“%(value)s…”超过 %(n)s 个字符", value=p["value"], n=p["max"]) if p.get("value")
+                           else _("超过 %(n)s 个字符", n=p["max"])),
+    "deadline": lambda p: _("无法识别“%(value)s”：请写作“2026年12月底前”“2026年6月30日”“立行立改”或“长期坚持”",
+                            value=p["value"]),
+    "one_responsible": lambda p: _("只能填写一名责任人，表中填写了 %(names)s", names=p["names"]),
+    "source": lambda p: _("“%(value)s”不是可识别的问题来源（%(known)s）", value=p["value"], known=p["known"]),
+    "category": lambda p: _("“%(value)s”不是可识别的问题类型（%(known)s）", value=p["value"], known=p["known"]),
+    "same_name": lambda p: _("有 %(n)s 名人员同名“%(name)s”：请注明单位，或手工登记该问题", n=p["count"], name=p["name"]),
+    "lead_first": lambda p: _("%(lead)s 牵头，%(others)s 配合", lead=p["lead"], others=p["others"]),
+    "leading_first": lambda p: _("由 %(first)s 包抓，%(others)s 未记录", first=p["first"], others=p["others"]),
+    "several_regions": lambda p: _("填写了多个地区，问题归入 %(first)s", first=p["first"]),
+}
 
 
-def _reason(text: str) -> dict:
-    """{"column", "text"} of one of the engine's reasons ("<column>: <what is wrong>")."""
-    column, _sep, rest = text.partition(": ")
-    if not rest:
-        return {"column": None, "text": text}
-    for pattern, say in _REASONS:
-        found = pattern.match(rest)
-        if found:
-            return {"column": column, "text": say(found)}
-    return {"column": column, "text": rest}
+def _reason(detail: dict) -> str:
+    say = _REASONS.get(detail["code"])
+    return say(detail["params"]) if say else detail["message"]
 
 
 # -- export ----------------------------------------------------------------------------------------

@@ -120,6 +120,7 @@ class ProblemFilter:
     category: ProblemCategory | None = None
     overdue: bool | None = None
     light: Light | None = None
+    text: str | None = None        # a part of the code or the title (关键词)
 
 
 def _region_and_below(session: Session, region_id: int) -> list[int]:
@@ -162,6 +163,9 @@ def query(session: Session, viewer: User, wanted: ProblemFilter) -> Select:
         statement = statement.where(overdue if wanted.overdue else ~overdue | Problem.deadline.is_(None))
     if wanted.light:
         statement = statement.where(Problem.light == wanted.light)
+    if wanted.text:
+        statement = statement.where(or_(Problem.code.icontains(wanted.text, autoescape=True),
+                                        Problem.title.icontains(wanted.text, autoescape=True)))
     return statement
 
 

@@ -83,6 +83,11 @@ def test_filters(api, ledger_of_problems):
     assert listed(api, f"unit={org['eco']}") == ["A-county", "B-town", "C-coop"]
     assert listed(api, f"unit={org['county_gov']}") == ["C-coop", "D-industry-only"]
     assert listed(api, f"unit={org['housing']}") == ["A-county", "B-town"]
+    # a keyword: a part of the code or the title, whatever its case; % and _ are plain characters
+    assert listed(api, "q=c-co") == ["C-coop"]
+    assert listed(api, "q=污水处理厂") == ledger_of_problems
+    assert listed(api, "q=100%") == []
+    assert api.get("/api/problems?q=" + "x" * 101, as_="admin").status_code == 400
 
 
 def test_status_filter(api, ledger_of_problems):

@@ -285,16 +285,18 @@ def test_export_with_the_ledger_filters(office, duban):
         "NL-X-001", "NL-X-002", "NL-X-003"]                                              # empty: no filter
     assert exported(office.get("/ledger/export.xlsx?overdue=true")) == []
     assert exported(office.get(f"/ledger/export.xlsx?batch={PROVINCIAL.split('/')[1]}")) == ["NL-X-001", "NL-X-002"]
+    assert exported(office.get("/ledger/export.xlsx?q=X-002")) == ["NL-X-002"]          # the keyword too
 
 
 @pytest.mark.parametrize("query, field", [
-    ("light=purple", "light"), ("region=abc", "region"), ("unit=99999999999999", "unit"),
-    ("overdue=maybe", "overdue"), ("status=lost", "status"), ("category=金属", "category"),
+    ("light=purple", "灯色"), ("region=abc", "区域"), ("unit=x9", "责任单位"),
+    ("overdue=maybe", "是否逾期"), ("status=lost", "状态"), ("category=金属", "类别"),
 ])
 def test_export_with_a_bad_filter_is_a_400_page(office, query, field):
+    """The export reads the ledger list's filters, with its refusals."""
     response = office.get(f"/ledger/export.xlsx?{query}")
     page = response.get_data(as_text=True)
-    assert response.status_code == 400 and f"筛选条件 {field}" in page and 'data-status="400"' in page
+    assert response.status_code == 400 and f"筛选条件「{field}」" in page and 'data-status="400"' in page
 
 
 def test_an_official_exports_only_their_problems(app, office, duban):

@@ -48,7 +48,7 @@ def _wanted(query) -> problems.ProblemFilter:
         region_id=query.get("region"), unit_id=query.get("unit"),
         source=ProblemSource(query["source"]) if "source" in query else None, batch=query.get("batch"),
         category=ProblemCategory(query["category"]) if "category" in query else None, overdue=query.get("overdue"),
-        light=Light(query["light"]) if "light" in query else None)
+        light=Light(query["light"]) if "light" in query else None, text=query.get("q") or None)
 
 
 @blp.post("/problems")

@@ -82,6 +82,7 @@ class ProblemFilterQuery(Schema):
     category = fields.String(validate=_codes(ProblemCategory))
     overdue = fields.Boolean(metadata={"description": "past the deadline and not closed"})
     light = fields.String(validate=_codes(Light), metadata={"description": "green, yellow, red or closed"})
+    q = fields.String(validate=validate.Length(max=100), metadata={"description": "a part of the code or the title"})
 
 
 class ProblemQuery(ProblemFilterQuery):

@@ -9,7 +9,6 @@ with or without the refused rows, and the same address then shows the result.
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,13 +16,14 @@ from flask import abort, current_app, redirect, render_template, request, send_f
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from engine import clock, problems
+from engine import clock
 from engine.errors import Conflict, Forbidden, Invalid
 from engine.excel.columns import label
 from engine.excel.sheet import NoLedgerTable
-from engine.models import Light, ProblemCategory, ProblemSource, ProblemStatus, RegionLevel, Role, UnitKind
+from engine.models import RegionLevel, Role, UnitKind
 
 from .layout import current_user, duban, page_blueprint
+from .ledger import read_filters
 from .pending_sheets import PendingSheets
 
 bp = page_blueprint("imports", __name__)
@@ -198,14 +198,10 @@ def _reason(detail: dict) -> str:
 
 # -- export ----------------------------------------------------------------------------------------
 
-_FILTER_CODES = {"status": ProblemStatus, "source": ProblemSource, "category": ProblemCategory, "light": Light}
-_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
-
-
 @bp.get("/ledger/export.xlsx")
 def export_ledger():
     """The ledger as .xlsx with the ledger list's filters; an official gets the problems they see."""
-    wanted = _filters(request.args)
+    wanted, _given = read_filters(request.args)
     content = duban().export_ledger(current_user().id, wanted)
     name = f"整改台账-{clock.local_now():%Y%m%d}.xlsx"
     response = send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True, download_name=name)
@@ -214,41 +210,3 @@ def export_ledger():
     return response
 
 
-def _filters(args) -> problems.ProblemFilter:
-    """The ledger list's query arguments; an empty one means no filter, a wrong one is a 400
-    page naming it."""
-    values = {key: args.get(key, "").strip() for key in
-              ("region", "unit", "source", "batch", "category", "light", "status", "overdue")}
-    values = {key: value for key, value in values.items() if value}
-    errors = []
-    parsed: dict = {}
-    for key in ("region", "unit"):
-        if key in values:
-            if not re.fullmatch(r"[0-9]{1,9}", values[key]):
-                errors.append(_("筛选条件 %(field)s 应为编号（数字），而不是“%(value)s”。", field=key, value=values[key]))
-            else:
-                parsed[f"{key}_id"] = int(values[key])
-    for key, kind in _FILTER_CODES.items():
-        if key in values:
-            try:
-                parsed[key] = kind(values[key])
-            except ValueError:
-                try:  # a code, or the Chinese word for it (水, 省级生态环境保护督察)
-                    parsed[key] = kind.parse(values[key]) if hasattr(kind, "parse") else None
-                except ValueError:
-                    parsed[key] = None
-            if parsed[key] is None:
-                del parsed[key]
-                errors.append(_("筛选条件 %(field)s 没有“%(value)s”这一项（可选：%(choices)s）。", field=key,
-                                value=values[key], choices="、".join(choice.value for choice in kind)))
-    if "overdue" in values:
-        flag = values["overdue"].lower()
-        if flag not in _TRUE | _FALSE:
-            errors.append(_("筛选条件 overdue 应为 true 或 false，而不是“%(value)s”。", value=values["overdue"]))
-        else:
-            parsed["overdue"] = flag in _TRUE
-    if "batch" in values:
-        parsed["batch"] = values["batch"]
-    if errors:
-        abort(400, " ".join(errors))
-    return problems.ProblemFilter(**parsed)

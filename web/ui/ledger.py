@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask import abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from engine import clock, extensions, lights, problems, tasks
@@ -76,7 +76,7 @@ FILTER_LABELS = {"region": _l("区域"), "unit": _l("责任单位"), "source": _
                  "category": _l("类别"), "light": _l("灯色"), "status": _l("状态"), "overdue": _l("是否逾期"),
                  "q": _l("关键词"), "sort": _l("排序"), "page": _l("页码"), "per_page": _l("每页条数")}
 FILTER_KEYS = ("q", "region", "unit", "source", "batch", "category", "light", "status", "overdue")
-TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
 def _bad(key: str, value: str):
@@ -94,15 +94,20 @@ def _whole(key: str, value: str, low: int = 1, high: int | None = None) -> int:
 
 
 def _member(key: str, enum, value: str):
+    """A choice by its code, or by its Chinese word where the choice has one (水, 中央生态环境保护督察)."""
     try:
         return enum(value)
+    except ValueError:
+        pass
+    try:
+        return enum.parse(value) if hasattr(enum, "parse") else _bad(key, value)
     except ValueError:
         _bad(key, value)
 
 
-def _read_arguments(args) -> tuple[problems.ProblemFilter, str, dict, int, int]:
-    """The filter, the text searched, the arguments as given (for links), the page and its size.
-    A value that does not parse is a 400 page naming the field."""
+def read_filters(args) -> tuple[problems.ProblemFilter, dict]:
+    """The ledger's filters from query arguments (the list's, the export's) and the arguments
+    as given, empty ones left out. A value that does not parse is a 400 page naming the field."""
     given = {key: args.get(key, "").strip() for key in FILTER_KEYS}
     given = {key: value for key, value in given.items() if value}
     wanted = problems.ProblemFilter()
@@ -128,6 +133,13 @@ def _read_arguments(args) -> tuple[problems.ProblemFilter, str, dict, int, int]:
         given["overdue"] = "true" if wanted.overdue else "false"
     if len(given.get("q", "")) > 100:
         _bad("q", given["q"][:20] + "…")
+    wanted.text = given.get("q") or None
+    return wanted, given
+
+
+def _read_arguments(args) -> tuple[problems.ProblemFilter, dict, int, int]:
+    """The filter, the arguments as given (for links), the page and its size."""
+    wanted, given = read_filters(args)
     sort = args.get("sort", "").strip() or DEFAULT_SORT
     if _sort_key(sort) not in SORTS:
         _bad("sort", sort)
@@ -137,18 +149,11 @@ def _read_arguments(args) -> tuple[problems.ProblemFilter, str, dict, int, int]:
     size = _whole("per_page", args["per_page"], 1, MAX_PER_PAGE) if args.get("per_page") else PER_PAGE
     if size != PER_PAGE:
         given["per_page"] = str(size)
-    return wanted, given.get("q", ""), given, number, size
+    return wanted, given, number, size
 
 
 def _sort_key(sort: str) -> str:
     return sort[1:] if sort.startswith("-") else sort
-
-
-def _searched(statement, text: str):
-    if not text:
-        return statement
-    return statement.where(or_(Problem.code.icontains(text, autoescape=True),
-                               Problem.title.icontains(text, autoescape=True)))
 
 
 def _sorted(statement, sort: str):
@@ -195,21 +200,21 @@ def _choices(db: Session, viewer: User) -> dict:
 
 @bp.get("/ledger")
 def problem_list():
-    wanted, text, given, number, size = _read_arguments(request.args)
+    wanted, given, number, size = _read_arguments(request.args)
     sort = given.get("sort", DEFAULT_SORT)
     app, user = duban(), current_user()
     with app.db.reading() as db:
         viewer = app.actor(db, user.id)
-        statement = _searched(problems.query(db, viewer, wanted), text)
+        statement = problems.query(db, viewer, wanted)
         unlit = problems.ProblemFilter(**{**wanted.__dict__, "light": None})
-        counts = lights.counts(db, _searched(problems.query(db, viewer, unlit), text), Problem.light)
+        counts = lights.counts(db, problems.query(db, viewer, unlit), Problem.light)
         items, total = problems.page(db, _sorted(statement, sort), number, size)
         rows = [_row(problem) for problem in items]
         choices = _choices(db, viewer) if not _partial() else {}
         is_admin = viewer.has_role(Role.ADMIN)
     context = {"rows": rows, "total": total, "page": number, "per_page": size, "counts": counts,
                "given": given, "sort": sort, "columns": COLUMNS, "sortable": SORTS, "is_admin": is_admin,
-               "export_args": {k: v for k, v in given.items() if k in FILTER_KEYS and k != "q"},
+               "export_args": {k: v for k, v in given.items() if k in FILTER_KEYS},
                "pager_args": given, "chip_args": {k: v for k, v in given.items() if k != "light"}, **choices}
     if _partial():
         return render_template("ledger/_problem_table.html", **context)

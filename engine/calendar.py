@@ -32,6 +32,13 @@ class Arrangement:
     revision: tuple | None = None
 
 
+@lru_cache(maxsize=4096)
+def _published_workday(day: date) -> bool:
+    """chinese_calendar's answer for a day of a year it knows (fixed by the State Council's
+    notice; remembered: the ladder asks about the same days over and over)."""
+    return chinese_calendar.is_workday(day)
+
+
 @lru_cache(maxsize=None)
 def _known_year(year: int) -> bool:
     try:
@@ -79,7 +86,7 @@ class WorkingCalendar:
         if day in overrides:
             return overrides[day]
         if _known_year(day.year):
-            return chinese_calendar.is_workday(day)
+            return _published_workday(day)
         return day.weekday() < 5
 
     def is_known_year(self, year: int) -> bool:

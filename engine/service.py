@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import accounts, clock, evidence, extensions, ledger, notifications, problems, tasks
@@ -18,7 +18,7 @@ from .calendar import WorkingCalendar
 from .db import Database
 from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from .ledger import Action
-from .models import Escalation, EvidenceFile, Problem, ProcessDefinition, ProcessInstance, Role, User
+from .models import Escalation, EvidenceFile, Official, Post, Problem, ProcessDefinition, ProcessInstance, Role, User
 from .settings import BPMN_DIR, Settings
 from .escalation import firing, rules
 from .escalation import ladder as ladder_module
@@ -46,10 +46,10 @@ class Firing:
                    escalation.targets, escalation.id)
 
     @classmethod
-    def planned(cls, session, due) -> "Firing":
+    def planned(cls, session, due, heads: dict | None = None) -> "Firing":
         problem = session.get(Problem, due.problem_id)
         return cls(problem.code, due.rule["level"], due.rule["name"], due.moment,
-                   resolve(session, problem, due.rule["targets"]))
+                   resolve(session, problem, due.rule["targets"], heads))
 
     def line(self) -> str:
         names = "、".join(f"{t['name']}（{t.get('title') or t['role']}）" for t in self.targets)
@@ -284,8 +284,19 @@ class Duban:
         until = ladder_module.start_of(ladder_module.shift_working(
             self.runtime.calendar, now.astimezone(clock.SHANGHAI).date(), working_days + 1))
         with self.db.transaction() as session:
-            return [Firing.planned(session, due) for due in
-                    firing.forecast(session, rules.current(session), self.runtime.calendar, now, until)]
+            dues = firing.forecast(session, rules.current(session), self.runtime.calendar, now, until)
+            wanted = {due.problem_id for due in dues}
+            loaded = []  # held: the session keeps only weak references to what it loaded
+            if wanted:  # the problems with what their targets read, in a few queries instead of per line
+                loaded = session.scalars(select(Problem).where(Problem.id.in_(wanted)).options(
+                    selectinload(Problem.region), selectinload(Problem.lead_unit),
+                    selectinload(Problem.industry_unit), selectinload(Problem.cooperating_units),
+                    selectinload(Problem.responsible_official).selectinload(Official.posts).selectinload(Post.unit),
+                    selectinload(Problem.leading_official).selectinload(Official.posts).selectinload(Post.unit))).all()
+            heads: dict = {}
+            lines = [Firing.planned(session, due, heads) for due in dues]
+            del loaded
+            return lines
 
     # -- extension requests (延期申请) ----------------------------------------------------------
 

@@ -38,8 +38,21 @@ def _title(official: Official, where: str | None) -> str | None:
     return posts[0].title if posts else None
 
 
-def resolve(session: Session, problem: Problem, names: list[str]) -> list[dict]:
-    """The officials the targets name, each once (first role kept), with their side."""
+def resolve(session: Session, problem: Problem, names: list[str], heads: dict | None = None) -> list[dict]:
+    """The officials the targets name, each once (first role kept), with their side. `heads`
+    remembers the heads found, for a caller that resolves many problems at once (a forecast)."""
+    heads = {} if heads is None else heads
+
+    def of_unit(unit) -> Heads:
+        if ("unit", unit.id) not in heads:
+            heads[("unit", unit.id)] = unit_heads(session, unit)
+        return heads[("unit", unit.id)]
+
+    def of_region(region) -> Heads:
+        if ("region", region.id) not in heads:
+            heads[("region", region.id)] = region_heads(session, region)
+        return heads[("region", region.id)]
+
     wanted = list(TARGETS[:-1]) if "chain" in names else names
     found: list[dict] = []
     for name in wanted:
@@ -48,14 +61,14 @@ def resolve(session: Session, problem: Problem, names: list[str]) -> list[dict]:
         elif name == "leading_official":
             found += _person(problem.leading_official, name)
         elif name == "lead_unit_heads":
-            found += _heads(unit_heads(session, problem.lead_unit), name, problem.lead_unit.name)
+            found += _heads(of_unit(problem.lead_unit), name, problem.lead_unit.name)
         elif name == "industry_unit_heads" and problem.industry_unit is not None:
-            found += _heads(unit_heads(session, problem.industry_unit), name, problem.industry_unit.name)
+            found += _heads(of_unit(problem.industry_unit), name, problem.industry_unit.name)
         elif name == "cooperating_unit_heads":
             for unit in problem.cooperating_units:
-                found += _heads(unit_heads(session, unit), name, unit.name)
+                found += _heads(of_unit(unit), name, unit.name)
         elif name == "region_heads":
-            found += _heads(region_heads(session, problem.region), name, problem.region.name)
+            found += _heads(of_region(problem.region), name, problem.region.name)
     unique, seen = [], set()
     for entry in found:
         if entry["official_id"] not in seen:

@@ -7,10 +7,11 @@ import json
 from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from engine import evidence, lights, problems, tasks
 from engine.errors import DubanError, Forbidden, Invalid, NotFound
-from engine.models import EvidenceFile, HumanTask, Light, TaskState
+from engine.models import EvidenceFile, HumanTask, Light, Problem, TaskState
 from engine.workflow.forms import evidence_keys, inputs
 
 from .layout import current_user, duban, page_blueprint
@@ -29,7 +30,9 @@ def my_tasks():
     with app.db.reading() as db:
         viewer = app.actor(db, user.id)
         counts = lights.counts(db, tasks.query(viewer), HumanTask.light)
-        rows = [_row(task) for task in db.scalars(tasks.query(viewer, light=Light(light) if light else None))]
+        listed = tasks.query(viewer, light=Light(light) if light else None).options(
+            joinedload(HumanTask.problem).joinedload(Problem.region))
+        rows = [_row(task) for task in db.scalars(listed)]
     context = {"rows": rows, "counts": counts, "light": light, "filter_lights": FILTER_LIGHTS}
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "task-list":
         return render_template("inbox/_task_list.html", **context)

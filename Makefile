@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
 
-.PHONY: install browser run test clean
+.PHONY: install browser run test bench clean
 
 MO     := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
 
@@ -38,6 +38,10 @@ run: install
 
 test: install
 	$(BIN)/pytest
+
+# how fast the pages answer with 1000 problems (exit 1 when a page misses its target)
+bench: install
+	$(BIN)/python -m bench.pages --problems 1000
 
 clean:
 	rm -rf $(VENV) node_modules instance test-artifacts

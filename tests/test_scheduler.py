@@ -144,6 +144,36 @@ def test_a_committed_action_asks_the_leader_to_plan_again(api, duban, live):
     assert abs(job.next_run_time - expected) < timedelta(seconds=2)
 
 
+def test_the_scheduler_hears_of_a_change_after_the_outermost_commit_only(duban):
+    """A savepoint released inside an action (the ladder seeding its first version) is not a
+    commit: telling the scheduler then, while the action still holds SQLite's write lock,
+    could wait on the scheduler's own store (which waits for that lock)."""
+    from engine.escalation import rules
+    from engine.models import EscalationRuleSet
+
+    heard: list[bool] = []
+
+    def listener():
+        with duban.db.reading() as session:  # what a planning would read
+            heard.append(session.scalar(select(func.count()).select_from(EscalationRuleSet)) == 1)
+
+    duban.db.schedule_listeners.append(listener)
+    try:
+        with duban.db.transaction() as session:
+            rules.current(session)                      # seeds version 1 in a savepoint
+            assert heard == []
+            session.add(EscalationRuleSet(version=2, rules=[], note="x", created_at=clock.now()))
+            session.flush()
+            assert heard == []
+            session.rollback()                          # an action that fails tells nobody
+        assert heard == []
+        with duban.db.transaction() as session:
+            rules.current(session)
+        assert heard == [True]                          # once, when it is committed and visible
+    finally:
+        duban.db.schedule_listeners.remove(listener)
+
+
 def test_a_boundary_timer_fires_within_a_second_of_due(api, duban, live):
     """The one real-time test: the engine's clock runs, the scheduler waits for the moment."""
     assert deploy_xml(api, mini_process("cycle_two_seconds", "timeCycle:R1/PT2S")).status_code == 201

@@ -48,6 +48,10 @@ def install(db: Database) -> None:
 
     @event.listens_for(factory, "after_commit")
     def _after_commit(session: Session) -> None:
+        # a savepoint's release fires this too, while the outer transaction still holds the
+        # database (SQLite's write lock): the listeners run after the outermost commit only
+        if session.in_nested_transaction():
+            return
         if session.info.pop(_FLAG, False):
             for listener in list(db.schedule_listeners):
                 try:

@@ -16,7 +16,7 @@ from engine.errors import NotFound
 from engine.models import InstanceStatus, PostKind, Role
 
 from . import timeline
-from .layout import current_user, duban, page_blueprint
+from .layout import current_user, duban, page_blueprint, page_number
 
 bp = page_blueprint("cases", __name__)
 
@@ -38,20 +38,13 @@ def _oversee(what: str, subject_type: str, subject_id) -> None:
         duban().deny(user.id, what, subject_type, subject_id)
 
 
-def _page_number() -> int:
-    text = request.args.get("page", "1").strip() or "1"
-    if not text.isdigit() or int(text) < 1:
-        abort(400, _("参数 page 无效：应为从 1 起的页码。"))
-    return int(text)
-
-
 @bp.get("/accountability")
 def case_list():
     _oversee("read accountability cases", "accountability_case", None)
     status = request.args.get("status", "").strip() or None
     if status is not None and status not in STATUSES:
         abort(400, _("参数 status 无效：应为 open（办理中）或 closed（已办结）。"))
-    page = _page_number()
+    page = page_number()
     with duban().db.reading() as db:
         found, total = accountability.cases(db, accountability.cases_query(STATUSES.get(status)), page, PER_PAGE)
         counts = {key: db.scalar(select(func.count()).select_from(accountability.cases_query(value).subquery()))

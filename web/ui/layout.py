@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -111,6 +111,15 @@ def safe_next(target: str | None) -> str:
         g.pop("user", None)  # just signed in: read the user afresh
         return home_for(current_user())
     return target
+
+
+def page_number() -> int:
+    """The `page` query argument of a list page (1 when absent); a 400 page when it is not a
+    whole number from 1."""
+    text = request.args.get("page", "").strip() or "1"
+    if not text.isdigit() or int(text) < 1:
+        abort(400, str(_l("参数 page 无效：应为从 1 起的页码。")))
+    return int(text)
 
 
 def error_page(status: int, message: str):

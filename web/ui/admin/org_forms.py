@@ -10,6 +10,8 @@ from engine.errors import DubanError
 from engine.models import PostKind, RegionLevel, UnitKind
 from engine.organization_admin import MIN_PASSWORD_LENGTH, OrganizationInvalid, Reason, Side
 
+from ..layout import page_number
+
 PER_PAGE = 20
 LONGEST_SEARCH = 60
 
@@ -100,14 +102,7 @@ def list_arguments() -> tuple[str, int]:
     search = (request.args.get("q") or "").strip()
     if len(search) > LONGEST_SEARCH:
         abort(400, _("搜索内容最多 %(max)s 个字符。", max=LONGEST_SEARCH))
-    raw = request.args.get("page") or "1"
-    try:
-        page = int(raw)
-    except ValueError:
-        abort(400, _("页码应为正整数。"))
-    if page < 1:
-        abort(400, _("页码应为正整数。"))
-    return search, page
+    return search, page_number()
 
 
 def password_hint() -> str:

@@ -241,3 +241,10 @@ def test_before_and_after_photos_side_by_side(client, duban, org):
     assert comparison(review) == ([str(before)], [str(after)])
     problem_page = client.get(f"/problems/{problem_id}").get_data(as_text=True)
     assert comparison(problem_page) == ([str(before)], [str(after)])
+
+
+def test_every_event_the_ladder_knows_has_one_name_on_the_pages():
+    from engine.escalation.rules import EVENTS
+    from web.ui.layout import EVENT_LABELS
+
+    assert set(EVENT_LABELS) == set(EVENTS)

@@ -16,7 +16,7 @@ from engine.errors import NotFound
 from engine.models import InstanceStatus, PostKind, Role
 
 from . import timeline
-from .layout import current_user, duban, page_blueprint, page_number
+from .layout import EVENT_LABELS, current_user, duban, page_blueprint, page_number
 
 bp = page_blueprint("cases", __name__)
 
@@ -26,8 +26,6 @@ STATUS_LABELS = {InstanceStatus.RUNNING: _l("办理中"), InstanceStatus.COMPLET
                  InstanceStatus.ERROR: _l("流程出错")}
 POST_KINDS = {PostKind.PARTY: _l("党委（党组）职务"), PostKind.GOVERNMENT: _l("政府职务"),
               PostKind.DEPARTMENT: _l("部门职务")}
-EVENTS = {"listed_case_missed": _l("挂牌督办期满未摘牌"), "commitment_missed": _l("约谈整改承诺未兑现"),
-          "false_rectification": _l("虚假整改、敷衍整改")}
 
 
 def _oversee(what: str, subject_type: str, subject_id) -> None:
@@ -88,7 +86,7 @@ def _trigger(escalation) -> str:
         return _("整改时限届满后逾期 %(n)s 个工作日", n=trigger.get("working_days", 0))
     if kind == "event":
         event = trigger.get("event", "")
-        return str(EVENTS.get(event, event))
+        return str(EVENT_LABELS.get(event, event))
     if kind == "repeat":
         return _("第 %(count)s 次 %(level)s 级督办", count=trigger.get("count"), level=trigger.get("level"))
     if kind == "before_deadline":

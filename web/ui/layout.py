@@ -55,6 +55,11 @@ NAV = [
 
 ROLE_LABELS = {Role.ADMIN: _l("环督办"), Role.DISCIPLINE: _l("纪委监委"), Role.OFFICIAL: _l("责任人员"),
                Role.LEADER: _l("领导")}
+# the events a process reports to the escalation ladder (engine.escalation.rules.EVENTS), as
+# the rules page, the case page and the timelines name them
+EVENT_LABELS = {"listed_case_missed": _l("挂牌督办期限已过仍未完成整改"),
+                "commitment_missed": _l("约谈整改承诺未按期兑现"),
+                "false_rectification": _l("经核查存在虚假整改、敷衍整改")}
 LIGHT_LABELS = {Light.GREEN: _l("绿灯"), Light.YELLOW: _l("黄灯"), Light.RED: _l("红灯"), Light.CLOSED: _l("已办结")}
 
 

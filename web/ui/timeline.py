@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.models import LedgerEntry, ProblemStatus, ProcessDefinition, User
 
+from .layout import EVENT_LABELS
+
 LABELS = {
     "problem.registered": _l("登记交办"),
     "problem.status_changed": _l("状态变更"),
@@ -45,8 +47,6 @@ TONES = {"task.sent_back": "warn", "escalation.fired": "alarm", "escalation.even
 
 PLAN_FIELDS = {"target": _l("整改目标"), "measures": _l("整改措施"), "deadline_kind": _l("时限类型"),
                "deadline": _l("整改时限")}
-EVENTS = {"listed_case_missed": _l("挂牌督办逾期未摘牌"), "commitment_missed": _l("约谈整改承诺逾期未兑现"),
-          "false_rectification": _l("虚假整改、敷衍整改")}
 STATUS_LABELS = {status.value: status.label for status in ProblemStatus}
 
 
@@ -107,7 +107,7 @@ def _detail(entry: LedgerEntry, process_names: dict[str, str], people: dict[str,
         return _("第 %(level)s 级 %(name)s；对象：%(targets)s", level=p.get("level", "?"), name=p.get("name", ""),
                  targets="、".join(p.get("targets") or []) or "—")
     if action == "escalation.event_raised":
-        return str(EVENTS.get(p.get("event"), p.get("event", "")))
+        return str(EVENT_LABELS.get(p.get("event"), p.get("event", "")))
     if action == "accountability.decided":
         return _("%(official)s：%(form)s", official=p.get("official", ""), form=p.get("form_label", ""))
     if action == "extension.requested":

@@ -11,13 +11,12 @@ from sqlalchemy import func, select
 
 from engine.errors import Invalid
 from engine.escalation import rules as ladder_rules
-from engine.escalation.notices import EVENTS as EVENT_WORDS
 from engine.escalation.rules import EVENTS, TRIGGER_KINDS
 from engine.escalation.targets import TARGETS
 from engine.models import Escalation, User
 from engine.workflow import definitions as deployed
 
-from ..layout import current_user, duban
+from ..layout import EVENT_LABELS, current_user, duban
 from . import bp
 
 TARGET_LABELS = {
@@ -36,7 +35,6 @@ TRIGGER_LABELS = {
     "repeat": _l("累计次数"),
     "event": _l("流程报告事件"),
 }
-EVENT_LABELS = {event: _l(EVENT_WORDS[event]) for event in EVENTS}
 PROCESS_ACTIONS = {
     "escalation": _l("启动督办流程（书面说明 / 专函督办、挂牌督办）"),
     "interview": _l("启动约谈流程"),

@@ -176,9 +176,6 @@ class Duban:
                       progress=None) -> bytes:
         """The ledger as .xlsx, in the columns an import reads: the problems the caller may see
         (`user_id` None: all of them); `progress(done, total)` is called after each row."""
-        from sqlalchemy import select
-        from sqlalchemy.orm import selectinload
-
         from .excel import exporting
 
         with self.db.reading() as session:

@@ -14,7 +14,10 @@ def create_app(settings: Settings | None = None, duban: Duban | None = None) -> 
     app.json.ensure_ascii = False
     app.extensions["duban"] = duban or Duban(settings)
 
+    from . import edge
     from .api import register_api
+
+    edge.install(app)  # before any route: the id converter binds when a rule is added
     from .pages import pages
     from .ui import install as install_pages
     from .vendor import vendor

@@ -77,7 +77,8 @@ def register_api(app: Flask) -> None:
 
     @app.errorhandler(DubanError)
     def _domain_error(error: DubanError):
-        status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
+        status = getattr(error, "status", None) or next(
+            (code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
         return jsonify(error_body(error.code, error.message, error.errors)), status
 
     @app.errorhandler(Exception)

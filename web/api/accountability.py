@@ -11,6 +11,7 @@ from engine.escalation.accountability import fitting_forms
 from engine.models import InstanceStatus, Role
 
 from .common import BEARER, Blueprint, caller_id, duban, reply
+from .schemas import Id, Page, PerPage
 
 blp = Blueprint("accountability", __name__, url_prefix="/api",
                 description="Accountability cases (问责) and officials' accountability records")
@@ -19,10 +20,10 @@ blp = Blueprint("accountability", __name__, url_prefix="/api",
 class CaseQuery(Schema):
     status = fields.String(validate=validate.OneOf([s.value for s in InstanceStatus]),
                            metadata={"description": "running, completed or error"})
-    official = fields.Integer(metadata={"description": "the official the case is about (问责对象)"})
-    problem = fields.Integer()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    official = Id(metadata={"description": "the official the case is about (问责对象)"})
+    problem = Id()
+    page = Page()
+    per_page = PerPage(50, 200)
 
 
 class OfficialBrief(Schema):

@@ -9,18 +9,19 @@ from engine.errors import Invalid
 from engine.models import Escalation, Problem
 
 from .common import BEARER, Blueprint, caller_id, duban, reply
+from .schemas import Id, Page, PerPage
 
 blp = Blueprint("escalations", __name__, url_prefix="/api", description="The escalation ladder (督办 → 问责)")
 
 
 class EscalationQuery(Schema):
     level = fields.Integer(validate=validate.Range(min=1, max=9))
-    problem = fields.Integer()
-    rule = fields.String()
+    problem = Id()
+    rule = fields.String(validate=validate.Length(max=40))
     since = fields.AwareDateTime(metadata={"description": "fired at or after (ISO 8601 with zone)"})
     until = fields.AwareDateTime()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    page = Page()
+    per_page = PerPage(50, 200)
 
 
 class Target(Schema):

@@ -5,14 +5,15 @@ from marshmallow import Schema, fields, validate
 from engine import notifications
 
 from .common import BEARER, Blueprint, caller_id, duban, reply
+from .schemas import Page, PerPage
 
 blp = Blueprint("notifications", __name__, url_prefix="/api", description="The caller's notifications (站内通知)")
 
 
 class NotificationQuery(Schema):
     unread = fields.Boolean(load_default=False, metadata={"description": "only the unread ones"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = Page()
+    per_page = PerPage(20, 100)
 
 
 class NotificationOut(Schema):

@@ -11,6 +11,7 @@ from engine.models import PostKind, RegionLevel, Role, Unit, UnitKind
 from engine.organization import region_heads, unit_heads
 
 from .common import BEARER, Blueprint, caller_id, duban, reply
+from .schemas import Id, Page, PerPage
 
 blp = Blueprint("organization", __name__, url_prefix="/api",
                 description="The organisation (区域、单位、人员、职务) and the users who sign in, with their roles "
@@ -70,8 +71,8 @@ class RegionOut(Schema):
 class RegionIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     level = fields.String(required=True, validate=_codes(RegionLevel))
-    parent_id = fields.Integer(load_default=None, allow_none=True, strict=True,
-                               metadata={"description": "a region of a higher level; none for a city"})
+    parent_id = Id(load_default=None, allow_none=True, strict=True,
+                   metadata={"description": "a region of a higher level; none for a city"})
 
 
 class RegionPatch(Schema):
@@ -79,7 +80,7 @@ class RegionPatch(Schema):
 
 
 class UnitQuery(Schema):
-    region = fields.Integer(metadata={"description": "only the units of this region"})
+    region = Id(metadata={"description": "only the units of this region"})
 
 
 class UnitIn(Schema):
@@ -87,7 +88,7 @@ class UnitIn(Schema):
     short_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
     kind = fields.String(required=True, validate=_codes(UnitKind),
                          metadata={"description": "a region has one party_committee and one government"})
-    region_id = fields.Integer(required=True, strict=True)
+    region_id = Id(required=True, strict=True)
 
 
 class UnitPatch(Schema):
@@ -123,8 +124,8 @@ class OfficialPage(Schema):
 
 class ListQuery(Schema):
     q = fields.String(validate=validate.Length(max=60), metadata={"description": "a part of the name"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = Page()
+    per_page = PerPage(20, 100)
 
 
 class OfficialIn(Schema):
@@ -144,7 +145,7 @@ class OfficialPatch(Schema):
 
 
 class PostIn(Schema):
-    unit_id = fields.Integer(required=True, strict=True)
+    unit_id = Id(required=True, strict=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=60))
     kind = fields.String(required=True, validate=_codes(PostKind))
     is_head = fields.Boolean(load_default=False)
@@ -192,15 +193,15 @@ class UserIn(Schema):
         min=org_admin.MIN_PASSWORD_LENGTH, max=org_admin.MAX_PASSWORD_LENGTH))
     roles = fields.List(fields.String(validate=_codes(Role)), required=True, validate=validate.Length(min=1),
                         metadata={"description": "admin (环督办), discipline (纪委监委), official, leader"})
-    official_id = fields.Integer(load_default=None, allow_none=True, strict=True,
-                                 metadata={"description": "the official this account acts as (one account each)"})
+    official_id = Id(load_default=None, allow_none=True, strict=True,
+                     metadata={"description": "the official this account acts as (one account each)"})
 
 
 class UserPatch(Schema):
     display_name = fields.String(validate=validate.Length(min=1, max=60))
     roles = fields.List(fields.String(validate=_codes(Role)), validate=validate.Length(min=1),
                         metadata={"description": "the whole new set; nobody removes their own admin role"})
-    official_id = fields.Integer(allow_none=True, strict=True)
+    official_id = Id(allow_none=True, strict=True)
     active = fields.Boolean(metadata={"description": "false: cannot sign in, tokens stop working; not your own"})
     password = fields.String(load_only=True, validate=validate.Length(
         min=org_admin.MIN_PASSWORD_LENGTH, max=org_admin.MAX_PASSWORD_LENGTH))

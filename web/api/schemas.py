@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from engine.problems import is_overdue
+from engine.text import ID_MAX
 from engine.models import DeadlineKind, Light, ProblemCategory, ProblemSource, ProblemStatus, TaskState
 
 
@@ -36,6 +37,33 @@ def _light():
                                                     "red (overdue) or closed"})
 
 
+DESCRIPTION_MAX = 10_000   # a description, target, measures, reason or note: Text in the database
+SITES_MAX = 200            # sites (点位) of one problem
+LIST_MAX = 200             # ids in one list (cooperating units, roles)
+PAGE_MAX = 1_000_000
+
+
+def Id(**kwargs) -> fields.Integer:
+    """An id in a body or a query string: a whole number from 1 to 2^31-1 (what both
+    databases store); a larger one is refused naming the field instead of overflowing."""
+    kwargs.setdefault("validate", validate.Range(min=1, max=ID_MAX))
+    return fields.Integer(**kwargs)
+
+
+def Page(**kwargs) -> fields.Integer:
+    return fields.Integer(load_default=1, validate=validate.Range(min=1, max=PAGE_MAX), **kwargs)
+
+
+def PerPage(default: int, most: int) -> fields.Integer:
+    return fields.Integer(load_default=default, validate=validate.Range(min=1, max=most))
+
+
+def Text(most: int = DESCRIPTION_MAX, least: int = 0, **kwargs) -> fields.String:
+    """Free text with the database column's bound (or DESCRIPTION_MAX for a Text column)."""
+    kwargs.setdefault("validate", validate.Length(min=least, max=most))
+    return fields.String(**kwargs)
+
+
 class Ref(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -53,32 +81,33 @@ class MilestoneIn(Schema):
 class ProblemIn(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=40))
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(required=True, validate=validate.Length(min=1))
+    description = Text(required=True, least=1)
     source = fields.String(required=True, validate=_codes(ProblemSource),
                            metadata={"description": "central, provincial, look_back, yangtze_film, petition, self_check"})
     batch = fields.String(required=True, validate=validate.Length(min=1, max=60))
     category = fields.String(required=True, validate=_codes(ProblemCategory))
-    region_id = fields.Integer(required=True, strict=True)
-    lead_unit_id = fields.Integer(required=True, strict=True)
-    responsible_official_id = fields.Integer(required=True, strict=True)
-    leading_official_id = fields.Integer(load_default=None, allow_none=True, strict=True)
-    industry_unit_id = fields.Integer(load_default=None, allow_none=True, strict=True)
-    cooperating_unit_ids = fields.List(fields.Integer(strict=True), load_default=list)
-    target = fields.String(load_default=None, allow_none=True)
-    measures = fields.String(load_default=None, allow_none=True)
+    region_id = Id(required=True, strict=True)
+    lead_unit_id = Id(required=True, strict=True)
+    responsible_official_id = Id(required=True, strict=True)
+    leading_official_id = Id(load_default=None, allow_none=True, strict=True)
+    industry_unit_id = Id(load_default=None, allow_none=True, strict=True)
+    cooperating_unit_ids = fields.List(Id(strict=True), load_default=list, validate=validate.Length(max=LIST_MAX))
+    target = Text(load_default=None, allow_none=True)
+    measures = Text(load_default=None, allow_none=True)
     deadline_kind = fields.String(load_default=DeadlineKind.BY_DATE.value, validate=_codes(DeadlineKind))
     deadline = fields.Date(load_default=None, allow_none=True)
-    sites = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list)
-    milestones = fields.List(fields.Nested(MilestoneIn), load_default=list)
-    process_key = fields.String(load_default="rectification")
+    sites = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list,
+                        validate=validate.Length(max=SITES_MAX))
+    milestones = fields.List(fields.Nested(MilestoneIn), load_default=list, validate=validate.Length(max=SITES_MAX))
+    process_key = fields.String(load_default="rectification", validate=validate.Length(min=1, max=100))
 
 
 class ProblemFilterQuery(Schema):
     status = fields.String(validate=_codes(ProblemStatus))
-    region = fields.Integer(metadata={"description": "region id; includes the regions below it"})
-    unit = fields.Integer(metadata={"description": "lead or cooperating unit id"})
+    region = Id(metadata={"description": "region id; includes the regions below it"})
+    unit = Id(metadata={"description": "lead or cooperating unit id"})
     source = fields.String(validate=_codes(ProblemSource))
-    batch = fields.String()
+    batch = fields.String(validate=validate.Length(max=60))
     category = fields.String(validate=_codes(ProblemCategory))
     overdue = fields.Boolean(metadata={"description": "past the deadline and not closed"})
     light = fields.String(validate=_codes(Light), metadata={"description": "green, yellow, red or closed"})
@@ -86,8 +115,8 @@ class ProblemFilterQuery(Schema):
 
 
 class ProblemQuery(ProblemFilterQuery):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = Page()
+    per_page = PerPage(20, 100)
 
 
 def _label(attr):
@@ -123,7 +152,7 @@ class TaskDetail(TaskOut):
 class TaskQuery(Schema):
     all = fields.Boolean(load_default=False, metadata={"description": "admins and the discipline office: everyone's"})
     state = fields.String(load_default=TaskState.READY.value, validate=_codes(TaskState))
-    problem = fields.Integer()
+    problem = Id()
     light = fields.String(validate=_codes(Light), metadata={"description": "green, yellow, red or closed"})
 
 

@@ -26,12 +26,31 @@ MAX_JSON_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
 
 
+def _up_to(limit: int) -> str:
+    """A regular expression matching exactly the whole numbers 1..limit, written without
+    leading zeros: the router then never hands a view a number the database cannot hold, and an
+    out-of-range id matches no rule (404) rather than half-matching one (which werkzeug would
+    report as 405 when a sibling rule has another method)."""
+    digits = str(limit)
+    parts = [rf"[1-9]\d{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):
+        rest = len(digits) - i - 1
+        low = "1" if i == 0 else "0"
+        if i == len(digits) - 1:
+            parts.append(f"{digits[:i]}[{low}-{digit}]")
+        elif int(digit) > int(low):
+            parts.append(f"{digits[:i]}[{low}-{int(digit) - 1}]\\d{{{rest}}}")
+    return "(?:" + "|".join(parts) + ")"
+
+
 class IdConverter(IntegerConverter):
     """`<int:x>` / `<id:x>`: a whole number from 1 to 2^31-1; anything else matches no route."""
 
+    regex = _up_to(ID_MAX)
+
     def __init__(self, map, fixed_digits: int = 0, min: int | None = 1, max: int | None = ID_MAX,
                  signed: bool = False):
-        super().__init__(map, fixed_digits, 1 if min is None else min, ID_MAX if max is None else max, signed)
+        super().__init__(map, fixed_digits, 1 if min is None else min, ID_MAX if max is None else max, False)
 
 
 class BadInput(Invalid):

@@ -8,6 +8,7 @@ import logging
 
 from flask import Flask, jsonify
 from flask_smorest import Api
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import Conflict, DubanError, Forbidden, Invalid, NotFound, Unauthenticated
@@ -17,7 +18,25 @@ log = logging.getLogger("duban.api")
 
 STATUS = {Invalid: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409, WorkflowFailure: 422}
 HTTP_CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-              409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid"}
+              409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid",
+              429: "too_many_requests", 503: "unavailable"}
+ERROR_STATUSES = {400: "Bad input: `errors` names each field (or element, row) at fault",
+                  401: "No valid bearer token", 403: "The caller may not do this (recorded in the ledger)",
+                  404: "No such resource (an id out of range included)",
+                  409: "The state moved underneath (a task someone else just completed, a duplicate code)",
+                  413: "The body is larger than its limit", 422: "The process itself cannot go on",
+                  429: "Too many attempts; try again after Retry-After seconds",
+                  503: "Busy (every database connection in use); try again after Retry-After seconds"}
+
+
+class ErrorSchema(Schema):
+    """Every error the API answers."""
+
+    code = fields.String(required=True, metadata={"description": "a stable word: invalid, unauthenticated, forbidden, "
+                                                                 "not_found, conflict, too_large, unavailable, ..."})
+    message = fields.String(required=True, metadata={"description": "what went wrong, in English"})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True,
+                         metadata={"description": "messages by field, BPMN element id or row"})
 
 
 def error_body(code: str, message: str, errors: dict | None = None) -> dict:
@@ -41,6 +60,9 @@ def _field_errors(messages) -> dict[str, list[str]]:
 
 
 class DubanApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None  # every status is documented by itself (document_errors)
+
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", {}) or {}
         errors = _field_errors(data.get("messages")) if "messages" in data else {}
@@ -75,6 +97,8 @@ def register_api(app: Flask) -> None:
 
     api.register_blueprint(organization.blp)
 
+    document_errors(api)
+
     @app.errorhandler(DubanError)
     def _domain_error(error: DubanError):
         status = getattr(error, "status", None) or next(
@@ -87,3 +111,33 @@ def register_api(app: Flask) -> None:
             return api.handle_http_exception(error)
         log.exception("unexpected error")
         return jsonify(error_body("internal", "an unexpected error occurred; it has been logged")), 500
+
+
+def document_errors(api: Api) -> None:
+    """Name in the OpenAPI document each error status an operation can answer, with the error
+    schema: 400 and 503 anywhere (the request edge, a busy database), 401/403 where a token is
+    needed, 404 where the path names a resource, 409/413/422 where the request writes, 429 at
+    sign-in."""
+    spec = api.spec
+    if "Error" not in spec.components.schemas:  # flask-smorest names ERROR_SCHEMA "Error" already
+        spec.components.schema("Error", schema=ErrorSchema)
+    for status, description in ERROR_STATUSES.items():
+        spec.components.response(f"Error{status}", {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+    for path, operations in spec._paths.items():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            statuses = {400, 503}
+            if operation.get("security"):
+                statuses |= {401, 403, 404}  # 404: an id in the path, the body or the query names nothing
+            if "{" in path:
+                statuses.add(404)
+            if method != "get":
+                statuses |= {409, 413, 422}
+            if path == "/api/auth/token":
+                statuses |= {401, 429}
+            responses = operation.setdefault("responses", {})
+            for status in sorted(statuses):
+                responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}

@@ -68,6 +68,7 @@ def list_bulletins():
 @blp.post("/bulletins")
 @blp.arguments(MakeIn)
 @blp.response(201, BulletinOut)
+@blp.alt_response(200, schema=BulletinOut, description="that day's bulletin was issued already (no remake)")
 @blp.doc(security=BEARER)
 def make_bulletin(body):
     """Issue the bulletin of a day now (环督办); 201 when made, 200 with the stored one when that

@@ -10,6 +10,10 @@ blp = Blueprint("health", __name__, url_prefix="/api", description="Liveness")
 
 
 @blp.get("/health")
+@blp.doc(responses={"200": {"description": "the service and its database answer", "content": {"application/json": {
+    "schema": {"type": "object", "required": ["status", "database", "time"], "properties": {
+        "status": {"type": "string", "enum": ["ok"]}, "database": {"type": "string"},
+        "time": {"type": "string", "format": "date-time"}}}}}}})
 def health():
     """Whether the service and its database answer."""
     with duban().db.reading() as session:

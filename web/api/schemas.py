@@ -134,7 +134,7 @@ class TaskOut(Schema):
     assignee = fields.Function(lambda t: t.assignee.username if t.assignee else None)
     candidate_unit = fields.Nested(Ref, allow_none=True)
     candidate_role = fields.Function(lambda t: t.candidate_role.value if t.candidate_role else None)
-    due_at = fields.AwareDateTime()
+    due_at = fields.AwareDateTime(allow_none=True, metadata={"description": "none: the task has no due time"})
     due_provisional = _provisional("due_at")
     light = _light()
     state = fields.Function(lambda t: t.state.value)

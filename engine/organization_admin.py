@@ -32,6 +32,7 @@ from typing import Any, Iterable
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from .text import ID_MAX
 from . import accounts, ledger
 from .ledger import Action
 from .errors import Invalid, NotFound, Reason
@@ -128,6 +129,9 @@ class Checks:
             except (TypeError, ValueError):
                 self.fail(name, "unknown", f"no {what} with id {row_id!r}", what=what)
                 return None
+        if not 1 <= row_id <= ID_MAX:  # beyond what the database stores: no such row
+            self.fail(name, "unknown", f"no {what} with id {row_id}", what=what)
+            return None
         found = session.get(model, row_id)
         if found is None:
             self.fail(name, "unknown", f"no {what} with id {row_id}", what=what)

@@ -10,8 +10,11 @@ from sqlalchemy.orm import Session, selectinload
 from . import clock, ledger
 from .errors import Conflict, Invalid, NotFound
 from .ledger import Action
+from .text import normal_code
 from .models import (DeadlineKind, Light, Milestone, Official, Problem, ProblemCategory, ProblemSource, ProblemStatus,
                      Region, Site, Unit, User, problem_cooperating_unit)
+
+CODE_MAX = 40  # Problem.code is String(40)
 
 
 @dataclass
@@ -63,13 +66,18 @@ def register(session: Session, new: NewProblem, actor: User | None) -> Problem:
         cooperating.append(unit)
     if new.deadline_kind == DeadlineKind.BY_DATE and new.deadline is None:
         errors["deadline"] = ["a 限期整改 problem needs a deadline"]
+    code = normal_code(new.code)  # stored as compared: NFKC, no zero-width characters, trimmed
+    if not code:
+        errors["code"] = ["must not be empty"]
+    elif len(code) > CODE_MAX:
+        errors["code"] = [f"at most {CODE_MAX} characters"]
     if errors:
         raise Invalid("the problem cannot be registered", errors)
-    if session.scalar(select(Problem.id).where(Problem.code == new.code)) is not None:
-        raise Conflict(f"a problem with code {new.code} is already registered", {"code": ["already registered"]})
+    if session.scalar(select(Problem.id).where(Problem.code == code)) is not None:
+        raise Conflict(f"a problem with code {code} is already registered", {"code": ["already registered"]})
 
     problem = Problem(
-        code=new.code, title=new.title, description=new.description, source=new.source, batch=new.batch,
+        code=code, title=new.title, description=new.description, source=new.source, batch=new.batch,
         category=new.category, region=region, lead_unit=lead_unit, responsible_official=responsible,
         leading_official=leading, industry_unit=industry, cooperating_units=cooperating, target=new.target,
         measures=new.measures, deadline_kind=new.deadline_kind, deadline=new.deadline,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,8 @@ from .scheduling import signal as scheduling_signal
 from .workflow.runtime import Runtime
 
 DEFAULT_PROCESS = "rectification"
+# what a door wants back from an action, built inside its transaction: (session, id) -> answer
+Answer = Callable[[Session, int], Any]
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,9 @@ class Duban:
     # -- problems ------------------------------------------------------------------------------
 
     def register_problem(self, user_id: int | None, new: problems.NewProblem,
-                         process_key: str = DEFAULT_PROCESS) -> int:
+                         process_key: str = DEFAULT_PROCESS, answer: Answer | None = None):
+        """The new problem's id; or, given `answer`, what `answer(session, problem_id)` builds
+        inside the transaction (a door's response, complete before the commit)."""
         with self.db.transaction() as session:
             self._calendar(session)
             actor = self.actor(session, user_id)
@@ -120,7 +125,7 @@ class Duban:
                 raise NotFound(f"no process {process_key!r} is deployed", {"process_key": ["not deployed"]})
             problem = problems.register(session, new, actor)
             self.runtime.start(session, definition, problem, actor)
-            return problem.id
+            return answer(session, problem.id) if answer else problem.id
 
     # -- Excel ledgers (整改台账) ------------------------------------------------------------------
 
@@ -204,7 +209,9 @@ class Duban:
 
     # -- tasks ---------------------------------------------------------------------------------
 
-    def complete_task(self, user_id: int, task_id: int, data: dict) -> None:
+    def complete_task(self, user_id: int, task_id: int, data: dict, answer: Answer | None = None):
+        """Complete a task; given `answer`, return what `answer(session, task_id)` builds inside
+        the transaction, so that a committed completion is answered with what it committed."""
         try:
             with self.db.transaction() as session:
                 self._calendar(session)
@@ -213,7 +220,7 @@ class Duban:
                 problem_id = task.problem_id
                 if tasks.may_complete(actor, task):
                     self.runtime.complete(session, task, actor, data)
-                    return
+                    return answer(session, task_id) if answer else None
         except StaleDataError:
             raise Conflict(f"task {task_id} was completed by someone else at the same moment") from None
         self.deny(user_id, f"complete task {task_id}", "human_task", task_id, problem_id)
@@ -297,12 +304,14 @@ class Duban:
 
     # -- extension requests (延期申请) ----------------------------------------------------------
 
-    def request_extension(self, user_id: int, problem_id: int, new: extensions.NewRequest) -> int:
+    def request_extension(self, user_id: int, problem_id: int, new: extensions.NewRequest,
+                          answer: Answer | None = None):
         with self.db.transaction() as session:
             actor = self.actor(session, user_id)
             problem = problems.get(session, problem_id)
             if extensions.may_request(actor, problem):
-                return extensions.file(session, problem, new, actor, self.settings.notifications).id
+                request_id = extensions.file(session, problem, new, actor, self.settings.notifications).id
+                return answer(session, request_id) if answer else request_id
         self.deny(user_id, f"request an extension of problem {problem_id}", "problem", problem_id, problem_id)
 
     def decide_extension(self, user_id: int, request_id: int, approve: bool, note: str | None = None,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from .. import problems
 from ..errors import Reason
+from ..text import normal_code
 from ..models import (DeadlineKind, Official, Post, PostKind, Problem, ProblemCategory, ProblemSource, Region,
                       RegionLevel, Unit, UnitKind, User)
 from . import deadlines
@@ -179,7 +180,7 @@ class _Known:
         self.officials: dict[str, list[Official]] = {}
         for official in session.scalars(select(Official)):
             self.officials.setdefault(official.name, []).append(official)
-        self.codes = set(session.scalars(select(Problem.code)))
+        self.codes = {normal_code(c) for c in session.scalars(select(Problem.code))}
         roots = [r for r in self.regions.values() if r.parent_id is None and r.level == RegionLevel.CITY]
         self.only_city = roots[0].name if len(roots) == 1 else None
 
@@ -207,16 +208,17 @@ def _judge(row: Row, table: Table, known: _Known, plan: Plan, seen_codes: dict[s
         elif not value(needed):
             reasons.append(why(header(needed), "missing", "missing"))
     if code:
-        if code in known.codes:
+        same = normal_code(code)  # ＮＬ-001, "NL-001 " and NL\u200b-001 are one code
+        if same in known.codes:
             report.status = "duplicate"
             report.reasons = [why(header("code"), "registered", f"{code} is already registered; the row is not "
                                   "imported again", code=code)]
             return report, None, []
-        if code in seen_codes:
-            reasons.append(why(header("code"), "repeated", f"{code} is also in row {seen_codes[code]}", code=code,
-                               row=seen_codes[code]))
+        if same in seen_codes:
+            reasons.append(why(header("code"), "repeated", f"{code} is also in row {seen_codes[same]}", code=code,
+                               row=seen_codes[same]))
         else:
-            seen_codes[code] = row.number
+            seen_codes[same] = row.number
         if len(code) > LIMITS["code"]:
             reasons.append(_too_long(header("code"), LIMITS["code"]))
 

@@ -30,6 +30,8 @@ PLAN_FIELDS = {"target", "measures", "deadline_kind", "deadline"}
 RESERVED_IDS = {"Start", "End", "Root"}
 RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin", ".StartEventSplit", ".StartEventJoin")
 CALENDARS = {"working", "calendar"}
+# the database's column sizes (models/process.py, models/escalation.py)
+MAX_KEY, MAX_NAME, MAX_ELEMENT_ID = 100, 200, 100
 
 
 @dataclass
@@ -78,6 +80,10 @@ def read_xml(content: bytes) -> etree._ElementTree:
     try:
         tree = etree.ElementTree(etree.fromstring(content, etree.XMLParser(**_SAFE_PARSER)))
     except etree.XMLSyntaxError as error:
+        if "encoding" in (error.msg or "").lower():
+            raise DocumentError([Finding("document", error.lineno, (
+                f"the document's encoding: {error.msg}; declare the encoding the file is written in "
+                "(<?xml version=\"1.0\" encoding=\"GBK\"?>, UTF-8, UTF-16 with its byte order mark, ISO-8859-1)"))]) from None
         raise DocumentError([Finding("document", error.lineno, f"not well-formed XML: {error.msg}")]) from None
     if tree.docinfo.doctype:
         raise DocumentError([Finding("document", 1, "a DOCTYPE is not allowed in a BPMN document")])
@@ -119,6 +125,7 @@ def prepare(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
     for lane in process.iter(f"{{{BPMN}}}lane"):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             lanes[(ref.text or "").strip()] = lane
+    _check_lengths(process, findings)
     _check_ids(process, findings)
     forms = _check_user_tasks(process, lanes, lane_roles, attachments or {}, findings)
     _check_records(process, forms, findings)
@@ -138,11 +145,46 @@ def prepare(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
         element = error.id or "document"
         raise DocumentError([Finding(element, lines.get(error.id) or error.line_number or None,
                                      str(error).split("\n")[0])]) from None
-    xml = content.decode("utf-8") if isinstance(content, bytes) else content
+    xml = as_text(content, tree)
     # the forms belong to the version: a changed form file is a new version
     checksum = hashlib.sha256(content + json.dumps(forms, sort_keys=True).encode()).hexdigest()
     return Deployable(key=key, name=process.get("name") or key, xml=xml, checksum=checksum, forms=forms, spec=spec,
                       subprocess_specs=subprocess_specs)
+
+
+def as_text(content: bytes | str, tree) -> str:
+    """The document as stored: the upload itself when it is UTF-8, else the same document
+    serialised without its declaration (GBK, GB18030, Latin-1, UTF-16 read as declared)."""
+    if isinstance(content, str):
+        return content
+    if (tree.docinfo.encoding or "").upper().replace("-", "") in ("UTF8", ""):
+        try:
+            return content.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # a UTF-16 byte order mark without a declaration: lxml read it, so do we
+    fresh = etree.ElementTree(etree.fromstring(content, etree.XMLParser(**_SAFE_PARSER)))
+    return etree.tostring(fresh, encoding="unicode")
+
+
+def _check_lengths(process, findings) -> None:
+    """What the database stores of a process must fit its columns."""
+    key, name = process.get("id") or "", process.get("name") or ""
+    if len(key) > MAX_KEY:
+        findings.append(Finding(key[:40] + "…", process.sourceline,
+                                f"the process id is {len(key)} characters long; at most {MAX_KEY}"))
+    if len(name) > MAX_NAME:
+        findings.append(Finding(key[:MAX_KEY], process.sourceline,
+                                f"the process name is {len(name)} characters long; at most {MAX_NAME}"))
+    for element in process.iter():
+        if not isinstance(element.tag, str) or element is process:
+            continue
+        element_id = element.get("id") or ""
+        if len(element_id) > MAX_ELEMENT_ID:
+            findings.append(Finding(element_id[:40] + "…", element.sourceline,
+                                    f"the id is {len(element_id)} characters long; at most {MAX_ELEMENT_ID}"))
+        elif element.tag in (f"{{{BPMN}}}userTask", f"{{{BPMN}}}manualTask") and len(element.get("name") or "") > MAX_NAME:
+            findings.append(Finding(element_id, element.sourceline,
+                                    f"the task name is {len(element.get('name'))} characters long; at most {MAX_NAME}"))
 
 
 def _check_ids(process, findings) -> None:

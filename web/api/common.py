@@ -35,6 +35,19 @@ def caller_id() -> int:
 BEARER = [{"bearerAuth": []}]
 
 
+def calendar_of(session):
+    """The working calendar read with the action's own session, for the response schemas
+    (so that an answer built inside a transaction needs no second connection)."""
+    g.working_calendar = duban().current_calendar(session)
+    return g.working_calendar
+
+
+def reply_json(body, status: int = 200) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
 def reply(schema, obj, status: int = 200) -> Response:
     """Serialize while the session that loaded `obj` is still open; the @blp.response
     decorator documents the schema and passes a ready Response through."""

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from engine import extensions, problems
 from engine.models import ExtensionRequest, ExtensionStatus, Problem
 
-from .common import BEARER, Blueprint, caller_id, duban, reply
+from .common import BEARER, Blueprint, caller_id, duban, reply, reply_json
 
 blp = Blueprint("extensions", __name__, url_prefix="/api", description="Extension requests (延期申请)")
 
@@ -50,10 +50,10 @@ class ExtensionOut(Schema):
 @blp.doc(security=BEARER)
 def file_request(body, problem_id):
     """Ask for a later deadline (before the current one has passed); one pending request at a time."""
-    app = duban()
-    request_id = app.request_extension(caller_id(), problem_id, extensions.NewRequest(**body))
-    with app.db.reading() as session:
-        return reply(ExtensionOut(), extensions.get(session, request_id), 201)
+    answer = duban().request_extension(caller_id(), problem_id, extensions.NewRequest(**body),
+                                       answer=lambda session, request_id: ExtensionOut().dump(
+                                           extensions.get(session, request_id)))
+    return reply_json(answer, 201)
 
 
 @blp.get("/problems/<int:problem_id>/extension-requests")

@@ -8,7 +8,7 @@ from engine.models import (DeadlineKind, EvidenceFile, LedgerEntry, Light, Probl
                            ProblemStatus, Role)
 from engine.errors import Invalid, NotFound
 
-from .common import BEARER, Blueprint, caller_id, duban, reply
+from .common import BEARER, Blueprint, calendar_of, caller_id, duban, reply, reply_json
 from .schemas import EvidenceOut, LightCounts, ProblemDetail, ProblemFilterQuery, ProblemIn, ProblemPage, ProblemQuery
 
 blp = Blueprint("problems", __name__, url_prefix="/api", description="Problems and their ledger (整改台账)")
@@ -72,8 +72,13 @@ def create_problem(body):
         target=body["target"], measures=body["measures"], deadline_kind=DeadlineKind(body["deadline_kind"]),
         deadline=body["deadline"], sites=body["sites"],
         milestones=[(m["title"], m["due"]) for m in body["milestones"]])
-    problem_id = app.register_problem(user_id, new, body["process_key"])
-    return _detail(problem_id, status=201)
+    return reply_json(app.register_problem(user_id, new, body["process_key"], answer=_registered), 201)
+
+
+def _registered(session, problem_id: int) -> dict:
+    """The answer to a registration, built in its transaction."""
+    calendar_of(session)
+    return ProblemDetail().dump(_with_details(session, problems.get(session, problem_id)))
 
 
 @blp.get("/problems/<int:problem_id>")
@@ -92,13 +97,17 @@ def _detail(problem_id: int, status: int = 200):
         problem = problems.get(session, problem_id)
         allowed = problems.may_see(viewer, problem)
         if allowed:
-            problem.current_tasks = session.scalars(tasks.open_on(problem_id)).all()
-            problem.evidence = session.scalars(select(EvidenceFile).where(EvidenceFile.problem_id == problem_id)
-                                               .order_by(EvidenceFile.id)).all()
-            problem.timeline = session.scalars(select(LedgerEntry).where(LedgerEntry.problem_id == problem_id)
-                                               .order_by(LedgerEntry.id)).all()
-            return reply(ProblemDetail(), problem, status)
+            return reply(ProblemDetail(), _with_details(session, problem), status)
     app.deny(user_id, f"see problem {problem_id}", "problem", problem_id, problem_id)
+
+
+def _with_details(session, problem):
+    problem.current_tasks = session.scalars(tasks.open_on(problem.id)).all()
+    problem.evidence = session.scalars(select(EvidenceFile).where(EvidenceFile.problem_id == problem.id)
+                                       .order_by(EvidenceFile.id)).all()
+    problem.timeline = session.scalars(select(LedgerEntry).where(LedgerEntry.problem_id == problem.id)
+                                       .order_by(LedgerEntry.id)).all()
+    return problem
 
 
 @blp.post("/problems/<int:problem_id>/evidence")

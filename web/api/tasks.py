@@ -3,7 +3,7 @@ from __future__ import annotations
 from engine import lights, tasks
 from engine.models import HumanTask, Light, TaskState
 
-from .common import BEARER, Blueprint, caller_id, duban, reply
+from .common import BEARER, Blueprint, calendar_of, caller_id, duban, reply, reply_json
 from .schemas import CompleteIn, LightCounts, TaskDetail, TaskOut, TaskQuery
 
 blp = Blueprint("tasks", __name__, url_prefix="/api", description="Human tasks (待办)")
@@ -50,11 +50,17 @@ def get_task(task_id: int):
         viewer = app.actor(session, user_id)
         task = tasks.get(session, task_id)
         if viewer.reads_everything or tasks.may_complete(viewer, task):
-            task.form = task.instance.definition.forms.get(task.element_id)
-            task.form_context = app.runtime.form_context(task)
-            return reply(TaskDetail(), task)
+            return reply(TaskDetail(), _detail(session, task_id))
         problem_id = task.problem_id
     app.deny(user_id, f"see task {task_id}", "human_task", task_id, problem_id)
+
+
+def _detail(session, task_id: int):
+    app = duban()
+    task = tasks.get(session, task_id)
+    task.form = task.instance.definition.forms.get(task.element_id)
+    task.form_context = app.runtime.form_context(task)
+    return task
 
 
 @blp.post("/tasks/<int:task_id>/complete")
@@ -62,6 +68,12 @@ def get_task(task_id: int):
 @blp.response(200, TaskDetail)
 @blp.doc(security=BEARER)
 def complete_task(body, task_id: int):
-    """Complete a task with its form's data: `{"data": {field: value}}`."""
-    duban().complete_task(caller_id(), task_id, body["data"])
-    return get_task(task_id)
+    """Complete a task with its form's data: `{"data": {field: value}}`; the answer is the task
+    as the completion committed it."""
+    return reply_json(duban().complete_task(caller_id(), task_id, body["data"], answer=_completed))
+
+
+def _completed(session, task_id: int) -> dict:
+    """The answer to a completion, built in its transaction."""
+    calendar_of(session)
+    return TaskDetail().dump(_detail(session, task_id))

@@ -5,6 +5,8 @@ accountability cases (问责). For the rectification office, the discipline offi
 narrowed to one region and the regions below it with `?region=<id>`."""
 from __future__ import annotations
 
+import re
+
 from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -12,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from engine import clock, dashboard
 from engine.errors import NotFound
 from engine.models import InstanceStatus, Light, Role
+from engine.text import ID_MAX
 
 from .layout import LIGHT_LABELS, OVERSIGHT, current_user, duban, local_time, page_blueprint
 
@@ -29,7 +32,8 @@ def whole_number(name: str, choices=None) -> int | None:
     text = request.args.get(name, "").strip()
     if not text:
         return None
-    if not text.isdigit() or (choices is not None and int(text) not in choices):
+    if not re.fullmatch(r"\d{1,10}", text) or not 1 <= int(text) <= ID_MAX or (
+            choices is not None and int(text) not in choices):
         allowed = "、".join(str(c) for c in choices) if choices is not None else _("正整数")
         abort(400, _("参数 %(name)s 无效：应为 %(allowed)s。", name=name, allowed=allowed))
     return int(text)

@@ -6,6 +6,7 @@ page in the layout instead of the API's JSON.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -122,7 +123,7 @@ def page_number() -> int:
     """The `page` query argument of a list page (1 when absent); a 400 page when it is not a
     whole number from 1."""
     text = request.args.get("page", "").strip() or "1"
-    if not text.isdigit() or int(text) < 1:
+    if not re.fullmatch(r"\d{1,7}", text) or int(text) < 1:
         abort(400, str(_l("参数 page 无效：应为从 1 起的页码。")))
     return int(text)
 

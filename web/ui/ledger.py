@@ -4,6 +4,7 @@ tasks, timeline (留痕), evidence, escalations, extension requests, and its pro
 with the path taken and the tasks open now."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from flask import abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,6 +17,7 @@ from engine.excel.deadlines import text as deadline_text
 from engine.models import (Escalation, EvidenceFile, HumanTask, LedgerEntry, Light, Problem, ProblemCategory,
                            ProblemSource, ProblemStatus, ProcessInstance, Region, Role, Unit, User)
 from engine.organization import region_heads, unit_heads
+from engine.text import ID_MAX
 from engine.workflow import trail
 
 from .layout import ROLE_LABELS, current_user, duban, page_blueprint
@@ -83,12 +85,12 @@ def _bad(key: str, value: str):
     abort(400, _("筛选条件「%(field)s」的值无效：%(value)s", field=FILTER_LABELS[key], value=value))
 
 
-def _whole(key: str, value: str, low: int = 1, high: int | None = None) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        _bad(key, value)
-    if number < low or (high is not None and number > high):
+def _whole(key: str, value: str, low: int = 1, high: int = ID_MAX) -> int:
+    """A whole number from `low` to `high` (by default an id: at most 2^31-1); 400 otherwise."""
+    if not re.fullmatch(r"\s*\d{1,10}\s*", value):
+        _bad(key, value[:40])
+    number = int(value)
+    if number < low or number > high:
         _bad(key, value)
     return number
 

@@ -14,6 +14,7 @@ from engine.escalation import rules as ladder_rules
 from engine.escalation.rules import EVENTS, TRIGGER_KINDS
 from engine.escalation.targets import TARGETS
 from engine.models import Escalation, User
+from engine.text import ID_MAX
 from engine.workflow import definitions as deployed
 
 from ..layout import EVENT_LABELS, current_user, duban
@@ -94,6 +95,8 @@ def rules_save():
     blocks, data, where = _read_form(request.form)
     note = request.form.get("note", "").strip()
     based_on = request.form.get("based_on", type=int) or in_force.version
+    if not 1 <= based_on <= ID_MAX:
+        based_on = in_force.version
     errors: dict[str, list[str]] = {}
     if not note:
         errors["note"] = [_("请填写修改说明（为何调整督办规则），它记入版本历史和留痕。")]
@@ -153,7 +156,7 @@ def _version_argument(name: str = "version") -> int | None:
     text = request.args.get(name)
     if text is None or text == "":
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not re.fullmatch(r"\d{1,10}", text) or int(text) < 1:
         abort(400, _("版本号应为正整数：%(text)s", text=text[:40]))
     if int(text) > MAX_VERSION:
         abort(404, _("没有第 %(version)s 版督办规则。", version=text[:40]))

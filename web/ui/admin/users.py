@@ -2,6 +2,8 @@
 one, changing its roles, resetting its password, deactivating and reactivating it."""
 from __future__ import annotations
 
+import re
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -27,7 +29,7 @@ def users():
 def _users_page(errors: dict | None = None, values: dict | None = None, status: int = 200):
     search, page = list_arguments()
     values = values or {}
-    if not values and request.args.get("official_id", "").isdigit():
+    if not values and re.fullmatch(r"\d{1,9}", request.args.get("official_id", "")):
         values = {"official_id": request.args["official_id"], "roles": [Role.OFFICIAL.value]}
     with duban().db.reading() as db:
         rows, total = org_admin.users_page(db, search, page, PER_PAGE)

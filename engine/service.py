@@ -60,9 +60,10 @@ class Firing:
 
 
 class Duban:
-    def __init__(self, settings: Settings, runtime: Runtime | None = None):
+    def __init__(self, settings: Settings, runtime: Runtime | None = None, **engine_options):
+        """`engine_options` go to SQLAlchemy's create_engine (`duban serve` sizes the pool)."""
         self.settings = settings
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, **engine_options)
         scheduling_signal.install(self.db)
         # each Duban holds its own calendar, kept in step with the database (see _calendar)
         self.runtime = runtime or Runtime(WorkingCalendar(), channels=settings.notifications)

@@ -8,10 +8,10 @@ import click
 from engine.settings import Settings
 
 
-def _duban():
+def _duban(**engine_options):
     from engine.service import Duban
 
-    return Duban(Settings.from_env())
+    return Duban(Settings.from_env(), **engine_options)
 
 
 class _Group(click.Group):
@@ -70,21 +70,33 @@ def demo() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
               help="run the scheduler in this process too (it leads only where it holds the lock)")
-def serve(host: str, port: int, scheduler: bool) -> None:
-    """Serve the web app and the API, with the scheduler beside it (the embedded default)."""
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256),
+              help="requests served at once; the database pool is sized to match")
+def serve(host: str, port: int, scheduler: bool, threads: int) -> None:
+    """Serve the web app and the API, with the scheduler beside it (the embedded default).
+
+    Werkzeug's threaded server, at most THREADS requests at a time (the others wait their
+    turn); the database pool holds THREADS connections and as many again in overflow (a
+    request may read while it writes), plus a few for the scheduler. A request that waits
+    longer than DUBAN_POOL_TIMEOUT seconds (10) for a connection is answered 503 with
+    Retry-After."""
+    import os
+
     from werkzeug.serving import run_simple
 
     from engine.scheduling.runner import Scheduler
     from web import create_app
+    from web.edge import at_most
 
-    duban = _duban()
+    duban = _duban(pool_size=threads, max_overflow=threads + 4,
+                   pool_timeout=float(os.environ.get("DUBAN_POOL_TIMEOUT", "10")))
     for definition, created in duban.deploy_shipped():
         if created:
             click.echo(f"deployed {definition.key} version {definition.version}")
     running = Scheduler(duban).start() if scheduler else None
     click.echo(f"Duban on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
     try:
-        run_simple(host, port, create_app(duban=duban), threaded=True, use_reloader=False)
+        run_simple(host, port, at_most(threads, create_app(duban=duban)), threaded=True, use_reloader=False)
     finally:
         if running is not None:
             running.stop()

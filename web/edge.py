@@ -150,3 +150,45 @@ def clean_json(value):
                 stack.extend((copy, index, inner, f"{path}.{index}" if path else str(index), depth + 1)
                              for index, inner in enumerate(copy))
     return root[0]
+
+
+def at_most(threads: int, wsgi_app, wait: float = 30.0):
+    """A WSGI app that lets `threads` requests in at a time (Werkzeug's threaded server starts
+    a thread per connection); one that waits longer than `wait` seconds is answered 503."""
+    import threading
+
+    gate = threading.BoundedSemaphore(threads)
+
+    def gated(environ, start_response):
+        if not gate.acquire(timeout=wait):
+            body = json.dumps({"code": "unavailable", "message": "the server is busy; try again shortly",
+                               "errors": {}}).encode()
+            start_response("503 Service Unavailable", [("Content-Type", "application/json"),
+                                                       ("Content-Length", str(len(body))), ("Retry-After", "2")])
+            return [body]
+        try:
+            return _Released(wsgi_app(environ, start_response), gate.release)
+        except BaseException:
+            gate.release()
+            raise
+
+    return gated
+
+
+class _Released:
+    """A response body that gives its place back once the server has sent it (or given up)."""
+
+    def __init__(self, body, release):
+        self.body, self._release = body, release
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self):
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            release, self._release = self._release, None
+            if release:
+                release()

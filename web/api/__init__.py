@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
+from sqlalchemy import exc as sa_exc
 from flask_smorest import Api
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
@@ -104,6 +105,26 @@ def register_api(app: Flask) -> None:
         status = getattr(error, "status", None) or next(
             (code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
         return jsonify(error_body(error.code, error.message, error.errors)), status
+
+    @app.errorhandler(sa_exc.TimeoutError)
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    def _busy(error: Exception):
+        """No database connection free within the pool's timeout, or the connection failed:
+        the request did not happen (an action's transaction rolls back); try again."""
+        log.warning("database unavailable for %s %s: %s", request.method, request.path, str(error).split("\n")[0])
+        response = jsonify(error_body("unavailable", "the database is busy or unreachable; try again shortly"))
+        response.status_code = 503
+        response.headers["Retry-After"] = "2"
+        return response
+
+    @app.errorhandler(sa_exc.DataError)
+    def _out_of_range(error: Exception):
+        """A value the database cannot store that the edge did not catch: the client's input."""
+        log.warning("value refused by the database for %s %s: %s", request.method, request.path,
+                    str(error).split("\n")[0])
+        return jsonify(error_body("invalid", "a value is out of the range the database stores",
+                                  {"request": ["a value is too long, too large or not storable"]})), 400
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -12,6 +12,11 @@ from engine.service import Duban
 class _Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
 
+    def _raw_load_json(self, req):
+        """The body as the request edge parsed and normalised it (web/edge.py), if it did."""
+        cached = getattr(req, "_cached_json", (Ellipsis, Ellipsis))[0]
+        return super()._raw_load_json(req) if cached is Ellipsis else cached
+
 
 class Blueprint(SmorestBlueprint):
     ARGUMENTS_PARSER = _Parser()

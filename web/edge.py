@@ -81,7 +81,7 @@ def check_request() -> None:
 def _clean_multidict(values, where: str) -> ImmutableMultiDict:
     cleaned = []
     for key, value in values.items(multi=True):
-        for part, name in ((key, f"{where} parameter name"), (value, key)):
+        for part in (key, value):
             problem = text_problem(part)
             if problem:
                 raise BadInput(f"the {where} parameter {_printable(key)!r} {problem}", {_printable(key): [problem]})

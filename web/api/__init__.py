@@ -74,6 +74,9 @@ def register_api(app: Flask) -> None:
     from . import organization
 
     api.register_blueprint(organization.blp)
+    from . import incidents
+
+    api.register_blueprint(incidents.blp)
 
     @app.errorhandler(DubanError)
     def _domain_error(error: DubanError):

@@ -149,6 +149,10 @@ def failed_task(error: BaseException, workflow=None) -> SpiffTask | None:
 def describe(error: BaseException) -> str:
     """The error in one bounded message, with the script's line where SpiffWorkflow knows it."""
     text = " ".join(str(error).split()) or f"the diagram's code raised {type(error).__name__}"
+    cause = error.__cause__ or error.__context__
+    said = " ".join(str(cause).split()) if cause is not None else ""
+    if said and said not in text and getattr(error, "error_type", None) == type(cause).__name__:
+        text += f": {said}"  # SpiffWorkflow's "Error evaluating expression 'x'" lacks the why
     line, source = getattr(error, "line_number", None), getattr(error, "error_line", None)
     if line:
         text += f" (line {line}: {' '.join(str(source or '').split())})"

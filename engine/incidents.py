@@ -24,6 +24,7 @@ from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
@@ -280,6 +281,7 @@ def resolve(session: Session, incident: Incident, actor: User | None) -> None:
         Incident.instance_id == instance.id, Incident.status == IncidentStatus.OPEN))
     if not others and instance.status == InstanceStatus.ERROR:
         instance.status, instance.error = InstanceStatus.RUNNING, None
+    flag_modified(instance, "status")  # always written: the version counter orders concurrent retries
     ledger.record(session, Action.INCIDENT_RESOLVED, actor=actor, subject_type="incident", subject_id=incident.id,
                   problem_id=incident.problem_id,
                   payload={"incident": incident.id, "instance": incident.instance_id, "attempts": incident.attempts,
@@ -291,6 +293,7 @@ def _stop(instance: ProcessInstance, failure: Failure) -> None:
     if instance.status != InstanceStatus.COMPLETED:
         instance.status = InstanceStatus.ERROR
     instance.error = f"{failure.element_id}: {failure.error_type}: {failure.message}"
+    flag_modified(instance, "error")  # always written: the version counter orders concurrent retries
 
 
 def office(session: Session) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from engine import clock
@@ -153,3 +154,18 @@ def test_a_failing_step_in_a_parallel_wake_leaves_the_other_branches_going(api, 
     plan = {w.id for w in Scheduler(duban).wakeups()}
     [incident] = incidents_of(duban, broken)
     assert f"incident:{incident.id}" in plan and f"timer:{instance_of(duban, broken).id}" not in plan
+
+
+def test_only_a_real_shutdown_gets_past_a_step():
+    from engine import incidents
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    assert incidents.step(None, interrupted).error_type == "KeyboardInterrupt"   # a script's: contained
+    incidents.request_shutdown()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            incidents.step(None, interrupted)                                # Ctrl-C: let through
+    finally:
+        incidents._shutdown.clear()

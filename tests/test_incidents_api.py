@@ -136,6 +136,8 @@ def test_the_dashboard_counts_open_incidents_for_admins(api, duban, app):
     assert 'data-figure="incidents"' in page and "流程异常" in page
     figure = page.split('data-figure="incidents"')[1].split("</div>")[0]
     assert "<b>1</b>" in figure
+    client.get("/lang/en?next=/dashboard")
+    assert "Incidents" in client.get("/dashboard").get_data(as_text=True).split('data-figure="incidents"')[1]
     other = app.test_client()
     login(other, "jiwei")
     assert 'data-figure="incidents"' not in other.get("/dashboard").get_data(as_text=True)

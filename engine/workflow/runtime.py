@@ -196,7 +196,6 @@ class Runtime:
             return None
         return incidents.record(session, instance, failure, actor, self.backoff, self.channels)
 
-
     def form_context(self, task: HumanTask) -> dict:
         """The process data a task's form reads its dynamic options (valuesKey) from."""
         keys = context_keys(task.instance.definition.forms.get(task.element_id))

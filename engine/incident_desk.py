@@ -14,7 +14,7 @@ import logging
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import clock, incidents
-from .errors import Conflict
+from .errors import Conflict, Forbidden, NotFound, Unauthenticated
 from .models import Incident, IncidentStatus, InstanceStatus, ProcessInstance, Role
 
 log = logging.getLogger("duban.incidents")
@@ -52,9 +52,9 @@ class IncidentDesk:
                 woken.incidents.append(incident)
         for incident_id in due_incidents:
             try:
-                retried, now_open = self._retry(None, incident_id, scheduled=True)
-            except Conflict:
-                continue
+                _retried, now_open = self._retry(None, incident_id, scheduled=True)
+            except (Conflict, NotFound):
+                continue  # retried or changed by another process meanwhile
             if now_open is not None:
                 woken.incidents.append(now_open)
         return woken
@@ -111,8 +111,8 @@ class IncidentDesk:
                         incidents.View.of(now_open) if now_open is not None else None)
         except StaleDataError:
             raise Conflict(f"the process of incident {incident_id} changed at the same moment; retry again") from None
-        except Conflict:
-            raise
+        except (Conflict, Forbidden, NotFound, Unauthenticated):
+            raise  # about the request, not the instance
         except BaseException as error:  # noqa: BLE001 - contained: see incidents.contained
             if not incidents.contained(error):
                 raise

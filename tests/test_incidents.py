@@ -169,3 +169,24 @@ def test_only_a_real_shutdown_gets_past_a_step():
             incidents.step(None, interrupted)                                # Ctrl-C: let through
     finally:
         incidents._shutdown.clear()
+
+
+def test_a_state_that_does_not_load_is_an_incident_of_its_own_and_the_others_fire(api, duban):
+    """When the step's own transaction fails (here the stored state no longer loads), it is
+    rolled back whole and a separate transaction records the incident; the instance is no
+    longer due, and its retries count attempts."""
+    broken, healthy = broken_and_healthy(api, failing="x = 1")
+    with duban.db.transaction() as session:
+        session.get(type(instance_of(duban, broken)), instance_of(duban, broken).id).state = {"spec": "gone"}
+    clock.advance(timedelta(hours=2))
+    woken = duban.wake_due()
+    assert sorted(instance for instance, _ in woken) == sorted(instance_of(duban, pid).id for pid in healthy)
+    [incident] = woken.incidents
+    assert (incident.problem_code, incident.element_id, incident.attempts) == ("BROKEN-1", "process", 1)
+    stored = instance_of(duban, broken)
+    assert stored.status == InstanceStatus.ERROR and stored.next_wakeup_at is None
+    assert stored.state == {"spec": "gone"}                                   # untouched: rolled back
+    assert actions(duban, broken)[-1] == "incident.opened"
+    assert duban.wake_due().incidents == []
+    retried = api.post(f"/api/incidents/{incident.id}/retry", as_="admin")
+    assert retried.status_code == 200 and (retried.json["status"], retried.json["attempts"]) == ("open", 2)

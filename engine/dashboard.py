@@ -101,6 +101,13 @@ def totals(session: Session, where: Scope) -> dict[str, int | float]:
             "close_rate": round(100.0 * closed / total, 1) if total else 0.0}
 
 
+def open_incidents(session: Session) -> int:
+    """Process instances stopped at a failed step (流程异常), city-wide: the office's to retry."""
+    from . import incidents
+
+    return incidents.open_count(session)
+
+
 @dataclass
 class Row:
     """One bar of a breakdown: a region, unit, source or batch and its problems by light."""

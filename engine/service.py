@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import accounts, clock, evidence, extensions, ledger, notifications, problems, tasks
-from . import calendar_store, lights
+from . import calendar_store, incidents, lights
 from . import organization_admin as org_admin
 from .calendar import WorkingCalendar
 from .db import Database
 from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from .ledger import Action
-from .models import Escalation, EvidenceFile, Official, Post, Problem, ProcessDefinition, ProcessInstance, Role, User
+from .incident_desk import IncidentDesk, Wakening
+from .models import Escalation, EvidenceFile, IncidentStatus, Official, Post, Problem, ProcessDefinition, Role, User
 from .settings import BPMN_DIR, Settings
 from .escalation import firing, rules
 from .escalation import ladder as ladder_module
@@ -66,7 +67,9 @@ class Duban:
         self.db = Database(settings.database_url, **engine_options)
         scheduling_signal.install(self.db)
         # each Duban holds its own calendar, kept in step with the database (see _calendar)
-        self.runtime = runtime or Runtime(WorkingCalendar(), channels=settings.notifications)
+        self.runtime = runtime or Runtime(WorkingCalendar(), channels=settings.notifications,
+                                          backoff=settings.incident_backoff)
+        self.incident_desk = IncidentDesk(self)
         self.tokens = accounts.Tokens(settings.secret_key, settings.token_max_age, self._may_use_token)
 
     # -- who is acting -------------------------------------------------------------------------
@@ -211,8 +214,10 @@ class Duban:
     # -- tasks ---------------------------------------------------------------------------------
 
     def complete_task(self, user_id: int, task_id: int, data: dict, answer: Answer | None = None):
-        """Complete a task; given `answer`, return what `answer(session, task_id)` builds inside
-        the transaction, so that a committed completion is answered with what it committed."""
+        """Complete a task. A step that fails after it leaves the completion standing and the
+        process at an incident (see Runtime.complete), which is returned; given `answer`, what
+        `answer(session, task_id)` builds inside the transaction is returned instead, so that a
+        committed completion is answered with what it committed."""
         try:
             with self.db.transaction() as session:
                 self._calendar(session)
@@ -220,30 +225,34 @@ class Duban:
                 task = tasks.get(session, task_id)
                 problem_id = task.problem_id
                 if tasks.may_complete(actor, task):
-                    self.runtime.complete(session, task, actor, data)
-                    return answer(session, task_id) if answer else None
+                    incident = self.runtime.complete(session, task, actor, data)
+                    if answer:
+                        return answer(session, task_id)
+                    return incidents.View.of(incident) if incident is not None else None
         except StaleDataError:
             raise Conflict(f"task {task_id} was completed by someone else at the same moment") from None
         self.deny(user_id, f"complete task {task_id}", "human_task", task_id, problem_id)
 
     # -- time ----------------------------------------------------------------------------------
 
-    def wake_due(self) -> list[tuple[int, list[str]]]:
-        """Fire every timer due by the engine's clock, one instance per transaction."""
-        with self.db.reading() as session:
-            due = self.runtime.due_instances(session, clock.now())
-        fired = []
-        for instance_id in due:
-            try:
-                with self.db.transaction() as session:
-                    self._calendar(session)
-                    instance = session.get(ProcessInstance, instance_id)
-                    if instance.next_wakeup_at is None or instance.next_wakeup_at > clock.now():
-                        continue  # another process woke it first
-                    fired.append((instance_id, self.runtime.wake(session, instance)))
-            except StaleDataError:
-                continue
-        return fired
+    def wake_due(self) -> Wakening:
+        """Fire every timer due by the engine's clock and retry the incidents due, one
+        instance per transaction: [(instance id, timer names)], with `.incidents`."""
+        return self.incident_desk.wake_due()
+
+    # -- incidents (流程异常) ----------------------------------------------------------------------
+
+    def incidents(self, user_id: int, status: IncidentStatus | None = None, page: int = 1,
+                  per_page: int = 20) -> tuple[list[incidents.View], int]:
+        """Incidents, newest first (admins and the discipline office)."""
+        return self.incident_desk.listing(user_id, status, page, per_page)
+
+    def incident(self, user_id: int, incident_id: int) -> incidents.View:
+        return self.incident_desk.get(user_id, incident_id)
+
+    def retry_incident(self, user_id: int, incident_id: int) -> incidents.View:
+        """Run an incident's failed step again now (admins); 409 when it is resolved."""
+        return self.incident_desk.retry(user_id, incident_id)
 
     # -- the escalation ladder -----------------------------------------------------------------
 

@@ -50,6 +50,8 @@ class Settings:
     secret_key: str
     token_max_age: int = 12 * 3600
     notifications: NotificationSettings = field(default_factory=NotificationSettings.from_env)
+    # automatic retries of incidents (engine/incidents.py): DUBAN_INCIDENT_RETRY_MINUTES, _MAX_MINUTES
+    incident_backoff: "Backoff" = field(default_factory=lambda: _backoff())
 
     @property
     def evidence_path(self) -> Path:
@@ -62,6 +64,12 @@ class Settings:
         url = overrides.pop("database_url", None) or os.environ.get("DUBAN_DATABASE_URL") or f"sqlite:///{instance / 'duban.db'}"
         secret = overrides.pop("secret_key", None) or os.environ.get("DUBAN_SECRET_KEY") or _instance_secret(instance)
         return cls(database_url=url, instance_path=instance, secret_key=secret, **overrides)
+
+
+def _backoff():
+    from .incidents import Backoff
+
+    return Backoff.from_env()
 
 
 def _instance_secret(instance: Path) -> str:

@@ -122,7 +122,10 @@ def scheduler(sweep_every: int, show_plan: bool) -> None:
         for wakeup in running.wakeups():
             click.echo(f"{wakeup.moment.astimezone(clock.SHANGHAI):%Y-%m-%d %H:%M:%S}  {wakeup.id}  {wakeup.what}")
         return
+    from engine import incidents
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    incidents.watch_for_shutdown()
     os_signal.signal(os_signal.SIGTERM, lambda *_: running.stopping.set())
     click.echo("scheduler started; it leads when it holds the lock (Ctrl-C stops it)")
     try:
@@ -134,34 +137,45 @@ def scheduler(sweep_every: int, show_plan: bool) -> None:
 @main.command()
 @click.option("--now", "at", default=None, help="ISO 8601 moment to act as now (default: the real time)")
 def wake(at: str | None) -> None:
-    """Fire every BPMN timer due by now (public-notice periods, monthly reports, look-backs)."""
-    from engine import clock
+    """Fire every BPMN timer due by now (public-notice periods, monthly reports, look-backs)
+    and retry the incidents due. An instance that fails becomes an incident, named on a line
+    of its own; the others are woken all the same (exit status 0)."""
+    from engine import clock, incidents
 
+    incidents.watch_for_shutdown()
     if at:
         clock.freeze(clock.parse(at))
     fired = _duban().wake_due()
     for instance_id, names in fired:
         click.echo(f"instance {instance_id}: {', '.join(names) or 'woken'}")
-    click.echo(f"{len(fired)} instance(s) woken")
+    _echo_incidents(fired.incidents)
+    click.echo(f"{len(fired)} instance(s) woken" + (f", {len(fired.incidents)} incident(s)" if fired.incidents else ""))
+
+
+def _echo_incidents(found) -> None:
+    for incident in found:
+        click.echo(incident.line())
 
 
 @main.command()
 @click.option("--now", "at", default=None, help="ISO 8601 moment to act as now (default: the real time)")
 @click.option("--dry-run", is_flag=True, help="only list what is due")
 def sweep(at: str | None, dry_run: bool) -> None:
-    """Fire everything on the escalation ladder due by now: one line per firing
-    (problem code, level, targets)."""
-    from engine import clock
+    """Fire the BPMN timers and everything on the escalation ladder due by now: one line per
+    firing (problem code, level, targets), then one per incident (an instance that failed;
+    everything else fires all the same, exit status 0)."""
+    from engine import clock, incidents
 
+    incidents.watch_for_shutdown()
     if at:
         clock.freeze(clock.parse(at))
     duban = _duban()
-    if not dry_run:
-        duban.wake_due()
+    found = duban.wake_due().incidents if not dry_run else []
     firings = duban.sweep(dry_run=dry_run)
     for item in firings:
         click.echo(item.line())
-    click.echo(f"{len(firings)} {'due' if dry_run else 'fired'}")
+    _echo_incidents(found)
+    click.echo(f"{len(firings)} {'due' if dry_run else 'fired'}" + (f", {len(found)} incident(s)" if found else ""))
 
 
 @main.command()

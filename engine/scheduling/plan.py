@@ -2,7 +2,9 @@
 
 Each wake-up has a stable id, so that planning again changes only what moved:
   timer:<instance id>   the next BPMN timer of a running instance (SpiffWorkflow's waiting
-                        events, stored as the instance's next_wakeup_at);
+                        events, stored as the instance's next_wakeup_at), an instance
+                        stopped at an incident included (its other branches go on);
+  incident:<id>         the next automatic retry of an open incident (engine/incidents.py);
   ladder:<firing key>   a rung of the escalation ladder for one problem and deadline;
   lights                the next moment any traffic light changes colour;
   outbox                the next email or webhook notice due for (another) attempt;
@@ -22,7 +24,7 @@ from .. import bulletin, lights
 from ..calendar import WorkingCalendar
 from ..escalation import firing
 from ..escalation.rules import Ladder
-from ..models import InstanceStatus, Notification, NotificationStatus, ProcessInstance
+from ..models import Incident, IncidentStatus, InstanceStatus, Notification, NotificationStatus, ProcessInstance
 
 HORIZON = timedelta(days=31)
 # SpiffWorkflow fires a timer once its moment has passed (strictly), so its job runs just after.
@@ -44,9 +46,15 @@ def upcoming(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: d
     found: list[Wakeup] = []
     for instance_id, moment in session.execute(
             select(ProcessInstance.id, ProcessInstance.next_wakeup_at)
-            .where(ProcessInstance.status == InstanceStatus.RUNNING, ProcessInstance.next_wakeup_at.is_not(None),
+            .where(ProcessInstance.status.in_((InstanceStatus.RUNNING, InstanceStatus.ERROR)),
+                   ProcessInstance.next_wakeup_at.is_not(None),
                    ProcessInstance.next_wakeup_at <= until)):
         found.append(Wakeup(f"timer:{instance_id}", max(moment + TIMER_MARGIN, now), f"BPMN timer of instance {instance_id}"))
+    for incident_id, instance_id, moment in session.execute(
+            select(Incident.id, Incident.instance_id, Incident.next_retry_at)
+            .where(Incident.status == IncidentStatus.OPEN, Incident.next_retry_at <= until)):
+        found.append(Wakeup(f"incident:{incident_id}", max(moment, now),
+                            f"retry of incident {incident_id} (instance {instance_id})"))
     for due in firing.forecast(session, ladder, calendar, now, until):
         found.append(Wakeup(f"ladder:{due.key}", due.moment, f"L{due.rule['level']} {due.rule['name']} for problem {due.problem_id}"))
     light_change = lights.next_change(session, calendar, now, light_rules)

@@ -5,9 +5,12 @@ Two job stores:
   moments   (SQLAlchemy, table apscheduler_jobs) one date job per wake-up of `plan.upcoming`,
             so the plan survives a restart and passes to the next leader;
   internal  (memory) the catch-up at start, the periodic sweep and the re-planning.
-Every job runs the same cycle: fire the BPMN timers due, fire the ladder, refresh the
-traffic lights, send the notices, issue the daily bulletin when its time has come, plan
-again. Each step is idempotent (a firing's key, a bulletin's day is
+Every job runs the same cycle: fire the BPMN timers due (and retry the incidents due), fire
+the ladder, refresh the traffic lights, send the notices, issue the daily bulletin when its
+time has come, plan again. Each stage is its own unit of failure: what one raises (a
+script's SystemExit included) is logged, once while it keeps failing the same way, and the
+others run; an instance that fails is an incident (engine/incidents.py), not a failed
+stage. Each step is idempotent (a firing's key, a bulletin's day is
 unique in the database), so a late, repeated or concurrent cycle fires nothing twice; the
 periodic sweep catches whatever fell due while no scheduler ran. One executor thread runs
 one job at a time.
@@ -25,7 +28,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 
-from .. import clock
+from .. import clock, incidents
 from ..escalation import rules
 from . import leadership as leadership_module
 from .leadership import LostLeadership
@@ -74,6 +77,7 @@ class Scheduler:
         self.aps: _Background | None = None
         self.cycles = 0
         self.last_results: dict = {}
+        self.failing: dict[str, str] = {}  # stage -> its error, while it keeps failing (logged once)
         # one job at a time, and standing down waits for the one in flight (a job re-plans, so
         # it may call into APScheduler: never wait for it while holding APScheduler's locks)
         self._job_lock = threading.RLock()
@@ -180,18 +184,34 @@ class Scheduler:
                                ("lights", self.duban.refresh_lights),
                                ("outbox", self.duban.deliver_notifications),
                                ("bulletin", self.duban.bulletin_due)):
-                try:
-                    results[name] = step()
-                except Exception:  # noqa: BLE001 - one failing step must not stop the others
-                    log.exception("scheduler step %s failed (cycle for %s)", name, reason)
+                results[name] = self._stage(name, reason, step)
             fired = results.get("ladder") or []
             if fired or results.get("timers"):
                 log.info("cycle for %s: %d timer(s), %d escalation(s)", reason, len(results.get("timers") or []),
                          len(fired))
             self.cycles += 1
             self.last_results = results
-            self.plan()
+            self._stage("plan", reason, self.plan)
         return results
+
+    def _stage(self, name: str, reason: str, step):
+        """Run one stage of the cycle; what it raises is logged (once while it fails the same
+        way) and the cycle goes on. Only a real shutdown ends the cycle."""
+        try:
+            result = step()
+        except BaseException as error:  # noqa: BLE001 - a script's SystemExit must not end the cycle
+            if not incidents.contained(error):
+                raise
+            said = f"{type(error).__name__}: {error}"
+            if self.failing.get(name) != said:
+                log.error("scheduler stage %s failed (cycle for %s)", name, reason, exc_info=error)
+            else:
+                log.debug("scheduler stage %s failed again: %s", name, said)
+            self.failing[name] = said
+            return None
+        if self.failing.pop(name, None) is not None:
+            log.info("scheduler stage %s works again", name)
+        return result
 
     def wakeups(self) -> list[Wakeup]:
         with self.duban.db.transaction() as session:  # the rules and the calendar seed themselves on first use

@@ -16,17 +16,16 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
 
-from .. import accountability, clock, ledger, lights, notifications
+from .. import accountability, clock, incidents, ledger, lights, notifications
 from ..assignment import ChainRole, assign, load_lane_roles
 from ..calendar import WorkingCalendar, default_calendar
 from ..errors import Conflict, DubanError, Invalid, field_errors
 from ..settings import NotificationSettings
 from ..ledger import Action
-from ..models import (DeadlineKind, EscalationEvent, EvidenceFile, HumanTask, InstanceStatus, Problem, ProblemStatus, ProcessDefinition,
-                      ProcessInstance, TaskState, User)
+from ..models import (DeadlineKind, EscalationEvent, EvidenceFile, HumanTask, Incident, InstanceStatus, Problem, ProblemStatus,
+                      ProcessDefinition, ProcessInstance, TaskState, User)
 from . import document, timers
 from .forms import context_keys, evidence_keys, validate_submission
 from .scripting import RestrictedScriptEngine
@@ -38,15 +37,17 @@ _validator_lock = threading.Lock()
 
 
 class WorkflowFailure(DubanError):
-    """The process itself could not go on (a condition failed, no path matched...)."""
+    """The process itself could not go on. (A step that fails while an instance runs does
+    not raise this: it becomes an incident, see engine/incidents.py.)"""
 
     code = "workflow_error"
 
 
 class Runtime:
     def __init__(self, calendar: WorkingCalendar = default_calendar, lane_roles: dict[str, ChainRole] | None = None,
-                 channels: NotificationSettings | None = None):
+                 channels: NotificationSettings | None = None, backoff: incidents.Backoff | None = None):
         self.calendar = calendar
+        self.backoff = backoff or incidents.Backoff.from_env()  # automatic retries of incidents
         self.channels = channels or NotificationSettings.from_env()  # where notices go besides in-app
         self.lane_roles = lane_roles if lane_roles is not None else load_lane_roles()
         self.light_rules = lights.load_rules()
@@ -87,7 +88,8 @@ class Runtime:
     def start(self, session: Session, definition: ProcessDefinition, problem: Problem, actor: User | None,
               data: dict | None = None, escalation_id: int | None = None,
               subject_official_id: int | None = None) -> ProcessInstance:
-        """Start an instance for `problem`; `data` is the process's start data."""
+        """Start an instance for `problem`; `data` is the process's start data. A step that
+        fails on the way leaves the instance at an incident (the problem stays registered)."""
         spec, subprocess_specs = specs_for(definition)
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
         if data:
@@ -101,14 +103,20 @@ class Runtime:
         ledger.record(session, Action.INSTANCE_STARTED, actor=actor, subject_type="process_instance",
                       subject_id=instance.id, problem_id=problem.id,
                       payload={"process": definition.key, "version": definition.version})
-        self._advance(session, instance, workflow, actor, completed=None)
+        failure = self._advance(session, instance, workflow, actor, completed=None)
+        self._incident(session, instance, failure, actor)
         return instance
 
     def load(self, instance: ProcessInstance):
         return state_from_dict(instance.state, instance.definition, self.script_engine)
 
-    def complete(self, session: Session, task: HumanTask, actor: User, data: dict) -> None:
-        """Complete a ready task with form data already authorized for `actor`."""
+    def complete(self, session: Session, task: HumanTask, actor: User, data: dict) -> Incident | None:
+        """Complete a ready task with form data already authorized for `actor`.
+
+        A step that fails after the form was accepted (the task's own script, a script or
+        condition after it) does not undo the completion: the user's data, the completed task
+        and its ledger entry stand, the process stops at the failed element, and the incident
+        opened for it is returned (None when the process went on)."""
         if task.state != TaskState.READY:
             raise Conflict(f"task {task.id} is already {task.state.value}")
         form = task.instance.definition.forms.get(task.element_id)
@@ -130,26 +138,63 @@ class Runtime:
         ledger.record(session, Action.TASK_COMPLETED, actor=actor, subject_type="human_task", subject_id=task.id,
                       problem_id=task.problem_id,
                       payload={"element": task.element_id, "name": task.name, "data": clean})
-        try:
-            spiff_task.run()
-        except (WorkflowException, SpiffWorkflowException) as error:
-            raise WorkflowFailure(_workflow_message(error), {task.element_id: [str(error)]}) from None
-        self._advance(session, task.instance, workflow, actor, completed=task)
+        failure = incidents.step(workflow, spiff_task.run)
+        failure = self._advance(session, task.instance, workflow, actor, completed=task, failure=failure)
+        return self._incident(session, task.instance, failure, actor)
 
-    def wake(self, session: Session, instance: ProcessInstance) -> list[str]:
-        """Fire the timers of `instance` that are due by the engine's clock; their names.
+    def wake(self, session: Session, instance: ProcessInstance) -> tuple[list[str], Incident | None]:
+        """Fire the timers of `instance` that are due by the engine's clock: their names, and
+        the incident the instance stopped at on the way (None when it went on).
 
         A timer is due once its moment has passed (strictly: SpiffWorkflow's own rule)."""
         workflow = self.load(instance)
+        fired, failure = self._fire_timers(session, instance, workflow)
+        failure = self._advance(session, instance, workflow, None, completed=None, failure=failure)
+        return fired, self._incident(session, instance, failure, None)
+
+    def retry(self, session: Session, incident: Incident, actor: User | None) -> Incident | None:
+        """Run an incident's failed step again from the instance's stored state: the task in
+        ERROR run again (a script, a gateway), or the branch of a task that never started
+        reset with its data (a timer whose expression failed); then the timers due and the
+        engine steps, as after any action. Returns the incident open for the instance now:
+        the same one with one more attempt when the step failed again, a new one when the
+        instance failed further on (this one is then resolved), None when it runs again."""
+        instance = incident.instance
+        workflow = self.load(instance)
+        task = workflow.tasks.get(UUID(incident.task_id)) if incident.task_id else None
+
+        def again():
+            if task is None:
+                return
+            if task.state == SpiffState.ERROR:
+                task.run()
+            elif not task.has_state(SpiffState.FINISHED_MASK):
+                task.reset_branch(task.data)
+
+        failure = incidents.step(workflow, again)
+        if failure is None:
+            failure = self._fire_timers(session, instance, workflow)[1]
+        failure = self._advance(session, instance, workflow, actor, completed=None, failure=failure)
+        if failure is not None and failure.element_id == incident.element_id:
+            return incidents.failed_again(session, incident, failure, actor, self.backoff)
+        incidents.resolve(session, incident, actor)
+        return self._incident(session, instance, failure, actor)
+
+    def _fire_timers(self, session: Session, instance: ProcessInstance, workflow):
         now = clock.now()
         fired = [event.name for event in workflow.waiting_events()
                  if event.event_type in _TIMER_EVENTS and (_moment(event.value) or now) < now]
-        workflow.refresh_timers()
+        failure = incidents.step(workflow, workflow.refresh_timers)
         for name in fired:
             ledger.record(session, Action.TIMER_FIRED, actor=None, subject_type="process_instance",
                           subject_id=instance.id, problem_id=instance.problem_id, payload={"timer": name})
-        self._advance(session, instance, workflow, None, completed=None)
-        return fired
+        return fired, failure
+
+    def _incident(self, session: Session, instance: ProcessInstance, failure: incidents.Failure | None,
+                  actor: User | None) -> Incident | None:
+        if failure is None:
+            return None
+        return incidents.record(session, instance, failure, actor, self.backoff, self.channels)
 
     def form_context(self, task: HumanTask) -> dict:
         """The process data a task's form reads its dynamic options (valuesKey) from."""
@@ -161,22 +206,24 @@ class Runtime:
 
     @staticmethod
     def due_instances(session: Session, by: datetime) -> list[int]:
+        """Instances with a timer due (one stopped at an incident too: its other branches go on;
+        the failed branch waits on no timer, its retry is the incident's)."""
         return list(session.scalars(select(ProcessInstance.id).where(
-            ProcessInstance.status == InstanceStatus.RUNNING, ProcessInstance.next_wakeup_at < by)
+            ProcessInstance.status.in_((InstanceStatus.RUNNING, InstanceStatus.ERROR)),
+            ProcessInstance.next_wakeup_at < by)
             .order_by(ProcessInstance.next_wakeup_at)))
 
     # -- the step after every action -----------------------------------------------------------
 
     def _advance(self, session: Session, instance: ProcessInstance, workflow, actor: User | None,
-                 completed: HumanTask | None) -> None:
+                 completed: HumanTask | None, failure: incidents.Failure | None = None) -> incidents.Failure | None:
+        """Run the engine steps and write down where they led: what passed, the tasks, the
+        status, the lights, the state. A step that fails stops the engine there; what
+        happened before it is kept and the failure is returned (the earlier `failure`
+        first), for the caller to record as an incident."""
         passed_before = {t.id for t in workflow.get_tasks(state=SpiffState.COMPLETED)}
-        try:
-            workflow.do_engine_steps()
-            workflow.refresh_timers()
-            workflow.do_engine_steps()
-        except (WorkflowException, SpiffWorkflowException) as error:
-            element = getattr(getattr(error, "task_spec", None), "bpmn_id", None) or "process"
-            raise WorkflowFailure(_workflow_message(error), {element: [str(error)]}) from None
+        later = incidents.step(workflow, lambda: _engine_steps(workflow))
+        failure = failure or later
         passed = [t for t in workflow.get_tasks(state=SpiffState.COMPLETED) if t.id not in passed_before]
         self._raise_escalation_events(session, instance, passed, actor)
         self._send_notices(session, instance, workflow, passed, completed)
@@ -185,11 +232,12 @@ class Runtime:
         lights.update(instance.problem, instance.tasks, self.calendar, clock.now(), self.light_rules)
         instance.next_wakeup_at = _next_wakeup(workflow)
         instance.state = state_to_dict(workflow)
-        if workflow.is_completed() and instance.status != InstanceStatus.COMPLETED:
+        if failure is None and workflow.is_completed() and instance.status != InstanceStatus.COMPLETED:
             instance.status, instance.ended_at, instance.next_wakeup_at = InstanceStatus.COMPLETED, clock.now(), None
             ledger.record(session, Action.INSTANCE_COMPLETED, actor=actor, subject_type="process_instance",
                           subject_id=instance.id, problem_id=instance.problem_id, payload={})
         session.flush()
+        return failure
 
     @staticmethod
     def _raise_escalation_events(session, instance, passed, actor) -> None:
@@ -385,6 +433,12 @@ def _element_properties(definition: ProcessDefinition, element_id: str) -> dict:
 
 
 
+def _engine_steps(workflow) -> None:
+    workflow.do_engine_steps()
+    workflow.refresh_timers()
+    workflow.do_engine_steps()
+
+
 def _moment(value) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -398,10 +452,6 @@ def _next_wakeup(workflow) -> datetime | None:
     moments = [m for e in workflow.waiting_events() if e.event_type in _TIMER_EVENTS
                if (m := _moment(e.value)) is not None]
     return min(moments) if moments else None
-
-
-def _workflow_message(error: Exception) -> str:
-    return f"the process could not go on: {error}"
 
 
 def _check_evidence(session, task: HumanTask, form: dict | None, clean: dict) -> None:

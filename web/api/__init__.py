@@ -97,6 +97,9 @@ def register_api(app: Flask) -> None:
     from . import organization
 
     api.register_blueprint(organization.blp)
+    from . import incidents
+
+    api.register_blueprint(incidents.blp)
 
     document_errors(api)
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 from flask import request, send_file
 from sqlalchemy import select
 
-from engine import lights, problems, tasks
+from engine import incidents, lights, problems, tasks
 from engine.models import (DeadlineKind, EvidenceFile, LedgerEntry, Light, Problem, ProblemCategory, ProblemSource,
-                           ProblemStatus, Role)
+                           ProblemStatus, ProcessInstance, Role)
 from engine.errors import Invalid, NotFound
 
 from .common import BEARER, Blueprint, calendar_of, caller_id, duban, reply, reply_json
@@ -56,7 +56,9 @@ def _wanted(query) -> problems.ProblemFilter:
 @blp.response(201, ProblemDetail)
 @blp.doc(security=BEARER)
 def create_problem(body):
-    """Register a problem and start its rectification process (环督办 only)."""
+    """Register a problem and start its rectification process (环督办 only). A step of the
+    process that fails at its start does not refuse the problem: it is registered, its
+    process stops there as an incident, listed in `incidents`."""
     app = duban()
     user_id = caller_id()
     with app.db.reading() as session:
@@ -105,6 +107,8 @@ def _with_details(session, problem):
     problem.current_tasks = session.scalars(tasks.open_on(problem.id)).all()
     problem.evidence = session.scalars(select(EvidenceFile).where(EvidenceFile.problem_id == problem.id)
                                        .order_by(EvidenceFile.id)).all()
+    problem.incidents = incidents.open_on(session, session.scalars(
+        select(ProcessInstance.id).where(ProcessInstance.problem_id == problem.id)))
     problem.timeline = session.scalars(select(LedgerEntry).where(LedgerEntry.problem_id == problem.id)
                                        .order_by(LedgerEntry.id)).all()
     return problem

@@ -123,6 +123,27 @@ def _label(attr):
     return fields.Function(lambda obj: getattr(obj, attr).label if getattr(obj, attr) else None)
 
 
+class IncidentOut(Schema):
+    """An incident (流程异常): a step of a process instance that failed, with its retries."""
+
+    id = fields.Integer()
+    instance_id = fields.Integer()
+    problem_id = fields.Integer()
+    problem_code = fields.String()
+    process = fields.String(metadata={"description": "the process definition's key"})
+    element_id = fields.String(metadata={"description": "the BPMN element that failed ('process' when unknown)"})
+    element_name = fields.String(allow_none=True)
+    error_type = fields.String(metadata={"description": "e.g. NameError, WorkflowException, SystemExit"})
+    message = fields.String()
+    happened_at = fields.AwareDateTime()
+    last_attempt_at = fields.AwareDateTime()
+    attempts = fields.Integer(metadata={"description": "failed runs of the step, the first one included"})
+    next_retry_at = fields.AwareDateTime(allow_none=True, metadata={"description": "the next automatic retry"})
+    status = fields.String(validate=validate.OneOf(["open", "resolved"]))
+    resolved_at = fields.AwareDateTime(allow_none=True)
+    resolved_by = fields.String(allow_none=True, metadata={"description": "null: resolved by an automatic retry"})
+
+
 class TaskOut(Schema):
     id = fields.Integer()
     problem_id = fields.Integer()
@@ -147,6 +168,9 @@ class TaskOut(Schema):
 class TaskDetail(TaskOut):
     form = fields.Raw(allow_none=True, metadata={"description": "form-js schema of this task"})
     form_context = fields.Raw(metadata={"description": "process data the form's dynamic options (valuesKey) read"})
+    incident = fields.Nested(IncidentOut, allow_none=True, dump_default=None, metadata={
+        "description": "after a completion: the incident the process stopped at when a step after the task failed "
+                       "(the completion stands); otherwise the open incident of the task's process, if any"})
 
 
 class TaskQuery(Schema):
@@ -251,6 +275,8 @@ class ProblemDetail(ProblemOut):
     })
     sites = fields.List(fields.Nested(SiteOut))
     current_tasks = fields.List(fields.Nested(TaskOut))
+    incidents = fields.List(fields.Nested(IncidentOut), metadata={
+        "description": "open incidents of the problem's processes (a step that failed; see /api/incidents)"})
     evidence = fields.List(fields.Nested(EvidenceOut))
     timeline = fields.List(fields.Nested(LedgerOut))
 

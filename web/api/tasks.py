@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from engine import lights, tasks
+from engine import incidents, lights, tasks
 from engine.models import HumanTask, Light, TaskState
 
 from .common import BEARER, Blueprint, calendar_of, caller_id, duban, reply, reply_json
@@ -43,23 +43,33 @@ def count_lights(query):
 @blp.response(200, TaskDetail)
 @blp.doc(security=BEARER)
 def get_task(task_id: int):
-    """One task with the form-js schema of its form."""
+    """One task with the form-js schema of its form, and the open incident of its process if any."""
+    return _task(task_id)
+
+
+def _task(task_id: int, incident=False):
+    """The task as TaskDetail; `incident` (an incidents.View or None) replaces the lookup of
+    the process's open incident."""
     app = duban()
     user_id = caller_id()
     with app.db.reading() as session:
         viewer = app.actor(session, user_id)
         task = tasks.get(session, task_id)
         if viewer.reads_everything or tasks.may_complete(viewer, task):
-            return reply(TaskDetail(), _detail(session, task_id))
+            return reply(TaskDetail(), _detail(session, task_id, incident))
         problem_id = task.problem_id
     app.deny(user_id, f"see task {task_id}", "human_task", task_id, problem_id)
 
 
-def _detail(session, task_id: int):
+def _detail(session, task_id: int, incident=False):
     app = duban()
     task = tasks.get(session, task_id)
     task.form = task.instance.definition.forms.get(task.element_id)
     task.form_context = app.runtime.form_context(task)
+    if incident is False:
+        found = incidents.open_on(session, [task.instance_id])
+        incident = found[0] if found else None
+    task.incident = incident
     return task
 
 
@@ -69,7 +79,11 @@ def _detail(session, task_id: int):
 @blp.doc(security=BEARER)
 def complete_task(body, task_id: int):
     """Complete a task with its form's data: `{"data": {field: value}}`; the answer is the task
-    as the completion committed it."""
+    as the completion committed it.
+
+    When a step after the task fails (a script, a condition, a timer expression of the
+    process), the completion stands and the answer is still 200: the process stops at that
+    step as an incident, named in `incident`, for the rectification office to retry."""
     return reply_json(duban().complete_task(caller_id(), task_id, body["data"], answer=_completed))
 
 

@@ -75,6 +75,7 @@ def overview():
             interviews=dashboard.interviews(db, where),
             interview_counts=dashboard.process_counts(db, where, dashboard.INTERVIEW_PROCESS),
             reads_cases=reads_cases,
+            open_incidents=dashboard.open_incidents(db) if Role.ADMIN in user.roles else None,
             cases=dashboard.accountability_cases(db, where) if reads_cases else [],
             case_counts=dashboard.accountability_counts(db, where) if reads_cases else {},
             forecast_days=FORECAST_DAYS, stack=dashboard.STACK, stack_labels=STACK_LABELS, titles=BREAKDOWN_TITLES,

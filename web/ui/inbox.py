@@ -99,7 +99,7 @@ def complete(task_id: int):
     for key in view["file_fields"]:
         data[key] = [item["id"] for item in view["drafts"].get(key, [])]
     try:
-        duban().complete_task(current_user().id, task_id, data)
+        incident = duban().complete_task(current_user().id, task_id, data)
     except (Forbidden, NotFound):
         raise
     except DubanError as failure:
@@ -108,6 +108,9 @@ def complete(task_id: int):
     session.get("evidence", {}).pop(str(task_id), None)
     session.modified = True
     flash(_("已办理：%(name)s（%(code)s）", name=view["task"]["name"], code=view["problem"]["code"]), "success")
+    if incident is not None:  # the completion stands; the step after it failed
+        flash(_("流程在“%(element)s”处出现异常，已通知环督办处理。", element=incident.element_name or incident.element_id),
+              "error")
     return redirect(url_for("inbox.my_tasks"))
 
 

@@ -25,6 +25,9 @@ LABELS = {
     "instance.completed": _l("流程结束"),
     "instance.failed": _l("流程出错"),
     "instance.timer_fired": _l("定时事件到期"),
+    "incident.opened": _l("流程异常"),
+    "incident.retried": _l("异常重试未成功"),
+    "incident.resolved": _l("异常已排除"),
     "task.assigned": _l("派发任务"),
     "task.completed": _l("办理任务"),
     "task.sent_back": _l("退回"),
@@ -42,6 +45,7 @@ LABELS = {
 # the kind of mark a timeline entry carries (its CSS class)
 TONES = {"task.sent_back": "warn", "escalation.fired": "alarm", "escalation.event_raised": "alarm",
          "accountability.decided": "alarm", "extension.refused": "warn", "instance.failed": "alarm",
+         "incident.opened": "alarm", "incident.retried": "warn", "incident.resolved": "done",
          "permission.denied": "warn", "task.completed": "done", "instance.completed": "done",
          "extension.approved": "done"}
 

@@ -62,7 +62,8 @@ class Duban:
         self.db = Database(settings.database_url)
         scheduling_signal.install(self.db)
         # each Duban holds its own calendar, kept in step with the database (see _calendar)
-        self.runtime = runtime or Runtime(WorkingCalendar(), channels=settings.notifications)
+        self.runtime = runtime or Runtime(WorkingCalendar(), channels=settings.notifications,
+                                          scripts=settings.scripts)
         self.tokens = accounts.Tokens(settings.secret_key, settings.token_max_age, self._may_use_token)
 
     # -- who is acting -------------------------------------------------------------------------

@@ -71,11 +71,28 @@ def parse(expression: str, functions: frozenset = SAFE_FUNCTIONS | TIMER_FUNCTIO
     except (ValueError, RecursionError, MemoryError) as error:
         raise ExpressionRefused(f"not a valid expression: {error}") from None
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    for node in ast.walk(tree):
+    for node in ast.walk(tree):  # code-making constructs first, by their own name
+        if type(node) in _NAMES:
+            _refuse(node, f"{_NAMES[type(node)]} is not allowed in an expression")
+    for node in _innermost_first(tree):
         _check(node, functions)
         if isinstance(node, ast.Attribute) and id(node) not in called:
             _refuse(node, f"the attribute .{node.attr} may only be called as a method")
     return tree
+
+
+def _innermost_first(tree):
+    """The nodes, children before their parent: a refusal names the innermost construct
+    (`__import__` in `__import__('os').system(...)`), where the trouble starts."""
+    stack, done = [(tree, False)], []
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            done.append(node)
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(list(ast.iter_child_nodes(node))))
+    return done
 
 
 def _refuse(node, message: str):

@@ -55,6 +55,8 @@ def _not_json(value, where: str) -> str | None:
             return f"{path} is nested more than 64 levels deep"
         if isinstance(item, float) and not math.isfinite(item):
             return f"{path} is {item!r}, which JSON cannot hold"
+        if isinstance(item, int) and item.bit_length() > 14_000:
+            return f"{path} is an integer of {item.bit_length()} bits, too big for the data"
         if isinstance(item, _JSON_SCALARS):
             continue
         if isinstance(item, dict):

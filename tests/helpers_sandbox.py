@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
 from xml.sax.saxutils import escape
 
@@ -82,6 +83,21 @@ def submit(api, task: dict, answer: str = "x"):
     began = time.monotonic()
     response = api.post(f"/api/tasks/{task['id']}/complete", as_="admin", json={"data": {"answer": answer}})
     return response, time.monotonic() - began
+
+
+def submit_watching_health(api, task: dict, answer: str = "x"):
+    """submit(), while /api/health is asked again and again from another thread; (response,
+    seconds, the health answers' times in seconds)."""
+    outcome, times = {}, []
+    worker = threading.Thread(target=lambda: outcome.update(result=submit(api, task, answer)))
+    worker.start()
+    while worker.is_alive():
+        began = time.monotonic()
+        assert api.get("/api/health").status_code == 200
+        times.append(time.monotonic() - began)
+        time.sleep(0.02)
+    worker.join()
+    return (*outcome["result"], times)
 
 
 def failure_text(response) -> str:

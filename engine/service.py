@@ -68,7 +68,7 @@ class Duban:
         scheduling_signal.install(self.db)
         # each Duban holds its own calendar, kept in step with the database (see _calendar)
         self.runtime = runtime or Runtime(WorkingCalendar(), channels=settings.notifications,
-                                          backoff=settings.incident_backoff)
+                                          backoff=settings.incident_backoff, scripts=settings.scripts)
         self.incident_desk = IncidentDesk(self)
         self.tokens = accounts.Tokens(settings.secret_key, settings.token_max_age, self._may_use_token)
 

@@ -44,6 +44,30 @@ class NotificationSettings:
 
 
 @dataclass(frozen=True)
+class ScriptLimits:
+    """What one script task may use in its worker process (engine/workflow/sandbox/): CPU
+    seconds, memory, the size of the data it leaves (JSON), and how many workers run at once."""
+
+    cpu_seconds: float = 2.0
+    memory_mb: int = 256
+    data_bytes: int = 1_000_000
+    workers: int = 2
+
+    @property
+    def wall_seconds(self) -> float:
+        """How long the server waits for a script before it kills the worker."""
+        return self.cpu_seconds + max(1.0, self.cpu_seconds)
+
+    @classmethod
+    def from_env(cls) -> "ScriptLimits":
+        env = os.environ.get
+        return cls(cpu_seconds=float(env("DUBAN_SCRIPT_CPU_SECONDS") or 2.0),
+                   memory_mb=int(env("DUBAN_SCRIPT_MEMORY_MB") or 256),
+                   data_bytes=int(env("DUBAN_SCRIPT_DATA_BYTES") or 1_000_000),
+                   workers=int(env("DUBAN_SCRIPT_WORKERS") or 2))
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     instance_path: Path
@@ -52,6 +76,7 @@ class Settings:
     notifications: NotificationSettings = field(default_factory=NotificationSettings.from_env)
     # automatic retries of incidents (engine/incidents.py): DUBAN_INCIDENT_RETRY_MINUTES, _MAX_MINUTES
     incident_backoff: "Backoff" = field(default_factory=lambda: _backoff())
+    scripts: ScriptLimits = field(default_factory=ScriptLimits.from_env)
 
     @property
     def evidence_path(self) -> Path:

@@ -17,7 +17,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from ..models import ProblemStatus
 from . import forms as task_forms
-from .scripting import ScriptError, compile_expression, compile_script
+from .sandbox import ExpressionRefused, check_expression, script_errors
 from .timers import TimerTextError, is_iso_duration, timer_expression
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -328,23 +328,43 @@ def _rewrite_timers(process, findings) -> None:
                 continue
             try:
                 element.text = timer_expression(kind, element.text or "", working)
-                compile_expression(element.text)
-            except (TimerTextError, ScriptError) as error:
+                check_expression(element.text)
+            except (TimerTextError, ExpressionRefused) as error:
                 findings.append(Finding(event.get("id"), element.sourceline, f"timer: {error}"))
 
 
+# elements whose text SpiffWorkflow evaluates as an expression, and what to call them
+EXPRESSIONS = {"conditionExpression": "condition", "completionCondition": "completion condition",
+               "loopCondition": "loop condition", "loopCardinality": "loop cardinality", "condition": "condition",
+               "messagePath": "correlation", "formalExpression": "correlation"}
+SCRIPTS = {f"{{{BPMN}}}script": "script", f"{{{SPIFF}}}preScript": "preScript",
+           f"{{{SPIFF}}}postScript": "postScript"}
+
+
 def _check_scripts(process, findings) -> None:
-    for flow in process.iter(f"{{{BPMN}}}sequenceFlow"):
-        condition = flow.find("bpmn:conditionExpression", NS)
-        if condition is not None and (condition.text or "").strip():
-            try:
-                compile_expression(condition.text)
-            except ScriptError as error:
-                findings.append(Finding(flow.get("id"), condition.sourceline, f"condition: {error}"))
-    for task in process.iter(f"{{{BPMN}}}scriptTask"):
-        script = task.find("bpmn:script", NS)
-        if script is not None and (script.text or "").strip():
-            try:
-                compile_script(script.text)
-            except ScriptError as error:
-                findings.append(Finding(task.get("id"), script.sourceline, f"script: {error}"))
+    """Every expression must pass the evaluator's whitelist, and every script RestrictedPython,
+    before anything runs: the finding names the element, the line and the construct."""
+    root = process.getroottree().getroot()
+    for element in root.iter(*(f"{{{BPMN}}}{tag}" for tag in EXPRESSIONS)):
+        if not (element.text or "").strip():
+            continue
+        owner = _owner(element)
+        try:
+            check_expression(element.text)
+        except ExpressionRefused as error:
+            what = EXPRESSIONS[etree.QName(element).localname]
+            findings.append(Finding(owner.get("id") or "document", element.sourceline, f"{what}: {error}"))
+    for element in process.iter(*SCRIPTS):
+        if not (element.text or "").strip():
+            continue
+        errors = script_errors(element.text)
+        if errors:
+            findings.append(Finding(_owner(element).get("id") or "document", element.sourceline,
+                                    f"{SCRIPTS[element.tag]}: {'; '.join(errors)}"))
+
+
+def _owner(element):
+    """The nearest enclosing element with an id (the flow, task or event the text belongs to)."""
+    while element is not None and not element.get("id"):
+        element = element.getparent()
+    return element if element is not None else etree.Element("none")

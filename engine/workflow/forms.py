@@ -8,6 +8,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from .sandbox.patterns import PatternRefused, compile_pattern
+
 INPUT_TYPES = {"textfield", "textarea", "number", "checkbox", "radio", "select", "checklist", "datetime",
                "filepicker", "taglist"}
 LAYOUT_TYPES = {"text", "separator", "spacer", "group", "html"}
@@ -70,13 +72,29 @@ def _check_components(components: list, problems: list[str], keys: set[str]) -> 
         pattern = (component.get("validate") or {}).get("pattern")
         if pattern:
             try:
-                re.compile(pattern)
-            except re.error as error:
-                problems.append(f"{where}: pattern is not a regular expression ({error})")
+                compile_pattern(pattern)
+            except PatternRefused as error:
+                problems.append(f"{where}: pattern {pattern!r} is refused: {error}")
     for component in components:
         rule = ((component or {}).get("properties") or {}).get("requiredWhen") if isinstance(component, dict) else None
         if rule and not re.match(r"^[A-Za-z][A-Za-z0-9_]*\s*=\s*\S+$", rule):
             problems.append(f"{component.get('key')}: requiredWhen must read field=value")
+
+
+class _Pattern(validate.Validator):
+    """A form field's pattern, matched by RE2 (linear time: no answer can make it backtrack)."""
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+
+    def __call__(self, value):
+        try:
+            matched = compile_pattern(self.pattern).match(value) is not None
+        except PatternRefused as error:  # a version deployed before patterns were checked
+            raise ValidationError(f"The form's pattern cannot be checked: {error}") from None
+        if not matched:
+            raise ValidationError("Does not match the required pattern.")
+        return value
 
 
 def _options(component: dict, context: dict) -> list:
@@ -101,7 +119,7 @@ def _field_for(component: dict, context: dict) -> fields.Field:
         if required:
             checks.append(validate.Length(min=1, error="Missing data for required field."))
         if rules.get("pattern"):
-            checks.append(validate.Regexp(rules["pattern"], error="Does not match the required pattern."))
+            checks.append(_Pattern(rules["pattern"]))
         return fields.String(validate=checks, **options)
     if kind == "number":
         if rules.get("min") is not None or rules.get("max") is not None:

@@ -22,13 +22,13 @@ from .. import accountability, clock, incidents, ledger, lights, notifications
 from ..assignment import ChainRole, assign, load_lane_roles
 from ..calendar import WorkingCalendar, default_calendar
 from ..errors import Conflict, DubanError, Invalid, field_errors
-from ..settings import NotificationSettings
+from ..settings import NotificationSettings, ScriptLimits
 from ..ledger import Action
 from ..models import (DeadlineKind, EscalationEvent, EvidenceFile, HumanTask, Incident, InstanceStatus, Problem, ProblemStatus,
                       ProcessDefinition, ProcessInstance, TaskState, User)
 from . import document, timers
 from .forms import context_keys, evidence_keys, validate_submission
-from .scripting import RestrictedScriptEngine
+from .sandbox import SandboxScriptEngine
 from .serializer import spec_to_dict, specs_for, state_from_dict, state_to_dict
 
 _STATUS_ORDER = list(ProblemStatus)
@@ -45,15 +45,16 @@ class WorkflowFailure(DubanError):
 
 class Runtime:
     def __init__(self, calendar: WorkingCalendar = default_calendar, lane_roles: dict[str, ChainRole] | None = None,
-                 channels: NotificationSettings | None = None, backoff: incidents.Backoff | None = None):
+                 channels: NotificationSettings | None = None, backoff: incidents.Backoff | None = None,
+                 scripts: ScriptLimits | None = None):
         self.calendar = calendar
         self.backoff = backoff or incidents.Backoff.from_env()  # automatic retries of incidents
         self.channels = channels or NotificationSettings.from_env()  # where notices go besides in-app
         self.lane_roles = lane_roles if lane_roles is not None else load_lane_roles()
         self.light_rules = lights.load_rules()
-        self.script_engine = RestrictedScriptEngine(
+        self.script_engine = SandboxScriptEngine(
             {timers.WORKING_DURATION_FUNCTION: timers.working_duration_function(calendar),
-             "end_of_day": timers.end_of_day})
+             "end_of_day": timers.end_of_day}, scripts)
         timers.bind_to_clock()
 
     # -- definitions ---------------------------------------------------------------------------

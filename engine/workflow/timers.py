@@ -73,6 +73,8 @@ def working_duration_function(calendar: WorkingCalendar):
     """`working_duration(n)`: the ISO duration from now to the same time n working days on."""
 
     def working_duration(days: int) -> str:
+        if not isinstance(days, int) or not -3660 <= days <= 3660:
+            raise ValueError(f"working_duration takes whole days up to 3660, not {days!r}")
         start = clock.now()
         seconds = int((calendar.add_working_days(start, int(days)) - start).total_seconds())
         return f"PT{seconds}S"

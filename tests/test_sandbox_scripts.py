@@ -1,0 +1,112 @@
+"""Hostile script tasks: each runs in a worker process under a CPU and memory limit, and
+ends as a clear 422 within its limit; the server and the database are unchanged."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.models import ProcessInstance
+from engine.settings import ScriptLimits
+from engine.workflow.sandbox import shared_pool
+
+from .helpers_flow import snapshot
+from .helpers_sandbox import deploy, diagram, failure_text, start, submit, submit_watching_health
+
+LIMITS = ScriptLimits(cpu_seconds=0.3, memory_mb=160, data_bytes=20_000, workers=2)
+BOUND = LIMITS.wall_seconds + 1.5  # the wall-clock limit, plus starting a fresh worker
+
+
+@pytest.fixture
+def settings(settings):
+    return replace(settings, scripts=LIMITS)
+
+
+# (name, script, words the error must contain)
+HOSTILE = [
+    ("cpu in one C call", "x = sum(range(10**12))", ["CPU"]),
+    ("big integer power", "x = 10**10**8", ["CPU"]),
+    ("big integer product", "a = 7**2000000\nb = a * a * a * a * a * a * a * a", ["CPU"]),
+    ("big integer left in the data", "x = 7**20000", ["integer", "too big"]),
+    ("caught timeout", "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n"
+                       "        pass", ["CPU"]),
+    ("while True", "while True:\n    pass", ["CPU"]),
+    ("SystemExit", "raise SystemExit(0)", ["SystemExit"]),
+    ("KeyboardInterrupt", "raise KeyboardInterrupt", ["KeyboardInterrupt"]),
+    ("GeneratorExit", "raise GeneratorExit", ["GeneratorExit"]),
+    ("exit()", "exit()", ["exit"]),
+    ("memory bomb string", "x = 'x' * 10**9", ["memory"]),
+    ("memory bomb list", "x = [0] * 10**9", ["memory"]),
+    ("memory bomb growing", "x = []\nwhile True:\n    x.append('y' * 10**6)", ["memory"]),
+    ("set left in the data", "x = {1, 2, 3}", ["not JSON", "x", "set"]),
+    ("object left in the data", "x = [{'when': range(3)}]", ["not JSON", "x[0]['when']", "range"]),
+    ("nan left in the data", "x = float('nan')", ["not JSON", "nan"]),
+    ("oversize data", "x = 'z' * 50000", ["bytes", "limit", "'x'"]),
+    ("subclasses walk", "x = ().__class__.__base__.__subclasses__()", ["__class__"]),
+    ("import os", "import os\nos.system('touch /tmp/duban-pwned')", ["__import__"]),
+    ("__import__", "x = __import__('os')", ["__import__"]),
+    ("open", "x = open('/etc/passwd').read()", ["open"]),
+    ("getattr on a dunder", "x = getattr((), '__class__')", ["getattr"]),
+    ("format string attribute", "x = '{0.__class__.__mro__}'.format(1)", ["format"]),
+    ("generator frame globals", "def g():\n    yield 1\nx = g().gi_frame.f_globals", ["gi_frame"]),
+    ("type()", "x = type('X', (), {})", ["type"]),
+]
+
+
+@pytest.mark.parametrize("name,script,words", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_a_hostile_script_ends_as_a_clear_422_within_its_limit(api, duban, name, script, words):
+    """Refused at deployment (RestrictedPython sees it in the text), or stopped when it runs."""
+    document = diagram("hostile_script", script=script)
+    deployed = deploy(api, document)
+    if deployed.status_code == 400:
+        assert list(deployed.json["errors"]) == ["Task_script"], deployed.json
+        text = failure_text(deployed)
+        assert "line 8" in text and all(word in text for word in words), text
+        return
+    task = start(api, document)
+    before = snapshot(duban)
+
+    response, seconds, health = submit_watching_health(api, task)
+
+    assert response.status_code == 422, (response.status_code, response.json)
+    assert health and max(health) < 1.0, health
+    text = failure_text(response)
+    assert all(word in text for word in words), text
+    assert "Task_script" in response.json["errors"], response.json
+    assert seconds < BOUND, f"{name} took {seconds:.2f} s"
+    assert snapshot(duban) == before
+
+
+def test_a_good_script_runs_and_its_data_goes_on(api, duban):
+    task = start(api, diagram("good_script", script="total = len(answer) * 2\nnames = sorted(['b', 'a'])"))
+    response, seconds = submit(api, task, "abc")
+    assert response.status_code == 200, response.json
+    with duban.db.reading() as session:
+        state = json.dumps(session.scalars(select(ProcessInstance.state)).all())
+    assert '"total": 6' in state and '"names": ["a", "b"]' in state
+    assert seconds < BOUND
+
+
+def test_workers_are_reused_replaced_and_leave_no_zombies(api, duban):
+    pool = shared_pool()
+    task = start(api, diagram("runaway", script="while True:\n    pass"))
+    assert submit(api, task)[0].status_code == 422
+    good = start(api, diagram("fine", script="y = 1"))
+    assert submit(api, good)[0].status_code == 200
+    alive = pool.processes()
+    assert 1 <= len(alive) <= LIMITS.workers
+    zombies = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _zombie_child(p)]
+    assert not zombies, zombies
+
+
+def _zombie_child(proc: Path) -> bool:
+    try:
+        stat = (proc / "stat").read_text()
+    except OSError:
+        return False
+    fields = stat[stat.rindex(")") + 2:].split()
+    return fields[0] == "Z" and int(fields[1]) == os.getpid()

@@ -139,7 +139,7 @@ class Duban:
                 allowed = self.actor(session, user_id).has_role(Role.ADMIN)
             if not allowed:
                 self.deny(user_id, "import a ledger", "problem", None)
-        table = sheet.read(content)
+        table = sheet.read(content, self.settings.imports)
         if not confirm:
             with self.db.reading() as session:
                 return importing.analyse(session, table, progress).report()

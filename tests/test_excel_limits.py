@@ -214,3 +214,17 @@ def test_the_page_names_the_limit_in_chinese(app, org, duban):
                                                "file": (io.BytesIO(huge_sheet(120 * MIB)), "台账.xlsx")},
                        content_type="multipart/form-data")
     assert bomb.status_code == 400 and "解压后超过 50 MB" in bomb.get_data(as_text=True)
+
+
+def test_rows_past_the_limit_are_refused_as_they_come_within_the_declared_sizes():
+    """40 MiB of rows without a <dimension>, under the size limits: the count stops at row 20,001."""
+    content = huge_sheet(40 * MIB)
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(WorkbookTooLarge) as refusal:
+        sheet.read(content, ImportLimits(ratio=1_000_000))
+    elapsed = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert refusal.value.limit == "rows" and "row 20001" in refusal.value.message
+    assert elapsed < 1 and peak < 5 * MIB, (elapsed, peak)

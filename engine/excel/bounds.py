@@ -89,20 +89,59 @@ class _Stop(Exception):
     pass
 
 
-def scan_sheet(source, limits: ImportLimits) -> list[Merge]:
-    """Stream one worksheet's XML (a binary file object): refuse it past the row or column
-    limits or with a DOCTYPE; its merged ranges spanning rows."""
+SPREADSHEET = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main",   # transitional
+               "http://purl.oclc.org/ooxml/spreadsheetml/main")                 # strict
+
+
+def scan_parts(content: bytes, limits: ImportLimits) -> dict[str, list[Merge]]:
+    """Stream every XML part of a workbook whose declared sizes passed `check_archive`,
+    before openpyxl opens it (whose read-only mode itself parses a sheet without a
+    <dimension> to its end): refuse a DOCTYPE anywhere, and a sheet past the row or column
+    limits. The merged ranges spanning rows, by part name."""
+    merges = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            for member in archive.infolist():
+                if member.is_dir():
+                    continue
+                with archive.open(member) as source:
+                    first = source.read(64 * 1024)
+                    if not first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and \
+                            not first.startswith((b"\xff\xfe", b"\xfe\xff")):
+                        continue   # not XML: an image, a printer's settings
+                    found = scan_sheet(source, limits, first)
+                if found is not None:
+                    merges[member.filename] = found
+    except (zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as error:
+        raise _not_a_workbook(f"a part cannot be read ({error})") from None
+    return merges
+
+
+def _not_a_workbook(detail: str):
+    from .sheet import NotAWorkbook
+
+    return NotAWorkbook("the file is not an Excel workbook (.xlsx)", {"file": [detail]})
+
+
+def scan_sheet(source, limits: ImportLimits, first: bytes = b"") -> list[Merge] | None:
+    """Stream one XML part (a binary file object, `first` its bytes already read): refuse
+    it with a DOCTYPE, or as a worksheet past the row or column limits. Its merged ranges
+    spanning rows if it is a worksheet, None if not."""
     merges: list[Merge] = []
-    state = {"row": 0, "cells": 0, "refusal": None}
-    parser = expat.ParserCreate()
+    state = {"row": 0, "cells": 0, "refusal": None, "sheet": False}
+    parser = expat.ParserCreate(namespace_separator=" ")
 
     def refuse(error: Exception):
         state["refusal"] = error
         raise _Stop
 
     def start(name: str, attributes: dict) -> None:
-        local = name.rpartition(":")[2]
-        if local == "row":
+        namespace, _, local = name.rpartition(" ")
+        if namespace not in SPREADSHEET:
+            return
+        if local == "sheetData":
+            state["sheet"] = True
+        elif local == "row":
             number = attributes.get("r")
             state["row"] = int(number) if number and number.isdigit() else state["row"] + 1
             state["cells"] = 0
@@ -123,19 +162,18 @@ def scan_sheet(source, limits: ImportLimits) -> list[Merge]:
                 merges.append(Merge(int(found[2]), min(int(found[4]), limits.rows), column_number(found[1]) - 1))
 
     def doctype(*_):
-        refuse(Invalid("the workbook's XML declares a DOCTYPE", {"file": ["a worksheet declares a DOCTYPE"]}))
+        refuse(Invalid("the workbook's XML declares a DOCTYPE", {"file": ["a part of the workbook declares a DOCTYPE"]}))
 
     parser.StartElementHandler = start
     parser.StartDoctypeDeclHandler = doctype
     try:
-        while chunk := source.read(64 * 1024):
+        chunk = first
+        while chunk:
             parser.Parse(chunk, False)
+            chunk = source.read(64 * 1024)
         parser.Parse(b"", True)
     except _Stop:
         raise state["refusal"] from None
-    except (expat.ExpatError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as error:
-        from .sheet import NotAWorkbook
-
-        raise NotAWorkbook("the file is not an Excel workbook (.xlsx)",
-                           {"file": [f"a worksheet cannot be read ({error})"]}) from None
-    return merges
+    except expat.ExpatError as error:
+        raise _not_a_workbook(f"a part's XML is broken ({error})") from None
+    return merges if state["sheet"] else None

@@ -56,6 +56,7 @@ def read(content: bytes, limits: ImportLimits | None = None) -> Table:
 
     limits = limits or ImportLimits()
     bounds.check_archive(content, limits)
+    merged = bounds.scan_parts(content, limits)
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except _UNREADABLE as error:
@@ -63,10 +64,10 @@ def read(content: bytes, limits: ImportLimits | None = None) -> Table:
     try:
         best = None
         for worksheet in workbook.worksheets:
-            if not hasattr(worksheet, "_get_source"):
-                continue  # a chart sheet
-            with worksheet._get_source() as source:   # the sheet's XML in the zip (openpyxl 3.1, pinned)
-                merges = bounds.scan_sheet(source, limits)
+            path = getattr(worksheet, "_worksheet_path", None)   # the sheet's part (openpyxl 3.1, pinned)
+            if path not in merged:
+                continue  # a chart sheet, or a part that holds no spreadsheet rows
+            merges = merged[path]
             worksheet.reset_dimensions()              # its <dimension> may lie: read what is there
             head = [cells for _, cells in itertools.islice(_rows(worksheet, merges), HEADER_SCAN)]
             found = _header(head)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import struct
 import tomllib
 import zlib
@@ -368,16 +369,28 @@ def _answer(duban, component: dict, case: _Case, user_id: int):
 
 
 def _upload_evidence(duban, component: dict, case: _Case, user_id: int) -> int:
-    """A small real file: a PNG for a photo field (accept image/*), else a short text report."""
+    """A small real file: a PNG for a photo field (accept image/*), else a short Word report
+    (evidence is accepted by its content: config/evidence.toml lists no plain text)."""
     label = component.get("label") or component["key"]
     name = f"{case.entry['code']}-{label}"
     if "image" in (component.get("accept") or ""):
         content, suffix, content_type = _png(hashlib.sha256(name.encode()).digest()[:3]), "png", "image/png"
     else:
-        content = (f"{case.entry['code']} {case.entry['title']}\n{label}（{clock.today():%Y-%m-%d}）\n\n"
-                   f"{case.entry.get('measures', '')}\n").encode()
-        suffix, content_type = "txt", "text/plain; charset=utf-8"
+        content = _docx([f"{case.entry['code']} {case.entry['title']}", f"{label}（{clock.today():%Y-%m-%d}）",
+                         case.entry.get("measures", "")])
+        suffix, content_type = "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     return duban.upload_evidence(user_id, case.problem_id, f"{name}.{suffix}", content_type, content).id
+
+
+def _docx(paragraphs: list[str]) -> bytes:
+    from docx import Document
+
+    document = Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
 
 
 def _png(rgb: bytes, size: int = 16) -> bytes:

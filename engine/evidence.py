@@ -14,23 +14,56 @@ from sqlalchemy.orm import Session
 
 from . import clock, ledger
 from .errors import Invalid
+from .evidence_types import EvidencePolicy, Kind, describe, load_policy, sniff
 from .ledger import Action
 from .models import EvidenceFile, HumanTask, Problem, TaskState, User
 
-MAX_BYTES = 50 * 1024 * 1024
+
+class EvidenceRefused(Invalid):
+    """An upload whose content is not of a type the office accepts."""
+
+    def __init__(self, detected: str, policy: EvidencePolicy):
+        self.detected, self.allowed = detected, policy.labels
+        super().__init__(f"the file is {detected}, which is not accepted as evidence",
+                         {"file": [f"detected type {detected} is not allowed; allowed: {self.allowed}"]})
+
+
+class EvidenceTooLarge(Invalid):
+    def __init__(self, max_bytes: int):
+        self.max_megabytes = max_bytes // (1024 * 1024)
+        super().__init__("the file is too large", {"file": [f"at most {self.max_megabytes} MiB"]})
 
 
 def path_for(root: Path, sha256: str) -> Path:
     return root / sha256[:2] / sha256
 
 
+_ALSO = {"jpeg": (".jpeg", ".jpe"), "tiff": (".tiff",)}
+
+
+def stored_name(filename: str, kind: Kind) -> str:
+    """The uploader's name, cleaned, with the extension of what the file is."""
+    name = re.sub(r"[\\/\x00-\x1f\x7f]", "_", os.path.basename(filename or "")).strip() or "evidence"
+    stem, dot, extension = name.rpartition(".")
+    if dot and stem and f".{extension.lower()}" in {kind.extension, *_ALSO.get(kind.name, ())}:
+        return name[:255]
+    base = stem if dot and stem else name
+    return base[:255 - len(kind.extension)] + kind.extension
+
+
 def store(session: Session, root: Path, problem: Problem, filename: str, content_type: str, content: bytes,
-          actor: User) -> EvidenceFile:
+          actor: User, policy: EvidencePolicy | None = None) -> EvidenceFile:
+    """Keep an upload whose content is of an accepted type. `content_type` (what the browser
+    claimed) is not used: the type stored is the one recognised from the bytes."""
+    policy = policy or load_policy()
     if not content:
         raise Invalid("the file is empty", {"file": ["the file is empty"]})
-    if len(content) > MAX_BYTES:
-        raise Invalid("the file is too large", {"file": [f"at most {MAX_BYTES // (1024 * 1024)} MiB"]})
-    name = re.sub(r"[\\/\x00-\x1f]", "_", os.path.basename(filename or "")).strip() or "evidence"
+    if len(content) > policy.max_bytes:
+        raise EvidenceTooLarge(policy.max_bytes)
+    kind = sniff(content)
+    if not policy.accepts(kind):
+        raise EvidenceRefused(describe(content), policy)
+    name = stored_name(filename, kind)
     digest = hashlib.sha256(content).hexdigest()
     target = path_for(root, digest)
     if not target.exists():
@@ -39,12 +72,13 @@ def store(session: Session, root: Path, problem: Problem, filename: str, content
             handle.write(content)
         os.replace(handle.name, target)
     row = EvidenceFile(problem_id=problem.id, sha256=digest, filename=name[:255],
-                       content_type=(content_type or "application/octet-stream")[:100], size=len(content),
+                       content_type=kind.mime, size=len(content),
                        uploaded_by_id=actor.id, uploaded_at=clock.now())
     session.add(row)
     session.flush()
     ledger.record(session, Action.EVIDENCE_UPLOADED, actor=actor, subject_type="evidence_file", subject_id=row.id,
-                  problem_id=problem.id, payload={"filename": row.filename, "sha256": digest, "size": row.size})
+                  problem_id=problem.id, payload={"filename": row.filename, "sha256": digest, "size": row.size,
+                                                             "content_type": kind.mime})
     return row
 
 

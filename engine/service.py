@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import accounts, clock, evidence, extensions, ledger, notifications, problems, tasks
+from . import accounts, clock, evidence, evidence_types, extensions, ledger, notifications, problems, tasks
 from . import calendar_store, incidents, lights
 from . import organization_admin as org_admin
 from .calendar import WorkingCalendar
@@ -148,7 +148,7 @@ class Duban:
                 allowed = self.actor(session, user_id).has_role(Role.ADMIN)
             if not allowed:
                 self.deny(user_id, "import a ledger", "problem", None)
-        table = sheet.read(content)
+        table = sheet.read(content, self.settings.imports)
         if not confirm:
             with self.db.reading() as session:
                 return importing.analyse(session, table, progress).report()
@@ -205,7 +205,7 @@ class Duban:
             problem = problems.get(session, problem_id)
             if problems.may_see(actor, problem):
                 return evidence.store(session, self.settings.evidence_path, problem, filename, content_type,
-                                      content, actor)
+                                      content, actor, evidence_types.load_policy(self.settings.evidence_types))
         self.deny(user_id, "add evidence to this problem", "problem", problem_id, problem_id)
 
     def evidence_path(self, row: EvidenceFile) -> Path:

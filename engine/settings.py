@@ -68,6 +68,39 @@ class ScriptLimits:
 
 
 @dataclass(frozen=True)
+class ImportLimits:
+    """Bounds of an uploaded workbook (导入台账), checked before and while it is read:
+    `DUBAN_IMPORT_MAX_UPLOAD_MB`, `_INFLATED_MB` (all members together), `_MEMBER_MB` (one
+    member), `_RATIO` (inflated / compressed, for a member over 1 MiB), `_MEMBERS`, `_ROWS`
+    and `_COLUMNS` (of a sheet, counted as it is read)."""
+
+    upload_bytes: int = 20 * 1024 * 1024
+    inflated_bytes: int = 100 * 1024 * 1024
+    member_bytes: int = 50 * 1024 * 1024
+    ratio: int = 100
+    members: int = 1000
+    rows: int = 20_000
+    columns: int = 200
+
+    @classmethod
+    def from_env(cls) -> "ImportLimits":
+        def number(name: str, default: int, scale: int = 1) -> int:
+            text = (os.environ.get(f"DUBAN_IMPORT_MAX_{name}") or "").strip()
+            if not text:
+                return default
+            if not text.isdigit() or int(text) < 1:
+                raise ValueError(f"DUBAN_IMPORT_MAX_{name} must be a whole number above 0, not {text!r}")
+            return int(text) * scale
+
+        mib = 1024 * 1024
+        return cls(upload_bytes=number("UPLOAD_MB", cls.upload_bytes, mib),
+                   inflated_bytes=number("INFLATED_MB", cls.inflated_bytes, mib),
+                   member_bytes=number("MEMBER_MB", cls.member_bytes, mib),
+                   ratio=number("RATIO", cls.ratio), members=number("MEMBERS", cls.members),
+                   rows=number("ROWS", cls.rows), columns=number("COLUMNS", cls.columns))
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     instance_path: Path
@@ -77,6 +110,8 @@ class Settings:
     # automatic retries of incidents (engine/incidents.py): DUBAN_INCIDENT_RETRY_MINUTES, _MAX_MINUTES
     incident_backoff: "Backoff" = field(default_factory=lambda: _backoff())
     scripts: ScriptLimits = field(default_factory=ScriptLimits.from_env)
+    imports: ImportLimits = field(default_factory=ImportLimits.from_env)
+    evidence_types: Path = CONFIG_DIR / "evidence.toml"
 
     @property
     def evidence_path(self) -> Path:

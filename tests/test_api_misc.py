@@ -220,8 +220,8 @@ def test_evidence_round_trip_and_stored_once(api, settings):
 
 def test_evidence_is_read_only_by_those_who_see_the_problem(api):
     pid = api.register()["id"]
-    evidence = upload(api, pid, b"site photo")
-    assert api.get(f"/api/evidence/{evidence}", as_="eco_clerk").get_data() == b"site photo"
+    evidence = upload(api, pid, b"%PDF-1.4 site photo")
+    assert api.get(f"/api/evidence/{evidence}", as_="eco_clerk").get_data() == b"%PDF-1.4 site photo"
     assert api.get(f"/api/evidence/{evidence}", as_="outsider").status_code == 403
     assert api.post(f"/api/problems/{pid}/evidence", as_="outsider",
                     data={"file": (BytesIO(b"x"), "x.txt")},
@@ -230,9 +230,9 @@ def test_evidence_is_read_only_by_those_who_see_the_problem(api):
 
 def test_an_uploaded_name_cannot_climb_out_of_the_folder(api, settings):
     pid = api.register()["id"]
-    evidence = upload(api, pid, b"payload", name="../../etc/passwd")
+    evidence = upload(api, pid, b"%PDF-1.4 payload", name="../../etc/passwd")
     detail = api.get(f"/api/problems/{pid}", as_="admin").json
     names = [e["filename"] for e in detail["evidence"] if e["id"] == evidence]
-    assert names == ["passwd"]
+    assert names == ["passwd.pdf"]  # the extension of what the file is
     assert all(settings.evidence_path in p.parents for p in settings.instance_path.rglob("*") if p.is_file()
                and p.name != "secret_key")

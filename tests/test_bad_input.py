@@ -132,7 +132,7 @@ def test_evidence_must_exist_and_belong_to_the_problem(api, unchanged):
     pid = api.register()["id"]
     other = api.register(code="NL-2026-002")["id"]
     rectify = drive_to(api, pid, "Task_rectify")
-    foreign = upload(api, other, content=b"another problem's report")
+    foreign = upload(api, other, content=b"%PDF-1.4 another problem's report")
     own = upload(api, pid)
     unchanged()
     for evidence, field in (([999_999], "evidence"), ([foreign], "evidence"), ([own, foreign], "evidence"),

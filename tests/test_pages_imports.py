@@ -231,10 +231,12 @@ def test_no_file_and_no_csrf_token(office, duban):
     assert codes(duban) == []
 
 
-def test_a_sheet_too_large_is_refused(office, duban, monkeypatch):
-    from web.ui import excel
+def test_a_sheet_too_large_is_refused(office, duban):
+    import dataclasses
 
-    monkeypatch.setattr(excel, "SHEET_LIMIT", 1024)
+    from engine.settings import ImportLimits
+
+    duban.settings = dataclasses.replace(duban.settings, imports=ImportLimits(upload_bytes=1024))
     response = upload(office, ledger_sheet(GOOD))
     assert response.status_code == 413 and "文件超过" in response.get_data(as_text=True)
 

@@ -26,4 +26,11 @@ def create_app(settings: Settings | None = None, duban: Duban | None = None) -> 
     app.register_blueprint(pages)
     app.register_blueprint(vendor)
     install_pages(app)
+
+    @app.after_request
+    def nosniff(response):
+        """No browser guesses a type other than the one Duban sends (an upload's bytes least of all)."""
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 
+from ..excel import text_cells
 from . import Bulletin
 
 RED, YELLOW, GREEN, GREY = "F4B6B6", "FBE8A6", "C8E6C9", "E7E6E6"
@@ -273,6 +274,7 @@ def to_xlsx(b: Bulletin) -> bytes:
     sheet("新销号与逾期", ["类别", "问题编号", "问题", "牵头单位", "整改时限或销号时间"],
           [["新销号", p["code"], p["title"], p["lead_unit"], p["closed_at"][:10]] for p in b.newly_closed]
           + [["逾期", p["code"], p["title"], p["lead_unit"], p["deadline"] or ""] for p in b.overdue])
+    text_cells.as_text(book)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 from .. import clock
 from ..models import Problem, ProblemStatus
-from . import deadlines
+from . import deadlines, text_cells
 from .columns import label
 
 FIELDS = ("seq", "code", "title", "source", "batch", "description", "category", "region", "leading_official",
@@ -69,6 +69,7 @@ def write(rows: Sequence[Problem], title: str = TITLE, progress: Callable[[int, 
     for index, field in enumerate(FIELDS, 1):
         sheet.column_dimensions[get_column_letter(index)].width = WIDTHS.get(field, 12)
     sheet.freeze_panes = "C4"
+    text_cells.as_text(workbook)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -9,6 +9,7 @@ from flask import request, send_file
 from engine import clock
 from engine.errors import Invalid
 
+from ..limits import read_at_most
 from .common import BEARER, Blueprint, caller_id, duban
 from .problems import _wanted
 from .schemas import ProblemFilterQuery
@@ -49,7 +50,9 @@ def import_ledger():
     name = upload.filename or ""
     if name and not name.lower().endswith((".xlsx", ".xlsm")):
         raise Invalid("the file is not an Excel workbook (.xlsx)", {"file": [f"{name} is not an .xlsx file"]})
-    return duban().import_ledger(user_id, upload.read(), confirm=confirm, skip_refused=skip_refused, filename=name)
+    app = duban()
+    content = read_at_most(upload.stream, app.settings.imports.upload_bytes)  # the engine refuses anything longer
+    return app.import_ledger(user_id, content, confirm=confirm, skip_refused=skip_refused, filename=name)
 
 
 @blp.get("/ledger/export.xlsx")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import request, send_file
+from flask import request
 from sqlalchemy import select
 
 from engine import incidents, lights, problems, tasks
@@ -8,6 +8,7 @@ from engine.models import (DeadlineKind, EvidenceFile, LedgerEntry, Light, Probl
                            ProblemStatus, ProcessInstance, Role)
 from engine.errors import Invalid, NotFound
 
+from .. import evidence
 from .common import BEARER, Blueprint, calendar_of, caller_id, duban, reply, reply_json
 from .schemas import EvidenceOut, LightCounts, ProblemDetail, ProblemFilterQuery, ProblemIn, ProblemPage, ProblemQuery
 
@@ -141,4 +142,4 @@ def download_evidence(evidence_id: int):
         allowed = problems.may_see(app.actor(session, user_id), problems.get(session, row.problem_id))
     if not allowed:
         app.deny(user_id, f"download evidence {evidence_id}", "evidence_file", evidence_id, row.problem_id)
-    return send_file(app.evidence_path(row), mimetype=row.content_type, download_name=row.filename)
+    return evidence.send(app.evidence_path(row), row)

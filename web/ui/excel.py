@@ -19,9 +19,11 @@ from flask_babel import lazy_gettext as _l
 from engine import clock
 from engine.errors import Conflict, Forbidden, Invalid
 from engine.excel.columns import label
+from engine.excel.bounds import WorkbookTooLarge
 from engine.excel.sheet import NoLedgerTable
 from engine.models import RegionLevel, Role, UnitKind
 
+from ..limits import read_at_most
 from .layout import current_user, duban, page_blueprint
 from .ledger import read_filters
 from .pending_sheets import PendingSheets
@@ -29,7 +31,6 @@ from .pending_sheets import PendingSheets
 bp = page_blueprint("imports", __name__)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-SHEET_LIMIT = 10 * 1024 * 1024       # an office's ledger is a few hundred kB; 10 MB is generous
 SUFFIXES = (".xlsx", ".xlsm")
 ZIP_MAGIC = b"PK\x03\x04"
 REGION_LEVELS = {RegionLevel.CITY: _l("市"), RegionLevel.COUNTY: _l("县（区）"), RegionLevel.TOWNSHIP: _l("乡镇（街道）")}
@@ -63,9 +64,10 @@ def import_form():
     problem = _check_upload(upload)
     if problem:
         return _refuse_upload(problem)
-    content = upload.stream.read(SHEET_LIMIT + 1)
-    if len(content) > SHEET_LIMIT:
-        return _refuse_upload(_("文件超过 %(mb)s MB，请拆分后再导入。", mb=SHEET_LIMIT // (1024 * 1024)), 413)
+    limit = duban().settings.imports.upload_bytes   # DUBAN_IMPORT_MAX_UPLOAD_MB
+    content = read_at_most(upload.stream, limit)
+    if len(content) > limit:
+        return _refuse_upload(_("文件超过 %(mb)s MB，请拆分后再导入。", mb=limit // (1024 * 1024)), 413)
     if not content:
         return _refuse_upload(_("文件是空的。"))
     if not content.startswith(ZIP_MAGIC):
@@ -94,10 +96,24 @@ def _refuse_upload(message: str, status: int = 400):
 
 def _sheet_error(failure: Invalid, filename: str) -> str:
     """The engine's reason a workbook cannot be read, as the office reads it."""
+    if isinstance(failure, WorkbookTooLarge):
+        return _LIMITS[failure.limit](failure.maximum)
     if isinstance(failure, NoLedgerTable):
         return _("“%(name)s”中没有找到台账表格：前 15 行里没有一行包含台账的列名（问题编号、问题描述、所属区县、"
                  "牵头单位、责任人、整改时限等至少三项）。", name=filename)
     return _("“%(name)s”不是有效的 Excel 工作簿（.xlsx），可能已损坏。", name=filename)
+
+
+# what each import limit says (engine.excel.bounds), from its value
+_LIMITS = {
+    "upload": lambda n: _("文件超过 %(mb)s MB，请拆分后再导入。", mb=n),
+    "inflated": lambda n: _("工作簿解压后超过 %(n)s MB，无法导入。请删除无关的工作表、图片或格式后再上传。", n=n),
+    "member": lambda n: _("工作簿中的某个部分解压后超过 %(n)s MB，无法导入。请删除无关的工作表、图片或格式后再上传。", n=n),
+    "ratio": lambda n: _("工作簿的压缩比超过 %(n)s 倍，不像正常的台账文件，未予导入。", n=n),
+    "members": lambda n: _("工作簿包含的部件超过 %(n)s 个，无法导入。", n=n),
+    "rows": lambda n: _("工作表超过 %(n)s 行，请拆分后再导入。", n=n),
+    "columns": lambda n: _("工作表超过 %(n)s 列，请删除多余的列后再导入。", n=n),
+}
 
 
 # -- the report and the confirmation ---------------------------------------------------------------

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 
-from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from engine import evidence, lights, problems, tasks
 from engine.errors import DubanError, Forbidden, Invalid, NotFound
+from engine.evidence_types import shown_inline
 from engine.models import EvidenceFile, HumanTask, Light, Problem, TaskState
 from engine.workflow.forms import evidence_keys, inputs
 
+from .. import evidence as evidence_files
 from .layout import current_user, duban, page_blueprint
 
 bp = page_blueprint("inbox", __name__)
@@ -66,7 +68,7 @@ def upload_evidence(task_id: int):
             row = duban().upload_evidence(current_user().id, view["problem"]["id"], upload.filename,
                                           upload.mimetype or "", upload.read())
         except Invalid as failure:
-            error = "；".join(m for ms in failure.errors.values() for m in ms) or failure.message
+            error = _upload_error(failure)
         else:
             drafts = session.setdefault("evidence", {})
             drafts.setdefault(str(task_id), {}).setdefault(field, []).append(row.id)
@@ -79,6 +81,19 @@ def upload_evidence(task_id: int):
     if error:
         flash(error, "error")
     return redirect(url_for("inbox.task_page", task_id=task_id) + f"#evidence-{field}")
+
+
+def _upload_error(failure: Invalid) -> str:
+    """Why an upload was refused, in the page's language."""
+    if isinstance(failure, evidence.EvidenceRefused):
+        detected = {"unknown": _("无法识别的格式"), "text": _("纯文本")}.get(failure.detected, failure.detected)
+        return _("文件的实际内容是 %(detected)s，不能作为佐证材料上传。允许的类型：%(allowed)s。",
+                 detected=detected, allowed=failure.allowed)
+    if isinstance(failure, evidence.EvidenceTooLarge):
+        return _("文件超过 %(mb)s MB。", mb=failure.max_megabytes)
+    if failure.errors.get("file") == ["the file is empty"]:
+        return _("文件是空的。")
+    return "；".join(m for ms in failure.errors.values() for m in ms) or failure.message
 
 
 @bp.get("/tasks/<int:task_id>/complete")
@@ -125,8 +140,7 @@ def evidence_file(evidence_id: int):
         allowed = problems.may_see(app.actor(db, user.id), problems.get(db, row.problem_id))
     if not allowed:
         app.deny(user.id, f"download evidence {evidence_id}", "evidence_file", evidence_id, row.problem_id)
-    return send_file(app.evidence_path(row), mimetype=row.content_type, download_name=row.filename,
-                     as_attachment=not row.content_type.startswith("image/"))
+    return evidence_files.send(app.evidence_path(row), row)
 
 
 def _render_task(task_id: int, errors: dict | None = None, submitted: dict | None = None, status: int = 200):
@@ -205,7 +219,7 @@ def before_after(db, problem_id: int) -> list[dict]:
 
 
 def _evidence(row: EvidenceFile) -> dict:
-    return {"id": row.id, "filename": row.filename, "image": row.content_type.startswith("image/")}
+    return {"id": row.id, "filename": row.filename, "image": shown_inline(row.content_type)}
 
 
 def _without_files(form: dict) -> dict:

@@ -13,6 +13,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from engine import clock, extensions, lights, problems, tasks
+from engine.evidence_types import shown_inline
 from engine.excel.deadlines import text as deadline_text
 from engine.models import (Escalation, EvidenceFile, HumanTask, LedgerEntry, Light, Problem, ProblemCategory,
                            ProblemSource, ProblemStatus, ProcessInstance, Region, Role, Unit, User)
@@ -346,7 +347,7 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
                    "openable": viewer.reads_everything or tasks.may_complete(viewer, t)} for t in current],
         "timeline": timeline.lines(db, entries),
         "comparisons": before_after(db, problem.id),
-        "evidence": [{"id": e.id, "filename": e.filename, "image": e.content_type.startswith("image/"),
+        "evidence": [{"id": e.id, "filename": e.filename, "image": shown_inline(e.content_type),
                       "size": e.size, "uploaded_at": e.uploaded_at} for e in evidence],
         "escalations": [{"id": e.id, "level": e.level, "level_name": LEVEL_NAMES.get(e.level, e.level),
                          "rule_name": e.rule_name, "fired_at": e.fired_at, "deadline": e.deadline,

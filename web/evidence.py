@@ -1,0 +1,25 @@
+"""Serving an evidence file, the same way for the API and the pages: inline only when its
+bytes are a raster image a browser shows safely, a download otherwise, and always under a
+Content-Security-Policy that lets nothing in it run."""
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from flask import send_file
+
+from engine.evidence_types import delivery
+from engine.models import EvidenceFile
+
+POLICY = "default-src 'none'; sandbox"
+
+
+def send(path, row: EvidenceFile):
+    how = delivery(path, row.content_type)
+    response = send_file(path, mimetype=how.mimetype, conditional=True)
+    ascii_name = re.sub(r'[^\x20-\x7e]|["\\]', "_", row.filename) or "evidence"
+    response.headers["Content-Disposition"] = (f"{'inline' if how.inline else 'attachment'}; "
+                                               f"filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.filename)}")
+    response.headers["Content-Security-Policy"] = POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

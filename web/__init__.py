@@ -14,6 +14,7 @@ def create_app(settings: Settings | None = None, duban: Duban | None = None) -> 
     app.json.ensure_ascii = False
     app.extensions["duban"] = duban or Duban(settings)
 
+    from . import security
     from .api import register_api
     from .pages import pages
     from .ui import install as install_pages
@@ -23,4 +24,5 @@ def create_app(settings: Settings | None = None, duban: Duban | None = None) -> 
     app.register_blueprint(pages)
     app.register_blueprint(vendor)
     install_pages(app)
+    security.install(app, settings.sign_in.session_hours)
     return app

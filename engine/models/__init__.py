@@ -12,9 +12,10 @@ from .process import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstan
 from .accountability import AccountabilityCategory, AccountabilityDecision
 from .schedule import scheduler_jobs
 from .bulletin import BulletinRecord
+from .sign_in import SignInThrottle
 
 __all__ = [
-    "AccountabilityCategory", "AccountabilityDecision", "BulletinRecord",
+    "AccountabilityCategory", "AccountabilityDecision", "BulletinRecord", "SignInThrottle",
     "CalendarOverride", "CalendarYear", "Light",
     "ExtensionRequest", "ExtensionStatus", "scheduler_jobs",
     "Channel", "Notification", "NotificationStatus",

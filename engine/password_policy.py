@@ -21,7 +21,7 @@ PASSPHRASE_LENGTH = 16  # from this length one kind of characters is enough (a p
 COMMON_LIST = CONFIG_DIR / "common_passwords.txt"
 # keyboard rows and alphabets that people walk along; a password made of one stretch of one
 # of these (either direction) is a sequence
-RUNS = ("01234567890", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm",
+RUNS = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm",
         "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p", "qazwsxedcrfvtgbyhnujmikolp", "1q2w3e4r5t6y7u8i9o0p",
         "q1w2e3r4t5y6u7i8o9p0", "!@#$%^&*()")
 

@@ -59,3 +59,13 @@ def field_errors(messages, prefix: str = "") -> dict[str, list[str]]:
     else:
         flat[prefix or "data"] = [str(m) for m in messages]
     return flat
+
+
+class Locked(DubanError):
+    """Too many failed sign-ins for a user name: refused until `until` (whatever the password)."""
+
+    code = "locked"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -33,15 +33,15 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from .text import ID_MAX
-from . import accounts, ledger
+from . import accounts, ledger, password_policy, sign_in
 from .ledger import Action
 from .errors import Invalid, NotFound, Reason
 from .models import (HumanTask, Official, Post, PostKind, Problem, ProblemStatus, Region, RegionLevel, Role,
                      TaskState, Unit, UnitKind, User, UserRole, problem_cooperating_unit)
 from .organization import Heads, region_heads, unit_heads
 
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 200
+MIN_PASSWORD_LENGTH = password_policy.MIN_LENGTH
+MAX_PASSWORD_LENGTH = password_policy.MAX_LENGTH
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,59}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MOBILE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
@@ -576,15 +576,14 @@ def _roles(checks: Checks, roles: Any) -> set[Role]:
     return found
 
 
-def _password(checks: Checks, password: Any, name: str = "password") -> str | None:
+def _password(checks: Checks, password: Any, username: str | None, name: str = "password") -> str | None:
+    """The password policy (engine/password_policy.py)."""
     if not isinstance(password, str) or not password:
         checks.fail(name, "required", "must not be empty")
         return None
-    if len(password) < MIN_PASSWORD_LENGTH:
-        checks.fail(name, "password_short", f"at least {MIN_PASSWORD_LENGTH} characters",
-                    min=MIN_PASSWORD_LENGTH)
-    elif len(password) > MAX_PASSWORD_LENGTH:
-        checks.fail(name, "too_long", f"at most {MAX_PASSWORD_LENGTH} characters", max=MAX_PASSWORD_LENGTH)
+    broken = password_policy.problems(password, username)
+    if broken is not None:
+        checks.fail(name, broken.code, broken.message, **broken.params)
     return password
 
 
@@ -613,7 +612,7 @@ def create_user(session: Session, actor: User | None, username: Any, display_nam
         elif session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
             checks.fail("username", "taken", f"the username {username} is taken", value=username)
     display_name = checks.text("display_name", display_name, 60)
-    password = _password(checks, password)
+    password = _password(checks, password, username if isinstance(username, str) else None)
     roles = _roles(checks, roles)
     official = _free_official(session, checks, official_id, None)
     checks.done("the user has errors")
@@ -672,9 +671,10 @@ def update_user(session: Session, actor: User | None, user_id: int, display_name
 def reset_password(session: Session, actor: User | None, user_id: int, password: Any) -> User:
     user = get_user(session, user_id)
     checks = Checks()
-    password = _password(checks, password)
+    password = _password(checks, password, user.username)
     checks.done("the password has errors")
     user.password_hash = accounts.hash_password(password)
+    sign_in.end_sessions(user, tokens=True)  # whoever held the old password is out
     session.flush()
     ledger.record(session, Action.USER_PASSWORD_RESET, actor=actor, subject_type="user", subject_id=user.id,
                   payload={"username": user.username})
@@ -696,6 +696,8 @@ def set_active(session: Session, actor: User | None, user_id: int, active: Any) 
     if user.active == active:
         return user
     user.active = active
+    if not active:
+        sign_in.end_sessions(user, tokens=True)
     session.flush()
     personal = session.scalar(select(func.count(HumanTask.id)).where(
         HumanTask.assignee_id == user.id, HumanTask.state == TaskState.READY)) or 0

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import accounts, clock, evidence, evidence_types, extensions, ledger, notifications, problems, tasks
-from . import calendar_store, incidents, lights
+from . import calendar_store, incidents, lights, sign_in as guarded_sign_in
 from . import organization_admin as org_admin
 from .calendar import WorkingCalendar
 from .db import Database
@@ -83,14 +83,40 @@ class Duban:
             raise Unauthenticated("this account no longer exists or is disabled")
         return user
 
-    def _may_use_token(self, user_id: int) -> bool:
+    def _may_use_token(self, user_id: int, epoch: int) -> bool:
         with self.db.reading() as session:
-            return bool(session.scalar(select(User.active).where(User.id == user_id)))
+            row = session.execute(select(User.active, User.token_epoch).where(User.id == user_id)).first()
+            return row is not None and bool(row.active) and row.token_epoch == epoch
 
     def sign_in(self, username: str, password: str) -> tuple[User, str]:
-        with self.db.reading() as session:
-            user = accounts.authenticate(session, username, password)
-            return user, self.tokens.issue(user)
+        """The account and a fresh API token; a wrong or unknown name or password raises
+        Unauthenticated, too many recent failures Locked (engine/sign_in.py). The failure is
+        recorded (committed) before the refusal is raised."""
+        for attempt in range(2):
+            try:
+                with self.db.transaction() as session:
+                    user, refusal = guarded_sign_in.attempt(session, username, password, self.settings.sign_in)
+                    if user is not None:
+                        return user, self.tokens.issue(user)
+                raise refusal
+            except IntegrityError:  # two first failures of one name at once: count again
+                if attempt:
+                    raise Unauthenticated(guarded_sign_in.WRONG) from None
+        raise AssertionError("unreachable")
+
+    def sign_out(self, user_id: int) -> None:
+        """End every page session of the account (API tokens stay valid)."""
+        with self.db.transaction() as session:
+            user = session.get(User, user_id)
+            if user is not None:
+                guarded_sign_in.end_sessions(user)
+
+    def session_user(self, session: Session, user_id: int, stamp: dict) -> User:
+        """The account of a page session, if the session is still good (engine/sign_in.py)."""
+        user = self.actor(session, user_id)
+        if not guarded_sign_in.session_current(user, stamp, self.settings.sign_in):
+            raise Unauthenticated("the session has ended; sign in again")
+        return user
 
     def deny(self, user_id: int | None, what: str, subject_type: str, subject_id, problem_id: int | None = None):
         """Record a refused action in its own transaction, then refuse it."""

@@ -101,6 +101,26 @@ class ImportLimits:
 
 
 @dataclass(frozen=True)
+class SignInSettings:
+    """How signing in is guarded (engine/sign_in.py): a page session lasts a working day at
+    most and ends after a long idle spell; a user name is locked for a while after repeated
+    failures, counted on the engine's clock."""
+
+    session_hours: float = 10
+    idle_minutes: float = 120
+    lockout_failures: int = 5
+    lockout_minutes: float = 15
+
+    @classmethod
+    def from_env(cls) -> "SignInSettings":
+        env = os.environ.get
+        return cls(session_hours=float(env("DUBAN_SESSION_HOURS") or 10),
+                   idle_minutes=float(env("DUBAN_SESSION_IDLE_MINUTES") or 120),
+                   lockout_failures=int(env("DUBAN_LOCKOUT_FAILURES") or 5),
+                   lockout_minutes=float(env("DUBAN_LOCKOUT_MINUTES") or 15))
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     instance_path: Path
@@ -112,6 +132,7 @@ class Settings:
     scripts: ScriptLimits = field(default_factory=ScriptLimits.from_env)
     imports: ImportLimits = field(default_factory=ImportLimits.from_env)
     evidence_types: Path = CONFIG_DIR / "evidence.toml"
+    sign_in: SignInSettings = field(default_factory=SignInSettings.from_env)
 
     @property
     def evidence_path(self) -> Path:

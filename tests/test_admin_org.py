@@ -241,7 +241,9 @@ def test_a_deactivated_user_cannot_sign_in_nor_use_a_token(duban, org):
     with pytest.raises(Unauthenticated):
         duban.tokens.user_id(token)
     duban.set_user_active(admin, org["user:responsible"], True)
-    assert duban.tokens.user_id(token) == org["user:responsible"]
+    with pytest.raises(Unauthenticated):  # revoked for good: reactivation does not revive it
+        duban.tokens.user_id(token)
+    assert duban.sign_in("responsible", "test-password")[0].id == org["user:responsible"]
     assert [e.action for e in _ledger(duban, "user.deactivated") + _ledger(duban, "user.reactivated")] == [
         "user.deactivated", "user.reactivated"]
 

@@ -146,6 +146,7 @@ def test_an_official_record_shows_the_influence_period_while_it_runs(client, org
     assert "没有问责决定" in clean and f"/accountability/cases/{cases['secretary']}" in clean
 
     clock.freeze(datetime(2027, 5, 8, 9, 0, tzinfo=clock.SHANGHAI))  # the twelve months have run
+    login(client, "jiwei")  # a year later the page session has long ended
     later = client.get(f"/officials/{org['responsible']}").get_data(as_text=True)
     assert 'class="in-force"' not in later and 'data-in-force="false"' in later and "影响期已满" in later
     assert "影响期内的问责决定 0 项" in later and "记过" in later

@@ -15,6 +15,7 @@ def create_app(settings: Settings | None = None, duban: Duban | None = None) -> 
     app.extensions["duban"] = duban or Duban(settings)
 
     from . import edge
+    from . import security
     from .api import register_api
 
     edge.install(app)  # before any route: the id converter binds when a rule is added
@@ -26,11 +27,5 @@ def create_app(settings: Settings | None = None, duban: Duban | None = None) -> 
     app.register_blueprint(pages)
     app.register_blueprint(vendor)
     install_pages(app)
-
-    @app.after_request
-    def nosniff(response):
-        """No browser guesses a type other than the one Duban sends (an upload's bytes least of all)."""
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
-
+    security.install(app, settings.sign_in.session_hours)
     return app

@@ -13,9 +13,10 @@ from .accountability import AccountabilityCategory, AccountabilityDecision
 from .schedule import scheduler_jobs
 from .bulletin import BulletinRecord
 from .incident import Incident, IncidentStatus
+from .sign_in import SignInThrottle
 
 __all__ = [
-    "AccountabilityCategory", "AccountabilityDecision", "BulletinRecord", "Incident", "IncidentStatus",
+    "AccountabilityCategory", "AccountabilityDecision", "BulletinRecord", "Incident", "IncidentStatus", "SignInThrottle",
     "CalendarOverride", "CalendarYear", "Light",
     "ExtensionRequest", "ExtensionStatus", "scheduler_jobs",
     "Channel", "Notification", "NotificationStatus",

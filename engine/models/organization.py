@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, str_enum
@@ -111,6 +111,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     official_id: Mapped[int | None] = mapped_column(ForeignKey("official.id"), unique=True)
+    # bumped to end every page session (sign-out, new password, deactivation) and every API
+    # token (new password, deactivation) issued before; see engine/sign_in.py
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    token_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     official: Mapped[Official | None] = relationship(back_populates="user")
     role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")

@@ -40,15 +40,37 @@ def browser():
         chromium.close()
 
 
+# Every page reports what its Content-Security-Policy refused (the event, and Chromium's own
+# "Refused to ..." console message); a test that saw any fails.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline") +
+                " at " + e.sourceFile + ":" + e.lineNumber + " (" + (e.sample || "") + ")");
+});
+"""
+
+
+def _violation(message) -> str | None:
+    text = message.text
+    if text.startswith("CSP violation:") or "Content Security Policy" in text:
+        return f"{message.page.url if message.page else ''}: {text}"
+    return None
+
+
 @pytest.fixture
 def page(browser, request):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    context.add_init_script(REPORT_VIOLATIONS)
     page = context.new_page()
     errors: list[str] = []
+    violations: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    context.on("console", lambda message: (found := _violation(message)) and violations.append(found))
     page.js_errors = errors
+    page.csp_violations = violations
     yield page
     context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture

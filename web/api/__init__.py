@@ -12,12 +12,12 @@ from flask_smorest import Api
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import Conflict, DubanError, Forbidden, Invalid, NotFound, Unauthenticated
+from engine.errors import Conflict, DubanError, Forbidden, Invalid, Locked, NotFound, Unauthenticated
 from engine.workflow.runtime import WorkflowFailure
 
 log = logging.getLogger("duban.api")
 
-STATUS = {Invalid: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409, WorkflowFailure: 422}
+STATUS = {Locked: 429, Invalid: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409, WorkflowFailure: 422}
 HTTP_CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
               409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid",
               429: "too_many_requests", 503: "unavailable"}
@@ -107,7 +107,16 @@ def register_api(app: Flask) -> None:
     def _domain_error(error: DubanError):
         status = getattr(error, "status", None) or next(
             (code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
-        return jsonify(error_body(error.code, error.message, error.errors)), status
+        response = jsonify(error_body(error.code, error.message, error.errors))
+        if isinstance(error, Locked):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response, status
+
+    @app.errorhandler(429)
+    def _rate_limited(error: HTTPException):
+        """flask-limiter's refusal (the sign-in page answers its own, web/ui/signin.py)."""
+        return jsonify(error_body("too_many_requests", "too many failed sign-ins from this address; "
+                                  f"try again later (limit: {error.description})")), 429
 
     @app.errorhandler(sa_exc.TimeoutError)
     @app.errorhandler(sa_exc.OperationalError)

@@ -26,9 +26,8 @@ def select_locale() -> str:
 
 
 def install(app: Flask) -> None:
-    """Sessions, CSRF on every page form, translations, and the page blueprints."""
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    """CSRF on every page form, translations, and the page blueprints."""
+    # session cookie attributes and lifetime: web/security.py
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")  # web/translations
     # the API authenticates with bearer tokens, not cookies: CSRF is checked on page POSTs only

@@ -82,18 +82,28 @@ def duban() -> Duban:
     return current_app.extensions["duban"]
 
 
+SESSION_KEYS = ("user_id", "epoch", "since", "seen")
+
+
 def current_user() -> SignedIn | None:
+    """The page session's user, while the session is good: the account active, not signed out
+    (or its password changed) since, within its hours and its idle time (engine/sign_in.py)."""
     if "user" not in g:
         g.user = None
         user_id = session.get("user_id")
         if user_id is not None:
             try:
                 with duban().db.reading() as db:
-                    user = duban().actor(db, user_id)
+                    user = duban().session_user(db, user_id, session)
                     g.user = SignedIn(user.id, user.username, user.display_name,
                                       tuple(sorted(user.roles, key=list(Role).index)))
             except Unauthenticated:
-                session.pop("user_id", None)
+                for key in SESSION_KEYS:
+                    session.pop(key, None)
+            else:
+                now = clock.now().timestamp()
+                if now - float(session["seen"]) >= 60:  # used now: the idle time starts again
+                    session["seen"] = now
     return g.user
 
 

@@ -79,6 +79,14 @@ def reason_text(reason: Reason) -> str:
         return _("3 至 60 个字母、数字或 . _ -，以字母或数字开头。")
     if code == "password_short":
         return _("密码至少 %(min)s 个字符。", min=p["min"])
+    if code == "password_common":
+        return _("这是最常见的密码之一，请换一个。")
+    if code == "password_username":
+        return _("密码不能包含用户名。")
+    if code == "password_sequence":
+        return _("密码不能是连续或重复的字符（如 1234567890、aaaaaaaaaa）。")
+    if code == "password_classes":
+        return _("密码须混合至少两类字符：小写字母、大写字母、数字、其他符号（16 个字符以上的口令短语除外）。")
     if code == "official_linked":
         return _("%(name)s 已有登录账号：%(username)s。", name=p["name"], username=p["username"])
     if code == "own_admin":

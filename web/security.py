@@ -1,0 +1,120 @@
+"""The web door's defences: security headers and the Content-Security-Policy (flask-talisman),
+session cookies, the reverse proxy, and rate limits on signing in (flask-limiter).
+
+Configuration (environment):
+- DUBAN_HTTPS=1: Duban is reached over https (TLS ends at a proxy in front of it): session
+  cookies get `Secure` and responses HSTS. A request that arrives over https sets both anyway.
+- DUBAN_PROXY_FIX=N: N reverse proxies in front set X-Forwarded-For/-Proto/-Host/-Port; trust
+  them (werkzeug's ProxyFix) for the client's address (rate limits) and the scheme. Unset: the
+  X-Forwarded-* headers are ignored.
+- DUBAN_LOGIN_RATE_LIMIT (default "10/minute"): failed sign-ins per client address, on the
+  sign-in page and on POST /api/auth/token; successful ones are not counted, so an office
+  behind one address is not locked out by its own colleagues.
+- DUBAN_RATELIMIT_STORAGE (default "memory://", per process): e.g. "redis://host:6379/0" so
+  that several workers and hosts share one count.
+
+The policy allows scripts from this site only (no inline scripts, no eval), styles from this
+site or with the request's nonce (`csp_nonce()` in templates), and style attributes (bpmn-js,
+ECharts and Swagger UI set element styles). A view that sets its own Content-Security-Policy
+or X-Frame-Options (a stricter one, e.g. for uploaded files) keeps it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_talisman import Talisman
+
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",              # and the request's nonce (content_security_policy_nonce_in)
+    "style-src-attr": "'unsafe-inline'",  # style="" attributes: bpmn-js, ECharts, Swagger UI, bars
+    "img-src": "'self' data: blob:",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "frame-ancestors": "'none'",
+    "form-action": "'self'",
+}
+HSTS = "max-age=31536000"
+SIGN_IN_ENDPOINTS = ("signin.login", "auth.token")
+
+
+def _flag(name: str) -> bool:
+    return (os.environ.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class WebSecurity:
+    https: bool = False
+    proxies: int = 0
+    login_rate: str = "10/minute"
+    ratelimit_storage: str = "memory://"
+
+    @classmethod
+    def from_env(cls) -> "WebSecurity":
+        env = os.environ.get
+        return cls(https=_flag("DUBAN_HTTPS"), proxies=int(env("DUBAN_PROXY_FIX") or 0),
+                   login_rate=env("DUBAN_LOGIN_RATE_LIMIT") or "10/minute",
+                   ratelimit_storage=env("DUBAN_RATELIMIT_STORAGE") or "memory://")
+
+
+class _Talisman(Talisman):
+    """flask-talisman, except that a response which already carries its own policy keeps it."""
+
+    def _set_content_security_policy_headers(self, headers, options):
+        if "Content-Security-Policy" in headers:
+            options = dict(options, content_security_policy=None)
+        super()._set_content_security_policy_headers(headers, options)
+
+    def _set_frame_options_headers(self, headers, options):
+        if "X-Frame-Options" not in headers:
+            super()._set_frame_options_headers(headers, options)
+
+
+class _SessionCookies(SecureCookieSessionInterface):
+    """`Secure` when configured so (DUBAN_HTTPS) or when this request came over https."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
+def install(app: Flask, session_hours: float, config: WebSecurity | None = None) -> Limiter:
+    """Call once the blueprints are registered (the sign-in views get their rate limit)."""
+    config = config or WebSecurity.from_env()
+    app.extensions["duban_web_security"] = config
+    if config.proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = config.proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=config.https,
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=session_hours))
+    app.session_interface = _SessionCookies()
+
+    _Talisman(app, force_https=False, session_cookie_secure=False, strict_transport_security=False,
+              frame_options="DENY", content_security_policy=CSP, content_security_policy_nonce_in=["style-src"],
+              referrer_policy="same-origin", x_content_type_options=True,
+              permissions_policy={"browsing-topics": "()", "camera": "()", "microphone": "()",
+                                  "geolocation": "()", "payment": "()"})
+
+    @app.after_request
+    def _hsts(response):
+        if config.https or request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        return response
+
+    limiter = Limiter(get_remote_address, app=app, storage_uri=config.ratelimit_storage,
+                      headers_enabled=True, swallow_errors=True, default_limits=[])
+    failed = lambda response: response.status_code >= 400  # noqa: E731 (only failures count)
+    for endpoint in SIGN_IN_ENDPOINTS:
+        view = app.view_functions[endpoint]
+        app.view_functions[endpoint] = limiter.limit(config.login_rate, methods=["POST"], deduct_when=failed)(view)
+    return limiter

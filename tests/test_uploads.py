@@ -18,6 +18,7 @@ import pytest
 from engine import evidence_types
 from engine.errors import Invalid
 from engine.models import EvidenceFile
+from web import evidence
 
 from .helpers_flow import PLAN
 from .helpers_pages import ready_tasks, register
@@ -175,7 +176,8 @@ def test_a_bad_evidence_config_is_refused_naming_the_key(tmp_path):
 def assert_inert(response, inline: bool, mimetype: str):
     assert response.status_code == 200
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response.headers["Content-Security-Policy"] == evidence.POLICY
+    assert "script-src" not in evidence.POLICY and evidence.POLICY.endswith("sandbox")
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("inline;" if inline else "attachment;"), disposition
     assert "filename*=UTF-8''" in disposition

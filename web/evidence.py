@@ -11,7 +11,8 @@ from flask import send_file
 from engine.evidence_types import delivery
 from engine.models import EvidenceFile
 
-POLICY = "default-src 'none'; sandbox"
+# the browser's own viewer of an inline image styles its page inline; nothing may run
+POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
 def send(path, row: EvidenceFile):

@@ -104,3 +104,12 @@ def failure_text(response) -> str:
     body = response.json
     assert set(body) == {"code", "message", "errors"}, body
     return body["message"] + " " + " ".join(" ".join(v) for v in body["errors"].values())
+
+
+def incident_text(response, element: str) -> str:
+    """The completion stood and the process stopped at `element` as an incident (200 with
+    `incident`); the incident's error type and message."""
+    assert response.status_code == 200, (response.status_code, response.json)
+    incident = response.json["incident"]
+    assert incident is not None and incident["element_id"] == element, incident
+    return f"{incident['error_type']}: {incident['message']}"

@@ -21,7 +21,12 @@ from .whitelist import ExpressionRefused, parse
 
 
 class ExpressionError(WorkflowException):
-    """A condition or timer expression that was refused or failed."""
+    """A condition or timer expression that was refused or failed; `error_type` names the
+    error for an incident."""
+
+    def __init__(self, message: str, error_type: str = "ExpressionError"):
+        super().__init__(message)
+        self.error_type = error_type
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -34,7 +39,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         try:
             return evaluate(expression, names, self.globals)
         except (ExpressionRefused, ExpressionFailed) as error:
-            raise ExpressionError(f"the expression {_short(expression)!r} failed: {error}") from None
+            raise ExpressionError(f"the expression {_short(expression)!r} failed: {error}",
+                                  getattr(error, "kind", "ExpressionRefused")) from None
 
     def execute(self, script, context, external_context=None):
         data = shared_pool().run(script, context, self.limits)
@@ -57,14 +63,18 @@ class SandboxScriptEngine(PythonScriptEngine):
         try:
             return self.environment.evaluate(expression, task.data, external_context)
         except ExpressionError as error:
-            raise WorkflowTaskException(str(error), task=task) from None
+            failure = WorkflowTaskException(str(error), task=task)
+            failure.error_type = error.error_type
+            raise failure from None
 
     def create_task_exec_exception(self, task, script, err):
         line = getattr(err, "line", 0) or 0
         lines = script.splitlines()
         error_line = lines[line - 1] if 0 < line <= len(lines) else ""
         message = f"script error on line {line}: {err}" if line else f"script error: {err}"
-        return WorkflowTaskException(message, task=task, line_number=line, error_line=error_line)
+        failure = WorkflowTaskException(message, task=task, line_number=line, error_line=error_line)
+        failure.error_type = getattr(err, "kind", None) or type(err).__name__  # what an incident names
+        return failure
 
 
 def _short(expression: str) -> str:

@@ -16,7 +16,12 @@ _SUBSCRIPTABLE = (dict, list, tuple, str)
 
 
 class ExpressionFailed(Exception):
-    """An allowed expression that failed on this data (a missing name, a bound passed...)."""
+    """An allowed expression that failed on this data (a missing name, a bound passed...);
+    `kind` names the error for an incident."""
+
+    def __init__(self, message: str, kind: str = "ExpressionError"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def evaluate(expression: str, names: dict, functions: dict):
@@ -27,15 +32,15 @@ def evaluate(expression: str, names: dict, functions: dict):
     except ExpressionFailed:
         raise
     except bounded.LimitExceeded as error:
-        raise ExpressionFailed(str(error)) from None
+        raise ExpressionFailed(str(error), "ExpressionLimitExceeded") from None
     except NameError as error:
-        raise ExpressionFailed(str(error)) from None
+        raise ExpressionFailed(str(error), "NameError") from None
     except RecursionError:
-        raise ExpressionFailed("the expression is nested too deeply") from None
+        raise ExpressionFailed("the expression is nested too deeply", "ExpressionLimitExceeded") from None
     except MemoryError:
-        raise ExpressionFailed("the expression ran out of memory") from None
+        raise ExpressionFailed("the expression ran out of memory", "MemoryError") from None
     except BaseException as error:  # nothing but an ordinary Exception leaves the sandbox
-        raise ExpressionFailed(f"{type(error).__name__}: {error}") from None
+        raise ExpressionFailed(f"{type(error).__name__}: {error}", type(error).__name__) from None
 
 
 class _Walker:

@@ -30,11 +30,12 @@ _CPU_SIGNALS = {signal.SIGXCPU, signal.SIGPROF}
 
 
 class ScriptFailed(Exception):
-    """A script task that failed, was refused or was stopped; `line` is its line (0 unknown)."""
+    """A script task that failed, was refused or was stopped; `line` is its line (0 unknown),
+    `kind` what went wrong (the script's exception class, or ScriptLimitExceeded …)."""
 
-    def __init__(self, message: str, line: int = 0):
+    def __init__(self, message: str, line: int = 0, kind: str = "ScriptError"):
         super().__init__(message)
-        self.line = line
+        self.line, self.kind = line, kind
 
 
 class _Worker:
@@ -56,7 +57,7 @@ class _Worker:
                 raise ScriptFailed(f"the script's answer of {size} bytes is over the limit")
             return json.loads(self._read(size, deadline))
         except (BrokenPipeError, EOFError):
-            raise ScriptFailed(self._why_ended()) from None
+            raise ScriptFailed(self._why_ended(), kind="ScriptLimitExceeded") from None
 
     def _read(self, size: int, deadline: float) -> bytes:
         fd, chunks, missing = self.process.stdout.fileno(), [], size
@@ -64,7 +65,8 @@ class _Worker:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 self.kill()
-                raise ScriptFailed(f"the script ran longer than {self.limits.wall_seconds:g} s and was stopped")
+                raise ScriptFailed(f"the script ran longer than {self.limits.wall_seconds:g} s and was stopped",
+                                   kind="ScriptLimitExceeded")
             chunk = os.read(fd, min(missing, 1 << 20))
             if not chunk:
                 raise EOFError
@@ -123,7 +125,8 @@ class ScriptPool:
         finally:
             self._give_back(worker, keep)
         if not answer.get("ok"):
-            raise ScriptFailed(str(answer.get("error")), int(answer.get("line") or 0))
+            raise ScriptFailed(str(answer.get("error")), int(answer.get("line") or 0),
+                               str(answer.get("type") or "ScriptError"))
         data = answer.get("data")
         if not isinstance(data, dict):
             raise ScriptFailed("the script's worker answered nonsense")

@@ -81,8 +81,10 @@ def _line(error: BaseException) -> int:
     return line or 0
 
 
-def _failure(message: str, line: int = 0, retire: bool = False) -> dict:
-    return {"ok": False, "error": message, "line": line, "retire": retire}
+def _failure(message: str, line: int = 0, retire: bool = False, kind: str = "ScriptError") -> dict:
+    """A failed job; `kind` names the error for the incident (the script's exception class, or
+    what stopped it)."""
+    return {"ok": False, "error": message, "line": line, "retire": retire, "type": kind}
 
 
 @functools.lru_cache(maxsize=256)
@@ -98,7 +100,7 @@ def compile_errors(script: str) -> list[str]:
 def run(job: dict, max_bytes: int) -> dict:
     compiled = _compile(job["script"])
     if compiled.errors:
-        return _failure("; ".join(compiled.errors))
+        return _failure("; ".join(compiled.errors), kind="ScriptRefused")
     local = dict(job["data"])
     used = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
@@ -115,25 +117,26 @@ def _execute(code, local: dict, job: dict, max_bytes: int) -> dict:
     try:
         exec(code, _globals(), local)
     except MemoryError:
-        return _failure(f"the script needed more than {job['memory_mb']} MB of memory", retire=True)
+        return _failure(f"the script needed more than {job['memory_mb']} MB of memory", retire=True,
+                        kind="MemoryError")
     except (SystemExit, KeyboardInterrupt, GeneratorExit) as error:
         detail = f" ({error})" if str(error) else ""
         return _failure(f"the script raised {type(error).__name__}{detail}, which a script may not raise",
-                        _line(error))
+                        _line(error), kind=type(error).__name__)
     except BaseException as error:
-        return _failure(f"{type(error).__name__}: {error}", _line(error))
+        return _failure(f"{type(error).__name__}: {error}", _line(error), kind=type(error).__name__)
     data = {k: v for k, v in local.items() if not k.startswith("_") and not callable(v)}
     for key, value in data.items():
         problem = _not_json(value, key)
         if problem:
-            return _failure(f"the script left data that is not JSON: {problem}")
+            return _failure(f"the script left data that is not JSON: {problem}", kind="ScriptDataError")
     text = json.dumps({"ok": True, "data": data}, ensure_ascii=False)
     size = len(text.encode("utf-8"))
     if size > max_bytes:
         sizes = {k: len(json.dumps(v, ensure_ascii=False).encode("utf-8")) for k, v in data.items()}
         biggest = max(sizes, key=sizes.get)
         return _failure(f"the script left {size} bytes of data, more than the limit of {max_bytes} "
-                        f"(the largest is {biggest!r}, {sizes[biggest]} bytes)")
+                        f"(the largest is {biggest!r}, {sizes[biggest]} bytes)", kind="ScriptDataError")
     return {"text": text}
 
 
@@ -167,9 +170,10 @@ def main() -> None:
         try:
             answer = run(job, max_bytes)
         except MemoryError:
-            answer = _failure(f"the script needed more than {job['memory_mb']} MB of memory", retire=True)
+            answer = _failure(f"the script needed more than {job['memory_mb']} MB of memory", retire=True,
+                              kind="MemoryError")
         except BaseException as error:
-            answer = _failure(f"{type(error).__name__}: {error}", retire=True)
+            answer = _failure(f"{type(error).__name__}: {error}", retire=True, kind=type(error).__name__)
         _write(1, answer["text"].encode("utf-8") if "text" in answer else json.dumps(answer).encode("utf-8"))
         if answer.get("retire"):
             return

@@ -61,8 +61,14 @@ class IncidentDesk:
 
     def _wake(self, instance_id: int):
         duban = self.duban
+
+        def rehearse(session):
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is not None:
+                duban.runtime.rehearse_wake(instance)
+
         try:
-            with duban.db.transaction() as session:
+            with duban.scripts_first(rehearse), duban.db.transaction() as session:
                 duban._calendar(session)
                 instance = session.get(ProcessInstance, instance_id)
                 if (instance is None or instance.status not in (InstanceStatus.RUNNING, InstanceStatus.ERROR)
@@ -96,8 +102,13 @@ class IncidentDesk:
         duban = self.duban
         with duban.db.reading() as session:
             instance_id = incidents.get(session, incident_id).instance_id
+        def rehearse(session):
+            incident = session.get(Incident, incident_id)
+            if incident is not None and incident.status == IncidentStatus.OPEN:
+                duban.runtime.rehearse_retry(incident)
+
         try:
-            with duban.db.transaction() as session:
+            with duban.scripts_first(rehearse), duban.db.transaction() as session:
                 duban._calendar(session)
                 actor = duban.actor(session, user_id)
                 incident = session.get(Incident, incident_id)

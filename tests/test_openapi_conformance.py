@@ -47,7 +47,7 @@ def test_the_openapi_document_tells_the_truth(demo_server):
         run = subprocess.run(
             [str(BIN / "schemathesis"), "run", f"{base}/api/openapi.json", "--url", base,
              "-H", f"Authorization: Bearer {bearer}", "--checks", CHECKS, "--phases", PHASES,
-             "--max-examples", str(MAX_EXAMPLES), "--seed", "20261204", "--workers", "2",
+             "--max-examples", str(MAX_EXAMPLES), "--seed", "20261204", "--workers", "1",
              "--generation-database", "none", "--request-timeout", "60", "--request-retries", "2", "--no-color",
              "--output-truncate", "false"],
             cwd=where, capture_output=True, text=True, timeout=600)

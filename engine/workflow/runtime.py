@@ -29,7 +29,7 @@ from ..models import (DeadlineKind, EscalationEvent, EvidenceFile, HumanTask, In
 from . import document, timers
 from .forms import context_keys, evidence_keys, validate_submission
 from .sandbox import SandboxScriptEngine
-from .serializer import spec_to_dict, specs_for, state_from_dict, state_to_dict
+from .serializer import has_scripts, spec_to_dict, specs_for, state_from_dict, state_to_dict
 
 _STATUS_ORDER = list(ProblemStatus)
 _TIMER_EVENTS = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
@@ -108,6 +108,51 @@ class Runtime:
         self._incident(session, instance, failure, actor)
         return instance
 
+    # -- rehearsals: the scripts of an action run before its write transaction ------------------
+    # Each runs the SpiffWorkflow steps of the action on a throwaway copy of the instance, inside
+    # sandbox.rehearsal.rehearsed(), so that the action finds its scripts answered (rehearsal.py).
+    # They read only; what they would write is never written; a failure here is the action's to meet.
+
+    def rehearse_start(self, definition: ProcessDefinition, data: dict | None = None) -> None:
+        if not has_scripts(definition):
+            return
+        spec, subprocess_specs = specs_for(definition)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        if data:
+            for start_task in workflow.get_tasks(state=SpiffState.READY):
+                start_task.data.update(data)
+        incidents.step(workflow, lambda: _engine_steps(workflow))
+
+    def rehearse_completion(self, task: HumanTask, data: dict) -> None:
+        if task.state != TaskState.READY or not has_scripts(task.instance.definition):
+            return
+        workflow = self.load(task.instance)
+        spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
+        if spiff_task is None or spiff_task.state != SpiffState.READY:
+            return
+        try:
+            clean = validate_submission(task.instance.definition.forms.get(task.element_id), data, spiff_task.data)
+        except ValidationError:
+            return
+        spiff_task.data.update(clean)
+        incidents.step(workflow, spiff_task.run)
+        incidents.step(workflow, lambda: _engine_steps(workflow))
+
+    def rehearse_wake(self, instance: ProcessInstance) -> None:
+        if not has_scripts(instance.definition):
+            return
+        workflow = self.load(instance)
+        incidents.step(workflow, workflow.refresh_timers)
+        incidents.step(workflow, lambda: _engine_steps(workflow))
+
+    def rehearse_retry(self, incident: Incident) -> None:
+        if not has_scripts(incident.instance.definition):
+            return
+        workflow = self.load(incident.instance)
+        if incidents.step(workflow, lambda: _run_again(workflow, incident)) is None:
+            incidents.step(workflow, workflow.refresh_timers)
+        incidents.step(workflow, lambda: _engine_steps(workflow))
+
     def load(self, instance: ProcessInstance):
         return state_from_dict(instance.state, instance.definition, self.script_engine)
 
@@ -162,17 +207,7 @@ class Runtime:
         instance failed further on (this one is then resolved), None when it runs again."""
         instance = incident.instance
         workflow = self.load(instance)
-        task = workflow.tasks.get(UUID(incident.task_id)) if incident.task_id else None
-
-        def again():
-            if task is None:
-                return
-            if task.state == SpiffState.ERROR:
-                task.run()
-            elif not task.has_state(SpiffState.FINISHED_MASK):
-                task.reset_branch(task.data)
-
-        failure = incidents.step(workflow, again)
+        failure = incidents.step(workflow, lambda: _run_again(workflow, incident))
         if failure is None:
             failure = self._fire_timers(session, instance, workflow)[1]
         failure = self._advance(session, instance, workflow, actor, completed=None, failure=failure)
@@ -432,6 +467,19 @@ def _element_properties(definition: ProcessDefinition, element_id: str) -> dict:
     return {}
 
 
+
+
+def _run_again(workflow, incident: Incident) -> None:
+    """An incident's failed step once more: the task in ERROR run again (a script, a
+    gateway), or the branch of a task that never started reset with its data (a timer whose
+    expression failed)."""
+    task = workflow.tasks.get(UUID(incident.task_id)) if incident.task_id else None
+    if task is None:
+        return
+    if task.state == SpiffState.ERROR:
+        task.run()
+    elif not task.has_state(SpiffState.FINISHED_MASK):
+        task.reset_branch(task.data)
 
 
 def _engine_steps(workflow) -> None:

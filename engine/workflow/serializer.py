@@ -56,6 +56,13 @@ _specs: dict[tuple[int, str], tuple] = {}
 _specs_lock = threading.Lock()
 
 
+def has_scripts(definition) -> bool:
+    """Whether a deployed version runs any script (a script task, a pre- or post-script)."""
+    spec, subprocess_specs = specs_for(definition)
+    return any(getattr(task, name, None) for process in (spec, *subprocess_specs.values())
+               for task in process.task_specs.values() for name in ("script", "prescript", "postscript"))
+
+
 def specs_for(definition) -> tuple:
     """(spec, subprocess_specs) of a deployed version, restored once per process."""
     key = (definition.id, definition.checksum)  # ids are reused when a test database is emptied

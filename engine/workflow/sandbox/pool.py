@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from ...settings import ScriptLimits
+from . import rehearsal
 
 WORKER = Path(__file__).with_name("worker.py")
 _HEADER = struct.Struct(">I")
@@ -117,6 +118,9 @@ class ScriptPool:
                                 "memory_mb": limits.memory_mb}, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as error:
             raise ScriptFailed(f"the task data cannot be handed to the script: {error}") from None
+        return rehearsal.run(job + repr(limits).encode(), lambda: self._run(job, limits), ScriptFailed)
+
+    def _run(self, job: bytes, limits: ScriptLimits) -> dict:
         worker = self._take(limits)
         keep = False
         try:

@@ -45,6 +45,12 @@ class Conflict(DubanError):
     code = "conflict"
 
 
+class Misconfigured(DubanError):
+    """A setting Duban cannot start with; `errors` is keyed by the setting's name."""
+
+    code = "misconfigured"
+
+
 def field_errors(messages, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested messages as {"field" or "field.0.sub": [..]}: the shape of
     `DubanError.errors`."""

@@ -33,6 +33,8 @@ from .workflow.sandbox import rehearsal
 DEFAULT_PROCESS = "rectification"
 # what a door wants back from an action, built inside its transaction: (session, id) -> answer
 Answer = Callable[[Session, int], Any]
+# the same for a calendar change: (session, the calendar as changed, what the change did) -> answer
+CalendarAnswer = Callable[[Session, WorkingCalendar, dict], Any]
 
 
 @dataclass(frozen=True)
@@ -363,7 +365,9 @@ class Duban:
         self.deny(user_id, f"request an extension of problem {problem_id}", "problem", problem_id, problem_id)
 
     def decide_extension(self, user_id: int, request_id: int, approve: bool, note: str | None = None,
-                         approved_deadline=None) -> None:
+                         approved_deadline=None, answer: Answer | None = None):
+        """Approve or refuse an extension request (环督办); given `answer`, what
+        `answer(session, request_id)` builds inside the transaction is returned."""
         with self.db.transaction() as session:
             actor = self.actor(session, user_id)
             request = extensions.get(session, request_id)
@@ -371,7 +375,7 @@ class Duban:
             if extensions.may_decide(actor):
                 extensions.decide(session, request, actor, approve, note, approved_deadline,
                                   self._calendar(session), self.runtime.light_rules, self.settings.notifications)
-                return
+                return answer(session, request_id) if answer else None
         self.deny(user_id, f"decide extension request {request_id}", "extension_request", request_id, problem_id)
 
     # -- the working-day calendar (工作日) -------------------------------------------------------
@@ -425,30 +429,34 @@ class Duban:
         with self.db.reading() as session:
             return calendar_store.day_view(session, calendar, day)
 
-    def declare_calendar_year(self, user_id: int, year: int, body) -> dict:
+    def declare_calendar_year(self, user_id: int, year: int, body, answer: CalendarAnswer | None = None):
         """Enter a year's whole holiday arrangement (环督办): `body` is the list of its days
         (or {"days", "note"}); it replaces that year's overrides and the year is no longer
         provisional."""
         return self._change_calendar(user_id, f"declare the {year} calendar", str(year),
-                                     lambda session, actor: calendar_store.declare_year(session, year, body, actor))
+                                     lambda session, actor: calendar_store.declare_year(session, year, body, actor),
+                                     answer)
 
-    def withdraw_calendar_year(self, user_id: int, year: int) -> dict:
+    def withdraw_calendar_year(self, user_id: int, year: int, answer: CalendarAnswer | None = None):
         return self._change_calendar(user_id, f"withdraw the {year} calendar", str(year),
-                                     lambda session, actor: calendar_store.withdraw_year(session, year, actor))
+                                     lambda session, actor: calendar_store.withdraw_year(session, year, actor),
+                                     answer)
 
-    def set_calendar_day(self, user_id: int, day, data) -> dict:
+    def set_calendar_day(self, user_id: int, day, data, answer: CalendarAnswer | None = None):
         return self._change_calendar(user_id, f"change the calendar on {day}", str(day),
                                      lambda session, actor: calendar_store.set_day(
-                                         session, day, *calendar_store.validate_day_change(data), actor))
+                                         session, day, *calendar_store.validate_day_change(data), actor), answer)
 
-    def remove_calendar_day(self, user_id: int, day) -> dict:
+    def remove_calendar_day(self, user_id: int, day, answer: CalendarAnswer | None = None):
         return self._change_calendar(user_id, f"change the calendar on {day}", str(day),
-                                     lambda session, actor: calendar_store.remove_day(session, day, actor))
+                                     lambda session, actor: calendar_store.remove_day(session, day, actor), answer)
 
-    def _change_calendar(self, user_id: int, what: str, subject: str, change) -> dict:
+    def _change_calendar(self, user_id: int, what: str, subject: str, change, answer: CalendarAnswer | None = None):
         """One calendar change in one transaction, with what was counted on the old calendar
         counted again: working-day due times of ready tasks, and every light. Other processes
-        pick the change up at their next action; the scheduler plans again."""
+        pick the change up at their next action; the scheduler plans again (told by the same
+        commit). What it did, as plain data; given `answer`, what `answer(session, calendar,
+        change)` builds inside the transaction."""
         try:
             with self.db.transaction() as session:
                 self._calendar(session)
@@ -462,6 +470,9 @@ class Duban:
                               "days_changed": [d.isoformat() for d in done.moved],
                               "tasks_rescheduled": [task.id for task, _, _ in moved],
                               "lights_changed": len(changed)}
+                    scheduling_signal.changed(session)
+                    if answer:
+                        result = answer(session, fresh, result)
                 else:
                     result = None
         except IntegrityError:
@@ -469,7 +480,6 @@ class Duban:
         if result is None:
             self.deny(user_id, what, "calendar_year", subject)
         self.runtime.calendar.adopt(fresh.arrangement)
-        self.schedule_changed()
         return result
 
     # -- traffic lights (红黄绿灯) ----------------------------------------------------------------
@@ -498,9 +508,12 @@ class Duban:
         """Send the email and webhook notices due by the engine's clock (safe on several hosts)."""
         return notifications.deliver_pending(self.db, self.settings.notifications)
 
-    def mark_notification_read(self, user_id: int, notification_id: int) -> None:
+    def mark_notification_read(self, user_id: int, notification_id: int, answer: Answer | None = None):
+        """Mark one of the caller's notices read; given `answer`, what `answer(session,
+        notification_id)` builds inside the transaction is returned."""
         with self.db.transaction() as session:
             notifications.mark_read(session, self.actor(session, user_id), notification_id)
+            return answer(session, notification_id) if answer else None
 
     # -- the daily bulletin (一天一通报) ---------------------------------------------------------
 
@@ -562,69 +575,80 @@ class Duban:
 
     # -- the organisation: regions, units, officials, posts, users (管理) -------------------------
 
-    def _administer(self, user_id: int | None, what: str, subject_type: str, subject_id, change):
+    def _administer(self, user_id: int | None, what: str, subject_type: str, subject_id, change,
+                    answer: Answer | None = None):
         """One change to the organisation by an administrator (None: the command line), in one
-        transaction with its ledger entry; anyone else is refused and the refusal recorded."""
+        transaction with its ledger entry; anyone else is refused and the refusal recorded.
+        Given `answer`, what `answer(session, id)` builds inside the transaction is returned
+        instead of the id the change returned."""
         refused = object()
         try:
             with self.db.transaction() as session:
                 actor = self.actor(session, user_id)
                 result = change(session, actor) if actor is None or actor.has_role(Role.ADMIN) else refused
+                if answer and result is not refused:
+                    session.flush()
+                    result = answer(session, result)
         except IntegrityError:
             raise Conflict(f"someone else changed the same records at the same moment; {what} again") from None
         if result is refused:
             self.deny(user_id, what, subject_type, subject_id)
         return result
 
-    def create_region(self, user_id: int | None, name, level, parent_id=None) -> int:
+    def create_region(self, user_id: int | None, name, level, parent_id=None, answer: Answer | None = None):
         return self._administer(user_id, "create a region", "region", None, lambda session, actor: org_admin.create_region(
-            session, actor, name, level, parent_id).id)
+            session, actor, name, level, parent_id).id, answer)
 
-    def rename_region(self, user_id: int | None, region_id: int, name) -> int:
+    def rename_region(self, user_id: int | None, region_id: int, name, answer: Answer | None = None):
         return self._administer(user_id, f"rename region {region_id}", "region", region_id,
-                                lambda session, actor: org_admin.rename_region(session, actor, region_id, name).id)
+                                lambda session, actor: org_admin.rename_region(session, actor, region_id, name).id,
+                                answer)
 
-    def create_unit(self, user_id: int | None, name, kind, region_id, short_name=None) -> int:
+    def create_unit(self, user_id: int | None, name, kind, region_id, short_name=None,
+                    answer: Answer | None = None):
         return self._administer(user_id, "create a unit", "unit", None, lambda session, actor: org_admin.create_unit(
-            session, actor, name, kind, region_id, short_name).id)
+            session, actor, name, kind, region_id, short_name).id, answer)
 
-    def rename_unit(self, user_id: int | None, unit_id: int, name, short_name=None) -> int:
+    def rename_unit(self, user_id: int | None, unit_id: int, name, short_name=None, answer: Answer | None = None):
         return self._administer(user_id, f"rename unit {unit_id}", "unit", unit_id,
-                                lambda session, actor: org_admin.rename_unit(session, actor, unit_id, name, short_name).id)
+                                lambda session, actor: org_admin.rename_unit(session, actor, unit_id, name, short_name).id,
+                                answer)
 
     def create_official(self, user_id: int | None, name, party_member=False, gender=None, email=None,
-                        mobile=None) -> int:
+                        mobile=None, answer: Answer | None = None):
         return self._administer(user_id, "create an official", "official", None,
                                 lambda session, actor: org_admin.create_official(
-                                    session, actor, name, party_member, gender, email, mobile).id)
+                                    session, actor, name, party_member, gender, email, mobile).id, answer)
 
-    def update_official(self, user_id: int | None, official_id: int, **changes) -> int:
+    def update_official(self, user_id: int | None, official_id: int, answer: Answer | None = None, **changes):
         return self._administer(user_id, f"change official {official_id}", "official", official_id,
                                 lambda session, actor: org_admin.update_official(
-                                    session, actor, official_id, **changes).id)
+                                    session, actor, official_id, **changes).id, answer)
 
     def add_post(self, user_id: int | None, official_id: int, unit_id, title, kind, is_head=False,
-                 succeed=False) -> int:
+                 succeed=False, answer: Answer | None = None):
         """Give an official a post; with `succeed`, a head post replaces the unit's current
         head of its side (whose post ends in the same transaction)."""
         return self._administer(user_id, f"give official {official_id} a post", "official", official_id,
                                 lambda session, actor: org_admin.add_post(
-                                    session, actor, official_id, unit_id, title, kind, is_head, succeed).id)
+                                    session, actor, official_id, unit_id, title, kind, is_head, succeed).id, answer)
 
     def end_post(self, user_id: int | None, official_id: int, post_id: int, note=None) -> dict:
         """End a post unless the engine still relies on it (see engine/organization_admin.py)."""
         return self._administer(user_id, f"end post {post_id}", "post", post_id,
                                 lambda session, actor: org_admin.end_post(session, actor, official_id, post_id, note))
 
-    def create_user(self, user_id: int | None, username, display_name, password, roles, official_id=None) -> int:
+    def create_user(self, user_id: int | None, username, display_name, password, roles, official_id=None,
+                    answer: Answer | None = None):
         return self._administer(user_id, "create a user", "user", None, lambda session, actor: org_admin.create_user(
-            session, actor, username, display_name, password, roles, official_id).id)
+            session, actor, username, display_name, password, roles, official_id).id, answer)
 
-    def update_user(self, user_id: int | None, target_id: int, **changes) -> int:
+    def update_user(self, user_id: int | None, target_id: int, answer: Answer | None = None, **changes):
         """Change a user's display name, roles, linked official, active state or password (the
         keywords given), all in one transaction."""
         return self._administer(user_id, f"change user {target_id}", "user", target_id,
-                                lambda session, actor: org_admin.patch_user(session, actor, target_id, **changes).id)
+                                lambda session, actor: org_admin.patch_user(session, actor, target_id, **changes).id,
+                                answer)
 
     def reset_password(self, user_id: int | None, target_id: int, password) -> None:
         self._administer(user_id, f"reset the password of user {target_id}", "user", target_id,

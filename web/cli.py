@@ -90,13 +90,14 @@ def serve(host: str, port: int, scheduler: bool, threads: int) -> None:
 
     duban = _duban(pool_size=threads, max_overflow=threads + 4,
                    pool_timeout=float(os.environ.get("DUBAN_POOL_TIMEOUT", "10")))
+    app = create_app(duban=duban)  # a setting it cannot start with stops here, before anything runs
     for definition, created in duban.deploy_shipped():
         if created:
             click.echo(f"deployed {definition.key} version {definition.version}")
     running = Scheduler(duban).start() if scheduler else None
     click.echo(f"Duban on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
     try:
-        run_simple(host, port, at_most(threads, create_app(duban=duban)), threaded=True, use_reloader=False)
+        run_simple(host, port, at_most(threads, app), threaded=True, use_reloader=False)
     finally:
         if running is not None:
             running.stop()

@@ -154,18 +154,18 @@ def clean_json(value):
 
 def at_most(threads: int, wsgi_app, wait: float = 30.0):
     """A WSGI app that lets `threads` requests in at a time (Werkzeug's threaded server starts
-    a thread per connection); one that waits longer than `wait` seconds is answered 503."""
+    a thread per connection); one that waits longer than `wait` seconds is answered 503 with
+    Retry-After: the JSON error body, or a static page in both languages for a browser
+    (web/busy.py)."""
     import threading
+
+    from .busy import gate_answer
 
     gate = threading.BoundedSemaphore(threads)
 
     def gated(environ, start_response):
         if not gate.acquire(timeout=wait):
-            body = json.dumps({"code": "unavailable", "message": "the server is busy; try again shortly",
-                               "errors": {}}).encode()
-            start_response("503 Service Unavailable", [("Content-Type", "application/json"),
-                                                       ("Content-Length", str(len(body))), ("Retry-After", "2")])
-            return [body]
+            return gate_answer(environ, start_response)
         try:
             return _Released(wsgi_app(environ, start_response), gate.release)
         except BaseException:

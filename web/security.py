@@ -11,7 +11,9 @@ Configuration (environment):
   sign-in page and on POST /api/auth/token; successful ones are not counted, so an office
   behind one address is not locked out by its own colleagues.
 - DUBAN_RATELIMIT_STORAGE (default "memory://", per process): e.g. "redis://host:6379/0" so
-  that several workers and hosts share one count.
+  that several workers and hosts share one count. Checked at start: a URL the limiter cannot
+  use, or a storage that does not answer, stops the start with an error naming the setting
+  (once running, a storage outage is logged and sign-ins go on unlimited: `swallow_errors`).
 
 The policy allows scripts from this site only (no inline scripts, no eval), styles from this
 site or with the request's nonce (`csp_nonce()` in templates), and style attributes (bpmn-js,
@@ -23,12 +25,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_talisman import Talisman
+
+from engine.errors import Misconfigured
 
 CSP = {
     "default-src": "'self'",
@@ -111,6 +116,7 @@ def install(app: Flask, session_hours: float, config: WebSecurity | None = None)
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
+    check_ratelimit_storage(config.ratelimit_storage)
     limiter = Limiter(get_remote_address, app=app, storage_uri=config.ratelimit_storage,
                       headers_enabled=True, swallow_errors=True, default_limits=[])
     failed = lambda response: response.status_code >= 400  # noqa: E731 (only failures count)
@@ -118,3 +124,41 @@ def install(app: Flask, session_hours: float, config: WebSecurity | None = None)
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(config.login_rate, methods=["POST"], deduct_when=failed)(view)
     return limiter
+
+
+STORAGE_SETTING = "DUBAN_RATELIMIT_STORAGE"
+
+
+def check_ratelimit_storage(uri: str) -> None:
+    """The rate limit's storage must be one the limiter can use and must answer now; otherwise
+    Misconfigured, naming the setting (a password in the URL is not repeated)."""
+    from limits.errors import ConfigurationError
+    from limits.storage import storage_from_string
+
+    shown = _without_password(uri)
+    try:
+        # a start that waits on an unreachable host for a few seconds, not the OS's minutes
+        options = {"socket_connect_timeout": 5, "socket_timeout": 5} if uri.startswith("redis") else {}
+        storage = storage_from_string(uri, **options)
+    except (ConfigurationError, ValueError, TypeError) as error:
+        reason = f"not a storage the rate limiter can use ({error}); use memory:// or redis://host:port/db"
+        raise Misconfigured(f"{STORAGE_SETTING}={shown!r} is not usable", {STORAGE_SETTING: [reason]}) from None
+    try:
+        answering = storage.check()
+    except Exception:  # noqa: BLE001 - any failure to answer is the same refusal
+        answering = False
+    if not answering:
+        raise Misconfigured(f"{STORAGE_SETTING}={shown!r} does not answer",
+                            {STORAGE_SETTING: ["nothing answers at that address: is the server running?"]})
+
+
+def _without_password(uri: str) -> str:
+    try:
+        parts = urlsplit(uri)
+        if parts.password is None:
+            return uri
+        host = parts.hostname or ""
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return uri.split("@")[-1]

@@ -15,6 +15,8 @@ from werkzeug.exceptions import HTTPException
 from engine.errors import Conflict, DubanError, Forbidden, Invalid, Locked, NotFound, Unauthenticated
 from engine.workflow.runtime import WorkflowFailure
 
+from .. import busy
+
 log = logging.getLogger("duban.api")
 
 STATUS = {Locked: 429, Invalid: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409, WorkflowFailure: 422}
@@ -125,9 +127,11 @@ def register_api(app: Flask) -> None:
         """No database connection free within the pool's timeout, or the connection failed:
         the request did not happen (an action's transaction rolls back); try again."""
         log.warning("database unavailable for %s %s: %s", request.method, request.path, str(error).split("\n")[0])
+        if busy.wants_page(request.path, request.headers.get("Accept")):
+            return busy.page_answer()  # a browser: the page in the user's language
         response = jsonify(error_body("unavailable", "the database is busy or unreachable; try again shortly"))
         response.status_code = 503
-        response.headers["Retry-After"] = "2"
+        response.headers["Retry-After"] = busy.RETRY_AFTER
         return response
 
     @app.errorhandler(sa_exc.DataError)

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from engine import calendar_store, clock
 
-from .common import BEARER, Blueprint, caller_id, duban, reply
+from .common import BEARER, Blueprint, caller_id, duban, reply, reply_json
 
 blp = Blueprint("calendar", __name__, url_prefix="/api",
                 description="The working-day calendar (工作日): holidays, make-up workdays, administrators' overrides")
@@ -99,9 +99,8 @@ def declare_year(year: int):
     inside them) with `working: false` and its make-up workdays with `working: true`. It
     replaces the year's overrides and ends its provisional status; working-day due times and
     traffic lights are counted again."""
-    app = duban()
-    change = app.declare_calendar_year(caller_id(), year, request.get_json(silent=True))
-    return reply(CalendarYearOut(), {**app.calendar_year(year), "change": change})
+    return reply_json(duban().declare_calendar_year(caller_id(), year, request.get_json(silent=True),
+                                                    answer=_year_answer(year)))
 
 
 @blp.delete("/calendar/years/<int:year>")
@@ -109,9 +108,7 @@ def declare_year(year: int):
 @blp.doc(security=BEARER)
 def withdraw_year(year: int):
     """Withdraw what was entered for a year (环督办): its overrides and its declaration."""
-    app = duban()
-    change = app.withdraw_calendar_year(caller_id(), year)
-    return reply(CalendarYearOut(), {**app.calendar_year(year), "change": change})
+    return reply_json(duban().withdraw_calendar_year(caller_id(), year, answer=_year_answer(year)))
 
 
 @blp.put("/calendar/days/<day>")
@@ -119,11 +116,10 @@ def withdraw_year(year: int):
 @blp.doc(security=BEARER, requestBody=_DAY_BODY)
 def set_day(day: str):
     """Mark one day working or not (环督办), e.g. a local adjustment; it beats chinese_calendar."""
-    app = duban()
     user_id = caller_id()
     parsed = calendar_store.parse_day(day)
-    change = app.set_calendar_day(user_id, parsed, request.get_json(silent=True))
-    return reply(CalendarDayChangeOut(), {**app.calendar_day(parsed), "change": change})
+    return reply_json(duban().set_calendar_day(user_id, parsed, request.get_json(silent=True),
+                                               answer=_day_answer(parsed)))
 
 
 @blp.delete("/calendar/days/<day>")
@@ -131,8 +127,19 @@ def set_day(day: str):
 @blp.doc(security=BEARER)
 def remove_day(day: str):
     """Remove one day's override (环督办)."""
-    app = duban()
     user_id = caller_id()
     parsed = calendar_store.parse_day(day)
-    change = app.remove_calendar_day(user_id, parsed)
-    return reply(CalendarDayChangeOut(), {**app.calendar_day(parsed), "change": change})
+    return reply_json(duban().remove_calendar_day(user_id, parsed, answer=_day_answer(parsed)))
+
+
+# The answers to changes are built inside the change's transaction, on the calendar as
+# changed: a committed change is answered with what it committed, without a second connection.
+
+def _year_answer(year: int):
+    return lambda session, calendar, change: CalendarYearOut().dump(
+        {**calendar_store.year_view(session, calendar, year), "change": change})
+
+
+def _day_answer(day):
+    return lambda session, calendar, change: CalendarDayChangeOut().dump(
+        {**calendar_store.day_view(session, calendar, day), "change": change})

@@ -88,9 +88,9 @@ def list_requests(query):
         return reply(ExtensionOut(many=True), session.scalars(statement).all())
 
 
-def _decided(request_id: int):
-    with duban().db.reading() as session:
-        return reply(ExtensionOut(), extensions.get(session, request_id))
+def _decided(session, request_id: int) -> dict:
+    """The answer to a decision, built in its transaction."""
+    return ExtensionOut().dump(extensions.get(session, request_id))
 
 
 @blp.post("/extension-requests/<int:request_id>/approve")
@@ -99,8 +99,8 @@ def _decided(request_id: int):
 @blp.doc(security=BEARER)
 def approve(body, request_id):
     """Approve (环督办): the problem's deadline moves, the ladder counts from the new one."""
-    duban().decide_extension(caller_id(), request_id, True, body.get("note"), body.get("approved_deadline"))
-    return _decided(request_id)
+    return reply_json(duban().decide_extension(caller_id(), request_id, True, body.get("note"),
+                                               body.get("approved_deadline"), answer=_decided))
 
 
 @blp.post("/extension-requests/<int:request_id>/refuse")
@@ -109,5 +109,4 @@ def approve(body, request_id):
 @blp.doc(security=BEARER)
 def refuse(body, request_id):
     """Refuse (环督办), with the reason in `note`."""
-    duban().decide_extension(caller_id(), request_id, False, body.get("note"))
-    return _decided(request_id)
+    return reply_json(duban().decide_extension(caller_id(), request_id, False, body.get("note"), answer=_decided))

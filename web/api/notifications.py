@@ -3,8 +3,9 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from engine import notifications
+from engine.models import Notification
 
-from .common import BEARER, Blueprint, caller_id, duban, reply
+from .common import BEARER, Blueprint, caller_id, duban, reply, reply_json
 from .schemas import Page, PerPage
 
 blp = Blueprint("notifications", __name__, url_prefix="/api", description="The caller's notifications (站内通知)")
@@ -58,8 +59,6 @@ def list_notifications(query):
 @blp.doc(security=BEARER)
 def read_notification(notification_id: int):
     """Mark one of the caller's notifications read; someone else's is not found (404)."""
-    app = duban()
-    user_id = caller_id()
-    app.mark_notification_read(user_id, notification_id)
-    with app.db.reading() as session:
-        return reply(NotificationOut(), notifications.own(session, app.actor(session, user_id), notification_id))
+    return reply_json(duban().mark_notification_read(
+        caller_id(), notification_id,
+        answer=lambda session, marked: NotificationOut().dump(session.get(Notification, marked))))

@@ -7,10 +7,10 @@ from flask import request
 from marshmallow import Schema, fields, validate
 
 from engine import organization_admin as org_admin
-from engine.models import PostKind, RegionLevel, Role, Unit, UnitKind
+from engine.models import Post, PostKind, RegionLevel, Role, Unit, UnitKind
 from engine.organization import region_heads, unit_heads
 
-from .common import BEARER, Blueprint, caller_id, duban, reply
+from .common import BEARER, Blueprint, caller_id, duban, reply, reply_json
 from .schemas import Id, Page, PerPage
 
 blp = Blueprint("organization", __name__, url_prefix="/api",
@@ -240,13 +240,16 @@ def _region_dump(node) -> dict:
             "depth": node.depth, "heads": _heads_view(node.heads), "units": [_ref(u.unit) for u in node.units]}
 
 
-def _region_reply(region_id: int, status: int):
-    with duban().db.reading() as session:
-        region = org_admin.get_region(session, region_id)
-        depth = len(region.lineage()) - 1
-        node = org_admin.RegionNode(region, depth, region_heads(session, region),
-                                    [org_admin.UnitNode(u, unit_heads(session, u)) for u in region.units])
-        return reply(RegionOut(), _region_dump(node), status)
+# The answers to writes are built inside the action's transaction (`answer=`), so that a
+# committed change is answered with what it committed, without a second connection.
+
+
+def _region_answer(session, region_id: int) -> dict:
+    region = org_admin.get_region(session, region_id)
+    depth = len(region.lineage()) - 1
+    node = org_admin.RegionNode(region, depth, region_heads(session, region),
+                                [org_admin.UnitNode(u, unit_heads(session, u)) for u in region.units])
+    return RegionOut().dump(_region_dump(node))
 
 
 @blp.post("/regions")
@@ -256,8 +259,8 @@ def _region_reply(region_id: int, status: int):
 def create_region(body):
     """Create a region: a city (no parent), a county (in a city) or a township (in a county or city)."""
     user_id = caller_id()
-    region_id = duban().create_region(user_id, body["name"], body["level"], body["parent_id"])
-    return _region_reply(region_id, 201)
+    return reply_json(duban().create_region(user_id, body["name"], body["level"], body["parent_id"],
+                                            answer=_region_answer), 201)
 
 
 @blp.patch("/regions/<int:region_id>")
@@ -267,8 +270,7 @@ def create_region(body):
 def rename_region(body, region_id: int):
     """Rename a region (names are unique)."""
     user_id = caller_id()
-    duban().rename_region(user_id, region_id, body["name"])
-    return _region_reply(region_id, 200)
+    return reply_json(duban().rename_region(user_id, region_id, body["name"], answer=_region_answer))
 
 
 @blp.get("/units")
@@ -283,9 +285,8 @@ def list_units(query):
         return reply(UnitOut(many=True), [_unit_view(session, unit) for unit in units])
 
 
-def _unit_reply(unit_id: int, status: int):
-    with duban().db.reading() as session:
-        return reply(UnitOut(), _unit_view(session, org_admin.get_unit(session, unit_id)), status)
+def _unit_answer(session, unit_id: int) -> dict:
+    return UnitOut().dump(_unit_view(session, org_admin.get_unit(session, unit_id)))
 
 
 @blp.post("/units")
@@ -295,8 +296,8 @@ def _unit_reply(unit_id: int, status: int):
 def create_unit(body):
     """Create a unit in a region (names are unique; one Party committee and one government per region)."""
     user_id = caller_id()
-    unit_id = duban().create_unit(user_id, body["name"], body["kind"], body["region_id"], body["short_name"])
-    return _unit_reply(unit_id, 201)
+    return reply_json(duban().create_unit(user_id, body["name"], body["kind"], body["region_id"], body["short_name"],
+                                          answer=_unit_answer), 201)
 
 
 @blp.patch("/units/<int:unit_id>")
@@ -310,8 +311,8 @@ def rename_unit(body, unit_id: int):
     with app.db.reading() as session:
         unit = org_admin.get_unit(session, unit_id)
         name, short_name = unit.name, unit.short_name
-    app.rename_unit(user_id, unit_id, body.get("name", name), body.get("short_name", short_name))
-    return _unit_reply(unit_id, 200)
+    return reply_json(app.rename_unit(user_id, unit_id, body.get("name", name), body.get("short_name", short_name),
+                                      answer=_unit_answer))
 
 
 @blp.get("/officials")
@@ -331,6 +332,10 @@ def _official_reply(official_id: int, status: int):
         return reply(OfficialOut(), org_admin.get_official(session, official_id), status)
 
 
+def _official_answer(session, official_id: int) -> dict:
+    return OfficialOut().dump(org_admin.get_official(session, official_id))
+
+
 @blp.get("/officials/<int:official_id>")
 @blp.response(200, OfficialOut)
 @blp.doc(security=BEARER)
@@ -346,9 +351,8 @@ def get_official(official_id: int):
 def create_official(body):
     """Create an official (posts are added next: POST /api/officials/{id}/posts)."""
     user_id = caller_id()
-    official_id = duban().create_official(user_id, body["name"], body["party_member"], body["gender"],
-                                          body["email"], body["mobile"])
-    return _official_reply(official_id, 201)
+    return reply_json(duban().create_official(user_id, body["name"], body["party_member"], body["gender"],
+                                              body["email"], body["mobile"], answer=_official_answer), 201)
 
 
 @blp.patch("/officials/<int:official_id>")
@@ -358,8 +362,7 @@ def create_official(body):
 def update_official(body, official_id: int):
     """Change an official's name, Party membership, gender, email or mobile."""
     user_id = caller_id()
-    duban().update_official(user_id, official_id, **body)
-    return _official_reply(official_id, 200)
+    return reply_json(duban().update_official(user_id, official_id, answer=_official_answer, **body))
 
 
 @blp.get("/officials/<int:official_id>/posts")
@@ -380,11 +383,12 @@ def add_post(body, official_id: int):
     """Give an official a post. A unit has one head per side (Party; government or department):
     a second head is refused unless `succeed`, which ends the current head's post."""
     user_id = caller_id()
-    post_id = duban().add_post(user_id, official_id, body["unit_id"], body["title"], body["kind"], body["is_head"],
-                               body["succeed"])
-    with duban().db.reading() as session:
-        official = org_admin.get_official(session, official_id)
-        return reply(PostOut(), next(p for p in official.posts if p.id == post_id), 201)
+    return reply_json(duban().add_post(user_id, official_id, body["unit_id"], body["title"], body["kind"],
+                                       body["is_head"], body["succeed"], answer=_post_answer), 201)
+
+
+def _post_answer(session, post_id: int) -> dict:
+    return PostOut().dump(session.get(Post, post_id))
 
 
 @blp.post("/officials/<int:official_id>/posts/<int:post_id>/end")
@@ -416,6 +420,10 @@ def _user_reply(user_id: int, status: int):
         return reply(UserOut(), org_admin.get_user(session, user_id), status)
 
 
+def _user_answer(session, user_id: int) -> dict:
+    return UserOut().dump(org_admin.get_user(session, user_id))
+
+
 @blp.get("/users/<int:user_id>")
 @blp.response(200, UserOut)
 @blp.doc(security=BEARER)
@@ -431,9 +439,8 @@ def get_user(user_id: int):
 def create_user(body):
     """Create an account (the password is stored as an argon2 hash)."""
     caller = caller_id()
-    user_id = duban().create_user(caller, body["username"], body["display_name"], body["password"], body["roles"],
-                                    body["official_id"])
-    return _user_reply(user_id, 201)
+    return reply_json(duban().create_user(caller, body["username"], body["display_name"], body["password"],
+                                          body["roles"], body["official_id"], answer=_user_answer), 201)
 
 
 @blp.patch("/users/<int:user_id>")
@@ -444,5 +451,4 @@ def update_user(body, user_id: int):
     """Change roles, display name, linked official, active state or password, all or nothing.
     Nobody deactivates themself or removes their own admin role; one active admin remains."""
     caller = caller_id()
-    duban().update_user(caller, user_id, **body)
-    return _user_reply(user_id, 200)
+    return reply_json(duban().update_user(caller, user_id, answer=_user_answer, **body))

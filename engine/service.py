@@ -18,7 +18,7 @@ from . import calendar_store, incidents, lights, sign_in as guarded_sign_in
 from . import organization_admin as org_admin
 from .calendar import WorkingCalendar
 from .db import Database
-from .errors import Conflict, DubanError, Forbidden, Invalid, NotFound, Unauthenticated
+from .errors import Conflict, DubanError, Forbidden, NotFound, Unauthenticated
 from .ledger import Action
 from .incident_desk import IncidentDesk, Wakening
 from .models import Escalation, EvidenceFile, IncidentStatus, Official, Post, Problem, ProcessDefinition, Role, User
@@ -169,14 +169,19 @@ class Duban:
     # -- Excel ledgers (整改台账) ------------------------------------------------------------------
 
     def import_ledger(self, user_id: int | None, content: bytes, confirm: bool = False, skip_refused: bool = False,
-                      filename: str = "", process_key: str = DEFAULT_PROCESS, progress=None) -> dict:
+                      filename: str = "", process_key: str = DEFAULT_PROCESS, progress=None, committed=None) -> dict:
         """Read an office's ledger (环督办 only). A dry run (the default) only reports, row by
-        row; `confirm` creates the regions, units and officials it names that Duban lacks and
-        registers every good row, starting its process, all in one transaction. A confirmed
-        import with refused rows imports nothing unless `skip_refused` is given; codes Duban
-        already has are reported as duplicates and left alone. `progress(done, total)` is
-        called after each row."""
-        from .excel import importing, sheet
+        row, with the sheet's unfinished import run if it has one; `confirm` creates the
+        regions, units and officials it names that Duban lacks and registers every good row,
+        starting its process, in batches that each commit within
+        DUBAN_IMPORT_BATCH_SECONDS, under an import run record that resumes where it stopped
+        when the same sheet is confirmed again (engine/excel/batches.py). A confirmed import
+        with refused rows imports nothing unless `skip_refused` is given; codes Duban already
+        has are reported as duplicates and left alone. `progress(done, total)` is called
+        after each row, `committed(run)` after each batch that committed."""
+        import hashlib
+
+        from .excel import batches, importing, runs, sheet
 
         if user_id is not None:
             with self.db.reading() as session:
@@ -184,37 +189,23 @@ class Duban:
             if not allowed:
                 self.deny(user_id, "import a ledger", "problem", None)
         table = sheet.read(content, self.settings.imports)
-        if not confirm:
-            with self.db.reading() as session:
-                return importing.analyse(session, table, progress).report()
-        try:
-            with self.db.transaction() as session:
-                self._calendar(session)
-                actor = self.actor(session, user_id)
-                definition = self.runtime.latest(session, process_key)
-                if definition is None:
-                    raise NotFound(f"no process {process_key!r} is deployed", {"process_key": ["not deployed"]})
-                plan = importing.analyse(session, table)
-                if plan.refused and not skip_refused:
-                    raise Invalid(f"{len(plan.refused)} row(s) refused; nothing was imported (fix them, or import "
-                                  "the others with skip_refused)",
-                                  {f"row {r.row}": [reason.message for reason in r.reasons] for r in plan.refused})
-                codes = importing.apply(session, plan, actor,
-                                        lambda problem: self.runtime.start(session, definition, problem, actor),
-                                        progress)
-                report = plan.report(confirmed=True, imported=codes)
-                ledger.record(session, Action.LEDGER_IMPORTED, actor=actor, subject_type="ledger_sheet",
-                              subject_id=filename or None, payload={
-                                  "filename": filename, "sheet": plan.sheet, "imported": codes,
-                                  "counts": report["counts"],
-                                  "refused_rows": [r.row for r in plan.refused],
-                                  "new_regions": [r["name"] for r in report["new_regions"]],
-                                  "new_units": [u["name"] for u in report["new_units"]],
-                                  "new_officials": [o["name"] for o in report["new_officials"]]})
-                return report
-        except IntegrityError:
-            raise Conflict("some of these problems, units or officials were registered by someone else at the same "
-                           "moment; run the import again") from None
+        if confirm:
+            return batches.ConfirmedImport(self, user_id, table, content, filename, skip_refused, process_key,
+                                           progress, committed).run()
+        digest = hashlib.sha256(content).hexdigest()
+        with self.db.reading() as session:
+            plan = importing.analyse(session, table, progress, sheet_sha256=digest)
+            return plan.report(run=runs.describe(runs.unfinished(session, digest), clock.now()))
+
+    def mark_stopped_imports(self) -> list[int]:
+        """Mark the import runs whose process is gone as interrupted (at start-up); their ids."""
+        from .excel import runs
+
+        with self.db.reading() as session:
+            if not runs.any_stopped(session, clock.now()):
+                return []
+        with self.db.transaction() as session:
+            return [run.id for run in runs.mark_stopped(session, clock.now())]
 
     def export_ledger(self, user_id: int | None, wanted: problems.ProblemFilter | None = None,
                       progress=None) -> bytes:

@@ -72,7 +72,9 @@ class ImportLimits:
     """Bounds of an uploaded workbook (导入台账), checked before and while it is read:
     `DUBAN_IMPORT_MAX_UPLOAD_MB`, `_INFLATED_MB` (all members together), `_MEMBER_MB` (one
     member), `_RATIO` (inflated / compressed, for a member over 1 MiB), `_MEMBERS`, `_ROWS`
-    and `_COLUMNS` (of a sheet, counted as it is read)."""
+    and `_COLUMNS` (of a sheet, counted as it is read). And how long a confirmed import
+    holds the database's write lock at a time: `DUBAN_IMPORT_BATCH_SECONDS` (a batch of rows
+    commits once it has run that long; see engine/excel/batches.py)."""
 
     upload_bytes: int = 20 * 1024 * 1024
     inflated_bytes: int = 100 * 1024 * 1024
@@ -81,6 +83,7 @@ class ImportLimits:
     members: int = 1000
     rows: int = 20_000
     columns: int = 200
+    batch_seconds: float = 0.5
 
     @classmethod
     def from_env(cls) -> "ImportLimits":
@@ -92,12 +95,25 @@ class ImportLimits:
                 raise ValueError(f"DUBAN_IMPORT_MAX_{name} must be a whole number above 0, not {text!r}")
             return int(text) * scale
 
+        def seconds(name: str, default: float) -> float:
+            text = (os.environ.get(name) or "").strip()
+            if not text:
+                return default
+            try:
+                value = float(text)
+            except ValueError:
+                value = -1.0
+            if not 0 < value <= 60:
+                raise ValueError(f"{name} must be a number of seconds above 0 and at most 60, not {text!r}")
+            return value
+
         mib = 1024 * 1024
         return cls(upload_bytes=number("UPLOAD_MB", cls.upload_bytes, mib),
                    inflated_bytes=number("INFLATED_MB", cls.inflated_bytes, mib),
                    member_bytes=number("MEMBER_MB", cls.member_bytes, mib),
                    ratio=number("RATIO", cls.ratio), members=number("MEMBERS", cls.members),
-                   rows=number("ROWS", cls.rows), columns=number("COLUMNS", cls.columns))
+                   rows=number("ROWS", cls.rows), columns=number("COLUMNS", cls.columns),
+                   batch_seconds=seconds("DUBAN_IMPORT_BATCH_SECONDS", cls.batch_seconds))
 
 
 @dataclass(frozen=True)

@@ -28,4 +28,23 @@ def create_app(settings: Settings | None = None, duban: Duban | None = None) -> 
     app.register_blueprint(vendor)
     install_pages(app)
     security.install(app, settings.sign_in.session_hours)
+    _mark_stopped_imports(app.extensions["duban"])
     return app
+
+
+def _mark_stopped_imports(duban: Duban) -> None:
+    """At start-up: import runs left running by a process that is gone are interrupted (each
+    gunicorn worker and `duban serve` come through here; engine/excel/runs.py says how a
+    process is known to be gone)."""
+    import logging
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        marked = duban.mark_stopped_imports()
+    except SQLAlchemyError as error:  # not migrated yet, or the database is away: the next start sees to it
+        logging.getLogger("duban.imports").warning("import runs not checked at start-up: %s", error)
+        return
+    for run_id in marked:
+        logging.getLogger("duban.imports").warning("import run #%s was left running by a stopped process; "
+                                                   "marked interrupted", run_id)

@@ -119,6 +119,9 @@ def scheduler(sweep_every: int, show_plan: bool) -> None:
 
     duban = _duban()
     running = Scheduler(duban, sweep_every=sweep_every)
+    if not show_plan:
+        for run_id in duban.mark_stopped_imports():
+            click.echo(f"import run #{run_id} was left running by a stopped process; marked interrupted")
     if show_plan:
         for wakeup in running.wakeups():
             click.echo(f"{wakeup.moment.astimezone(clock.SHANGHAI):%Y-%m-%d %H:%M:%S}  {wakeup.id}  {wakeup.what}")
@@ -267,7 +270,8 @@ def deploy(path: str, forms: tuple[str, ...]) -> None:
 @click.option("--as", "username", default=None, help="the administrator (环督办) acting; default: the system")
 def import_ledger(path: str, confirm: bool, skip_refused: bool, username: str | None) -> None:
     """Import a 问题清单 or 台账 .xlsx: a row-by-row report, and with --confirm the problems,
-    with the regions, units and officials it names that Duban lacks (one transaction)."""
+    with the regions, units and officials it names that Duban lacks, in batches that commit
+    every DUBAN_IMPORT_BATCH_SECONDS; a stopped import of the same sheet resumes."""
     from pathlib import Path
 
     duban = _duban()
@@ -295,9 +299,15 @@ def import_ledger(path: str, confirm: bool, skip_refused: bool, username: str | 
             click.echo(f"{title}: " + "、".join(item["name"] for item in report[key]))
     counts = report["counts"]
     summary = f"{counts['ok']} ok, {counts['refused']} refused, {counts['duplicate']} duplicate"
+    run = report.get("run")
     if confirm:
-        click.echo(f"{summary}; {len(report['imported'])} imported")
+        click.echo(f"{summary}; {len(report['imported'])} imported" +
+                   (f" (import run #{run['id']}, {run['rows_done']} rows in all)" if run else ""))
     else:
+        if run:
+            click.echo(f"import run #{run['id']} of this sheet is {run['status']} after {run['rows_done']} of "
+                       f"{run['total_rows']} rows; --confirm " + ("resumes it" if run["status"] != "running" else
+                                                                 "waits for it to finish"))
         click.echo(f"{summary}; dry run, nothing imported (add --confirm)")
 
 

@@ -2,10 +2,11 @@
 
 A dry run reports, row by row, what would be registered ("ok"), what is refused and why, and
 which codes Duban already has ("duplicate"); and it lists the regions, units and officials
-the good rows name and Duban does not know yet. A confirmed import creates those and
-registers every good row, in the caller's one transaction. The caller decides what a
-refused row means for a confirmed import (Duban.import_ledger: nothing is imported unless
-the refused rows are skipped explicitly).
+the good rows name and Duban does not know yet. A confirmed import creates those
+(`create_named`) and registers the good rows one by one (`register`), in the transactions
+engine/excel/batches.py gives them. The caller decides what a refused row means for a
+confirmed import (Duban.import_ledger: nothing is imported unless the refused rows are
+skipped explicitly).
 """
 from __future__ import annotations
 
@@ -17,11 +18,10 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import problems
 from ..errors import Reason
 from ..text import normal_code
-from ..models import (DeadlineKind, Official, Post, PostKind, Problem, ProblemCategory, ProblemSource, Region,
-                      RegionLevel, Unit, UnitKind, User)
+from ..models import (DeadlineKind, ImportRun, Official, Problem, ProblemCategory, ProblemSource, Region,
+                      RegionLevel, Unit, UnitKind)
 from . import deadlines
 from .columns import REQUIRED, label
 from .sheet import Row, Table
@@ -130,12 +130,22 @@ class Plan:
     def refused(self) -> list[RowReport]:
         return [r for r in self.rows if r.status == "refused"]
 
-    def report(self, confirmed: bool = False, imported: list[str] | None = None) -> dict:
+    def registered_meanwhile(self, item: Planned) -> None:
+        """A good row whose code someone else registered after the sheet was judged: reported
+        as a duplicate saying so, not imported."""
+        for report in self.rows:
+            if report.row == item.row:
+                report.status = "duplicate"
+                report.reasons = [why(self.columns.get("code", label("code")), "registered_meanwhile",
+                                      f"{item.code} was registered by someone else during the import; the row is "
+                                      "not imported again", code=item.code)]
+
+    def report(self, confirmed: bool = False, imported: list[str] | None = None, run: dict | None = None) -> dict:
         counts = {status: sum(1 for r in self.rows if r.status == status) for status in ("ok", "refused", "duplicate")}
         return {
             "sheet": self.sheet, "header_row": self.header_row, "columns": self.columns,
             "ignored_columns": self.ignored_columns, "confirmed": confirmed, "counts": counts,
-            "imported": imported or [], "rows": [r.as_dict() for r in self.rows],
+            "imported": imported or [], "run": run, "rows": [r.as_dict() for r in self.rows],
             "new_regions": [asdict(r) for r in self.new_regions.values()],
             "new_units": [asdict(u) for u in self.new_units.values()],
             "new_officials": [asdict(o) for o in self.new_officials.values()],
@@ -150,10 +160,12 @@ class _Refused(Exception):
 
 # -- reading the rows ----------------------------------------------------------------------------
 
-def analyse(session: Session, table: Table, progress: Callable[[int, int], None] | None = None) -> Plan:
-    """Judge every row against the database; nothing is written."""
+def analyse(session: Session, table: Table, progress: Callable[[int, int], None] | None = None,
+            sheet_sha256: str | None = None) -> Plan:
+    """Judge every row against the database; nothing is written. Given the sheet's digest,
+    a code an earlier import run of the same sheet registered is reported as such."""
     plan = Plan(table.sheet, table.header_row, table.columns, table.unknown_columns)
-    known = _Known(session)
+    known = _Known(session, sheet_sha256)
     seen_codes: dict[str, int] = {}
     for done, row in enumerate(table.rows, 1):
         report, planned, wants = _judge(row, table, known, plan, seen_codes)
@@ -174,13 +186,19 @@ def analyse(session: Session, table: Table, progress: Callable[[int, int], None]
 class _Known:
     """What the database holds, looked up once per import."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, sheet_sha256: str | None = None):
         self.regions = {r.name: r for r in session.scalars(select(Region))}
         self.units = {u.name: u for u in session.scalars(select(Unit))}
         self.officials: dict[str, list[Official]] = {}
         for official in session.scalars(select(Official)):
             self.officials.setdefault(official.name, []).append(official)
         self.codes = {normal_code(c) for c in session.scalars(select(Problem.code))}
+        self.runs: dict[str, int] = {}  # code -> the import run of this sheet that registered it
+        if sheet_sha256:
+            for run_id, codes in session.execute(select(ImportRun.id, ImportRun.imported)
+                                                 .where(ImportRun.sheet_sha256 == sheet_sha256)
+                                                 .order_by(ImportRun.id)):
+                self.runs.update((normal_code(c), run_id) for c in codes or [])
         roots = [r for r in self.regions.values() if r.parent_id is None and r.level == RegionLevel.CITY]
         self.only_city = roots[0].name if len(roots) == 1 else None
 
@@ -211,8 +229,12 @@ def _judge(row: Row, table: Table, known: _Known, plan: Plan, seen_codes: dict[s
         same = normal_code(code)  # ＮＬ-001, "NL-001 " and NL\u200b-001 are one code
         if same in known.codes:
             report.status = "duplicate"
-            report.reasons = [why(header("code"), "registered", f"{code} is already registered; the row is not "
-                                  "imported again", code=code)]
+            if same in known.runs:
+                report.reasons = [why(header("code"), "imported_by_run", f"{code} was imported by run "
+                                      f"#{known.runs[same]}", code=code, run=known.runs[same])]
+            else:
+                report.reasons = [why(header("code"), "registered", f"{code} is already registered; the row is not "
+                                      "imported again", code=code)]
             return report, None, []
         if same in seen_codes:
             reasons.append(why(header("code"), "repeated", f"{code} is also in row {seen_codes[same]}", code=code,
@@ -438,52 +460,3 @@ def _official(person, unit: str | None, known: _Known, plan: Plan, wants: list, 
         return f"#{found[0].id}"
     wants.append(("new_officials", name, NewOfficial(name, unit, title, mobile)))
     return name
-
-
-# -- applying the plan -----------------------------------------------------------------------------
-
-_POST_KIND = {UnitKind.PARTY_COMMITTEE: PostKind.PARTY, UnitKind.GOVERNMENT: PostKind.GOVERNMENT}
-
-
-def apply(session: Session, plan: Plan, actor: User | None, start: Callable[[Problem], None],
-          progress: Callable[[int, int], None] | None = None) -> list[str]:
-    """Create what the plan names and register its problems (the caller's transaction);
-    `start` starts each problem's process. The codes registered, in sheet order."""
-    regions = {r.name: r for r in session.scalars(select(Region))}
-    for new in plan.new_regions.values():
-        regions[new.name] = Region(name=new.name, level=RegionLevel(new.level),
-                                   parent=regions.get(new.parent) if new.parent else None)
-        session.add(regions[new.name])
-    units = {u.name: u for u in session.scalars(select(Unit))}
-    for new in plan.new_units.values():
-        units[new.name] = Unit(name=new.name, kind=UnitKind(new.kind), region=regions[new.region])
-        session.add(units[new.name])
-    officials: dict[str, Official] = {}
-    for new in plan.new_officials.values():
-        official = officials[new.name] = Official(name=new.name, mobile=new.mobile)
-        session.add(official)
-        if new.unit:
-            unit = units[new.unit]
-            session.add(Post(official=official, unit=unit, title=new.title or "责任人",
-                             kind=_POST_KIND.get(unit.kind, PostKind.DEPARTMENT), is_head=False))
-    session.flush()
-
-    def official_id(reference: str | None) -> int | None:
-        if reference is None:
-            return None
-        return int(reference[1:]) if reference.startswith("#") else officials[reference].id
-
-    registered = []
-    for done, item in enumerate(plan.problems, 1):
-        new = problems.NewProblem(
-            code=item.code, title=item.title, description=item.description, source=item.source, batch=item.batch,
-            category=item.category, region_id=regions[item.region].id, lead_unit_id=units[item.lead_unit].id,
-            responsible_official_id=official_id(item.responsible),
-            leading_official_id=official_id(item.leading_official),
-            cooperating_unit_ids=[units[name].id for name in item.cooperating_units], target=item.target,
-            measures=item.measures, deadline_kind=item.deadline_kind, deadline=item.deadline, sites=item.sites)
-        start(problems.register(session, new, actor))
-        registered.append(item.code)
-        if progress:
-            progress(done, len(plan.problems))
-    return registered

@@ -14,9 +14,11 @@ from .schedule import scheduler_jobs
 from .bulletin import BulletinRecord
 from .incident import Incident, IncidentStatus
 from .sign_in import SignInThrottle
+from .import_run import ImportRun, ImportRunStatus
 
 __all__ = [
     "AccountabilityCategory", "AccountabilityDecision", "BulletinRecord", "Incident", "IncidentStatus", "SignInThrottle",
+    "ImportRun", "ImportRunStatus",
     "CalendarOverride", "CalendarYear", "Light",
     "ExtensionRequest", "ExtensionStatus", "scheduler_jobs",
     "Channel", "Notification", "NotificationStatus",

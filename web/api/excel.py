@@ -20,6 +20,36 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 
 
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_NAMED = {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}
+RUN = {"type": "object", "nullable": True, "description": "the import run (导入记录): a confirmed import's, or in a dry run "
+       "the sheet's run that did not complete (confirming the sheet resumes it)",
+       "required": ["id", "status", "total_rows", "rows_done", "imported", "attempts"], "properties": {
+           "id": {"type": "integer"},
+           "status": {"type": "string", "enum": ["running", "completed", "interrupted", "failed"]},
+           "filename": {"type": "string"}, "sheet_sha256": {"type": "string"},
+           "started_by": {"type": "string", "nullable": True}, "started_at": {"type": "string", "format": "date-time"},
+           "progressed_at": {"type": "string", "format": "date-time"},
+           "finished_at": {"type": "string", "nullable": True, "format": "date-time"},
+           "total_rows": {"type": "integer", "description": "rows the run registers, all its attempts together"},
+           "rows_done": {"type": "integer"}, "imported": dict(_STRINGS, description="codes the run registered"),
+           "attempts": {"type": "integer", "description": "1, plus one per resumption"},
+           "error": {"type": "string", "nullable": True}}}
+REPORT = {"type": "object", "required": ["sheet", "confirmed", "counts", "imported", "run", "rows"], "properties": {
+    "sheet": {"type": "string"}, "header_row": {"type": "integer"},
+    "columns": {"type": "object", "additionalProperties": {"type": "string"}}, "ignored_columns": _STRINGS,
+    "confirmed": {"type": "boolean"},
+    "counts": {"type": "object", "properties": {k: {"type": "integer"} for k in ("ok", "refused", "duplicate")}},
+    "imported": dict(_STRINGS, description="codes this request registered"), "run": RUN,
+    "rows": {"type": "array", "items": {"type": "object", "required": ["row", "status"], "properties": {
+        "row": {"type": "integer"}, "status": {"type": "string", "enum": ["ok", "refused", "duplicate"]},
+        "code": {"type": "string", "nullable": True}, "reasons": _STRINGS, "warnings": _STRINGS,
+        "details": {"type": "array", "items": {"type": "object", "properties": {
+            "severity": {"type": "string", "enum": ["refusal", "warning"]}, "code": {"type": "string"},
+            "column": {"type": "string", "nullable": True}, "message": {"type": "string"}, "params": {"type": "object"}}}}}}},
+    "new_regions": _NAMED, "new_units": _NAMED, "new_officials": _NAMED}}
+
+
 def _flag(name: str) -> bool:
     value = request.form.get(name, request.args.get(name, "false")).strip().lower()
     if value not in _TRUE | _FALSE:
@@ -35,13 +65,20 @@ def _flag(name: str) -> bool:
                     "description": "false: a dry run that only reports; true: import"},
         "skip_refused": {"type": "boolean", "default": False,
                          "description": "with confirm: import the good rows although others are refused"}}}}}},
-    responses={"200": {"description": "the row-by-row report"}})
+    responses={"200": {"description": "the row-by-row report, with the import run",
+                       "content": {"application/json": {"schema": REPORT}}}})
 def import_ledger():
     """Import a ledger .xlsx (环督办 only). Without confirm, a dry run: each row's status (ok,
     refused with its reasons, duplicate) and the regions, units and officials that would be
     created. Each row's `reasons` and `warnings` are English sentences; its `details` say the
-    same as {severity, code, column, message, params} for a client that words them itself. With confirm=true, all of it in one transaction; any refused row makes it a 400
-    naming the rows, with nothing imported, unless skip_refused=true."""
+    same as {severity, code, column, message, params} for a client that words them itself.
+    With confirm=true, the rows are registered in batches that each commit within
+    DUBAN_IMPORT_BATCH_SECONDS under an import run (`run`); any refused row makes it a 400
+    naming the rows, with nothing imported, unless skip_refused=true. A row someone else
+    registered during the import is a duplicate (reason code `registered_meanwhile`). A run
+    that stopped (409 naming the run, or the process gone) keeps the rows it committed;
+    confirming the same sheet again resumes it, its rows reported as duplicates with reason
+    code `imported_by_run`."""
     user_id = caller_id()
     upload = request.files.get("file")
     if upload is None:

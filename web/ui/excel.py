@@ -9,6 +9,7 @@ with or without the refused rows, and the same address then shows the result.
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from engine import clock
 from engine.errors import Conflict, Forbidden, Invalid
 from engine.excel.columns import label
+from engine.excel.batches import ImportStopped
 from engine.excel.bounds import WorkbookTooLarge
 from engine.excel.sheet import NoLedgerTable
 from engine.models import RegionLevel, Role, UnitKind
@@ -147,6 +149,9 @@ def confirm(token: str):
         else:
             message = failure.message
         return _render_report(sheet, user.id, error=message, status=422)
+    except ImportStopped as stopped:
+        return _render_report(sheet, user.id, status=409, error=_(
+            "导入中途停止：已提交的行已导入，其余行未导入。请点击“继续导入”导入其余的行。") + " " + stopped.message)
     except Conflict:
         return _render_report(sheet, user.id, status=409, error=_(
             "导入时其他人刚刚登记了其中的问题、单位或人员，本次未导入任何数据。请查看最新的预检结果后重新确认。"))
@@ -183,7 +188,12 @@ def _readable(report: dict) -> dict:
         for detail in row["details"]:
             said[detail["severity"]].append({"column": detail["column"], "text": _reason(detail)})
         rows.append({**row, "reasons": said["refusal"], "warnings": said["warning"]})
-    return {**report, "rows": rows,
+    run = report.get("run")
+    if run:
+        run = {**run, "status_label": RUN_STATUSES.get(run["status"], run["status"]),
+               "started": datetime.fromisoformat(run["started_at"]),
+               "progressed": datetime.fromisoformat(run["progressed_at"])}
+    return {**report, "rows": rows, "run": run,
             "columns_found": [(label(field), header) for field, header in report["columns"].items()]}
 
 
@@ -204,7 +214,11 @@ _REASONS = {
     "lead_first": lambda p: _("%(lead)s 牵头，%(others)s 配合", lead=p["lead"], others=p["others"]),
     "leading_first": lambda p: _("由 %(first)s 包抓，%(others)s 未记录", first=p["first"], others=p["others"]),
     "several_regions": lambda p: _("填写了多个地区，问题归入 %(first)s", first=p["first"]),
+    "imported_by_run": lambda p: _("%(code)s 已由第 %(run)s 号导入记录导入", code=p["code"], run=p["run"]),
+    "registered_meanwhile": lambda p: _("%(code)s 在导入过程中已由他人登记，本行未导入", code=p["code"]),
 }
+
+RUN_STATUSES = {"running": _l("导入中"), "completed": _l("已完成"), "interrupted": _l("已中断"), "failed": _l("失败")}
 
 
 def _reason(detail: dict) -> str:

@@ -322,3 +322,43 @@ def test_every_reason_the_importer_gives_has_its_wording_on_the_page():
     codes = set(re.findall(r'why\([^,]+, "(\w+)"', source))
     assert {"missing", "registered", "repeated", "deadline", "source", "same_name", "too_long"} <= codes
     assert codes <= set(_REASONS), codes - set(_REASONS)
+
+
+def test_a_stopped_import_shows_its_run_and_resumes_from_the_page(office, duban, org, api):
+    """An import that stopped part-way (an error after its first batches committed) keeps its
+    rows; the report shows the run with 继续导入, the API's dry run names it, and confirming
+    imports the rest under the same run."""
+    import dataclasses
+
+    from .test_import_batches import sheet
+
+    duban.settings = dataclasses.replace(duban.settings,
+                                         imports=dataclasses.replace(duban.settings.imports, batch_seconds=0.01))
+    content = sheet(12)
+
+    def stops(run):
+        raise RuntimeError("连接中断")
+
+    with pytest.raises(RuntimeError):
+        duban.import_ledger(org["user:admin"], content, confirm=True, filename="南岭县整改台账.xlsx", committed=stops)
+    done = codes(duban)
+    assert 0 < len(done) < 12
+
+    dry = api.post("/api/ledger/import", as_="admin", content_type="multipart/form-data",
+                   data={"file": (io.BytesIO(content), "南岭县整改台账.xlsx")})
+    assert dry.status_code == 200 and dry.json["run"]["status"] == "failed"
+    assert dry.json["run"]["rows_done"] == len(done) and dry.json["counts"]["duplicate"] == len(done)
+
+    address, html = dry_run(office, content)
+    run_id = dry.json["run"]["id"]
+    assert f'data-run="{run_id}" data-run-status="failed"' in html
+    assert f"第 {run_id} 号导入记录" in html and f"已导入 {len(done)} / 12 行" in html
+    assert "继续导入</button>" in html and "RuntimeError: 连接中断" in html
+    assert f"{done[0]} 已由第 {run_id} 号导入记录导入" in row_html(html, 2)
+
+    response = confirm(office, address, html)
+    assert response.status_code == 303
+    assert codes(duban) == [f"PI-{n:03d}" for n in range(1, 13)]
+    result = office.get(address).get_data(as_text=True)
+    assert f"已导入 {12 - len(done)} 个问题" in result
+    assert f"第 {run_id} 号导入记录：共导入 12 行（分 2 次确认）" in result and "导入其他台账" in result

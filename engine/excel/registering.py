@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .. import problems
 from ..models import Official, Post, PostKind, Problem, Region, RegionLevel, Unit, UnitKind, User
@@ -30,7 +30,8 @@ class Named:
         them: the session's identity map holds its objects only as long as someone does, and
         without them every row would load them again."""
         return [*session.scalars(select(Region)), *session.scalars(select(Unit)),
-                *session.scalars(select(Official).where(Official.id.in_(self.chosen)))]
+                *session.scalars(select(Official).where(Official.id.in_(self.chosen))
+                                 .options(selectinload(Official.posts), selectinload(Official.user)))]
 
 
 def still_valid(session: Session, plan: Plan) -> bool:

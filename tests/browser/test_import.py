@@ -78,3 +78,46 @@ def test_office_imports_a_ledger_after_the_dry_run(server, page, shoot, duban, o
     page.get_by_role("link", name="查看整改台账").click()
     expect(page).to_have_url(re.compile(r"/ledger$"))
     assert page.js_errors == []
+
+
+def test_office_resumes_an_import_that_stopped_part_way(server, page, shoot, duban, org):
+    """An import stopped after some batches committed (an error in between): the dry run of the
+    same sheet shows the run with the rows it kept, 继续导入 imports the rest."""
+    import dataclasses
+
+    import pytest
+
+    from ..test_import_batches import sheet
+
+    duban.settings = dataclasses.replace(duban.settings,
+                                         imports=dataclasses.replace(duban.settings.imports, batch_seconds=0.01))
+    content = sheet(8)
+
+    def stops(run):
+        raise RuntimeError("连接中断")
+
+    with pytest.raises(RuntimeError):
+        duban.import_ledger(org["user:admin"], content, confirm=True, filename="南岭县整改台账.xlsx", committed=stops)
+    with duban.db.reading() as session:
+        kept = len(session.scalars(select(Problem)).all())
+    assert 0 < kept < 8
+
+    sign_in(page, server, "admin", "/ledger/import")
+    page.locator("#ledger-file").set_input_files(files=[{"name": "南岭县整改台账.xlsx", "mimeType": XLSX,
+                                                         "buffer": content}])
+    page.get_by_role("button", name="上传并预检").click()
+    run = page.locator("[data-run-status]")
+    expect(run).to_have_attribute("data-run-status", "failed")
+    expect(run).to_contain_text(f"已导入 {kept} / 8 行")
+    expect(page.locator('tr[data-status="duplicate"]')).to_have_count(kept)
+    expect(page.locator('tr[data-status="duplicate"]').first).to_contain_text("号导入记录导入")
+    shoot(page, "stopped-run")
+
+    page.get_by_role("button", name="继续导入").click()
+    expect(page.get_by_role("heading", name=re.compile("导入完成"))).to_be_visible()
+    expect(page.locator('[data-count="imported"] b')).to_have_text(str(8 - kept))
+    expect(page.locator("[data-run]")).to_contain_text("共导入 8 行（分 2 次确认）")
+    shoot(page, "resumed")
+    with duban.db.reading() as session:
+        assert sorted(session.scalars(select(Problem.code))) == [f"PI-{n:03d}" for n in range(1, 9)]
+    assert page.js_errors == []

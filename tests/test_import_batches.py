@@ -271,3 +271,34 @@ def test_a_failed_run_resumes_and_a_live_one_is_not_taken_over(duban, org):
     codes, per_problem = imported_state(duban)
     assert len(codes) == 20 and set(per_problem.values()) == {1}
     assert duban.verify_ledger().intact
+
+
+def _nullable_as_null(schema):
+    """OpenAPI 3.0's `nullable` as JSON Schema's null type."""
+    if isinstance(schema, dict):
+        schema = {key: _nullable_as_null(value) for key, value in schema.items()}
+        if schema.pop("nullable", False):
+            schema["type"] = [schema["type"], "null"]
+        return schema
+    return [_nullable_as_null(item) for item in schema] if isinstance(schema, list) else schema
+
+
+def test_the_api_answers_the_published_report_schema(api, duban):
+    """The dry run, the confirmed import and the dry run after it, checked against the schema the
+    OpenAPI document publishes (schemathesis's fuzzing rarely sends a real workbook)."""
+    import jsonschema_rs  # comes with schemathesis
+
+    from .test_excel import ledger_sheet
+
+    document = api.client.get("/api/openapi.json").json
+    schema = _nullable_as_null(document["paths"]["/api/ledger/import"]["post"]["responses"]["200"]["content"][
+        "application/json"]["schema"])
+    content, answers = ledger_sheet(), []  # one file: a sheet saved again is another file (another digest)
+    for form in ({}, {"confirm": "true", "skip_refused": "true"}, {}):
+        response = api.post("/api/ledger/import", as_="admin", content_type="multipart/form-data",
+                            data={"file": (io.BytesIO(content), "台账.xlsx"), **form})
+        assert response.status_code == 200
+        jsonschema_rs.validate(schema, response.json)
+        answers.append(response.json)
+    assert answers[0]["run"] is None and answers[1]["run"]["status"] == "completed"
+    assert answers[2]["rows"][0]["details"][0]["code"] == "imported_by_run"

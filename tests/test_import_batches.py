@@ -302,3 +302,41 @@ def test_the_api_answers_the_published_report_schema(api, duban):
         answers.append(response.json)
     assert answers[0]["run"] is None and answers[1]["run"]["status"] == "completed"
     assert answers[2]["rows"][0]["details"][0]["code"] == "imported_by_run"
+
+
+def test_the_batch_budget_comes_from_the_environment(monkeypatch):
+    from engine.settings import ImportLimits
+
+    assert ImportLimits.from_env().batch_seconds == 0.5
+    monkeypatch.setenv("DUBAN_IMPORT_BATCH_SECONDS", "0.2")
+    assert ImportLimits.from_env().batch_seconds == 0.2
+    for bad in ("0", "-1", "soon", "61"):
+        monkeypatch.setenv("DUBAN_IMPORT_BATCH_SECONDS", bad)
+        with pytest.raises(ValueError, match="DUBAN_IMPORT_BATCH_SECONDS"):
+            ImportLimits.from_env()
+
+
+def test_a_plan_knows_when_the_organisation_changed_under_it(duban, org):
+    """The sheet is judged before the first batch takes the write lock; the first batch judges it
+    again if what it relied on changed meanwhile (a region renamed, a namesake of an official it
+    would create, a unit it would create created)."""
+    from engine.excel import importing, registering, sheet as sheets
+
+    table = sheets.read(sheet(3), duban.settings.imports)
+    with duban.db.reading() as session:
+        plan = importing.analyse(session, table)
+    assert set(plan.new_officials) == {"责任人1", "责任人2", "责任人3"}
+
+    def valid() -> bool:
+        with duban.db.reading() as session:
+            return registering.still_valid(session, plan)
+
+    assert valid()
+    duban.create_region(None, "北山县", RegionLevel.COUNTY.value, org["city"])  # nothing the sheet names
+    assert valid()
+    namesake = duban.create_official(None, "责任人2")
+    assert not valid()
+    duban.update_official(None, namesake, name="责任人二")
+    assert valid()
+    duban.rename_region(None, org["county"], "南岭区")
+    assert not valid()

@@ -64,6 +64,10 @@ class Firing:
         return f"{self.problem_code}  L{self.level} {self.rule_name}  {names}"
 
 
+# the shipped ladder processes set no problemStatus on purpose: the problem's own process does
+SHIPPED_WARNINGS = "shipped with the release"
+
+
 class Duban:
     def __init__(self, settings: Settings, runtime: Runtime | None = None, **engine_options):
         """`engine_options` go to SQLAlchemy's create_engine (`duban serve` sizes the pool)."""
@@ -133,17 +137,26 @@ class Duban:
     # -- process definitions -------------------------------------------------------------------
 
     def deploy(self, user_id: int | None, content: bytes, filename: str = "upload.bpmn",
-               attachments: dict[str, bytes] | None = None) -> tuple[ProcessDefinition, bool]:
-        """Deploy a BPMN document (with the form files it names, if any)."""
+               attachments: dict[str, bytes] | None = None,
+               accepted: str | None = None) -> tuple[ProcessDefinition, bool]:
+        """Deploy a BPMN document (with the form files it names, if any). Its warnings refuse it
+        too unless `accepted` is the deployer's comment accepting them (kept in the ledger)."""
         try:
             with self.db.transaction() as session:
-                return self.runtime.deploy(session, content, self.actor(session, user_id), filename, attachments)
+                return self.runtime.deploy(session, content, self.actor(session, user_id), filename, attachments,
+                                           accepted)
         except IntegrityError:
             raise Conflict("another version of this process was deployed at the same moment; try again") from None
 
     def deploy_shipped(self) -> list[tuple[ProcessDefinition, bool]]:
         """The diagrams in bpmn/, deployed as a new version where they changed."""
-        return [self.deploy(None, path.read_bytes(), path.name) for path in sorted(BPMN_DIR.glob("*.bpmn"))]
+        return [self.deploy(None, path.read_bytes(), path.name, accepted=SHIPPED_WARNINGS)
+                for path in sorted(BPMN_DIR.glob("*.bpmn"))]
+
+    def check_definition(self, content: bytes, filename: str = "upload.bpmn",
+                         attachments: dict[str, bytes] | None = None):
+        """Every finding about a BPMN document (engine.validation), nothing deployed."""
+        return self.runtime.inspect(content, filename, attachments)
 
     # -- problems ------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from engine.models import Incident, ProcessInstance
 from engine.workflow.serializer import state_to_dict
 
-from .test_definitions import deploy_xml
+from .test_definitions import FIXTURE, deploy_xml
 
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions '
         'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
@@ -32,8 +32,9 @@ def user(element_id: str, name: str = "办理"):
     return element_id, ("userTask", name, "")
 
 
-def chain(key: str, *steps) -> str:
-    """start → each step in turn → end, in one lane (环督办)."""
+def chain(key: str, *steps, data: tuple[str, ...] = ()) -> str:
+    """start → each step in turn → end, in one lane (环督办); `data` names declared data objects
+    (known to the deploy-time checks, unset at run time unless something writes them)."""
     ids = ["StartEvent_1", *(element_id for element_id, _ in steps), "EndEvent_1"]
     flows = [(f"f{i}", ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
     body = ['<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>']
@@ -42,10 +43,10 @@ def chain(key: str, *steps) -> str:
                     f'<bpmn:outgoing>f{index}</bpmn:outgoing>{inner}</bpmn:{tag}>')
     body.append(f'<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>f{len(steps)}</bpmn:incoming></bpmn:endEvent>')
     body += [f'<bpmn:sequenceFlow id="{f}" sourceRef="{a}" targetRef="{b}" />' for f, a, b in flows]
-    return _document(key, ids, body)
+    return _document(key, ids, body + _data_objects(data))
 
 
-def gateway(key: str, condition_a: str, condition_b: str) -> str:
+def gateway(key: str, condition_a: str, condition_b: str, data: tuple[str, ...] = ()) -> str:
     """start → an exclusive gateway → Task_a when `condition_a`, Task_b when `condition_b`."""
     ids = ["StartEvent_1", "Gateway", "Task_a", "Task_b", "End_a", "End_b"]
     body = [
@@ -66,7 +67,11 @@ def gateway(key: str, condition_a: str, condition_b: str) -> str:
         '<bpmn:sequenceFlow id="fa2" sourceRef="Task_a" targetRef="End_a" />',
         '<bpmn:sequenceFlow id="fb2" sourceRef="Task_b" targetRef="End_b" />',
     ]
-    return _document(key, ids, body)
+    return _document(key, ids, body + _data_objects(data))
+
+
+def _data_objects(names: tuple[str, ...]) -> list[str]:
+    return [f'<bpmn:dataObject id="{name}" name="{name}" />' for name in names]
 
 
 def _document(key: str, ids: list[str], body: list[str]) -> str:
@@ -77,7 +82,7 @@ def _document(key: str, ids: list[str], body: list[str]) -> str:
 
 
 def deploy(api, document: str) -> None:
-    response = deploy_xml(api, document)
+    response = deploy_xml(api, document, accept=FIXTURE)
     assert response.status_code == 201, response.json
 
 

@@ -19,7 +19,8 @@ def open_incident(api, problem_id: int) -> dict:
 
 
 def test_a_failing_gateway_condition_registers_the_problem_at_an_incident_and_a_retry_fixes_it(api, duban):
-    deploy(api, gateway("amounts", "amount > 10", "amount <= 10"))
+    # `amount` is a declared data object nothing writes: it passes deployment, fails at run time
+    deploy(api, gateway("amounts", "amount > 10", "amount <= 10", data=("amount",)))
     created = api.register(process_key="amounts")                         # 201: the problem stands
     incident = created["incidents"][0]
     assert (incident["element_id"], incident["element_name"], incident["status"], incident["attempts"]) == (
@@ -50,7 +51,7 @@ def test_a_gateway_with_no_matching_condition(api, duban):
 
 
 def test_a_bad_timer_expression_is_an_incident_and_its_retry_starts_the_timer(api, duban):
-    deploy(api, chain("waits_for", timer("Timer", "wait_for"), user("Task_after")))
+    deploy(api, chain("waits_for", timer("Timer", "wait_for"), user("Task_after"), data=("wait_for",)))
     pid = api.register(process_key="waits_for")["id"]
     incident = open_incident(api, pid)
     assert (incident["element_id"], incident["error_type"]) == ("Timer", "NameError")

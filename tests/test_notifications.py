@@ -524,7 +524,7 @@ NOTICE_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def deploy_notice_process(api, targets: str):
-    return api.post("/api/process-definitions", as_="admin", data=NOTICE_PROCESS.replace("{targets}", targets)
+    return api.post("/api/process-definitions?accept_warnings=true&comment=fixture", as_="admin", data=NOTICE_PROCESS.replace("{targets}", targets)
                     .encode(), content_type="application/xml")
 
 

@@ -244,9 +244,12 @@ def audit_verify() -> None:
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.argument("forms", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-def deploy(path: str, forms: tuple[str, ...]) -> None:
+@click.option("--accept-warnings", "comment", metavar="COMMENT",
+              help="deploy although the file has warnings (not errors), saying why (kept in the ledger)")
+def deploy(path: str, forms: tuple[str, ...], comment: str | None) -> None:
     """Deploy a BPMN file as a new version of its process, with the JSON Schema form files
-    it names (formJsonSchemaFilename), if any."""
+    it names (formJsonSchemaFilename), if any. Every error and warning is printed with its
+    line; a warning refuses the file unless --accept-warnings gives the reason."""
     from pathlib import Path
 
     from engine.workflow.document import DocumentError
@@ -254,11 +257,13 @@ def deploy(path: str, forms: tuple[str, ...]) -> None:
     content = Path(path).read_bytes()
     attachments = {Path(form).name: Path(form).read_bytes() for form in forms}
     try:
-        definition, created = _duban().deploy(None, content, path, attachments)
+        definition, created = _duban().deploy(None, content, path, attachments, comment)
     except DocumentError as error:
-        for element, problems in error.by_element().items():
-            for problem in problems:
-                click.echo(f"{path}: {element}: {problem}", err=True)
+        for finding in error.findings:
+            click.echo(f"{path}:{finding.line or 0}: {finding.severity}: {finding.element}: {finding.message} "
+                       f"[{finding.code}]", err=True)
+        if not error.errors:
+            click.echo(f"{path}: only warnings: --accept-warnings \"why\" deploys it", err=True)
         sys.exit(1)
     click.echo(f"{definition.key} version {definition.version}" + ("" if created else " (unchanged)"))
 

@@ -2,20 +2,17 @@
 (see bpmn/README.md) before SpiffWorkflow parses it.
 
 Every problem found names the element id and the line, so that an administrator can find it
-in the modeler or the file.
+in the modeler or the file. engine/validation/ adds the static checks and the parser's own.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.spiff.parser import VALIDATOR
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from ..models import ProblemStatus
+from ..validation.findings import DocumentError, Finding
 from . import forms as task_forms
 from .sandbox import ExpressionRefused, check_expression, script_errors
 from .timers import TimerTextError, is_iso_duration, timer_expression
@@ -34,41 +31,6 @@ CALENDARS = {"working", "calendar"}
 MAX_KEY, MAX_NAME, MAX_ELEMENT_ID = 100, 200, 100
 
 
-@dataclass
-class Finding:
-    element: str
-    line: int | None
-    message: str
-
-    def text(self) -> str:
-        return f"line {self.line}: {self.message}" if self.line else self.message
-
-
-class DocumentError(Exception):
-    """The document cannot be deployed; `findings` says exactly where and why."""
-
-    def __init__(self, findings: list[Finding]):
-        super().__init__("; ".join(f"{f.element}: {f.text()}" for f in findings))
-        self.findings = findings
-
-    def by_element(self) -> dict[str, list[str]]:
-        grouped: dict[str, list[str]] = {}
-        for finding in self.findings:
-            grouped.setdefault(finding.element, []).append(finding.text())
-        return grouped
-
-
-@dataclass
-class Deployable:
-    key: str
-    name: str
-    xml: str
-    checksum: str
-    forms: dict[str, dict]
-    spec: object
-    subprocess_specs: dict = field(default_factory=dict)
-
-
 _SAFE_PARSER = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                     huge_tree=False, remove_comments=False)
 
@@ -76,21 +38,21 @@ _SAFE_PARSER = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd
 def read_xml(content: bytes) -> etree._ElementTree:
     """Parse with entities, DTDs and the network off; a document with a DOCTYPE is refused."""
     if not content or not content.strip():
-        raise DocumentError([Finding("document", None, "the document is empty")])
+        raise DocumentError([Finding("document", None, "the document is empty", code="document-empty", message_zh="文档为空")])
     try:
         tree = etree.ElementTree(etree.fromstring(content, etree.XMLParser(**_SAFE_PARSER)))
     except etree.XMLSyntaxError as error:
         if "encoding" in (error.msg or "").lower():
             raise DocumentError([Finding("document", error.lineno, (
                 f"the document's encoding: {error.msg}; declare the encoding the file is written in "
-                "(<?xml version=\"1.0\" encoding=\"GBK\"?>, UTF-8, UTF-16 with its byte order mark, ISO-8859-1)"))]) from None
-        raise DocumentError([Finding("document", error.lineno, f"not well-formed XML: {error.msg}")]) from None
+                "(<?xml version=\"1.0\" encoding=\"GBK\"?>, UTF-8, UTF-16 with its byte order mark, ISO-8859-1)"), code="document-encoding")]) from None
+        raise DocumentError([Finding("document", error.lineno, f"not well-formed XML: {error.msg}", code="xml-malformed", message_zh=f"不是格式正确的 XML：{error.msg}")]) from None
     if tree.docinfo.doctype:
-        raise DocumentError([Finding("document", 1, "a DOCTYPE is not allowed in a BPMN document")])
+        raise DocumentError([Finding("document", 1, "a DOCTYPE is not allowed in a BPMN document", code="doctype", message_zh="BPMN 文档中不允许 DOCTYPE")])
     root = tree.getroot()
     if root.tag != f"{{{BPMN}}}definitions":
         raise DocumentError([Finding("document", root.sourceline,
-                                     f"the root element must be bpmn:definitions ({BPMN}), not {root.tag}")])
+                                     f"the root element must be bpmn:definitions ({BPMN}), not {root.tag}", code="not-bpmn", message_zh=f"根元素必须是 bpmn:definitions，而不是 {root.tag}")])
     return tree
 
 
@@ -99,13 +61,13 @@ def properties_of(element) -> dict[str, str]:
             element.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
 
 
-def prepare(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
-            attachments: dict[str, bytes] | None = None) -> Deployable:
-    """Check a document and parse it into a spec; DocumentError lists every problem found.
+def conventions(tree, lane_roles: set[str], attachments: dict[str, bytes] | None = None):
+    """(the executable process, its forms by task id, the findings) of Duban's conventions;
+    the timers are rewritten in place into what SpiffWorkflow evaluates. A document without
+    one executable process raises DocumentError (nothing else can be checked).
 
     `attachments` are files deployed with the document: the JSON Schema forms that
     SpiffArena-style diagrams name in a `formJsonSchemaFilename` property."""
-    tree = read_xml(content)
     root = tree.getroot()
     findings: list[Finding] = []
 
@@ -114,12 +76,16 @@ def prepare(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
         processes = root.findall("bpmn:process", NS)
         raise DocumentError([Finding("document", root.sourceline,
                                      "no executable process (isExecutable=\"true\") in this document"
-                                     + (f"; it holds {', '.join(p.get('id') for p in processes)}" if processes else ""))])
+                                     + (f"; it holds {', '.join(p.get('id') for p in processes)}" if processes else ""),
+                                     code="no-executable-process",
+                                     message_zh="文档中没有可执行流程（isExecutable=\"true\"）"
+                                     + (f"；其中有 {'、'.join(p.get('id') for p in processes)}" if processes else ""))])
     if len(executable) > 1:
         raise DocumentError([Finding(p.get("id"), p.sourceline, "one executable process per document; "
-                                     f"this one has {len(executable)}") for p in executable])
+                                     f"this one has {len(executable)}", code="several-executable-processes",
+                                     message_zh=f"每个文档只能有一个可执行流程，此文档有 {len(executable)} 个")
+                             for p in executable])
     process = executable[0]
-    key = process.get("id")
 
     lanes = {}
     for lane in process.iter(f"{{{BPMN}}}lane"):
@@ -132,24 +98,12 @@ def prepare(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
     _check_properties(process, findings)
     _rewrite_timers(process, findings)
     _check_scripts(process, findings)
-    if findings:
-        raise DocumentError(findings)
+    return process, forms, findings
 
-    lines = {el.get("id"): el.sourceline for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
-    parser = SpiffBpmnParser(validator=VALIDATOR)
-    try:
-        parser.add_bpmn_xml(tree, filename=filename)
-        spec = parser.get_spec(key)
-        subprocess_specs = parser.get_subprocess_specs(key)
-    except ValidationException as error:
-        element = error.id or "document"
-        raise DocumentError([Finding(element, lines.get(error.id) or error.line_number or None,
-                                     str(error).split("\n")[0])]) from None
-    xml = as_text(content, tree)
-    # the forms belong to the version: a changed form file is a new version
-    checksum = hashlib.sha256(content + json.dumps(forms, sort_keys=True).encode()).hexdigest()
-    return Deployable(key=key, name=process.get("name") or key, xml=xml, checksum=checksum, forms=forms, spec=spec,
-                      subprocess_specs=subprocess_specs)
+
+def checksum_of(content: bytes, forms: dict) -> str:
+    """The forms belong to the version: a changed form file is a new version."""
+    return hashlib.sha256(content + json.dumps(forms, sort_keys=True).encode()).hexdigest()
 
 
 def as_text(content: bytes | str, tree) -> str:
@@ -171,20 +125,20 @@ def _check_lengths(process, findings) -> None:
     key, name = process.get("id") or "", process.get("name") or ""
     if len(key) > MAX_KEY:
         findings.append(Finding(key[:40] + "…", process.sourceline,
-                                f"the process id is {len(key)} characters long; at most {MAX_KEY}"))
+                                f"the process id is {len(key)} characters long; at most {MAX_KEY}", code="too-long"))
     if len(name) > MAX_NAME:
         findings.append(Finding(key[:MAX_KEY], process.sourceline,
-                                f"the process name is {len(name)} characters long; at most {MAX_NAME}"))
+                                f"the process name is {len(name)} characters long; at most {MAX_NAME}", code="too-long"))
     for element in process.iter():
         if not isinstance(element.tag, str) or element is process:
             continue
         element_id = element.get("id") or ""
         if len(element_id) > MAX_ELEMENT_ID:
             findings.append(Finding(element_id[:40] + "…", element.sourceline,
-                                    f"the id is {len(element_id)} characters long; at most {MAX_ELEMENT_ID}"))
+                                    f"the id is {len(element_id)} characters long; at most {MAX_ELEMENT_ID}", code="too-long"))
         elif element.tag in (f"{{{BPMN}}}userTask", f"{{{BPMN}}}manualTask") and len(element.get("name") or "") > MAX_NAME:
             findings.append(Finding(element_id, element.sourceline,
-                                    f"the task name is {len(element.get('name'))} characters long; at most {MAX_NAME}"))
+                                    f"the task name is {len(element.get('name'))} characters long; at most {MAX_NAME}", code="too-long"))
 
 
 def _check_ids(process, findings) -> None:
@@ -192,7 +146,7 @@ def _check_ids(process, findings) -> None:
         element_id = element.get("id") if isinstance(element.tag, str) else None
         if element_id and (element_id in RESERVED_IDS or element_id.endswith(RESERVED_SUFFIXES)):
             findings.append(Finding(element_id, element.sourceline,
-                                    f"the id {element_id!r} is reserved by the workflow engine; rename the element"))
+                                    f"the id {element_id!r} is reserved by the workflow engine; rename the element", code="id-reserved", message_zh=f"id {element_id} 为流程引擎保留，请给元素改名"))
 
 
 def _task_form(task, attachments: dict[str, bytes], findings) -> dict | None:
@@ -208,7 +162,7 @@ def _task_form(task, attachments: dict[str, bytes], findings) -> dict | None:
         line = task.sourceline
         if name not in attachments:
             findings.append(Finding(task_id, line, f"the form file {name!r} was not deployed with the diagram "
-                                    "(send it as another multipart file)"))
+                                    "(send it as another multipart file)", code="form-file-missing", message_zh=f"表单文件 {name} 未随流程图一起上传"))
             return None
         text = attachments[name].decode("utf-8", errors="replace")
         convert = task_forms.from_json_schema
@@ -217,9 +171,9 @@ def _task_form(task, attachments: dict[str, bytes], findings) -> dict | None:
         result = convert(schema)
         return result if result is not None else schema
     except json.JSONDecodeError as error:
-        findings.append(Finding(task_id, line, f"the form is not valid JSON: {error}"))
+        findings.append(Finding(task_id, line, f"the form is not valid JSON: {error}", code="form-invalid", message_zh=f"表单不是有效的 JSON：{error}"))
     except task_forms.FormError as error:
-        findings.extend(Finding(task_id, line, f"form: {p}") for p in error.problems)
+        findings.extend(Finding(task_id, line, f"form: {p}", code="form-invalid") for p in error.problems)
     return None
 
 
@@ -230,10 +184,10 @@ def _check_user_tasks(process, lanes, lane_roles, attachments, findings) -> dict
         lane = lanes.get(task_id)
         if lane is None:
             findings.append(Finding(task_id, task.sourceline,
-                                    "a user task must lie in a lane; the lane's name says who does it"))
+                                    "a user task must lie in a lane; the lane's name says who does it", code="task-outside-lane", message_zh="用户任务必须位于泳道中，泳道名称说明由谁办理"))
         elif (lane.get("name") or "").strip() not in lane_roles:
             findings.append(Finding(task_id, lane.sourceline, f"lane {lane.get('name')!r} is not a known role; "
-                                    f"known lanes: {', '.join(sorted(lane_roles))}"))
+                                    f"known lanes: {', '.join(sorted(lane_roles))}", code="lane-unknown-role", message_zh=f"泳道“{lane.get('name')}”不是已知角色；已知泳道：{'、'.join(sorted(lane_roles))}"))
         schema = _task_form(task, attachments, findings)
         if schema is None:
             continue
@@ -244,10 +198,10 @@ def _check_user_tasks(process, lanes, lane_roles, attachments, findings) -> dict
             for name in (n.strip() for n in updates.split(",")):
                 if name not in PLAN_FIELDS:
                     findings.append(Finding(task_id, task.sourceline, f"updatesProblem: {name!r} is not a plan "
-                                            f"field ({', '.join(sorted(PLAN_FIELDS))})"))
+                                            f"field ({', '.join(sorted(PLAN_FIELDS))})", code="updates-problem"))
                 elif name not in keys:
                     findings.append(Finding(task_id, task.sourceline,
-                                            f"updatesProblem names {name!r} but the form has no such field"))
+                                            f"updatesProblem names {name!r} but the form has no such field", code="updates-problem", message_zh=f"updatesProblem 指定了 {name}，但表单中没有该字段"))
     return forms
 
 
@@ -265,24 +219,24 @@ def _check_records(process, forms, findings) -> None:
         element_id = element.get("id")
         if kind not in RECORDS:
             findings.append(Finding(element_id, element.sourceline,
-                                    f"records {kind!r} is not one of {', '.join(RECORDS)}"))
+                                    f"records {kind!r} is not one of {', '.join(RECORDS)}", code="records"))
         elif element.tag != f"{{{BPMN}}}userTask" or element_id not in forms:
             findings.append(Finding(element_id, element.sourceline,
-                                    f"records={kind} belongs on a user task with a form"))
+                                    f"records={kind} belongs on a user task with a form", code="records"))
         elif kind == DECISION:
             keys = {c["key"]: c for c in task_forms.inputs(forms[element_id])}
             named = [key for key in FIELDS.values() if key in keys]
             if not named:
                 findings.append(Finding(element_id, element.sourceline,
                                         f"records={kind}: the form needs a field {' or '.join(FIELDS.values())} "
-                                        "for the form of accountability chosen"))
+                                        "for the form of accountability chosen", code="records"))
             for key in named:
                 if keys[key]["type"] not in ("select", "radio", "checklist"):
                     findings.append(Finding(element_id, element.sourceline,
-                                            f"records={kind}: {key} must be a select, radio or checklist"))
+                                            f"records={kind}: {key} must be a select, radio or checklist", code="records"))
             if "decision_date" in keys and keys["decision_date"]["type"] != "datetime":
                 findings.append(Finding(element_id, element.sourceline,
-                                        f"records={kind}: decision_date must be a date field"))
+                                        f"records={kind}: decision_date must be a date field", code="records"))
 
 
 def _check_properties(process, findings) -> None:
@@ -297,28 +251,30 @@ def _check_properties(process, findings) -> None:
         status = props.get("problemStatus")
         if status is not None and status not in statuses:
             findings.append(Finding(element.get("id"), element.sourceline,
-                                    f"problemStatus {status!r} is not one of {', '.join(sorted(statuses))}"))
+                                    f"problemStatus {status!r} is not one of {', '.join(sorted(statuses))}", code="problem-status-unknown", message_zh=f"problemStatus “{status}”不是以下之一：{'、'.join(sorted(statuses))}"))
         event = props.get("escalationEvent")
         if event is not None and event not in EVENTS:
             findings.append(Finding(element.get("id"), element.sourceline,
-                                    f"escalationEvent {event!r} is not one of {', '.join(EVENTS)}"))
+                                    f"escalationEvent {event!r} is not one of {', '.join(EVENTS)}", code="escalation-event-unknown"))
         for target in filter(None, (t.strip() for t in props.get("notify", "").split(","))):
             if target not in NOTIFY_TARGETS:
                 findings.append(Finding(element.get("id"), element.sourceline,
-                                        f"notify: unknown target {target!r}; known: {', '.join(NOTIFY_TARGETS)}"))
+                                        f"notify: unknown target {target!r}; known: {', '.join(NOTIFY_TARGETS)}", code="notify-unknown-target", message_zh=f"notify：未知的通知对象 {target}；可用：{'、'.join(NOTIFY_TARGETS)}"))
         due = props.get("due")
         if due is not None and due != "deadline" and not is_iso_duration(due):
             findings.append(Finding(element.get("id"), element.sourceline,
-                                    f"due {due!r} is neither an ISO 8601 duration (P30D) nor 'deadline'"))
+                                    f"due {due!r} is neither an ISO 8601 duration (P30D) nor 'deadline'", code="due-invalid", message_zh=f"due “{due}”既不是 ISO 8601 时长（P30D），也不是 deadline"))
         if props.get("calendar", "calendar") not in CALENDARS:
             findings.append(Finding(element.get("id"), element.sourceline,
-                                    f"calendar must be 'working' or 'calendar', not {props['calendar']!r}"))
+                                    f"calendar must be 'working' or 'calendar', not {props['calendar']!r}", code="calendar-invalid"))
         if due and props.get("calendar") == "working" and due != "deadline" and not due.rstrip("D")[1:].isdigit():
             findings.append(Finding(element.get("id"), element.sourceline,
-                                    f"a working-day due counts whole days (P30D), not {due!r}"))
+                                    f"a working-day due counts whole days (P30D), not {due!r}", code="due-invalid"))
 
 
 def _rewrite_timers(process, findings) -> None:
+    from ..validation.timer_text import guess_duration
+
     for definition in process.iter(f"{{{BPMN}}}timerEventDefinition"):
         event = definition.getparent()
         working = properties_of(event).get("calendar") == "working"
@@ -326,11 +282,39 @@ def _rewrite_timers(process, findings) -> None:
             element = definition.find(f"bpmn:{kind}", NS)
             if element is None:
                 continue
+            text = (element.text or "").strip()
             try:
                 element.text = timer_expression(kind, element.text or "", working)
                 check_expression(element.text)
             except (TimerTextError, ExpressionRefused) as error:
-                findings.append(Finding(event.get("id"), element.sourceline, f"timer: {error}"))
+                findings.append(_timer_finding(event, element, kind, text, working, error, guess_duration(text)))
+
+
+_TIMER_WORDS = {"timeDuration": ("duration", "时长", "P5D, PT2H"),
+                "timeDate": ("date-time", "时刻", "2026-12-31T18:00:00+08:00"),
+                "timeCycle": ("cycle", "周期", "R/P1M, R3/PT1H")}
+
+
+def _timer_finding(event, element, kind, text, working, error, guess) -> Finding:
+    what, what_zh, example = _TIMER_WORDS[kind]
+    if isinstance(error, TimerTextError) and "working-day" in str(error):
+        return Finding(event.get("id"), element.sourceline, f"timer: {error}", code="timer-not-iso",
+                       message_zh=f"定时器：按工作日计的定时器只能是整天数（P5D），不能是 {text}")
+    if guess and kind == "timeDuration":
+        fix, counts_working = guess
+        advice = f"write {fix}" + (" with the property calendar=working" if counts_working and not working else "")
+        advice_zh = f"应写作 {fix}" + ("，并加属性 calendar=working" if counts_working and not working else "")
+        return Finding(event.get("id"), element.sourceline,
+                       f"timer: {text!r} is not an ISO 8601 duration, {advice}", code="timer-not-iso",
+                       message_zh=f"定时器：“{text}”不是 ISO 8601 时长，{advice_zh}")
+    if isinstance(error, ExpressionRefused) and str(error).startswith("not a valid expression"):
+        return Finding(event.get("id"), element.sourceline,
+                       f"timer: {text!r} is neither an ISO 8601 {what} ({example}) nor an expression Duban can "
+                       "evaluate", code="timer-not-iso",
+                       message_zh=f"定时器：“{text}”既不是 ISO 8601 {what_zh}（{example}），也不是可计算的表达式")
+    return Finding(event.get("id"), element.sourceline, f"timer: {error}", code="timer-not-iso",
+                   message_zh=f"定时器：“{text}”不是 ISO 8601 {what_zh}（{example}）" if isinstance(error, TimerTextError)
+                   else None)
 
 
 # elements whose text SpiffWorkflow evaluates as an expression, and what to call them
@@ -353,14 +337,14 @@ def _check_scripts(process, findings) -> None:
             check_expression(element.text)
         except ExpressionRefused as error:
             what = EXPRESSIONS[etree.QName(element).localname]
-            findings.append(Finding(owner.get("id") or "document", element.sourceline, f"{what}: {error}"))
+            findings.append(Finding(owner.get("id") or "document", element.sourceline, f"{what}: {error}", code="expression-refused"))
     for element in process.iter(*SCRIPTS):
         if not (element.text or "").strip():
             continue
         errors = script_errors(element.text)
         if errors:
             findings.append(Finding(_owner(element).get("id") or "document", element.sourceline,
-                                    f"{SCRIPTS[element.tag]}: {'; '.join(errors)}"))
+                                    f"{SCRIPTS[element.tag]}: {'; '.join(errors)}", code="script-refused"))
 
 
 def _owner(element):

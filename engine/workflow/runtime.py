@@ -26,7 +26,8 @@ from ..settings import NotificationSettings, ScriptLimits
 from ..ledger import Action
 from ..models import (DeadlineKind, EscalationEvent, EvidenceFile, HumanTask, Incident, InstanceStatus, Problem, ProblemStatus,
                       ProcessDefinition, ProcessInstance, TaskState, User)
-from . import document, timers
+from ..validation import check
+from . import timers
 from .forms import context_keys, evidence_keys, validate_submission
 from .sandbox import SandboxScriptEngine
 from .serializer import has_scripts, spec_to_dict, specs_for, state_from_dict, state_to_dict
@@ -34,6 +35,14 @@ from .serializer import has_scripts, spec_to_dict, specs_for, state_from_dict, s
 _STATUS_ORDER = list(ProblemStatus)
 _TIMER_EVENTS = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
 _validator_lock = threading.Lock()
+
+
+def _accepted(warned: list, comment: str | None) -> dict:
+    """What the ledger entry of a deployment records of the warnings its deployer accepted."""
+    if not warned:
+        return {}
+    return {"accepted_warnings": [{"code": f.code, "element": f.element, "message": f.message} for f in warned],
+            "comment": (comment or "").strip()}
 
 
 class WorkflowFailure(DubanError):
@@ -60,10 +69,15 @@ class Runtime:
     # -- definitions ---------------------------------------------------------------------------
 
     def deploy(self, session: Session, content: bytes, actor: User | None, filename: str = "upload.bpmn",
-               attachments: dict[str, bytes] | None = None) -> tuple[ProcessDefinition, bool]:
-        """A new version of the document's process, or the latest one if the content is unchanged."""
+               attachments: dict[str, bytes] | None = None,
+               accepted: str | None = None) -> tuple[ProcessDefinition, bool]:
+        """A new version of the document's process, or the latest one if the content is unchanged.
+
+        `accepted` is the deployer's comment accepting the document's warnings (none: any
+        warning refuses the document, like an error); it goes into the ledger entry."""
         with _validator_lock:
-            prepared = document.prepare(content, set(self.lane_roles), filename, attachments)
+            prepared, warned = check.prepare(content, set(self.lane_roles), filename, attachments,
+                                             accept_warnings=bool(accepted and accepted.strip()))
         latest = self.latest(session, prepared.key)
         if latest is not None and latest.checksum == prepared.checksum:
             return latest, False
@@ -76,8 +90,14 @@ class Runtime:
         session.flush()
         ledger.record(session, Action.DEFINITION_DEPLOYED, actor=actor, subject_type="process_definition",
                       subject_id=definition.id, payload={"key": definition.key, "version": definition.version,
-                                                         "checksum": definition.checksum, "file": filename})
+                                                         "checksum": definition.checksum, "file": filename,
+                                                         **_accepted(warned, accepted)})
         return definition, True
+
+    def inspect(self, content: bytes, filename: str = "upload.bpmn", attachments: dict[str, bytes] | None = None):
+        """Every finding about a document, deployable or not (nothing is stored)."""
+        with _validator_lock:
+            return check.inspect(content, set(self.lane_roles), filename, attachments)
 
     @staticmethod
     def latest(session: Session, key: str) -> ProcessDefinition | None:

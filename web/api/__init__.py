@@ -16,6 +16,7 @@ from engine.errors import Conflict, DubanError, Forbidden, Invalid, Locked, NotF
 from engine.workflow.runtime import WorkflowFailure
 
 from .. import busy
+from .schemas import FindingOut
 
 log = logging.getLogger("duban.api")
 
@@ -40,6 +41,11 @@ class ErrorSchema(Schema):
     message = fields.String(required=True, metadata={"description": "what went wrong, in English"})
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True,
                          metadata={"description": "messages by field, BPMN element id or row"})
+    findings = fields.List(fields.Nested(FindingOut), metadata={
+        "description": "a refused BPMN deployment: every finding, errors and warnings (as "
+                       "POST /api/process-definitions/check answers them)"})
+    error_count = fields.Integer(metadata={"description": "a refused BPMN deployment: how many findings are errors"})
+    warning_count = fields.Integer(metadata={"description": "a refused BPMN deployment: how many are warnings"})
 
 
 def error_body(code: str, message: str, errors: dict | None = None) -> dict:
@@ -109,7 +115,7 @@ def register_api(app: Flask) -> None:
     def _domain_error(error: DubanError):
         status = getattr(error, "status", None) or next(
             (code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
-        response = jsonify(error_body(error.code, error.message, error.errors))
+        response = jsonify({**error_body(error.code, error.message, error.errors), **getattr(error, "extra", {})})
         if isinstance(error, Locked):
             response.headers["Retry-After"] = str(error.retry_after)
         return response, status

@@ -8,11 +8,12 @@ from engine.models import ProcessDefinition, Role
 from engine.workflow.document import DocumentError
 
 from .common import BEARER, Blueprint, caller_id, duban, reply
-from .schemas import DefinitionOut
+from .schemas import CheckOut, DefinitionOut
 
 blp = Blueprint("definitions", __name__, url_prefix="/api", description="Process definitions (BPMN)")
 
 MAX_BPMN_BYTES = 10 * 1024 * 1024
+MAX_COMMENT = 2000
 
 
 def _require(*roles: Role, what: str) -> int:
@@ -50,20 +51,28 @@ def definition_xml(key: str, version: int):
         return Response(row.bpmn_xml, mimetype="application/xml")
 
 
-@blp.post("/process-definitions")
-@blp.doc(security=BEARER, requestBody={"content": {
+BPMN_BODY = {"content": {
     "application/xml": {"schema": {"type": "string"}},
     "multipart/form-data": {"schema": {"type": "object", "properties": {
-        "file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}},
-    responses={"201": {"description": "deployed: key and version"},
-               "200": {"description": "unchanged: the latest version already has this content"},
-               "400": {"description": "the problems found, by element id"}})
-def deploy():
-    """Deploy a new version of a BPMN process: the XML as the body, or the multipart field `file`.
+        "file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}}
+ACCEPT_PARAMETERS = [
+    {"in": "query", "name": "accept_warnings", "schema": {"type": "boolean"}, "required": False,
+     "description": "deploy although the document has warnings (no errors); needs `comment` "
+                    "(also accepted as a multipart form field)"},
+    {"in": "query", "name": "comment", "schema": {"type": "string", "maxLength": MAX_COMMENT}, "required": False,
+     "description": "why the warnings are accepted; kept in the deployment's ledger entry"}]
+DEPLOY_BODY = {"content": {
+    "application/xml": {"schema": {"type": "string"}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "accept_warnings": {"type": "boolean"}, "comment": {"type": "string", "maxLength": MAX_COMMENT}},
+        "required": ["file"]}}}}
+TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 
-    With multipart, further files are the JSON Schema forms a SpiffArena-style diagram names
-    in `formJsonSchemaFilename` properties (matched by file name)."""
-    user_id = _require(Role.ADMIN, what="deploy process definitions")
+
+def _upload() -> tuple[bytes, str, dict[str, bytes]]:
+    """The document (XML body or multipart `file`) with its form files; 400 when there is none
+    or it is too large."""
     upload = request.files.get("file")
     attachments = {f.filename: f.read() for key, f in request.files.items(multi=True) if key != "file" and f.filename}
     if upload is not None:
@@ -73,13 +82,99 @@ def deploy():
     else:
         raise Invalid("send the BPMN XML as the body (Content-Type: application/xml) or as the multipart field 'file'",
                       {"file": ["Missing data for required field."]})
+    if not content:
+        raise Invalid("the BPMN document is empty", {"file": ["the document is empty"]})
     if len(content) > MAX_BPMN_BYTES:
         raise Invalid("the document is too large", {"file": [f"at most {MAX_BPMN_BYTES // 1024 // 1024} MiB"]})
+    return content, filename, attachments
+
+
+def _acceptance() -> str | None:
+    """The comment accepting the warnings, when `accept_warnings` is true; 400 naming the field."""
+    flag = (request.values.get("accept_warnings") or "").strip().lower()
+    if flag not in TRUE | FALSE:
+        raise Invalid("accept_warnings is true or false", {"accept_warnings": ["Not a valid boolean."]})
+    if flag in FALSE:
+        return None
+    comment = (request.values.get("comment") or "").strip()
+    if not comment:
+        raise Invalid("accepting the warnings needs a comment saying why", {"comment": ["required with accept_warnings"]})
+    if len(comment) > MAX_COMMENT:
+        raise Invalid("the comment is too long", {"comment": [f"at most {MAX_COMMENT} characters"]})
+    return comment
+
+
+def summary(findings) -> dict:
+    body = [f.as_dict() for f in findings]
+    return {"findings": body, "errors": sum(f["severity"] == "error" for f in body),
+            "warnings": sum(f["severity"] == "warning" for f in body)}
+
+
+def _check():
+    _require(Role.ADMIN, what="check process definitions")
+    content, filename, attachments = _upload()
+    return reply(CheckOut(), summary(duban().check_definition(content, filename, attachments).findings))
+
+
+CHECK_DOC = dict(security=BEARER, requestBody=BPMN_BODY, responses={
+    "200": {"description": "every finding about the document, good or bad (nothing is deployed)"}})
+
+
+@blp.post("/process-definitions/check")
+@blp.response(200, CheckOut)
+@blp.doc(**CHECK_DOC)
+def check_definition():
+    """Check a BPMN document without deploying it: every error and warning at once, each with
+    its severity, code, element (id, name, line) and message (English and Chinese).
+
+    The same bodies as deploying: the XML as the body, or the multipart field `file` (with the
+    JSON Schema form files it names)."""
+    return _check()
+
+
+@blp.post("/definitions/check")
+@blp.response(200, CheckOut)
+@blp.doc(**CHECK_DOC)
+def check_definition_alias():
+    """The same as `POST /api/process-definitions/check` (the modeler's address)."""
+    return _check()
+
+
+class Refused(Invalid):
+    """A deployment refused for its findings: the error body carries them all; `errors` (by
+    element) those that refuse it: the errors, and the warnings unless they were accepted."""
+
+    def __init__(self, findings, warnings_accepted: bool):
+        counted = summary(findings)
+        errors, warnings = counted["errors"], counted["warnings"]
+        first = next((f for f in findings if f.severity == "error"), findings[0])
+        why = (f"{errors} error(s)" if errors else f"{warnings} warning(s) not accepted "
+               "(accept_warnings=true with a comment deploys it)")
+        refusing = [f for f in findings if f.severity == "error" or not warnings_accepted]
+        super().__init__(f"the BPMN document cannot be deployed: {why}; first: {first.element}: {first.text()}",
+                         DocumentError(refusing).by_element())
+        self.extra = {"findings": counted["findings"], "error_count": errors, "warning_count": warnings}
+
+
+@blp.post("/process-definitions")
+@blp.doc(security=BEARER, requestBody=DEPLOY_BODY, parameters=ACCEPT_PARAMETERS,
+         responses={"201": {"description": "deployed: key and version"},
+                    "200": {"description": "unchanged: the latest version already has this content"},
+                    "400": {"description": "the findings: every error, and the warnings not accepted"}})
+def deploy():
+    """Deploy a new version of a BPMN process: the XML as the body, or the multipart field `file`.
+
+    With multipart, further files are the JSON Schema forms a SpiffArena-style diagram names
+    in `formJsonSchemaFilename` properties (matched by file name). A document with an error is
+    refused; one with warnings only is deployed when `accept_warnings=true` and a `comment`
+    (query parameters or form fields) accept them, the comment kept in the ledger."""
+    user_id = _require(Role.ADMIN, what="deploy process definitions")
+    content, filename, attachments = _upload()
+    accepted = _acceptance()
     try:
-        definition, created = duban().deploy(user_id, content, filename, attachments)
+        definition, created = duban().deploy(user_id, content, filename, attachments, accepted)
     except DocumentError as error:
-        raise Invalid(f"the BPMN document cannot be deployed: {error.findings[0].element}: "
-                      f"{error.findings[0].text()}", error.by_element()) from None
+        raise Refused(error.findings, accepted is not None) from None
     body = {"key": definition.key, "version": definition.version, "id": definition.id, "created": created,
             "user_tasks": sorted(definition.forms)}
     return body, 201 if created else 200

@@ -281,6 +281,27 @@ class ProblemDetail(ProblemOut):
     timeline = fields.List(fields.Nested(LedgerOut))
 
 
+class FindingOut(Schema):
+    """One problem of a BPMN document (engine/validation)."""
+
+    severity = fields.String(required=True, validate=validate.OneOf(["error", "warning"]),
+                             metadata={"description": "an error refuses the document; a warning refuses it unless "
+                                                      "accepted with a comment"})
+    code = fields.String(required=True, metadata={"description": "a stable word: condition-unknown-field, "
+                                                                 "gateway-not-exhaustive, timer-not-iso, ..."})
+    element_id = fields.String(required=True, metadata={"description": "the BPMN element id, or `document`"})
+    element_name = fields.String(required=True, allow_none=True)
+    line = fields.Integer(required=True, allow_none=True, metadata={"description": "the line in the XML"})
+    message = fields.String(required=True, metadata={"description": "a sentence naming the element, in English"})
+    message_zh = fields.String(required=True, metadata={"description": "the same sentence in Chinese"})
+
+
+class CheckOut(Schema):
+    findings = fields.List(fields.Nested(FindingOut), required=True)
+    errors = fields.Integer(required=True, metadata={"description": "how many findings are errors"})
+    warnings = fields.Integer(required=True, metadata={"description": "how many findings are warnings"})
+
+
 class DefinitionOut(Schema):
     id = fields.Integer()
     key = fields.String()

@@ -28,6 +28,9 @@ _KNOWN = [
      "{zh}的定时器不是 ISO 8601 格式（P5D、R/P1M、2026-12-31T18:00:00+08:00）"),
     (r"A SubWorkflow Must contain an End event", "subprocess-without-end",
      "{what} has no end event", "{zh}没有结束事件"),
+    (r"Element '(?P<tag>[^']+)': This element is not expected", "bpmn-schema",
+     "{what}: the element {tag} is not allowed at this place by the BPMN 2.0 schema (check the order of its "
+     "child elements)", "{zh}：BPMN 2.0 规范不允许元素 {tag} 出现在此处（请检查子元素的顺序）"),
     (r"Duplicate process ID", "duplicate-process", "{what}: the process id is used twice", "{zh}：流程 id 重复"),
 ]
 
@@ -43,9 +46,11 @@ def translate(error, elements: dict, lines: dict) -> Finding:
         element_id = element.get("id") if element is not None else ""
     what, zh = describe(element) if element is not None else ("the document", "文档")
     for pattern, code, english, chinese in _KNOWN:
-        if re.search(pattern, text):
-            return Finding(element_id or "document", line, english.format(what=what),
-                           code=code, message_zh=chinese.format(zh=zh))
+        found = re.search(pattern, text)
+        if found:
+            tag = _NAMESPACE.sub("bpmn:", found.group("tag")) if "tag" in found.groupdict() else ""
+            return Finding(element_id or "document", line, english.format(what=what, tag=tag),
+                           code=code, message_zh=chinese.format(zh=zh, tag=tag))
     clean = _NAMESPACE.sub("bpmn:", _ADDRESS.sub(lambda m: f"bpmn:{m.group(1)}" if m.group(1) else "an element", text))
     if type(error).__name__ != "ValidationException" or clean.startswith(("SyntaxError", "NameError")) or \
             re.match(r"^\w+Error\(", clean):

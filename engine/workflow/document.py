@@ -283,11 +283,14 @@ def _rewrite_timers(process, findings) -> None:
             if element is None:
                 continue
             text = (element.text or "").strip()
+            guess = guess_duration(text)
             try:
                 element.text = timer_expression(kind, element.text or "", working)
+                if guess and element.text == text:  # 'p5d', '5天' read as an expression: the words meant a duration
+                    raise TimerTextError(f"{text!r} is not an ISO 8601 duration")
                 check_expression(element.text)
             except (TimerTextError, ExpressionRefused) as error:
-                findings.append(_timer_finding(event, element, kind, text, working, error, guess_duration(text)))
+                findings.append(_timer_finding(event, element, kind, text, working, error, guess))
 
 
 _TIMER_WORDS = {"timeDuration": ("duration", "时长", "P5D, PT2H"),

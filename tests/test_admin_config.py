@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine.models import CalendarOverride, EscalationRuleSet, HumanTask, ProcessDefinition
 
-from .helpers_flow import snapshot
+from .helpers_flow import ledger_actions, snapshot
 from .helpers_pages import register
 from .test_pages import login, token_of
 
@@ -470,16 +470,24 @@ def test_deploying_the_same_file_says_nothing_changed(admin, duban):
 
 BAD_UPLOADS = [
     (b"\x89PNG\r\n\x1a\n", "photo.png", "file", ["photo.png", "不是 BPMN 文件"]),
-    (b"<html><body>hello</body></html>", "page.bpmn", "document", []),
+    (b"<html><body>hello</body></html>", "page.bpmn", "document", ["bpmn:definitions"]),
     (SHIPPED.replace('<bpmn:startEvent id="StartEvent_assigned" name="问题交办">',
                      '<bpmn:startEvent id="StartEvent_assigned" name="问题交办" <oops>'), "broken.bpmn", "document",
-     ["not well-formed", "line"]),
+     ["不是格式正确的 XML"]),
     (SHIPPED.replace('<bpmn:lane id="Lane_industry" name="行业部门">', '<bpmn:lane id="Lane_industry" name="质检科">'),
-     "rectification.bpmn", "Task_industry_certify", ["质检科", "line"]),
+     "rectification.bpmn", "Task_industry_certify", ["质检科", "不是已知角色"]),
     (SHIPPED.replace('xsi:type="bpmn:tFormalExpression">P5D</bpmn:timeDuration>',
                      'xsi:type="bpmn:tFormalExpression">PXYZ</bpmn:timeDuration>'), "rectification.bpmn",
      "Event_public_notice", ["PXYZ"]),
 ]
+
+
+def finding_rows(html: str) -> list[dict]:
+    """The rows of the findings table: element, severity, code, and the cells' text."""
+    rows = re.findall(r'<tr data-element="([^"]*)" data-severity="(\w+)" data-code="([^"]+)">(.*?)</tr>', html, re.S)
+    return [{"element": e, "severity": sev, "code": code,
+             "cells": [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", body, re.S)]}
+            for e, sev, code, body in rows]
 
 
 def test_a_bad_upload_is_refused_naming_the_element(admin, duban):
@@ -489,13 +497,75 @@ def test_a_bad_upload_is_refused_naming_the_element(admin, duban):
         assert response.status_code == 400, name
         html = text_of(response)
         assert "未部署" in html
-        found = re.search(rf'<li data-element="{re.escape(element)}">(.*?)</li>', html, re.S)
-        assert found, (element, html[html.index("data-errors"):][:600])
+        if element == "file":
+            found = re.search(rf'<li data-element="{re.escape(element)}">(.*?)</li>', html, re.S)
+            assert found, (element, html[html.index("data-errors"):][:600])
+            text = found.group(1)
+        else:
+            rows = [r for r in finding_rows(html) if r["element"] == element]
+            assert rows, (element, html[html.index("data-findings"):][:800])
+            text = " ".join(" ".join(r["cells"]) for r in rows)
+            assert rows[0]["cells"][0] == "错误" and rows[0]["cells"][2].isdigit()  # severity, element, line
         for word in words:
-            assert word in found.group(1), (word, found.group(1))
+            assert word in text, (word, text)
         if element not in ("file", "document"):
-            assert f'<span class="code">{element}</span>' in found.group(1)
+            assert element in rows[0]["cells"][1]
     assert snapshot(duban) == before
+
+
+# a version of rectification without any problemStatus: a warning, no error
+WARNED = re.sub(r'<spiffworkflow:property name="problemStatus" value="\w+" />', "", SHIPPED)
+
+
+def test_every_finding_of_a_refused_upload_is_in_the_table(admin, duban):
+    bad = SHIPPED.replace('>decision == "return"<', '>decison == "return"<', 1) \
+        .replace('xsi:type="bpmn:tFormalExpression">P5D</bpmn:timeDuration>',
+                 'xsi:type="bpmn:tFormalExpression">5 days</bpmn:timeDuration>')
+    html = text_of(deploy(admin, bad))
+    rows = finding_rows(html)
+    assert {r["code"] for r in rows} == {"condition-unknown-field", "timer-not-iso"}
+    assert "发现 2 个错误、0 个警告" in html and 'data-form="accept-warnings"' not in html
+    timer = next(r for r in rows if r["code"] == "timer-not-iso")
+    assert "应写作 P5D" in timer["cells"][3] and "公示" in timer["cells"][1]
+
+
+def test_warnings_are_accepted_with_a_comment_kept_in_the_ledger(admin, duban):
+    before = snapshot(duban)
+    refused = deploy(admin, WARNED)
+    assert refused.status_code == 400
+    html = text_of(refused)
+    assert [(r["severity"], r["code"]) for r in finding_rows(html)] == [("warning", "no-problem-status")]
+    assert "有警告" in html and 'data-form="accept-warnings"' in html
+    assert snapshot(duban) == before
+    carried = dict(re.findall(r'<input type="hidden" name="(document|filename)" value="([^"]*)"', html))
+
+    no_reason = admin.post("/admin/definitions/accept", data={"csrf_token": token_of(html), **carried, "comment": " "})
+    assert no_reason.status_code == 400 and 'data-error="comment"' in text_of(no_reason)
+    assert snapshot(duban) == before
+
+    accepted = admin.post("/admin/definitions/accept", data={"csrf_token": token_of(html), **carried,
+                                                             "comment": "状态由新的子流程维护"})
+    assert accepted.status_code == 302 and accepted.headers["Location"] == "/admin/definitions/rectification/2"
+    [entry] = [e for e in ledger_actions(duban, action="definition.deployed") if e.payload.get("version") == 2]
+    assert entry.payload["comment"] == "状态由新的子流程维护"
+    assert [w["code"] for w in entry.payload["accepted_warnings"]] == ["no-problem-status"]
+
+
+def test_warnings_accepted_in_the_upload_form_itself(admin, duban):
+    page = text_of(admin.get("/admin/definitions"))
+    response = admin.post("/admin/definitions", content_type="multipart/form-data", data={
+        "csrf_token": token_of(page), "file": (BytesIO(WARNED.encode()), "rectification.bpmn"),
+        "accept_warnings": "1", "comment": "已确认"})
+    assert response.status_code == 302, text_of(response)[:2000]
+    assert ("rectification", 2) in definition_rows(duban)
+
+
+def test_findings_in_english(admin, duban):
+    admin.get("/lang/en")
+    html = text_of(deploy(admin, WARNED))
+    [row] = finding_rows(html)
+    assert row["cells"][0] == "Warning" and "no element sets a problemStatus" in row["cells"][3]
+    assert "Accept the warnings and deploy" in html
 
 
 def test_an_upload_without_a_file_is_refused(admin, duban):

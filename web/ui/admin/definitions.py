@@ -1,9 +1,15 @@
 """流程定义: the deployed BPMN processes and their versions (who deployed each, when, how many
 instances run on it), one version's diagram and XML, and deploying a new version from a
-.bpmn file (refusals named by element and line, as the engine finds them)."""
+.bpmn file: a refused upload shows every finding (severity, element, line, message) in a
+table, and one refused for warnings alone can be deployed by accepting them with a comment
+(the upload rides along in the page, base64, so that it need not be chosen again)."""
 from __future__ import annotations
 
+import base64
+import binascii
+
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -16,6 +22,9 @@ from . import bp
 
 MAX_BPMN_BYTES = 10 * 1024 * 1024
 MAX_FORM_FILES = 20
+MAX_COMMENT = 2000
+# an upload carried in the accept form (base64) stays under the 500 kB a form field may hold
+MAX_CARRIED_BYTES = 300 * 1024
 MAX_VERSION = 2**31 - 1   # a database integer
 BPMN_SUFFIXES = (".bpmn", ".xml", ".bpmn20.xml")
 KNOWN = {"rectification": _l("整改流程"), "escalation": _l("督办流程"), "interview": _l("约谈流程"),
@@ -70,10 +79,37 @@ def definitions_deploy():
                             filename=filename, status=400)
     forms = [f for f in request.files.getlist("forms") if f.filename][:MAX_FORM_FILES]
     attachments = {f.filename: f.read(MAX_BPMN_BYTES) for f in forms}
+    if request.form.get("accept_warnings"):
+        comment = (request.form.get("comment") or "").strip()[:MAX_COMMENT]
+        return _deploy(content, filename, attachments, comment or None, comment_missing=not comment)
+    return _deploy(content, filename, attachments, None)
+
+
+@bp.post("/definitions/accept")
+def definitions_accept():
+    """Deploy an upload refused for its warnings alone, accepting them with a comment."""
     try:
-        definition, created = duban().deploy(current_user().id, content, filename, attachments)
+        content = base64.b64decode(request.form.get("document", ""), validate=True)
+        attachments = {name[:200]: base64.b64decode(data, validate=True) for name, data in
+                       zip(request.form.getlist("attachment_name"), request.form.getlist("attachment"))}
+    except (binascii.Error, ValueError):
+        content, attachments = b"", {}
+    filename = (request.form.get("filename") or "upload.bpmn")[:200]
+    if not content or len(content) > MAX_BPMN_BYTES or len(attachments) > MAX_FORM_FILES:
+        return _render_list({"file": [_("请选择要部署的 .bpmn 文件。")]}, status=400)
+    comment = (request.form.get("comment") or "").strip()[:MAX_COMMENT]
+    if not comment:
+        return _deploy(content, filename, attachments, None, comment_missing=True)
+    return _deploy(content, filename, attachments, comment)
+
+
+def _deploy(content: bytes, filename: str, attachments: dict[str, bytes], accepted: str | None,
+            comment_missing: bool = False):
+    try:
+        definition, created = duban().deploy(current_user().id, content, filename, attachments, accepted)
     except DocumentError as failure:
-        return _render_list(failure.by_element(), filename=filename, status=400)
+        return _render_list(filename=filename, status=400, findings=_findings(failure.findings),
+                            upload=_upload(content, filename, attachments, failure), comment_missing=comment_missing)
     except Conflict as failure:
         return _render_list({"file": [failure.message]}, filename=filename, status=409)
     if created:
@@ -85,7 +121,25 @@ def definitions_deploy():
     return redirect(url_for("admin.definition_version", key=definition.key, version=definition.version))
 
 
-def _render_list(errors: dict | None = None, filename: str | None = None, status: int = 200):
+def _findings(findings) -> list[dict]:
+    chinese = str(get_locale() or "zh").startswith("zh")
+    return [{"severity": f.severity, "code": f.code, "element": f.element, "name": f.name, "line": f.line,
+             "message": (f.message_zh or f.message) if chinese else f.message} for f in findings]
+
+
+def _upload(content: bytes, filename: str, attachments: dict[str, bytes], failure: DocumentError) -> dict | None:
+    """What the accept form sends back: only for an upload refused for its warnings alone."""
+    if failure.errors or not failure.warnings:
+        return None
+    if len(content) + sum(map(len, attachments.values())) > MAX_CARRIED_BYTES:
+        return {"document": None}  # too large to carry in the page: choose the file again below
+    return {"document": base64.b64encode(content).decode(), "filename": filename,
+            "attachments": [{"name": name, "data": base64.b64encode(data).decode()}
+                            for name, data in attachments.items()]}
+
+
+def _render_list(errors: dict | None = None, filename: str | None = None, status: int = 200,
+                 findings: list[dict] | None = None, upload: dict | None = None, comment_missing: bool = False):
     with duban().db.reading() as db:
         rows = deployed.versions(db)
         usage = deployed.usage(db)
@@ -98,4 +152,5 @@ def _render_list(errors: dict | None = None, filename: str | None = None, status
                 "deployed_by": row.deployed_by.display_name if row.deployed_by else None,
                 "user_tasks": len(row.forms), "usage": usage.get(row.id, deployed.Usage())})
     return render_template("admin/definitions.html", processes=processes, errors=errors or {}, filename=filename,
-                           max_mb=MAX_BPMN_BYTES // 1024 // 1024), status
+                           max_mb=MAX_BPMN_BYTES // 1024 // 1024, findings=findings or [], upload=upload,
+                           comment_missing=comment_missing, max_comment=MAX_COMMENT), status

@@ -4,6 +4,7 @@ with a badge where the running instance waits."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -74,4 +75,36 @@ def test_a_version_page_draws_its_diagram(server, page, shoot, duban, org):
     expect(page.locator("#diagram svg .djs-element").first).to_be_attached()
     expect(page.locator('[data-waiting="Task_sign"]')).to_have_text("1")
     shoot(page, "definition-version")
+    assert page.js_errors == []
+
+
+def test_a_refused_upload_lists_its_findings_and_warnings_are_accepted_with_a_reason(server, page, shoot, duban,
+                                                                                     tmp_path):
+    shipped = (Path(__file__).resolve().parents[2] / "bpmn" / "rectification.bpmn").read_text(encoding="utf-8")
+    broken = tmp_path / "broken.bpmn"
+    broken.write_text(shipped.replace('>decision == "return"<', '>decison == "return"<', 1)
+                      .replace(">P5D</bpmn:timeDuration>", ">5 days</bpmn:timeDuration>"), encoding="utf-8")
+    warned = tmp_path / "rectification.bpmn"
+    warned.write_text(re.sub(r'<spiffworkflow:property name="problemStatus" value="\w+" />', "", shipped),
+                      encoding="utf-8")
+    sign_in_as_admin(page, server)
+    page.goto(f"{server}/admin/definitions")
+
+    page.locator('form[data-form="deploy"] input[name="file"]').set_input_files(str(broken))
+    page.locator('form[data-form="deploy"] button[type="submit"]').click()
+    rows = page.locator("[data-findings] tbody tr")
+    expect(rows).to_have_count(2)
+    expect(page.locator('tr[data-code="timer-not-iso"]')).to_contain_text("应写作 P5D")
+    expect(page.locator('tr[data-code="condition-unknown-field"]')).to_contain_text("decison")
+    expect(page.locator('[data-form="accept-warnings"]')).to_have_count(0)
+    shoot(page, "definitions-refused")
+
+    page.locator('form[data-form="deploy"] input[name="file"]').set_input_files(str(warned))
+    page.locator('form[data-form="deploy"] button[type="submit"]').click()
+    expect(page.locator('tr[data-code="no-problem-status"] .severity-warning')).to_have_text("警告")
+    page.get_by_label("接受警告的理由", exact=False).first.fill("状态由新的子流程维护")
+    shoot(page, "definitions-warnings")
+    page.get_by_role("button", name="接受警告并部署").click()
+    expect(page.locator(".flash")).to_contain_text("第 2 版")
+    shoot(page, "definitions-accepted")
     assert page.js_errors == []

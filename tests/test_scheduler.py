@@ -15,7 +15,7 @@ from engine.models import Escalation, LedgerEntry, ProcessInstance
 from engine.scheduling.runner import Scheduler
 from engine.service import Duban
 
-from .test_definitions import deploy_xml, mini_process
+from .test_definitions import FIXTURE, deploy_xml, mini_process
 
 DEADLINE = "2026-03-20"  # a Friday; the reminder falls due as Tue 17 March begins
 
@@ -66,7 +66,7 @@ def test_the_plan_puts_a_wakeup_at_each_rung_and_timer(api, duban):
 
 
 def test_a_timer_is_planned_just_after_its_moment(api, duban):
-    assert deploy_xml(api, mini_process("wait_five", "timeDuration:P5D")).status_code == 201
+    assert deploy_xml(api, mini_process("wait_five", "timeDuration:P5D"), accept=FIXTURE).status_code == 201
     pid = api.register(process_key="wait_five")["id"]
     with duban.db.reading() as session:
         instance = session.scalars(select(ProcessInstance).where(ProcessInstance.problem_id == pid)).one()
@@ -176,7 +176,7 @@ def test_the_scheduler_hears_of_a_change_after_the_outermost_commit_only(duban):
 
 def test_a_boundary_timer_fires_within_a_second_of_due(api, duban, live):
     """The one real-time test: the engine's clock runs, the scheduler waits for the moment."""
-    assert deploy_xml(api, mini_process("cycle_two_seconds", "timeCycle:R1/PT2S")).status_code == 201
+    assert deploy_xml(api, mini_process("cycle_two_seconds", "timeCycle:R1/PT2S"), accept=FIXTURE).status_code == 201
     clock.release()
     scheduler = live(duban)
     assert scheduler.leading.wait(10)

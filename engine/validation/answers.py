@@ -10,37 +10,35 @@ from ..workflow import forms as task_forms
 _UNKNOWN = object()
 
 
-def covered_answers(conditions: list[str]) -> tuple[str | None, set]:
+def covered_answers(conditions: list[str]) -> tuple[str | None, "Covered"]:
     """(the one field every condition tests, the answers they cover together), or (None, ∅)
     when a condition is anything else (then nothing is claimed)."""
-    field, covered = None, set()
+    field, covered = None, Covered()
     for text in conditions:
         try:
             tree = ast.parse(text.strip(), mode="eval").body
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None, set()
+            return None, Covered()
         tested = _answers(tree)
-        if tested is None:
-            return None, set()
-        name, answers, negated = tested
-        if field not in (None, name):
-            return None, set()
-        field = name
-        covered |= {("not", frozenset(answers))} if negated else set(answers)
-    plain = {a for a in covered if not (isinstance(a, tuple) and len(a) == 2 and a[0] == "not")}
-    negations = [a[1] for a in covered if isinstance(a, tuple) and len(a) == 2 and a[0] == "not"]
-    return field, _Covered(plain, negations)
+        if tested is None or field not in (None, tested[0]):
+            return None, Covered()
+        field, answers, negated = tested
+        if negated:
+            covered.excluded.append(answers)
+        else:
+            covered.listed |= answers
+    return field, covered
 
 
-class _Covered(set):
-    """The answers covered: the listed ones, and every answer but those a `!=` excludes."""
+class Covered:
+    """The answers covered: the listed ones, and with `!=` every answer but the excluded."""
 
-    def __init__(self, plain, negations):
-        super().__init__(plain)
-        self.negations = negations
+    def __init__(self):
+        self.listed: set = set()
+        self.excluded: list[set] = []
 
-    def __contains__(self, value):
-        return super().__contains__(value) or any(value not in excluded for excluded in self.negations)
+    def __contains__(self, value) -> bool:
+        return value in self.listed or any(value not in excluded for excluded in self.excluded)
 
 
 def _answers(node) -> tuple[str, set, bool] | None:

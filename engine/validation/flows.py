@@ -3,7 +3,7 @@ with several ways out, gateway flows without a condition, and exclusive gateways
 conditions miss an answer of the field they test (the problem would be stuck there for good)."""
 from __future__ import annotations
 
-from .findings import ERROR, WARNING, Finding, describe
+from .findings import WARNING, Finding, describe
 from .graph import GATEWAYS, FlowGraph, local
 from .answers import covered_answers, options_of
 from .fields import last_setters

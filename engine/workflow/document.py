@@ -286,7 +286,7 @@ def _rewrite_timers(process, findings) -> None:
             guess = guess_duration(text)
             try:
                 element.text = timer_expression(kind, element.text or "", working)
-                if guess and element.text == text:  # 'p5d', '5天' read as an expression: the words meant a duration
+                if guess and element.text == text and guess[0] != text.strip("'\""):  # 'p5d', '5天'
                     raise TimerTextError(f"{text!r} is not an ISO 8601 duration")
                 check_expression(element.text)
             except (TimerTextError, ExpressionRefused) as error:

@@ -230,3 +230,12 @@ def test_the_shipped_diagrams_have_no_errors(path):
     # only the ladder's processes lack a problemStatus (the problem's own process sets it)
     assert [f.code for f in inspection.warnings] == ([] if path.name == "rectification.bpmn"
                                                      else ["no-problem-status"])
+
+
+def test_a_schema_error_inside_a_flow_names_the_flow():
+    xml = document(*good()).replace('<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">decision == "return"',
+                                    '<bpmn:bogus /><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">'
+                                    'decision == "return"')
+    finding = only(xml, "bpmn-schema")
+    assert (finding.element, finding.line) == ("f_back", line_of(xml, "<bpmn:bogus"))
+    assert "bpmn:bogus" in finding.message and "bpmn:bogus" in finding.message_zh

@@ -71,7 +71,7 @@ def inspect(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
         spec = parser.get_spec(process.get("id"))
         subprocess_specs = parser.get_subprocess_specs(process.get("id"))
     except Exception as error:  # noqa: BLE001 - whatever the parser raises is reported, never a 500
-        finding = translate(error, elements, lines)
+        finding = translate(error, root, elements, lines)
         if _new(finding, errors(findings)):
             findings.append(finding)
     name_and_sentence(findings, root)

@@ -35,14 +35,14 @@ _KNOWN = [
 ]
 
 
-def translate(error, elements: dict, lines: dict) -> Finding:
+def translate(error, root, elements: dict, lines: dict) -> Finding:
     """A Finding for SpiffWorkflow's ValidationException (or anything its parser raised)."""
     element_id = getattr(error, "id", "") or ""
     text = str(error).split("\n")[0]
     line = lines.get(element_id) or _line(getattr(error, "line_number", None))
     element = elements.get(element_id)
     if element is None and line:  # an XML Schema error carries only its line
-        element = next((el for el in elements.values() if el.sourceline == line), None)
+        element = _owner_at(root, line)
         element_id = element.get("id") if element is not None else ""
     what, zh = describe(element) if element is not None else ("the document", "文档")
     for pattern, code, english, chinese in _KNOWN:
@@ -60,6 +60,14 @@ def translate(error, elements: dict, lines: dict) -> Finding:
         clean_zh = f"流程引擎拒绝：{clean}"
     return Finding(element_id or "document", line, f"{what}: {clean}", code="engine-refused",
                    message_zh=f"{zh}：{clean_zh}")
+
+
+def _owner_at(root, line: int):
+    """The element with an id that holds what stands on `line` (a flow for its condition)."""
+    found = next((el for el in root.iter() if isinstance(el.tag, str) and el.sourceline == line), None)
+    while found is not None and not found.get("id"):
+        found = found.getparent()
+    return found if found is not None and found is not root else None
 
 
 def _line(value) -> int | None:

@@ -6,9 +6,11 @@ PORT   ?= 5000
 
 .PHONY: install browser run test bench clean
 
+# the modeler page's bundle (web/assets/ → web/static/build/, generated, not committed)
+MODELER := web/static/build/modeler.js
 MO     := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
 
-install: $(VENV)/.installed node_modules/.installed $(MO) browser
+install: $(VENV)/.installed node_modules/.installed $(MODELER) $(MO) browser
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +22,9 @@ node_modules/.installed: package.json package-lock.json
 	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
+
+$(MODELER): node_modules/.installed $(shell find web/assets -type f)
+	node web/assets/build.mjs
 
 # the pages' translations (zh_CN is the source language; the .po files are committed)
 web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
@@ -44,4 +49,4 @@ bench: install
 	$(BIN)/python -m bench.pages --problems 1000
 
 clean:
-	rm -rf $(VENV) node_modules instance test-artifacts
+	rm -rf $(VENV) node_modules instance test-artifacts web/static/build

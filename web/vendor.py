@@ -8,7 +8,7 @@ from flask import Blueprint, abort, send_from_directory
 from engine.settings import ROOT
 
 NODE_MODULES = ROOT / "node_modules"
-ALLOWED = {"swagger-ui-dist", "bpmn-js", "@bpmn-io", "echarts", "htmx.org"}
+ALLOWED = {"swagger-ui-dist", "bpmn-js", "bpmn-js-bpmnlint", "@bpmn-io", "echarts", "htmx.org"}
 
 vendor = Blueprint("vendor", __name__, url_prefix="/vendor")
 

@@ -1,0 +1,108 @@
+"""管理 › 流程定义 › 编辑 in a real browser: the bpmn-js modeler on the latest version of the
+rectification flow, a user task inserted into a flow, its lane's role chosen from the list, its
+due time written by the helper, a one-field form made in the form-js editor, deployed; the API
+then serves the new version with all of it. And a new process from the template: 检查 lists
+bpmnlint's findings (the server's check answering 404 until it exists), a refused deployment
+marks the element it names and a row selects it."""
+from __future__ import annotations
+
+import json
+
+from lxml import etree
+from playwright.sync_api import expect
+
+from .test_admin_config import sign_in_as_admin
+
+NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+      "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core", "duban": "urn:duban:bpmn:1.0"}
+
+
+def _center(box):
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_add_a_user_task_with_role_due_and_form_then_deploy(server, page, shoot, api):
+    sign_in_as_admin(page, server)
+    page.goto(f"{server}/admin/definitions")
+    page.locator('[data-process="rectification"] [data-action="edit"]').click()
+    expect(page.locator('#modeler[data-state="ready"]')).to_be_attached()
+    expect(page.locator('[data-element-id="Task_sign"]')).to_be_visible()
+    shoot(page, "opened")
+
+    # a task dropped onto the flow 签收 → 提交整改方案 is inserted into it, in that lane
+    x, y = _center(page.locator('[data-element-id="Flow_to_submit_plan"] .djs-visual > path').bounding_box())
+    page.locator('.djs-palette [data-action="create.task"]').click()
+    page.mouse.move(x - 20, y, steps=4)
+    page.mouse.move(x, y, steps=4)
+    page.mouse.click(x, y)
+    page.locator('.djs-context-pad [data-action="replace"]').click()
+    page.locator('.djs-popup [data-id="replace-with-user-task"]').click()
+    task_id = page.locator(".djs-element.selected").first.get_attribute("data-element-id")
+    assert task_id and task_id.startswith("Activity_"), task_id
+    panel = page.locator("#properties")
+    panel.locator("#bio-properties-panel-name").fill("现场复核")
+
+    # the due time by the helper: 7 working days
+    expect(panel.locator('[data-group-id="group-duban"]')).to_be_visible()
+    helper = panel.locator('[data-entry-id="duban-due-helper"]')
+    helper.locator('[data-helper="amount"]').fill("7")
+    helper.locator('[data-helper="unit"]').select_option("workday")
+    helper.locator('[data-helper="apply"]').click()
+    expect(panel.locator("#bio-properties-panel-duban-due")).to_have_value("P7D")
+    expect(panel.locator("#bio-properties-panel-duban-calendar")).to_be_checked()
+    shoot(page, "task-due")
+
+    # a one-field form in the form-js editor
+    panel.locator('[data-action="edit-form"]').click()
+    dialog = page.locator("#form-dialog")
+    expect(dialog).to_be_visible()
+    dialog.locator('.fjs-palette-field[data-field-type="textfield"]').focus()
+    page.keyboard.press("Enter")
+    dialog.locator('.fjs-editor-container .fjs-form-field-textfield').first.click()
+    general = dialog.locator('[data-group-id="group-general"] .bio-properties-panel-group-header')
+    if "open" not in (general.get_attribute("class") or ""):
+        general.click()
+    dialog.locator("#bio-properties-panel-label").fill("复核意见")
+    dialog.locator("#bio-properties-panel-key").fill("review_note")
+    dialog.locator("#bio-properties-panel-key").press("Tab")
+    expect(dialog.locator(".fjs-editor-container .fjs-form-field-label").first).to_have_text("复核意见")
+    shoot(page, "form-editor")
+    dialog.locator('[data-action="save-form"]').click()
+    expect(dialog).to_be_hidden()
+    expect(panel.locator("[data-form-summary]")).to_contain_text("review_note")
+
+    # the lane's role, chosen from config/roles.toml's lane names
+    lane = page.locator('[data-element-id="Lane_responsible"]').bounding_box()
+    page.mouse.click(lane["x"] + 12, lane["y"] + lane["height"] / 2)
+    role = panel.locator("#bio-properties-panel-duban-lane-role")
+    expect(role).to_have_value("责任单位")
+    assert "牵头单位" in role.locator("option").all_inner_texts()[2] + "".join(role.locator("option").all_inner_texts())
+    role.select_option("责任人")
+    shoot(page, "lane-role")
+
+    page.locator('[data-action="deploy"]').click()
+    expect(page.locator('#modeler[data-deployed="2"]')).to_be_attached()
+    expect(page.locator("#modeler-status")).to_contain_text("第 2 版")
+    shoot(page, "deployed")
+    assert page.js_errors == []
+
+    response = api.get("/api/process-definitions/rectification/versions/2", as_="admin")
+    assert response.status_code == 200
+    process = etree.fromstring(response.data).find("bpmn:process", NS)
+    task = process.find(f"bpmn:userTask[@id='{task_id}']", NS)
+    assert task is not None and task.get("name") == "现场复核"
+    lane = process.find(f".//bpmn:lane[bpmn:flowNodeRef='{task_id}']", NS)
+    assert lane.get("name") == "责任人"
+    properties = {p.get("name"): p.get("value") for p in
+                  task.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
+    assert properties == {"due": "P7D", "calendar": "working"}
+    form = json.loads(task.find("bpmn:extensionElements/duban:form", NS).text)
+    assert [(c["type"], c["key"], c["label"]) for c in form["components"]] == [("textfield", "review_note", "复核意见")]
+    incoming = process.find(f"bpmn:sequenceFlow[@targetRef='{task_id}']", NS)
+    outgoing = process.find(f"bpmn:sequenceFlow[@sourceRef='{task_id}']", NS)
+    assert incoming.get("sourceRef") == "Task_sign" and outgoing.get("targetRef") == "Task_submit_plan"
+    # the shipped tasks kept their properties and forms through the round trip
+    sign = process.find("bpmn:userTask[@id='Task_sign']", NS)
+    assert json.loads(sign.find("bpmn:extensionElements/duban:form", NS).text)["components"][0]["key"] == "acknowledged"
+    listed = api.get("/api/process-definitions", as_="admin").json
+    assert task_id in next(d for d in listed if d["key"] == "rectification" and d["version"] == 2)["user_tasks"]

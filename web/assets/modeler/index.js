@@ -1,0 +1,116 @@
+// 管理 › 流程定义 › 编辑: the bpmn-js modeler with the properties panel and Duban's group,
+// the form-js editor in a dialog for a user task's form, 检查 (bpmnlint in the browser and the
+// server's check when it exists) and 部署. Everything the page needs comes in #modeler-data.
+import BpmnModeler from "bpmn-js/lib/Modeler";
+import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from "bpmn-js-properties-panel";
+import lintModule from "bpmn-js-bpmnlint";
+import bpmnlintConfig from "bpmnlint-config";
+import { StyleModule } from "style-mod";
+import { spiffworkflow, duban } from "./moddle";
+import DubanPropertiesProvider from "./properties";
+import { configure, S } from "./config";
+import { openFormDialog } from "./form-dialog";
+import { createFindings } from "./findings";
+
+const page = document.getElementById("modeler");
+const source = document.getElementById("modeler-data");
+
+async function start() {
+  const data = JSON.parse(source.textContent);
+  configure(data);
+  // the form editor's CodeMirror injects one <style>: give it the page's CSP nonce
+  StyleModule.mount(document, [], { nonce: page.dataset.nonce });
+
+  const modeler = new BpmnModeler({
+    container: "#canvas",
+    propertiesPanel: { parent: "#properties", layout: { groups: { general: { open: true }, duban: { open: true } } } },
+    linting: { bpmnlint: bpmnlintConfig, active: false },
+    moddleExtensions: { spiffworkflow, duban },
+    additionalModules: [
+      BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, lintModule,
+      { __init__: ["dubanPropertiesProvider"], dubanPropertiesProvider: ["type", DubanPropertiesProvider] },
+    ],
+  });
+  const status = document.getElementById("modeler-status");
+  const say = (text, kind) => { status.textContent = text; status.dataset.kind = kind || "info"; };
+  try {
+    const { warnings } = await modeler.importXML(data.xml);
+    if (warnings.length) say(S.importWarnings.replace("%(n)s", warnings.length), "warning");
+  } catch (error) {
+    say(`${S.importFailed} ${error.message}`, "error");
+    page.dataset.state = "failed";
+    return;
+  }
+  // the whole diagram, or its left part at a readable scale, clear of the palette
+  const canvas = modeler.get("canvas");
+  canvas.zoom("fit-viewport");
+  if (canvas.zoom() < 0.8) {
+    const { inner, outer } = canvas.viewbox();
+    canvas.viewbox({ x: inner.x - 110, y: inner.y - 30, width: outer.width / 0.8, height: outer.height / 0.8 });
+  }
+
+  modeler.get("eventBus").on("duban.form.edit", ({ element }) => openFormDialog(modeler, element));
+
+  const findings = createFindings(modeler, document.getElementById("findings"));
+  const xml = async () => (await modeler.saveXML({ format: true })).xml;
+  const post = (url, body) => fetch(url, {
+    method: "POST", body, credentials: "same-origin",
+    headers: { "Content-Type": "application/xml", "Accept": "application/json", "X-CSRFToken": data.csrf },
+  });
+
+  document.querySelector('[data-action="check"]').addEventListener("click", async () => {
+    say(S.checking);
+    const lint = await modeler.get("linting").lint();
+    const list = [];
+    Object.entries(lint).forEach(([id, issues]) => issues.forEach((issue) => list.push({
+      source: "bpmnlint", severity: issue.category === "error" ? "error" : "warning",
+      code: issue.rule, element_id: issue.id || id, message: issue.message })));
+    let serverNote = "";
+    try {
+      const response = await post(data.urls.check, await xml());
+      if (response.status === 404) serverNote = S.serverCheckMissing;
+      else {
+        const body = await response.json();
+        (body.findings || []).forEach((f) => list.push({ source: "server", ...f }));
+        if (!response.ok) list.push(...findings.fromErrors(body));
+      }
+    } catch (error) {
+      serverNote = `${S.serverCheckFailed} ${error.message}`;
+    }
+    findings.show(list);
+    const errors = list.filter((f) => f.severity === "error").length;
+    say(`${S.checked.replace("%(errors)s", errors).replace("%(warnings)s", list.length - errors)} ${serverNote}`.trim(),
+        errors ? "error" : list.length ? "warning" : "success");
+    page.dataset.checked = "true";
+  });
+
+  document.querySelector('[data-action="deploy"]').addEventListener("click", async () => {
+    say(S.deploying);
+    let response, body;
+    try {
+      response = await post(data.urls.deploy, await xml());
+      body = await response.json();
+    } catch (error) {
+      say(`${S.deployFailed} ${error.message}`, "error");
+      return;
+    }
+    if (response.status === 201 || response.status === 200) {
+      findings.show([]);
+      const text = (response.status === 201 ? S.deployed : S.unchanged)
+        .replace("%(key)s", body.key).replace("%(version)s", body.version);
+      say(text, "success");
+      const link = document.createElement("a");
+      link.href = body.url; link.textContent = S.openVersion; link.dataset.versionLink = body.version;
+      status.append(" ", link);
+      page.dataset.deployed = String(body.version);
+    } else {
+      const list = [...findings.fromErrors(body), ...(body.findings || []).map((f) => ({ source: "server", ...f }))];
+      findings.show(list);
+      say(`${S.notDeployed} ${body.message || response.status}`, "error");
+    }
+  });
+
+  page.dataset.state = "ready";
+}
+
+start();

@@ -1,0 +1,175 @@
+"""流程定义 › 编辑: the BPMN modeler (bpmn-js with a properties panel for what Duban reads, the
+form-js editor for a task's form, bpmnlint), opened on the latest version of a process or on a
+new process from a template, and the two JSON doors its script calls with the page session and
+the CSRF header: 部署 (the same deployment as POST /api/process-definitions) and 检查 (the
+server's check, POST /api/definitions/check, where that endpoint exists)."""
+from __future__ import annotations
+
+from flask import abort, current_app, g, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
+from werkzeug.exceptions import MethodNotAllowed, NotFound as RouteNotFound
+
+from engine.errors import Conflict, DubanError
+from engine.escalation.rules import EVENTS
+from engine.escalation.targets import NOTIFY_TARGETS
+from engine.models import ProblemStatus
+from engine.workflow import definitions as deployed
+from engine.workflow.document import PLAN_FIELDS, DocumentError
+
+from ..layout import EVENT_LABELS, current_user, duban
+from . import bp
+from .rules import TARGET_LABELS
+
+MAX_BPMN_BYTES = 10 * 1024 * 1024
+# where the server's check answers (a parallel change adds it); the first that exists is used
+CHECK_PATHS = ("/api/definitions/check", "/api/process-definitions/check")
+
+ROLE_LABELS = {"responsible_person": _l("责任人"), "lead_unit": _l("牵头单位负责人"),
+               "industry_department": _l("行业主管部门负责人"), "leading_official": _l("包抓领导"),
+               "office": _l("环督办"), "discipline": _l("纪委监委")}
+STATUS_LABELS = {"registered": _l("已交办"), "planning": _l("方案编制"), "rectifying": _l("整改中"),
+                 "accepting": _l("验收中"), "public_notice": _l("公示中"), "closed": _l("已销号")}
+PLAN_LABELS = {"target": _l("整改目标"), "measures": _l("整改措施"), "deadline_kind": _l("时限类型"),
+               "deadline": _l("整改时限")}
+EXTRA_TARGET_LABELS = {"subject_official": _l("被问责或被约谈的人员")}
+RECORD_LABELS = {"accountability_decision": _l("问责决定（写入问责记录）")}
+PLAN_ORDER = ("target", "measures", "deadline_kind", "deadline")
+
+
+def _strings() -> dict[str, str]:
+    return {
+        "group": _("督办"), "none": _("（无）"), "workingDays": _("按工作日计算（法定节假日与调休）"),
+        "due": _("办理时限 due"), "dueHint": _("ISO 8601 时长（如 P30D），或 deadline 表示问题的整改时限"),
+        "durationHelper": _("时长助手"), "cycleHelper": _("周期助手（R/时长）"), "dateHelper": _("日期助手（北京时间）"),
+        "amount": _("数量"), "unit": _("单位"), "unitWorkday": _("工作日"), "unitDay": _("自然日"),
+        "unitHour": _("小时"), "unitMonth": _("月"), "apply": _("写入"), "useDeadline": _("使用整改时限"),
+        "form": _("表单"), "fields": _("字段"), "noForm": _("无表单（办理即确认）"), "editForm": _("编辑表单"),
+        "removeForm": _("删除表单"), "formOf": _("表单："), "formUnreadable": _("表单无法读取：") ,
+        "laneRole": _("泳道角色"), "laneRoleHint": _("泳道名称决定由谁办理（config/roles.toml）"),
+        "chooseRole": _("请选择角色"), "unknownRole": _("未知角色，部署时会被拒绝"),
+        "timerKind": _("定时器类型"), "timeDuration": _("时长（timeDuration）"), "timeDate": _("时刻（timeDate）"),
+        "timeCycle": _("周期（timeCycle）"), "timerValue": _("定时器"),
+        "timerHint": _("ISO 8601：P5D、PT2H、R/P1M、2026-12-31T18:00:00+08:00，或表达式如 working_duration(5)"),
+        "condition": _("条件"), "conditionHint": _("流程数据上的表达式，如 decision == \"return\""),
+        "fieldsInReach": _("可用字段（此前各任务表单）"), "noFields": _("此网关之前的任务没有表单字段。"),
+        "problemStatus": _("问题状态 problemStatus"), "updatesProblem": _("写入整改方案 updatesProblem"),
+        "records": _("记录 records"), "notify": _("通知 notify"), "notifyMessage": _("通知内容 notifyMessage"),
+        "notifyMessageHint": _("可用 {problem_code}、{problem_title}、{deadline} 及表单字段"),
+        "escalationEvent": _("督办事件 escalationEvent"),
+        "importWarnings": _("流程图已打开，有 %(n)s 条导入警告。"), "importFailed": _("流程图无法打开："),
+        "checking": _("正在检查……"), "checked": _("检查完成：%(errors)s 个错误，%(warnings)s 个警告。"),
+        "serverCheckMissing": _("（服务器端检查尚不可用，仅列出 bpmnlint 的结果。）"),
+        "serverCheckFailed": _("服务器端检查失败："),
+        "deploying": _("正在部署……"), "deployed": _("已部署 %(key)s 第 %(version)s 版。"),
+        "unchanged": _("内容与 %(key)s 第 %(version)s 版相同，没有产生新版本。"), "openVersion": _("查看该版本"),
+        "notDeployed": _("未部署："), "deployFailed": _("部署失败："),
+        "error": _("错误"), "warning": _("警告"), "line": _("行"), "document": _("文档"),
+    }
+
+
+def _vocabulary() -> dict[str, list[dict]]:
+    lanes = duban().runtime.lane_roles
+    return {
+        "roles": [{"lane": lane, "role": str(role), "label": str(ROLE_LABELS.get(str(role), role))}
+                  for lane, role in lanes.items()],
+        "statuses": [{"value": s.value, "label": f"{STATUS_LABELS.get(s.value, s.value)}（{s.value}）"} for s in ProblemStatus],
+        "events": [{"value": e, "label": f"{EVENT_LABELS.get(e, e)}（{e}）"} for e in EVENTS],
+        "targets": [{"value": t, "label": str(TARGET_LABELS.get(t) or EXTRA_TARGET_LABELS.get(t, t))} for t in NOTIFY_TARGETS],
+        "planFields": [{"value": f, "label": str(PLAN_LABELS[f])} for f in PLAN_ORDER if f in PLAN_FIELDS],
+        "records": [{"value": r, "label": str(label)} for r, label in RECORD_LABELS.items()],
+    }
+
+
+def _editor(xml: str, key: str | None, name: str, version: int | None):
+    data = {"xml": xml, "csrf": generate_csrf(), "strings": _strings(), "vocab": _vocabulary(),
+            "urls": {"deploy": url_for("admin.modeler_deploy"), "check": url_for("admin.modeler_check")}}
+    return render_template("admin/definitions_edit.html", data=data, key=key, name=name, version=version)
+
+
+@bp.get("/definitions/<key>/edit")
+def modeler_edit(key: str):
+    with duban().db.reading() as db:
+        rows = [row for row in deployed.versions(db) if row.key == key]
+        if not rows:
+            abort(404, _("没有流程 %(key)s。", key=key))
+        latest = rows[0]
+        xml, name, version = latest.bpmn_xml, latest.name, latest.version
+    return _editor(xml, key, name, version)
+
+
+@bp.get("/definitions/new")
+def modeler_new():
+    lanes = list(duban().runtime.lane_roles)
+    first = "责任单位" if "责任单位" in lanes else lanes[0]
+    second = "环督办" if "环督办" in lanes else lanes[-1]
+    xml = render_template("admin/new_process.bpmn", first_lane=first, second_lane=second,
+                          name=_("新流程"), start=_("开始"), task=_("办理"), end=_("结束"))
+    return _editor(xml, None, _("新流程"), None)
+
+
+def _body() -> bytes:
+    content = request.get_data(cache=True)
+    if not content.strip():
+        raise _JsonRefusal(400, "invalid", _("请求中没有 BPMN 文档。"), {"document": [_("文档为空")]})
+    if len(content) > MAX_BPMN_BYTES:
+        raise _JsonRefusal(400, "invalid", _("文档过大"), {"document": [_("不超过 %(n)s MB", n=MAX_BPMN_BYTES // 1024 // 1024)]})
+    return content
+
+
+class _JsonRefusal(Exception):
+    def __init__(self, status: int, code: str, message: str, errors: dict):
+        super().__init__(message)
+        self.status, self.code, self.message, self.errors = status, code, message, errors
+
+
+def _refusal(status: int, code: str, message: str, errors: dict, **extra):
+    response = jsonify({"code": code, "message": message, "errors": errors, **extra})
+    response.status_code = status
+    return response
+
+
+@bp.post("/definitions/deploy")
+def modeler_deploy():
+    """The modeler's 部署: the XML as the body, answered like POST /api/process-definitions."""
+    try:
+        definition, created = duban().deploy(current_user().id, _body(), "modeler.bpmn", {})
+    except _JsonRefusal as refused:
+        return _refusal(refused.status, refused.code, refused.message, refused.errors)
+    except DocumentError as error:
+        first = error.findings[0]
+        findings = [{"severity": "error", "code": "deploy", "element_id": None if f.element in ("document", "file") else f.element,
+                     "element_name": None, "line": f.line, "message": f.message} for f in error.findings]
+        return _refusal(400, "invalid", f"{first.element}: {first.text()}", error.by_element(), findings=findings)
+    except Conflict as error:
+        return _refusal(409, error.code, error.message, error.errors)
+    body = {"key": definition.key, "version": definition.version, "id": definition.id, "created": created,
+            "user_tasks": sorted(definition.forms),
+            "url": url_for("admin.definition_version", key=definition.key, version=definition.version)}
+    response = jsonify(body)
+    response.status_code = 201 if created else 200
+    return response
+
+
+@bp.post("/definitions/check")
+def modeler_check():
+    """The modeler's 检查 on the server: the API's check answered for the signed-in administrator,
+    or 404 while no such endpoint exists (the page then lists bpmnlint's findings alone)."""
+    try:
+        _body()
+    except _JsonRefusal as refused:
+        return _refusal(refused.status, refused.code, refused.message, refused.errors)
+    adapter = current_app.url_map.bind("localhost")
+    for path in CHECK_PATHS:
+        try:
+            endpoint, arguments = adapter.match(path, method="POST")
+        except (RouteNotFound, MethodNotAllowed):
+            continue
+        g.user_id = current_user().id   # the API's caller, as a bearer token would name them
+        try:
+            return current_app.make_response(current_app.view_functions[endpoint](**arguments))
+        except DubanError as error:
+            return _refusal(400 if error.code == "invalid" else 403 if error.code == "forbidden" else 409,
+                            error.code, error.message, error.errors)
+    return _refusal(404, "not_found", _("服务器端检查尚不可用。"), {})

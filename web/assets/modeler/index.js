@@ -41,13 +41,12 @@ async function start() {
     page.dataset.state = "failed";
     return;
   }
-  // the whole diagram, or its left part at a readable scale, clear of the palette
+  // the whole diagram at most at 100 %, or its left part at 80 %, clear of the palette
   const canvas = modeler.get("canvas");
   canvas.zoom("fit-viewport");
-  if (canvas.zoom() < 0.8) {
-    const { inner, outer } = canvas.viewbox();
-    canvas.viewbox({ x: inner.x - 110, y: inner.y - 30, width: outer.width / 0.8, height: outer.height / 0.8 });
-  }
+  const scale = Math.min(1, Math.max(0.8, canvas.zoom()));
+  const { inner, outer } = canvas.viewbox();
+  canvas.viewbox({ x: inner.x - 110 / scale, y: inner.y - 30 / scale, width: outer.width / scale, height: outer.height / scale });
 
   modeler.get("eventBus").on("duban.form.edit", ({ element }) => openFormDialog(modeler, element));
 
@@ -62,9 +61,10 @@ async function start() {
     say(S.checking);
     const lint = await modeler.get("linting").lint();
     const list = [];
-    Object.entries(lint).forEach(([id, issues]) => issues.forEach((issue) => list.push({
+    // bpmnlint reports by rule: {rule: [{id, message, category}]}
+    Object.entries(lint).forEach(([rule, issues]) => issues.forEach((issue) => list.push({
       source: "bpmnlint", severity: issue.category === "error" ? "error" : "warning",
-      code: issue.rule, element_id: issue.id || id, message: issue.message })));
+      code: rule, element_id: issue.id, message: issue.message })));
     let serverNote = "";
     try {
       const response = await post(data.urls.check, await xml());
@@ -104,7 +104,9 @@ async function start() {
       status.append(" ", link);
       page.dataset.deployed = String(body.version);
     } else {
-      const list = [...findings.fromErrors(body), ...(body.findings || []).map((f) => ({ source: "server", ...f }))];
+      // the findings when the answer has them (each with its line), else the errors by element
+      const list = body.findings && body.findings.length
+        ? body.findings.map((f) => ({ source: "server", ...f })) : findings.fromErrors(body);
       findings.show(list);
       say(`${S.notDeployed} ${body.message || response.status}`, "error");
     }

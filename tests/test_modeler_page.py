@@ -13,6 +13,8 @@ from engine.assignment import load_lane_roles
 
 from .test_pages import login
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
 
 @pytest.fixture
 def admin(app, org):
@@ -49,6 +51,14 @@ def test_the_english_page_hands_english_strings_to_the_script(admin):
     data = editor_data(admin, "/admin/definitions/rectification/edit")
     assert data["strings"]["group"] == "Duban"
     assert data["strings"]["editForm"] == "Edit form"
+    untranslated = {k: v for k, v in data["strings"].items() if CJK.search(v)}
+    assert not untranslated, f"strings without English in messages.po: {untranslated}"
+    labels = [o["label"] for name in ("statuses", "events", "targets", "planFields", "records") for o in data["vocab"][name]]
+    labels += [r["label"] for r in data["vocab"]["roles"]]   # the lane names themselves stay as roles.toml has them
+    assert not [label for label in labels if CJK.search(label)]
+    html = admin.get("/admin/definitions/new").get_data(as_text=True)
+    page = html[html.index("<main"):html.index('<script type="application/json"')]
+    assert not CJK.search(re.sub(r"<[^>]+>", "", page).replace("新流程", "")), "the page's own text in English"
 
 
 def test_a_new_process_from_the_template_deploys_and_a_second_time_is_unchanged(admin):

@@ -154,3 +154,74 @@ def test_a_new_process_checked_and_a_refused_deployment_marks_its_element(server
     expect(page.locator('#diagram[data-state="ready"]')).to_be_attached()
     shoot(page, "deployed-version")
     assert page.js_errors == []
+
+
+MIDPOINT = """element => {
+  const path = element.querySelector('.djs-visual > path');
+  const m = path.getScreenCTM();
+  const p = path.getPointAtLength(path.getTotalLength() / 2);
+  return [p.x * m.a + p.y * m.c + m.e, p.x * m.b + p.y * m.d + m.f];
+}"""
+
+
+def scroll_to(page, element_id):
+    """Scroll the canvas (the mouse wheel, as a user would) until the element is in view."""
+    canvas = page.locator("#canvas").bounding_box()
+    page.mouse.move(canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2)
+    for _ in range(20):
+        box = page.locator(f'[data-element-id="{element_id}"]').bounding_box()
+        dx = box["x"] + box["width"] / 2 - (canvas["x"] + canvas["width"] / 2)
+        dy = box["y"] + box["height"] / 2 - (canvas["y"] + canvas["height"] / 2)
+        if abs(dx) < canvas["width"] / 3 and abs(dy) < canvas["height"] / 3:
+            return
+        page.mouse.wheel(max(-300, min(300, dx)), max(-300, min(300, dy)))
+        page.wait_for_timeout(50)
+    raise AssertionError(f"{element_id} not brought into view")
+
+
+def test_timer_and_condition_helpers_round_trip(server, page, shoot, api):
+    sign_in_as_admin(page, server)
+    page.goto(f"{server}/admin/definitions/rectification/edit")
+    expect(page.locator('#modeler[data-state="ready"]')).to_be_attached()
+    panel = page.locator("#properties")
+
+    # the public notice's timer: 7 working days by the helper
+    scroll_to(page, "Event_public_notice")
+    page.locator('[data-element-id="Event_public_notice"]').click()
+    expect(panel.locator("#bio-properties-panel-duban-timer-value")).to_have_value("P5D")
+    helper = panel.locator('[data-entry-id="duban-timer-helper"]')
+    helper.locator('[data-helper="amount"]').fill("7")
+    helper.locator('[data-helper="unit"]').select_option("workday")
+    helper.locator('[data-helper="apply"]').click()
+    expect(panel.locator("#bio-properties-panel-duban-timer-value")).to_have_value("P7D")
+    expect(panel.locator("#bio-properties-panel-duban-calendar")).to_be_checked()
+    shoot(page, "timer")
+
+    # the send-back flow's condition: the review form's decision is offered with its values
+    scroll_to(page, "Flow_plan_returned")
+    x, y = page.locator('[data-element-id="Flow_plan_returned"]').evaluate(MIDPOINT)
+    page.mouse.click(x, y)
+    condition = panel.locator("#bio-properties-panel-duban-condition")
+    expect(condition).to_have_value('decision == "return"')
+    fields = panel.locator('[data-entry-id="duban-fields"]')
+    expect(fields.locator('[data-field="decision"]')).to_be_visible()
+    expect(fields.locator('[data-field="acknowledged"]')).to_be_visible()   # 签收, two tasks back
+    condition.fill("")
+    condition.press("Tab")
+    fields.locator('[data-field="decision"] [data-value="return"]').click()
+    expect(condition).to_have_value('decision == "return"')
+    fields.locator('[data-field="acknowledged"] .duban-chip').first.click()
+    expect(condition).to_have_value('decision == "return" and acknowledged == ""')
+    condition.fill('decision == "return" and acknowledged')
+    condition.press("Tab")
+    shoot(page, "condition")
+
+    page.locator('[data-action="deploy"]').click()
+    expect(page.locator('#modeler[data-deployed="2"]')).to_be_attached()
+    assert page.js_errors == []
+    process = etree.fromstring(api.get("/api/process-definitions/rectification/versions/2", as_="admin").data)
+    timer = process.find(".//bpmn:intermediateCatchEvent[@id='Event_public_notice']", NS)
+    assert timer.find("bpmn:timerEventDefinition/bpmn:timeDuration", NS).text == "P7D"
+    assert {p.get("name"): p.get("value") for p in timer.iterfind(".//spiffworkflow:property", NS)}["calendar"] == "working"
+    flow = process.find(".//bpmn:sequenceFlow[@id='Flow_plan_returned']", NS)
+    assert flow.find("bpmn:conditionExpression", NS).text == 'decision == "return" and acknowledged'

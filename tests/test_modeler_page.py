@@ -89,10 +89,27 @@ def test_a_refused_deployment_names_the_element_and_bad_input_is_a_4xx(admin):
     assert no_token.status_code == 400
 
 
-def test_check_answers_404_until_the_server_check_exists(admin):
+def test_check_lists_every_finding_of_the_edited_diagram(admin):
     data = editor_data(admin, "/admin/definitions/rectification/edit")
-    answer = post_xml(admin, data["urls"]["check"], data["xml"], data["csrf"])
-    assert answer.status_code == 404 and answer.json["code"] == "not_found"
+    clean = post_xml(admin, data["urls"]["check"], data["xml"], data["csrf"])
+    assert clean.status_code == 200 and clean.json["errors"] == 0, clean.json
+    broken = data["xml"].replace('targetRef="Task_submit_plan"', 'targetRef="Task_nowhere"', 1)
+    answer = post_xml(admin, data["urls"]["check"], broken, data["csrf"])
+    assert answer.status_code == 200 and answer.json["errors"] >= 1
+    assert all({"severity", "code", "element_id", "line", "message", "message_zh"} <= set(f) for f in answer.json["findings"])
+    assert any("Task_nowhere" in f["message"] for f in answer.json["findings"]), answer.json
+
+
+def test_deploy_refuses_warnings_until_a_comment_accepts_them(admin):
+    data = editor_data(admin, "/admin/definitions/new")
+    xml = data["xml"].replace('<spiffworkflow:property name="problemStatus" value="rectifying" />', "")
+    refused = post_xml(admin, data["urls"]["deploy"], xml, data["csrf"])
+    assert refused.status_code == 400 and refused.json["warning_count"] == 1 and refused.json["error_count"] == 0
+    assert refused.json["findings"][0]["code"] == "no-problem-status"
+    no_reason = post_xml(admin, data["urls"]["deploy"] + "?accept_warnings=true", xml, data["csrf"])
+    assert no_reason.status_code == 400 and "comment" in no_reason.json["errors"]
+    accepted = post_xml(admin, data["urls"]["deploy"] + "?accept_warnings=true&comment=试运行", xml, data["csrf"])
+    assert accepted.status_code == 201, accepted.json
 
 
 def test_only_administrators_edit(app, org):

@@ -114,14 +114,14 @@ def test_a_new_process_checked_and_a_refused_deployment_marks_its_element(server
     page.locator('[data-action="new-process"]').click()
     expect(page.locator('#modeler[data-state="ready"]')).to_be_attached()
 
-    # 检查 with a task left without a name: bpmnlint's label-required finding (the server's check
-    # answers 404 until it exists); the row selects the task
+    # 检查 with a task left without a name: bpmnlint's label-required finding beside the server's
+    # check; the row selects the task
     page.locator('[data-element-id="Task_first"]').click()
     page.locator("#bio-properties-panel-name").fill("")
     page.locator('[data-element-id="StartEvent_new"]').click()
     page.locator('[data-action="check"]').click()
     expect(page.locator("#modeler[data-checked]")).to_be_attached()
-    expect(page.locator("#modeler-status")).to_contain_text("仅列出 bpmnlint")
+    expect(page.locator("#modeler-status")).to_contain_text("检查完成：1 个错误")
     row = page.locator('#findings li.finding[data-element-id="Task_first"]')
     expect(row).to_contain_text("label-required")
     expect(page.locator('[data-finding-badge="Task_first"]')).to_be_visible()

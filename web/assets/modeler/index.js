@@ -68,12 +68,9 @@ async function start() {
     let serverNote = "";
     try {
       const response = await post(data.urls.check, await xml());
-      if (response.status === 404) serverNote = S.serverCheckMissing;
-      else {
-        const body = await response.json();
-        (body.findings || []).forEach((f) => list.push({ source: "server", ...f }));
-        if (!response.ok) list.push(...findings.fromErrors(body));
-      }
+      const body = await response.json();
+      (body.findings || []).forEach((f) => list.push({ source: "server", ...f }));
+      if (!response.ok) list.push(...findings.fromErrors(body));
     } catch (error) {
       serverNote = `${S.serverCheckFailed} ${error.message}`;
     }

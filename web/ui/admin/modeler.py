@@ -2,16 +2,15 @@
 form-js editor for a task's form, bpmnlint), opened on the latest version of a process or on a
 new process from a template, and the two JSON doors its script calls with the page session and
 the CSRF header: 部署 (the same deployment as POST /api/process-definitions) and 检查 (the
-server's check, POST /api/definitions/check, where that endpoint exists)."""
+same check as POST /api/process-definitions/check)."""
 from __future__ import annotations
 
-from flask import abort, current_app, g, jsonify, render_template, request, url_for
+from flask import abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
-from werkzeug.exceptions import MethodNotAllowed, NotFound as RouteNotFound
 
-from engine.errors import Conflict, DubanError
+from engine.errors import Conflict
 from engine.escalation.rules import EVENTS
 from engine.escalation.targets import NOTIFY_TARGETS
 from engine.models import ProblemStatus
@@ -23,8 +22,7 @@ from . import bp
 from .rules import TARGET_LABELS
 
 MAX_BPMN_BYTES = 10 * 1024 * 1024
-# where the server's check answers (a parallel change adds it); the first that exists is used
-CHECK_PATHS = ("/api/definitions/check", "/api/process-definitions/check")
+MAX_COMMENT = 2000
 
 ROLE_LABELS = {"responsible_person": _l("责任人"), "lead_unit": _l("牵头单位负责人"),
                "industry_department": _l("行业主管部门负责人"), "leading_official": _l("包抓领导"),
@@ -60,7 +58,6 @@ def _strings() -> dict[str, str]:
         "escalationEvent": _("督办事件 escalationEvent"),
         "importWarnings": _("流程图已打开，有 %(n)s 条导入警告。"), "importFailed": _("流程图无法打开："),
         "checking": _("正在检查……"), "checked": _("检查完成：%(errors)s 个错误，%(warnings)s 个警告。"),
-        "serverCheckMissing": _("（服务器端检查尚不可用，仅列出 bpmnlint 的结果。）"),
         "serverCheckFailed": _("服务器端检查失败："),
         "deploying": _("正在部署……"), "deployed": _("已部署 %(key)s 第 %(version)s 版。"),
         "unchanged": _("内容与 %(key)s 第 %(version)s 版相同，没有产生新版本。"), "openVersion": _("查看该版本"),
@@ -130,18 +127,41 @@ def _refusal(status: int, code: str, message: str, errors: dict, **extra):
     return response
 
 
+def _acceptance() -> str | None:
+    """The comment accepting the warnings (`accept_warnings` and `comment` in the query string,
+    as the API takes them), or None; a refusal naming the field when one is missing."""
+    flag = (request.args.get("accept_warnings") or "").strip().lower()
+    if flag not in ("true", "1", "yes", "on"):
+        return None
+    comment = (request.args.get("comment") or "").strip()
+    if not comment:
+        raise _JsonRefusal(400, "invalid", _("接受警告须填写理由。"), {"comment": [_("接受警告时必填")]})
+    if len(comment) > MAX_COMMENT:
+        raise _JsonRefusal(400, "invalid", _("理由过长"), {"comment": [_("不超过 %(n)s 个字符", n=MAX_COMMENT)]})
+    return comment
+
+
+def _summary(findings) -> dict:
+    body = [f.as_dict() for f in findings]
+    return {"findings": body, "errors": sum(f["severity"] == "error" for f in body),
+            "warnings": sum(f["severity"] == "warning" for f in body)}
+
+
 @bp.post("/definitions/deploy")
 def modeler_deploy():
-    """The modeler's 部署: the XML as the body, answered like POST /api/process-definitions."""
+    """The modeler's 部署: the XML as the body, answered like POST /api/process-definitions; its
+    warnings are accepted with `accept_warnings=true&comment=…` in the query string."""
     try:
-        definition, created = duban().deploy(current_user().id, _body(), "modeler.bpmn", {})
+        content, accepted = _body(), _acceptance()
+        definition, created = duban().deploy(current_user().id, content, "modeler.bpmn", {}, accepted)
     except _JsonRefusal as refused:
         return _refusal(refused.status, refused.code, refused.message, refused.errors)
     except DocumentError as error:
-        first = error.findings[0]
-        findings = [{"severity": "error", "code": "deploy", "element_id": None if f.element in ("document", "file") else f.element,
-                     "element_name": None, "line": f.line, "message": f.message} for f in error.findings]
-        return _refusal(400, "invalid", f"{first.element}: {first.text()}", error.by_element(), findings=findings)
+        counted = _summary(error.findings)
+        first = next((f for f in error.findings if f.severity == "error"), error.findings[0])
+        return _refusal(400, "invalid", f"{first.element}: {first.text()}", error.by_element(),
+                        findings=counted["findings"], error_count=counted["errors"],
+                        warning_count=counted["warnings"])
     except Conflict as error:
         return _refusal(409, error.code, error.message, error.errors)
     body = {"key": definition.key, "version": definition.version, "id": definition.id, "created": created,
@@ -154,22 +174,9 @@ def modeler_deploy():
 
 @bp.post("/definitions/check")
 def modeler_check():
-    """The modeler's 检查 on the server: the API's check answered for the signed-in administrator,
-    or 404 while no such endpoint exists (the page then lists bpmnlint's findings alone)."""
+    """The modeler's 检查 on the server: every finding of engine.validation, nothing deployed."""
     try:
-        _body()
+        content = _body()
     except _JsonRefusal as refused:
         return _refusal(refused.status, refused.code, refused.message, refused.errors)
-    adapter = current_app.url_map.bind("localhost")
-    for path in CHECK_PATHS:
-        try:
-            endpoint, arguments = adapter.match(path, method="POST")
-        except (RouteNotFound, MethodNotAllowed):
-            continue
-        g.user_id = current_user().id   # the API's caller, as a bearer token would name them
-        try:
-            return current_app.make_response(current_app.view_functions[endpoint](**arguments))
-        except DubanError as error:
-            return _refusal(400 if error.code == "invalid" else 403 if error.code == "forbidden" else 409,
-                            error.code, error.message, error.errors)
-    return _refusal(404, "not_found", _("服务器端检查尚不可用。"), {})
+    return jsonify(_summary(duban().check_definition(content, "modeler.bpmn", {}).findings))

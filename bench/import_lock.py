@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import sqlite3
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from openpyxl import Workbook
 
+from bench.contention import sqlite_writer
 from engine import migrate
 from engine.demo import load_demo
 from engine.models import Role, User
@@ -59,27 +58,11 @@ def main(argv=None) -> int:
         report = duban.import_ledger(admin, content)
         print(f"dry run of {args.rows} rows: {time.perf_counter() - started:.2f} s, {report['counts']}")
 
-        waits: list[float] = []
-        stop = threading.Event()
-
-        def other_writer() -> None:
-            connection = sqlite3.connect(path, timeout=600, isolation_level=None)
-            while not stop.is_set():
-                asked = time.perf_counter()
-                connection.execute("BEGIN IMMEDIATE")
-                connection.execute("ROLLBACK")
-                waits.append(time.perf_counter() - asked)
-                stop.wait(0.05)
-            connection.close()
-
-        writer = threading.Thread(target=other_writer)
-        writer.start()
         batches: list[dict] = []
-        started = time.perf_counter()
-        report = duban.import_ledger(admin, content, confirm=True, committed=batches.append)
-        took = time.perf_counter() - started
-        stop.set()
-        writer.join()
+        with sqlite_writer(path, pause=0.05) as waits:
+            started = time.perf_counter()
+            report = duban.import_ledger(admin, content, confirm=True, committed=batches.append)
+            took = time.perf_counter() - started
         duban.db.dispose()
     print(f"confirmed import: {len(report['imported'])} problems in {took:.2f} s, {len(batches) + 1} batches; "
           f"another writer waited up to {max(waits):.2f} s ({len(waits)} tries)")

@@ -20,6 +20,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+from bench.contention import another_writer
 from engine import clock, problems
 from engine.excel import runs
 from engine.models import (DeadlineKind, ImportRun, ImportRunStatus, LedgerEntry, ProblemCategory, ProblemSource, Problem,
@@ -71,29 +72,18 @@ def the_run(duban: Duban, run_id: int) -> ImportRun:
 def test_other_writers_wait_about_one_batch_not_the_whole_import(duban, org, settings):
     small_batches(duban)
     other = Duban(settings)  # another process's connections
-    waits: list[float] = []
-    stop = threading.Event()
-
-    def another_writer():
-        n = 0
-        while not stop.is_set():
-            n += 1
-            asked = time.perf_counter()
-            other.create_region(None, f"测试镇{n}", RegionLevel.TOWNSHIP.value, org["county"])
-            waits.append(time.perf_counter() - asked)
-            stop.wait(0.03)  # paced like people's requests (the benchmark's writer does the same)
+    def write(n):
+        other.create_region(None, f"测试镇{n}", RegionLevel.TOWNSHIP.value, org["county"])
 
     batches = []
-    writer = threading.Thread(target=another_writer)
-    writer.start()
     try:
-        started = time.perf_counter()
-        report = duban.import_ledger(org["user:admin"], sheet(60), confirm=True, filename="台账.xlsx",
-                                     committed=batches.append)
-        took = time.perf_counter() - started
+        # paced like people's requests (the benchmark's writer does the same)
+        with another_writer(write, pause=0.03) as waits:
+            started = time.perf_counter()
+            report = duban.import_ledger(org["user:admin"], sheet(60), confirm=True, filename="台账.xlsx",
+                                         committed=batches.append)
+            took = time.perf_counter() - started
     finally:
-        stop.set()
-        writer.join()
         other.db.dispose()
     assert len(report["imported"]) == 60 and report["run"]["status"] == "completed"
     assert len(batches) >= 5, batches  # the import really ran in many transactions

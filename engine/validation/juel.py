@@ -12,6 +12,9 @@ import json
 import keyword
 import re
 
+from ..workflow.sandbox import ExpressionRefused, check_expression
+from .findings import Finding
+
 _WRAPPED = re.compile(r"^\s*[$#]\{(?P<body>.*)\}\s*$", re.DOTALL)
 _TOKEN = re.compile(r"""\s*(?:
     (?P<number>\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+(?:[eE][+-]?\d+)?)
@@ -51,6 +54,22 @@ def translate(text: str) -> str:
     if parser.position != len(tokens):
         raise NotTranslatable(f"unexpected {tokens[parser.position][1]!r}")
     return python
+
+
+def finding(owner, element) -> Finding:
+    """A Camunda (JUEL) condition, with its translation when there is a safe one."""
+    text = element.text.strip()
+    try:
+        fix = translate(text)
+        check_expression(fix)
+    except (NotTranslatable, ExpressionRefused) as error:
+        return Finding(owner.get("id") or "document", element.sourceline,
+                       f"{text} is a Camunda (JUEL) expression and cannot be translated ({error}): rewrite it by hand "
+                       "as a Duban expression (decision == \"return\")", code="juel-condition",
+                       message_zh=f"{text} 是 Camunda（JUEL）表达式，其中有无法自动转换的写法（方法或函数调用、?: 运算符、下标等）：请手工改写为督办表达式（如 decision == \"return\"）")
+    return Finding(owner.get("id") or "document", element.sourceline,
+                   f"{text} is a Camunda (JUEL) expression; in Duban it reads {fix}", code="juel-condition", fix=fix,
+                   message_zh=f"{text} 是 Camunda（JUEL）表达式；在督办中应写作 {fix}")
 
 
 def _tokens(body: str) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from lxml import etree
 from ..models import ProblemStatus
 from ..validation import encoding, juel
 from ..validation.findings import DocumentError, Finding
-from . import camunda
+from . import camunda, task_roles
 from . import forms as task_forms
 from .sandbox import ExpressionRefused, check_expression, script_errors
 from .timers import TimerTextError, is_iso_duration, timer_expression
@@ -203,38 +203,10 @@ def _task_form(task, attachments: dict[str, bytes], findings) -> dict | None:
     return None
 
 
-def _check_lanes(tasks, lanes, lane_roles, findings, roles) -> None:
-    """Each task's role: its lane's name, or (in no lane) its camunda:candidateGroups; a lane
-    whose name is no role is offered the role all its tasks' candidateGroups name."""
-    offered = set()
-    for task in tasks:
-        task_id = task.get("id")
-        lane = lanes.get(task_id)
-        if lane is None:
-            role = camunda.task_role(task, lane_roles, findings)
-            if role is not None:
-                roles[task_id] = role
-            continue
-        if (lane.get("name") or "").strip() in lane_roles:
-            continue
-        mine = [t for t in tasks if lanes.get(t.get("id")) is lane]
-        offer = camunda.lane_offer(lane, mine, lane_roles)
-        if offer is None:
-            findings.append(Finding(task_id, lane.sourceline, f"lane {lane.get('name')!r} is not a known role; "
-                                    f"known lanes: {', '.join(sorted(lane_roles))}", code="lane-unknown-role", message_zh=f"泳道“{lane.get('name')}”不是已知角色；已知泳道：{'、'.join(sorted(lane_roles))}"))
-        elif lane.get("id") not in offered:
-            offered.add(lane.get("id"))
-            findings.append(Finding(lane.get("id") or task_id, lane.sourceline, f"lane {lane.get('name')!r} is not a "
-                                    f"known role; its tasks' camunda:candidateGroups name {offer}: name the lane {offer}",
-                                    code="lane-unknown-role", fix=offer,
-                                    message_zh=f"泳道“{lane.get('name')}”不是已知角色；其任务的 camunda:candidateGroups "
-                                    f"指定了{offer}：请将泳道命名为“{offer}”"))
-
-
 def _check_user_tasks(process, lanes, lane_roles, attachments, findings, roles) -> dict[str, dict]:
     forms = {}
     tasks = list(process.iter(f"{{{BPMN}}}userTask", f"{{{BPMN}}}manualTask"))
-    _check_lanes(tasks, lanes, lane_roles, findings, roles)
+    task_roles.check(tasks, lanes, lane_roles, findings, roles)
     for task in tasks:
         task_id = task.get("id")
         schema = _task_form(task, attachments, findings)
@@ -386,7 +358,7 @@ def _check_scripts(process, findings) -> None:
             continue
         owner = _owner(element)
         if juel.is_juel(element.text):
-            findings.append(_juel_finding(owner, element))
+            findings.append(juel.finding(owner, element))
             continue
         try:
             check_expression(element.text)
@@ -400,22 +372,6 @@ def _check_scripts(process, findings) -> None:
         if errors:
             findings.append(Finding(_owner(element).get("id") or "document", element.sourceline,
                                     f"{SCRIPTS[element.tag]}: {'; '.join(errors)}", code="script-refused"))
-
-
-def _juel_finding(owner, element) -> Finding:
-    """A Camunda (JUEL) condition, with its translation when there is a safe one."""
-    text = element.text.strip()
-    try:
-        fix = juel.translate(text)
-        check_expression(fix)
-    except (juel.NotTranslatable, ExpressionRefused) as error:
-        return Finding(owner.get("id") or "document", element.sourceline,
-                       f"{text} is a Camunda (JUEL) expression and cannot be translated ({error}): rewrite it by hand "
-                       "as a Duban expression (decision == \"return\")", code="juel-condition",
-                       message_zh=f"{text} 是 Camunda（JUEL）表达式，无法自动转换（{error}）：请手工改写为督办表达式（如 decision == \"return\"）")
-    return Finding(owner.get("id") or "document", element.sourceline,
-                   f"{text} is a Camunda (JUEL) expression; in Duban it reads {fix}", code="juel-condition", fix=fix,
-                   message_zh=f"{text} 是 Camunda（JUEL）表达式；在督办中应写作 {fix}")
 
 
 def _owner(element):

@@ -35,6 +35,7 @@ export function createFindings(modeler, list) {
   const registry = modeler.get("elementRegistry");
   const selection = modeler.get("selection");
   let marked = [];
+  const chinese = (document.documentElement.lang || "").startsWith("zh");
 
   function clear() {
     marked.forEach((id) => { canvas.removeMarker(id, "duban-finding-error"); canvas.removeMarker(id, "duban-finding-warning"); });
@@ -61,7 +62,9 @@ export function createFindings(modeler, list) {
       const place = document.createElement("b");
       place.textContent = where + (f.line ? ` · ${S.line} ${f.line}` : "");
       const text = document.createElement("span");
-      text.textContent = ` ${f.message}` + (f.code ? ` (${f.source === "bpmnlint" ? "bpmnlint " : ""}${f.code})` : "");
+      // the server's sentence in the page's language (bpmnlint speaks English only)
+      const message = (chinese && f.message_zh) || f.message;
+      text.textContent = ` ${message}` + (f.code ? ` (${f.source === "bpmnlint" ? "bpmnlint " : ""}${f.code})` : "");
       row.append(tag, " ", place, text);
       if (f.fix !== undefined && f.fix !== null) {
         row.dataset.fix = f.fix;

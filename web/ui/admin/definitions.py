@@ -130,7 +130,7 @@ def _deploy(content: bytes, filename: str, attachments: dict[str, bytes], accept
 def _findings(findings) -> list[dict]:
     chinese = str(get_locale() or "zh").startswith("zh")
     return [{"severity": f.severity, "code": f.code, "element": f.element, "name": f.name, "line": f.line,
-             "message": (f.message_zh or f.message) if chinese else f.message} for f in findings]
+             "message": (f.message_zh or f.message) if chinese else f.message, "fix": f.fix} for f in findings]
 
 
 def _hold(content: bytes, filename: str, failure: DocumentError) -> str | None:

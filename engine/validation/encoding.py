@@ -13,7 +13,7 @@ import re
 from .findings import DocumentError, Finding
 
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
-_DECLARED_TEXT = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[A-Za-z0-9._:-]+\2")
+_DECLARED_TEXT = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])([A-Za-z0-9._:-]+)\2")
 _BOMS = [(codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")]
 # "<?" in UTF-16 without a byte order mark
 _UTF16_BARE = [(b"<\x00?\x00", "utf-16-le"), (b"\x00<\x00?", "utf-16-be")]
@@ -106,4 +106,6 @@ def _encoding_finding(content: bytes, label: str, codec: str, error: UnicodeDeco
 
 def _declare_utf8(text: str) -> str:
     text = text.lstrip("\ufeff")
-    return _DECLARED_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}UTF-8{m.group(2)}", text, count=1)
+    # a UTF-8 declaration is kept as written: the same bytes are the same version
+    return _DECLARED_TEXT.sub(lambda m: m.group(0) if m.group(3).lower().replace("_", "-") in ("utf-8", "utf8")
+                              else f"{m.group(1)}{m.group(2)}UTF-8{m.group(2)}", text, count=1)

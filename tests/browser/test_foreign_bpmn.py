@@ -54,10 +54,11 @@ def test_a_camunda_diagram_is_finished_in_the_editor_and_deployed(server, page, 
     # the process marked executable in the panel (the canvas's background selects the process)
     canvas = page.locator("#canvas").bounding_box()
     page.mouse.click(canvas["x"] + canvas["width"] - 40, canvas["y"] + canvas["height"] - 40)
-    executable = panel.locator("#bio-properties-panel-isExecutable")
+    executable = panel.locator("#bio-properties-panel-duban-executable")     # 督办 › 可执行
     expect(executable).not_to_be_checked()
     executable.check()
     expect(executable).to_be_checked()
+    expect(panel.locator("#bio-properties-panel-isExecutable")).to_be_checked()   # the library's own, in step
 
     page.locator('[data-action="check"]').click()
     expect(page.locator("#modeler-status")).to_contain_text("检查完成：0 个错误")

@@ -64,6 +64,8 @@ def _strings() -> dict[str, str]:
         "notDeployed": _("未部署："), "deployFailed": _("部署失败："),
         "error": _("错误"), "warning": _("警告"), "line": _("行"), "document": _("文档"),
         "applyFix": _("采用建议"), "fixApplied": _("已采用（可撤销）"),
+        "executable": _("可执行（isExecutable）"),
+        "executableHint": _("部署的流程必须可执行；一个文档只能有一个可执行流程"),
     }
 
 

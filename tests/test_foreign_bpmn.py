@@ -238,7 +238,8 @@ TRANSLATIONS = [
 ]
 REFUSALS = ["${x ? 1 : 2}", "${s.startsWith('a')}", "${fn:contains(a, 'b')}", "${list[0] == 1}", "${a instanceof B}",
             "${}", "${(a == 1}", "${a ==}", "${class == 1}", "${_secret == 1}", "decision == 'return'",
-            "${a} and ${b}", "${a = 1}", "${a.__class__ == 1}"]
+            "${a} and ${b}", "${a = 1}", "${a.__class__ == 1}", "${" + "(" * 5000 + "a" + ")" * 5000 + "}",
+            "${" + "!" * 5000 + "a}", "${" + "(" * 100 + "a" + ")" * 100 + "}", "${" + " || ".join(["a"] * 2000) + "}"]
 
 
 @pytest.mark.parametrize("juel, python", TRANSLATIONS)
@@ -253,7 +254,8 @@ def test_juel_beyond_the_simple_is_refused(juel):
 
 
 @pytest.mark.parametrize("juel, fixed", [("${decision == 'return'}", 'decision == "return"'),
-                                         ("${x ? 1 : 2}", None), ("${decision.equals('return')}", None)])
+                                         ("${x ? 1 : 2}", None), ("${decision.equals('return')}", None),
+                                         ("${" + "(" * 3000 + "a" + ")" * 3000 + "}", None)])
 def test_a_juel_condition_is_a_finding_with_its_translation_or_how_to_mend_it(juel, fixed):
     text = mended(fixture().decode()).replace('decision == "return"', juel)
     [finding] = [f for f in findings_of(text) if f.severity == "error"]

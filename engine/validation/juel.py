@@ -33,6 +33,9 @@ _LEVELS = [(_OR, ("||",)), (_AND, ("&&",)), (_CMP, ("==", "!=")), (_CMP, ("<", "
 _PY_OP = {"||": "or", "&&": "and"}
 
 
+MAX_LENGTH, MAX_DEPTH = 2000, 40
+
+
 class NotTranslatable(ValueError):
     """The JUEL text uses something the translation does not know; the message says what."""
 
@@ -46,6 +49,8 @@ def translate(text: str) -> str:
     found = _WRAPPED.match(text or "")
     if not found:
         raise NotTranslatable("not a single ${…} expression")
+    if len(found.group("body")) > MAX_LENGTH:
+        raise NotTranslatable(f"the expression is longer than {MAX_LENGTH} characters")
     tokens = _tokens(found.group("body"))
     if not tokens:
         raise NotTranslatable("the expression is empty")
@@ -58,9 +63,10 @@ def translate(text: str) -> str:
 
 def finding(owner, element) -> Finding:
     """A Camunda (JUEL) condition, with its translation when there is a safe one."""
-    text = element.text.strip()
+    full = element.text.strip()
+    text = full if len(full) <= 200 else full[:200] + "…"
     try:
-        fix = translate(text)
+        fix = translate(full)
         check_expression(fix)
     except (NotTranslatable, ExpressionRefused) as error:
         return Finding(owner.get("id") or "document", element.sourceline,
@@ -109,7 +115,7 @@ def _unquote(text: str) -> str:
 
 class _Parser:
     def __init__(self, tokens):
-        self.tokens, self.position = tokens, 0
+        self.tokens, self.position, self.depth = tokens, 0, 0
 
     def peek(self):
         return self.tokens[self.position] if self.position < len(self.tokens) else ("end", "")
@@ -134,6 +140,15 @@ class _Parser:
         return left, left_prec
 
     def unary(self) -> tuple[str, int]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise NotTranslatable(f"nested more than {MAX_DEPTH} deep")
+            return self._unary()
+        finally:
+            self.depth -= 1
+
+    def _unary(self) -> tuple[str, int]:
         kind, value = self.peek()
         if kind == "op" and value == "!":
             self.take()

@@ -5,7 +5,10 @@ A small tokenizer and a precedence parser rewrite the text; nothing is evaluated
 knows: == != < > <= >= eq ne lt gt le ge, && || ! and or not, empty, + - * / % div mod,
 true false null, numbers, quoted text, names with dots (`order.amount` → `order["amount"]`)
 and parentheses. Anything else (method calls, functions, the ?: operator, brackets) is
-refused: the condition must be rewritten by hand."""
+refused: the condition must be rewritten by hand.
+
+Camunda 8 writes FEEL (`=decision = "return"`, `=not(approved)`, `=amount > 100 and kind = "a"`):
+the same parser reads its simple conditions, with `=` for equality and `not(…)`."""
 from __future__ import annotations
 
 import json
@@ -20,8 +23,10 @@ _TOKEN = re.compile(r"""\s*(?:
     (?P<number>\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+(?:[eE][+-]?\d+)?)
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<name>[^\W\d]\w*(?:\s*\.\s*[^\W\d]\w*)*)
-  | (?P<op>==|!=|<=|>=|&&|\|\||[<>!()+\-*/%])
+  | (?P<op>==|!=|<=|>=|&&|\|\||[<>!()+\-*/%=])
 )""", re.VERBOSE | re.DOTALL)
+_FEEL_WORDS = {"and": "&&", "or": "||", "not": "!"}
+_FEEL_REFUSED = {"&&", "||", "!", "==", "%"}
 _WORDS = {"and": "&&", "or": "||", "not": "!", "eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=",
           "ge": ">=", "div": "/", "mod": "%"}
 _LITERALS = {"true": "True", "false": "False", "null": "None"}
@@ -44,18 +49,31 @@ def is_juel(text: str) -> bool:
     return bool(_WRAPPED.match(text or ""))
 
 
+def is_feel(text: str) -> bool:
+    """A Camunda 8 expression starts with `=` (which no Duban expression can)."""
+    return (text or "").strip().startswith("=")
+
+
 def translate(text: str) -> str:
-    """The Duban expression for a JUEL condition `${…}` or `#{…}`; NotTranslatable otherwise."""
+    """The Duban expression for a JUEL condition `${…}` or `#{…}`, or a FEEL one `=…`;
+    NotTranslatable otherwise."""
+    feel = is_feel(text)
     found = _WRAPPED.match(text or "")
-    if not found:
+    if not found and not feel:
         raise NotTranslatable("not a single ${…} expression")
-    if len(found.group("body")) > MAX_LENGTH:
+    body = text.strip()[1:] if feel else found.group("body")
+    if len(body) > MAX_LENGTH:
         raise NotTranslatable(f"the expression is longer than {MAX_LENGTH} characters")
-    tokens = _tokens(found.group("body"))
-    if not tokens:
-        raise NotTranslatable("the expression is empty")
-    parser = _Parser(tokens)
-    python, _ = parser.expression(0)
+    try:
+        tokens = _tokens(body, feel)
+        if not tokens:
+            raise NotTranslatable("the expression is empty")
+        parser = _Parser(tokens)
+        python, _ = parser.expression(0)
+    except (LookupError, RecursionError, ValueError) as error:
+        if isinstance(error, NotTranslatable):
+            raise
+        raise NotTranslatable("the expression is not understood") from None
     if parser.position != len(tokens):
         raise NotTranslatable(f"unexpected {tokens[parser.position][1]!r}")
     return python
@@ -65,6 +83,8 @@ def finding(owner, element) -> Finding:
     """A Camunda (JUEL) condition, with its translation when there is a safe one."""
     full = element.text.strip()
     text = full if len(full) <= 200 else full[:200] + "…"
+    if is_feel(full):
+        return _feel_finding(owner, element, full, text)
     try:
         fix = translate(full)
         check_expression(fix)
@@ -78,7 +98,21 @@ def finding(owner, element) -> Finding:
                    message_zh=f"{text} 是 Camunda（JUEL）表达式；在督办中应写作 {fix}")
 
 
-def _tokens(body: str) -> list[tuple[str, str]]:
+def _feel_finding(owner, element, full: str, text: str) -> Finding:
+    try:
+        fix = translate(full)
+        check_expression(fix)
+    except (NotTranslatable, ExpressionRefused) as error:
+        return Finding(owner.get("id") or "document", element.sourceline,
+                       f"{text} is a Camunda 8 (FEEL) expression and cannot be translated ({error}): rewrite it by hand "
+                       "as a Duban expression (decision == \"return\")", code="feel-condition",
+                       message_zh=f"{text} 是 Camunda 8（FEEL）表达式，其中有无法自动转换的写法：请手工改写为督办表达式（如 decision == \"return\"）")
+    return Finding(owner.get("id") or "document", element.sourceline,
+                   f"{text} is a Camunda 8 (FEEL) expression; in Duban it reads {fix}", code="feel-condition", fix=fix,
+                   message_zh=f"{text} 是 Camunda 8（FEEL）表达式；在督办中应写作 {fix}")
+
+
+def _tokens(body: str, feel: bool = False) -> list[tuple[str, str]]:
     tokens, position = [], 0
     while position < len(body):
         if not body[position:].strip():
@@ -90,10 +124,17 @@ def _tokens(body: str) -> list[tuple[str, str]]:
         position = found.end()
         kind = found.lastgroup
         value = found.group(kind)
+        if kind == "op" and (feel and value in _FEEL_REFUSED or not feel and value == "="):
+            raise NotTranslatable(f"{value!r} is not understood")
+        if kind == "op" and value == "=":
+            value = "=="
         if kind == "name":
             parts = [p.strip() for p in value.split(".")]
-            if len(parts) == 1 and parts[0] in _WORDS:
-                kind, value = "op", _WORDS[parts[0]]
+            words = _FEEL_WORDS if feel else _WORDS
+            if len(parts) == 1 and parts[0] in words:
+                kind, value = "op", words[parts[0]]
+            elif feel and len(parts) == 1 and parts[0] in {*_WORDS, "empty"}:
+                value = parts[0]                 # eq, lt, div … are plain names in FEEL
             elif len(parts) == 1 and parts[0] in _LITERALS:
                 kind, value = "literal", _LITERALS[parts[0]]
             elif len(parts) == 1 and parts[0] == "empty":

@@ -7,14 +7,22 @@ name of a lane whose name is no role when all its tasks name that role; a genera
 (`camunda:formData`) is the task's form. Warned about, naming the element: what changes
 behaviour in Camunda and is not done here (assignee, formKey, async continuations, listeners,
 service task implementations, input/output mappings). Everything else of the camunda
-namespace (historyTimeToLive, versionTag …) is ignored."""
+namespace (historyTimeToLive, versionTag …) is ignored.
+
+Camunda 8 diagrams (the zeebe namespace) are read the same way: the candidate groups of
+`zeebe:assignmentDefinition`, and an embedded form-js form (`zeebe:userTaskForm`, which is
+the form format Duban uses) named by `zeebe:formDefinition`."""
 from __future__ import annotations
+
+import re
 
 from ..validation.findings import WARNING, Finding
 
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 C = f"{{{CAMUNDA}}}"
+ZEEBE = "http://camunda.org/schema/zeebe/1.0"
+Z = f"{{{ZEEBE}}}"
 
 # attribute -> (English, Chinese) of what Duban does instead
 _ATTRIBUTES = {
@@ -49,6 +57,16 @@ _EXTENSIONS = {
     "in": ("the call activity's variable mapping is not applied", "不会执行调用活动的变量映射"),
     "out": ("the call activity's variable mapping is not applied", "不会执行调用活动的变量映射"),
 }
+# zeebe extension elements (and attributes of them) -> (English, Chinese)
+_ZEEBE = {
+    "taskDefinition": ("no job worker works this task type", "没有作业处理者处理该任务类型"),
+    "ioMapping": ("the input/output mapping is not applied", "不会执行输入/输出映射"),
+    "taskHeaders": ("the task headers are not used", "不采用任务头"),
+    "executionListeners": ("the execution listeners are not called", "不会调用执行监听器"),
+    "taskListeners": ("the task listeners are not called", "不会调用任务监听器"),
+    "calledDecision": ("the decision (DMN) is not evaluated", "不会执行决策（DMN）"),
+    "script": ("the FEEL script is not run", "不会运行 FEEL 脚本"),
+}
 _FIELD_TYPES = {"string": {"type": "textfield"}, "long": {"type": "number"}, "boolean": {"type": "checkbox"},
                 "date": {"type": "datetime", "subtype": "date"}}
 
@@ -74,10 +92,22 @@ def role_lane(groups: str | None, lane_roles: dict) -> tuple[str | None, list[st
     return (lanes[0] if len(lanes) == 1 else None), unknown
 
 
+def candidate_groups(task) -> str | None:
+    """camunda:candidateGroups, or zeebe:assignmentDefinition's (a list or a FEEL list of text)."""
+    groups = task.get(f"{C}candidateGroups")
+    if groups is not None:
+        return groups
+    assignment = task.find(f"{{{BPMN}}}extensionElements/{Z}assignmentDefinition")
+    groups = assignment.get("candidateGroups") if assignment is not None else None
+    if groups and groups.strip().startswith("="):
+        return ",".join(re.findall(r'"([^"]*)"', groups))
+    return groups
+
+
 def task_role(task, lane_roles: dict, findings: list[Finding]) -> str | None:
     """The role (a lane name) of a user task in no lane, from its candidateGroups; a finding
     when it names none, an unknown group or several roles."""
-    task_id, groups = task.get("id"), task.get(f"{C}candidateGroups")
+    task_id, groups = task.get("id"), candidate_groups(task)
     if not (groups or "").strip():
         findings.append(Finding(task_id, task.sourceline,
                                 "a user task must lie in a lane (or name a role in camunda:candidateGroups); the "
@@ -101,12 +131,16 @@ def task_role(task, lane_roles: dict, findings: list[Finding]) -> str | None:
 
 def lane_offer(lane, tasks: list, lane_roles: dict) -> str | None:
     """The role name to give a lane whose name is no role: the one all its tasks' candidateGroups name."""
-    offers = {role_lane(t.get(f"{C}candidateGroups"), lane_roles)[0] for t in tasks}
+    offers = {role_lane(candidate_groups(t), lane_roles)[0] for t in tasks}
     return offers.pop() if len(offers) == 1 and None not in offers and tasks else None
 
 
-def form_of(task) -> dict | None:
-    """A Camunda generated task form (`camunda:formData`) as a form-js schema, or None."""
+def form_of(task) -> dict | str | None:
+    """A Camunda generated task form (`camunda:formData`) as a form-js schema, or the text of
+    a Camunda 8 embedded form (form-js JSON), or None."""
+    embedded = _embedded_form(task)
+    if embedded is not None:
+        return embedded
     data = task.find(f"{{{BPMN}}}extensionElements/{C}formData")
     if data is None:
         return None
@@ -133,6 +167,22 @@ def form_of(task) -> dict | None:
     return {"type": "default", "id": f"{task.get('id')}_form", "components": components}
 
 
+def _embedded_form(task) -> str | None:
+    """`zeebe:formDefinition formKey="camunda-forms:bpmn:ID"` → the `zeebe:userTaskForm id="ID"`."""
+    definition = task.find(f"{{{BPMN}}}extensionElements/{Z}formDefinition")
+    key = definition.get("formKey") if definition is not None else None
+    if not key or not key.startswith("camunda-forms:bpmn:"):
+        return None
+    form_id = key.rsplit(":", 1)[1]
+    process = task
+    while process.getparent() is not None and process.tag != f"{{{BPMN}}}process":
+        process = process.getparent()
+    for form in process.iterfind(f"{{{BPMN}}}extensionElements/{Z}userTaskForm"):
+        if form.get("id") == form_id:
+            return form.text or ""
+    return None
+
+
 def unhonoured(process) -> list[Finding]:
     """A warning for each Camunda setting that changes behaviour there and is not done here."""
     found = []
@@ -153,7 +203,23 @@ def unhonoured(process) -> list[Finding]:
                 found.append(Finding(element.get("id"), child.sourceline, f"camunda:{local}: {english}",
                                      code="camunda-unsupported", severity=WARNING,
                                      message_zh=f"camunda:{local}：{chinese}"))
+            found.extend(_zeebe_warnings(element, child))
     return found
+
+
+def _zeebe_warnings(element, child) -> list[Finding]:
+    if not (isinstance(child.tag, str) and child.tag.startswith(Z)):
+        return []
+    local = child.tag[len(Z):]
+    said = []
+    if local in _ZEEBE:
+        said.append((f"zeebe:{local}", *_ZEEBE[local]))
+    elif local == "assignmentDefinition" and (child.get("assignee") or "").strip():
+        said.append((f"zeebe:assignee={child.get('assignee')!r}", *_ATTRIBUTES["assignee"]))
+    elif local == "formDefinition" and not (child.get("formKey") or "").startswith("camunda-forms:bpmn:"):
+        said.append(("zeebe:formDefinition", *_ATTRIBUTES["formRef"]))
+    return [Finding(element.get("id"), child.sourceline, f"{what}: {english}", code="camunda-unsupported",
+                    severity=WARNING, message_zh=f"{what}：{chinese}") for what, english, chinese in said]
 
 
 def _number(text: str | None):

@@ -180,7 +180,8 @@ def _task_form(task, attachments: dict[str, bytes], findings) -> dict | None:
     if form_element is not None:
         line, text, convert = form_element.sourceline, form_element.text or "", task_forms.check_form
     elif (generated := camunda.form_of(task)) is not None:
-        line, text, convert = task.sourceline, json.dumps(generated, ensure_ascii=False), task_forms.check_form
+        text = generated if isinstance(generated, str) else json.dumps(generated, ensure_ascii=False)
+        line, convert = task.sourceline, task_forms.check_form
     else:
         name = properties_of(task).get("formJsonSchemaFilename")
         if not name:
@@ -357,7 +358,7 @@ def _check_scripts(process, findings) -> None:
         if not (element.text or "").strip():
             continue
         owner = _owner(element)
-        if juel.is_juel(element.text):
+        if juel.is_juel(element.text) or juel.is_feel(element.text):
             findings.append(juel.finding(owner, element))
             continue
         try:

@@ -207,6 +207,18 @@ def test_each_camunda_setting_that_changes_behaviour_is_a_warning_naming_its_ele
     assert "historyTimeToLive" not in " ".join(f.message for f in findings_of(text))
 
 
+def test_a_script_in_another_language_and_a_java_delegate_are_named_plainly():
+    extra = ('<bpmn:scriptTask id="Script_1" name="计算" scriptFormat="groovy"><bpmn:script>def x = '
+             'execution.getVariable("a")</bpmn:script></bpmn:scriptTask>\n'
+             '<bpmn:businessRuleTask id="Rule_1" name="判定" camunda:decisionRef="d1" />\n  </bpmn:process>')
+    found = findings_of(mended(fixture().decode()).replace("  </bpmn:process>", extra))
+    [script] = [f for f in found if f.severity == "error"]
+    assert (script.code, script.element) == ("script-language", "Script_1")
+    assert "written in groovy" in script.message and "SyntaxError" not in script.message
+    assert "Python" in script.message_zh
+    assert ("Rule_1", "camunda-unsupported") in [(f.element, f.code) for f in found]
+
+
 # -- JUEL ------------------------------------------------------------------------------------------
 
 TRANSLATIONS = [

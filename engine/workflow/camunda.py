@@ -47,6 +47,8 @@ _ATTRIBUTES = {
     "dueDate": ("the due date is not used: give the task the property due (P30D)",
                 "不采用该到期日：请为任务设置属性 due（如 P30D）"),
     "followUpDate": ("the follow-up date is not used", "不采用跟进日期"),
+    "decisionRef": ("the decision (DMN) is not evaluated", "不会执行决策（DMN）"),
+    "calledElementBinding": ("the called process's version binding is not used", "不采用被调用流程的版本绑定"),
 }
 # extension elements -> (English, Chinese)
 _EXTENSIONS = {
@@ -165,6 +167,19 @@ def form_of(task) -> dict | str | None:
         components.append({"key": key, "label": field.get("label") or key, **component,
                            **({"validate": rules} if rules else {})})
     return {"type": "default", "id": f"{task.get('id')}_form", "components": components}
+
+
+def script_language(script) -> Finding | None:
+    """An error for a script task written in another language (scriptFormat groovy,
+    javascript …): Duban runs Python only, and Python's syntax error would say nothing useful."""
+    task = script.getparent()
+    language = (task.get("scriptFormat") or "").strip() if task is not None else ""
+    if not language or language.lower() in ("python", "python3", "py"):
+        return None
+    return Finding(task.get("id") or "document", script.sourceline,
+                   f"the script is written in {language} (scriptFormat); Duban runs scripts in Python only: rewrite it "
+                   "in Python over the process data, or remove the script task", code="script-language",
+                   message_zh=f"脚本使用 {language} 编写（scriptFormat）；督办只运行 Python 脚本：请用 Python 改写（操作流程数据），或删除该脚本任务")
 
 
 def _embedded_form(task) -> str | None:

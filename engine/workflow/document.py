@@ -369,6 +369,10 @@ def _check_scripts(process, findings) -> None:
     for element in process.iter(*SCRIPTS):
         if not (element.text or "").strip():
             continue
+        foreign = camunda.script_language(element)
+        if foreign is not None:
+            findings.append(foreign)
+            continue
         errors = script_errors(element.text)
         if errors:
             findings.append(Finding(_owner(element).get("id") or "document", element.sourceline,

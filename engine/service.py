@@ -27,6 +27,8 @@ from .escalation import firing, rules
 from .escalation import ladder as ladder_module
 from .escalation.targets import resolve
 from .scheduling import signal as scheduling_signal
+from .validation import encoding
+from .workflow.held_diagrams import HeldDiagrams
 from .workflow.runtime import Runtime
 from .workflow.sandbox import rehearsal
 
@@ -78,6 +80,7 @@ class Duban:
         self.runtime = runtime or Runtime(WorkingCalendar(), channels=settings.notifications,
                                           backoff=settings.incident_backoff, scripts=settings.scripts)
         self.incident_desk = IncidentDesk(self)
+        self.held_diagrams = HeldDiagrams(settings.instance_path / "held_diagrams")
         self.tokens = accounts.Tokens(settings.secret_key, settings.token_max_age, self._may_use_token)
 
     # -- who is acting -------------------------------------------------------------------------
@@ -152,6 +155,18 @@ class Duban:
         """The diagrams in bpmn/, deployed as a new version where they changed."""
         return [self.deploy(None, path.read_bytes(), path.name, accepted=SHIPPED_WARNINGS)
                 for path in sorted(BPMN_DIR.glob("*.bpmn"))]
+
+    def hold_definition(self, user_id: int | None, content: bytes, filename: str) -> str:
+        """Keep an upload that cannot be deployed yet, read in its encoding, to be finished in
+        the modeler (engine/workflow/held_diagrams.py); its token. A refused upload leaves the
+        database as it was: the held file is not a change of Duban's state (it expires after
+        a week), and what is deployed from it later goes into the ledger as any deployment.
+        DocumentError when the file cannot even be read as text."""
+        return self.held_diagrams.hold(encoding.decode(content), filename, user_id)
+
+    def held_definition(self, token: str):
+        """The diagram held under `token` (HeldDiagram), or None when unknown or expired."""
+        return self.held_diagrams.get(token)
 
     def check_definition(self, content: bytes, filename: str = "upload.bpmn",
                          attachments: dict[str, bytes] | None = None):

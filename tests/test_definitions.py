@@ -186,7 +186,8 @@ def _refusal(name):
         return bad, "Task_submit_plan", '<bpmn:userTask id="Task_submit_plan"', ["measures", "updatesProblem"]
     if name == "no executable process":
         bad = changed('isExecutable="true"', 'isExecutable="false"')
-        return bad, "document", "<bpmn:definitions", ["no executable process", "rectification"]
+        # the one process is named, with how to mark it (and every other finding beside it)
+        return bad, "rectification", '<bpmn:process id="rectification"', ["not marked executable", "isExecutable"]
     raise AssertionError(name)
 
 

@@ -9,7 +9,7 @@ from SpiffWorkflow.spiff.parser import VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from ..workflow import document
-from . import fields, flows
+from . import encoding, fields, flows
 from .findings import ERROR, WARNING, DocumentError, Finding, errors, name_and_sentence, warnings
 from .graph import FlowGraph
 from .parser_errors import translate
@@ -42,12 +42,14 @@ class Inspection:
         return warnings(self.findings)
 
 
-def inspect(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
+def inspect(content: bytes, lane_roles: set[str] | dict, filename: str = "upload.bpmn",
             attachments: dict[str, bytes] | None = None) -> Inspection:
-    """Every finding about the document, and the parsed spec when it has no error."""
+    """Every finding about the document, and the parsed spec when it has no error. A document
+    in another encoding (GBK, UTF-16, Latin-1) is checked, and deployed, as UTF-8."""
     try:
+        content = encoding.to_utf8(content) if content and content.strip() else content
         tree = document.read_xml(content)
-        process, forms, findings = document.conventions(tree, lane_roles, attachments)
+        process, forms, findings, roles = document.conventions(tree, lane_roles, attachments)
     except DocumentError as error:
         return Inspection(error.findings)
     graph = FlowGraph.of(process)
@@ -70,6 +72,7 @@ def inspect(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
         parser.add_bpmn_xml(tree, filename=filename)
         spec = parser.get_spec(process.get("id"))
         subprocess_specs = parser.get_subprocess_specs(process.get("id"))
+        _give_lanes(roles, spec, subprocess_specs)
     except Exception as error:  # noqa: BLE001 - whatever the parser raises is reported, never a 500
         finding = translate(error, root, elements, lines)
         if _new(finding, errors(findings)):
@@ -84,7 +87,17 @@ def inspect(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
     return Inspection(findings, deployable)
 
 
-def prepare(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
+def _give_lanes(roles: dict[str, str], spec, subprocess_specs) -> None:
+    """A task in no lane whose camunda:candidateGroups names a role runs as if it lay in the
+    lane of that name: the deployed spec carries it, the diagram stays as drawn."""
+    for task_id, lane in roles.items():
+        for owner in (spec, *subprocess_specs.values()):
+            task_spec = owner.task_specs.get(task_id)
+            if task_spec is not None and not task_spec.lane:
+                task_spec.lane = lane
+
+
+def prepare(content: bytes, lane_roles: set[str] | dict, filename: str = "upload.bpmn",
             attachments: dict[str, bytes] | None = None, accept_warnings: bool = False) -> tuple[Deployable, list]:
     """The deployable version and its (accepted) warnings; DocumentError lists every finding
     when there is an error, or a warning that was not accepted."""

@@ -76,7 +76,7 @@ class Runtime:
         `accepted` is the deployer's comment accepting the document's warnings (none: any
         warning refuses the document, like an error); it goes into the ledger entry."""
         with _validator_lock:
-            prepared, warned = check.prepare(content, set(self.lane_roles), filename, attachments,
+            prepared, warned = check.prepare(content, dict(self.lane_roles), filename, attachments,
                                              accept_warnings=bool(accepted and accepted.strip()))
         latest = self.latest(session, prepared.key)
         if latest is not None and latest.checksum == prepared.checksum:
@@ -97,7 +97,7 @@ class Runtime:
     def inspect(self, content: bytes, filename: str = "upload.bpmn", attachments: dict[str, bytes] | None = None):
         """Every finding about a document, deployable or not (nothing is stored)."""
         with _validator_lock:
-            return check.inspect(content, set(self.lane_roles), filename, attachments)
+            return check.inspect(content, dict(self.lane_roles), filename, attachments)
 
     @staticmethod
     def latest(session: Session, key: str) -> ProcessDefinition | None:

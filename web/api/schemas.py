@@ -294,6 +294,10 @@ class FindingOut(Schema):
     line = fields.Integer(required=True, allow_none=True, metadata={"description": "the line in the XML"})
     message = fields.String(required=True, metadata={"description": "a sentence naming the element, in English"})
     message_zh = fields.String(required=True, metadata={"description": "the same sentence in Chinese"})
+    fix = fields.String(metadata={"description": "present when the finding can be mended by a known text: the "
+                                                 "Duban expression for a Camunda condition (codes juel-condition, feel-condition), "
+                                                 "the role to name a lane (lane-unknown-role), `true` for the "
+                                                 "process's isExecutable (not-executable)"})
 
 
 class CheckOut(Schema):

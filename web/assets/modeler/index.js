@@ -81,11 +81,15 @@ async function start() {
     page.dataset.checked = "true";
   });
 
-  document.querySelector('[data-action="deploy"]').addEventListener("click", async () => {
+  // a deployment refused for its warnings alone is offered again, accepting them with a comment
+  const accept = document.getElementById("accept-warnings");
+  async function deploy(comment) {
     say(S.deploying);
+    accept.hidden = true;
+    const url = comment ? `${data.urls.deploy}?accept_warnings=true&comment=${encodeURIComponent(comment)}` : data.urls.deploy;
     let response, body;
     try {
-      response = await post(data.urls.deploy, await xml());
+      response = await post(url, await xml());
       body = await response.json();
     } catch (error) {
       say(`${S.deployFailed} ${error.message}`, "error");
@@ -106,7 +110,14 @@ async function start() {
         ? body.findings.map((f) => ({ source: "server", ...f })) : findings.fromErrors(body);
       findings.show(list);
       say(`${S.notDeployed} ${body.message || response.status}`, "error");
+      accept.hidden = !(body.error_count === 0 && body.warning_count > 0);
     }
+  }
+  document.querySelector('[data-action="deploy"]').addEventListener("click", () => deploy(null));
+  accept.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const comment = accept.elements.comment.value.trim();
+    if (comment) deploy(comment);
   });
 
   page.dataset.state = "ready";

@@ -221,12 +221,28 @@ function FieldsInReach({ element, id }) {
   </div>;
 }
 
+// --- the process: executable (Camunda 7 diagrams come with isExecutable="false") ------------
+function processOf(element) {
+  const bo = element.businessObject;
+  return is(element, "bpmn:Participant") ? bo.processRef : bo;
+}
+
+function Executable({ element, id }) {
+  const injector = useService("injector");
+  return <CheckboxEntry element={element} id={id} label={S.executable} description={S.executableHint}
+    getValue={() => !!processOf(element).isExecutable}
+    setValue={(v) => injector.get("modeling").updateModdleProperties(element, processOf(element), { isExecutable: v })} />;
+}
+
 // --- the group ----------------------------------------------------------------------------
 function entriesFor(element) {
   const entries = [];
   const edited = { text: isTextFieldEntryEdited, area: isTextAreaEntryEdited, select: isSelectEntryEdited, check: isCheckboxEntryEdited };
   const add = (id, component, extra = {}, isEdited) => entries.push({ id: `duban-${id}`, component, isEdited, ...extra });
   if (is(element, "bpmn:Lane")) add("lane-role", LaneRole, {}, edited.select);
+  if ((is(element, "bpmn:Process") || is(element, "bpmn:Participant")) && processOf(element)) {
+    add("executable", Executable, {}, edited.check);
+  }
   if (isAny(element, TASKS)) {
     add("due", PropText, { name: "due", label: S.due, description: S.dueHint }, edited.text);
     add("due-helper", DueHelper);

@@ -2,7 +2,10 @@
 instances run on it), one version's diagram and XML, and deploying a new version from a
 .bpmn file: a refused upload shows every finding (severity, element, line, message) in a
 table, and one refused for warnings alone can be deployed by accepting them with a comment
-(the upload rides along in the page, base64, so that it need not be chosen again)."""
+(the upload rides along in the page, base64, so that it need not be chosen again). An upload
+with errors that the modeler can open (a diagram from Camunda Modeler with no executable
+process, JUEL conditions …) is held on the server for a week and offered 在编辑器中打开, so
+that it is finished there instead of being lost to the refusal."""
 from __future__ import annotations
 
 import base64
@@ -27,6 +30,8 @@ MAX_COMMENT = 2000
 MAX_CARRIED_BYTES = 300 * 1024
 MAX_VERSION = 2**31 - 1   # a database integer
 BPMN_SUFFIXES = (".bpmn", ".xml", ".bpmn20.xml")
+# findings that leave nothing the modeler could open
+UNREADABLE = {"xml-malformed", "doctype", "not-bpmn", "document-encoding", "document-empty"}
 KNOWN = {"rectification": _l("整改流程"), "escalation": _l("督办流程"), "interview": _l("约谈流程"),
          "accountability": _l("问责流程")}
 
@@ -109,7 +114,8 @@ def _deploy(content: bytes, filename: str, attachments: dict[str, bytes], accept
         definition, created = duban().deploy(current_user().id, content, filename, attachments, accepted)
     except DocumentError as failure:
         return _render_list(filename=filename, status=400, findings=_findings(failure.findings),
-                            upload=_upload(content, filename, attachments, failure), comment_missing=comment_missing)
+                            upload=_upload(content, filename, attachments, failure), comment_missing=comment_missing,
+                            held=_hold(content, filename, failure))
     except Conflict as failure:
         return _render_list({"file": [failure.message]}, filename=filename, status=409)
     if created:
@@ -124,7 +130,17 @@ def _deploy(content: bytes, filename: str, attachments: dict[str, bytes], accept
 def _findings(findings) -> list[dict]:
     chinese = str(get_locale() or "zh").startswith("zh")
     return [{"severity": f.severity, "code": f.code, "element": f.element, "name": f.name, "line": f.line,
-             "message": (f.message_zh or f.message) if chinese else f.message} for f in findings]
+             "message": (f.message_zh or f.message) if chinese else f.message, "fix": f.fix} for f in findings]
+
+
+def _hold(content: bytes, filename: str, failure: DocumentError) -> str | None:
+    """The token of the held upload, when it has errors and the modeler can open it."""
+    if not failure.errors or any(f.code in UNREADABLE for f in failure.findings):
+        return None
+    try:
+        return duban().hold_definition(current_user().id, content, filename)
+    except (DocumentError, ValueError, OSError):
+        return None
 
 
 def _upload(content: bytes, filename: str, attachments: dict[str, bytes], failure: DocumentError) -> dict | None:
@@ -139,7 +155,8 @@ def _upload(content: bytes, filename: str, attachments: dict[str, bytes], failur
 
 
 def _render_list(errors: dict | None = None, filename: str | None = None, status: int = 200,
-                 findings: list[dict] | None = None, upload: dict | None = None, comment_missing: bool = False):
+                 findings: list[dict] | None = None, upload: dict | None = None, comment_missing: bool = False,
+                 held: str | None = None):
     with duban().db.reading() as db:
         rows = deployed.versions(db)
         usage = deployed.usage(db)
@@ -153,4 +170,4 @@ def _render_list(errors: dict | None = None, filename: str | None = None, status
                 "user_tasks": len(row.forms), "usage": usage.get(row.id, deployed.Usage())})
     return render_template("admin/definitions.html", processes=processes, errors=errors or {}, filename=filename,
                            max_mb=MAX_BPMN_BYTES // 1024 // 1024, findings=findings or [], upload=upload,
-                           comment_missing=comment_missing, max_comment=MAX_COMMENT), status
+                           comment_missing=comment_missing, max_comment=MAX_COMMENT, held=held), status

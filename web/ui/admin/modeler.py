@@ -63,6 +63,9 @@ def _strings() -> dict[str, str]:
         "unchanged": _("内容与 %(key)s 第 %(version)s 版相同，没有产生新版本。"), "openVersion": _("查看该版本"),
         "notDeployed": _("未部署："), "deployFailed": _("部署失败："),
         "error": _("错误"), "warning": _("警告"), "line": _("行"), "document": _("文档"),
+        "applyFix": _("采用建议"), "fixApplied": _("已采用（可撤销）"),
+        "executable": _("可执行（isExecutable）"),
+        "executableHint": _("部署的流程必须可执行；一个文档只能有一个可执行流程"),
     }
 
 
@@ -94,6 +97,15 @@ def modeler_edit(key: str):
         latest = rows[0]
         xml, name, version = latest.bpmn_xml, latest.name, latest.version
     return _editor(xml, key, name, version)
+
+
+@bp.get("/definitions/held/<token>/edit")
+def modeler_held(token: str):
+    """An upload that could not be deployed, held to be finished here (definitions.py)."""
+    held = duban().held_definition(token)
+    if held is None:
+        abort(404, _("没有这个待完成的流程图，或它已过期（保留 7 天）：请重新上传文件。"))
+    return _editor(held.xml, None, held.filename, None)
 
 
 @bp.get("/definitions/new")

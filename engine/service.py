@@ -27,6 +27,7 @@ from .escalation import firing, rules
 from .escalation import ladder as ladder_module
 from .escalation.targets import resolve
 from .scheduling import signal as scheduling_signal
+from .workflow import purpose
 from .workflow.runtime import Runtime
 from .workflow.sandbox import rehearsal
 
@@ -175,6 +176,7 @@ class Duban:
             definition = self.runtime.latest(session, process_key)
             if definition is None:
                 raise NotFound(f"no process {process_key!r} is deployed", {"process_key": ["not deployed"]})
+            purpose.require_problem_process(definition)
             problem = problems.register(session, new, actor)
             self.runtime.start(session, definition, problem, actor)
             return answer(session, problem.id) if answer else problem.id

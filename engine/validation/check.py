@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from SpiffWorkflow.spiff.parser import VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from ..workflow import document
+from ..workflow import document, purpose
 from . import fields, flows
 from .findings import ERROR, WARNING, DocumentError, Finding, errors, name_and_sentence, warnings
 from .graph import FlowGraph
@@ -26,6 +26,7 @@ class Deployable:
     forms: dict[str, dict]
     spec: object
     subprocess_specs: dict = field(default_factory=dict)
+    purpose: str | None = None
 
 
 @dataclass
@@ -56,7 +57,10 @@ def inspect(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
     flows.check_ways_out(graph, findings)
     setters = fields.check_names(graph, forms, findings)
     flows.check_gateways(graph, forms, setters, broken, findings)
-    if not any(document.properties_of(el).get("problemStatus") for el in process.iter() if isinstance(el.tag, str)):
+    declared, purpose_findings = purpose.read(process)
+    findings += purpose_findings
+    # a ladder process leaves the problem's status to the problem's own process
+    if declared not in purpose.LADDER and not purpose.sets_problem_status(process):
         findings.append(Finding(process.get("id"), process.sourceline, "no element sets a problemStatus: the "
                                 "problem's status (已交办, 整改中 …) will not follow this process",
                                 code="no-problem-status", severity=WARNING,
@@ -80,7 +84,8 @@ def inspect(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
         return Inspection(findings)
     deployable = Deployable(key=process.get("id"), name=process.get("name") or process.get("id"),
                             xml=document.as_text(content, tree), checksum=document.checksum_of(content, forms),
-                            forms=forms, spec=spec, subprocess_specs=subprocess_specs)
+                            forms=forms, spec=spec, subprocess_specs=subprocess_specs,
+                            purpose=declared)
     return Inspection(findings, deployable)
 
 

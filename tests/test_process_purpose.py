@@ -3,7 +3,6 @@ registered only on problem processes (API and Excel import), the ladder's proces
 started by the ladder alone, and a rule cannot make the ladder start a problem process."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -70,8 +69,9 @@ def test_an_undeclared_diagram_without_problem_status_is_warned_and_refused_for_
     document = undeclared("plain_flow")
     refused = deploy_xml(api, document)
     assert refused.status_code == 400
-    codes = {f["code"] for f in refused.json["findings"]}
-    assert {"no-purpose", "no-problem-status"} <= codes
+    warned = [f for f in refused.json["findings"] if f["code"] == "no-problem-status"]
+    assert len(warned) == 1 and "declares no purpose" in warned[0]["message"]
+    assert "声明 purpose = problem" in warned[0]["message_zh"]
     assert deploy_xml(api, document, accept=FIXTURE).status_code == 201
     assert purposes(api)["plain_flow"] is None
     response = api.post("/api/problems", as_="admin", json=_body(api, process_key="plain_flow"))

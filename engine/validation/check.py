@@ -61,10 +61,13 @@ def inspect(content: bytes, lane_roles: set[str], filename: str = "upload.bpmn",
     findings += purpose_findings
     # a ladder process leaves the problem's status to the problem's own process
     if declared not in purpose.LADDER and not purpose.sets_problem_status(process):
+        undeclared = declared is None and not purpose_findings
         findings.append(Finding(process.get("id"), process.sourceline, "no element sets a problemStatus: the "
-                                "problem's status (已交办, 整改中 …) will not follow this process",
+                                "problem's status (已交办, 整改中 …) will not follow this process"
+                                + (purpose.UNDECLARED if undeclared else ""),
                                 code="no-problem-status", severity=WARNING,
-                                message_zh="没有任何元素设置 problemStatus：问题状态（已交办、整改中……）不会随本流程变化"))
+                                message_zh="没有任何元素设置 problemStatus：问题状态（已交办、整改中……）不会随本流程变化"
+                                           + (purpose.UNDECLARED_ZH if undeclared else "")))
     root = tree.getroot()
     elements = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
     lines = {element_id: el.sourceline for element_id, el in elements.items()}

@@ -8,7 +8,7 @@ import); the ladder starts the others by their key and refuses a problem process
 A diagram that declares nothing is a problem process when some element of it sets a
 `problemStatus` (what a problem process does, and what every diagram written before the
 declaration existed and meant for problems does); otherwise its purpose stays undeclared,
-the deployment warns, and no problem can be registered on it until it is declared: a
+the deployment warns (no-problem-status, saying so), and no problem can be registered on it until it is declared: a
 process that never moves the problem's status is much more likely one of the ladder's than
 a problem's.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..errors import Invalid
 from .document import properties_of
-from ..validation.findings import ERROR, WARNING, Finding
+from ..validation.findings import ERROR, Finding
 
 PROBLEM = "problem"
 ESCALATION = "escalation"
@@ -27,6 +27,11 @@ LADDER = (ESCALATION, INTERVIEW, ACCOUNTABILITY)
 NAMES_ZH = {PROBLEM: "问题整改", ESCALATION: "督办升级", INTERVIEW: "约谈", ACCOUNTABILITY: "问责"}
 PROPERTY = "purpose"
 MAX_LENGTH = 20   # the column's size (models/process.py)
+# what the no-problem-status warning adds for a process that declares no purpose either
+UNDECLARED = ("; and it declares no purpose (process property purpose = problem, escalation, interview or "
+              "accountability): no problem can be registered on it until it declares purpose = problem")
+UNDECLARED_ZH = ("；流程也没有声明用途（流程属性 purpose：problem、escalation、interview 或 accountability）："
+                 "声明 purpose = problem 之前不能用它登记问题")
 
 
 def sets_problem_status(process) -> bool:
@@ -48,13 +53,7 @@ def read(process) -> tuple[str | None, list[Finding]]:
                                          f"（{'、'.join(NAMES_ZH.values())}）")]
     if sets_problem_status(process):
         return PROBLEM, []
-    return None, [Finding(key, process.sourceline,
-                          "the process does not declare its purpose (property purpose = problem, escalation, "
-                          "interview or accountability) and sets no problemStatus: no problem can be registered "
-                          "on it until it declares purpose = problem",
-                          code="no-purpose", severity=WARNING,
-                          message_zh="流程没有声明用途（属性 purpose：problem、escalation、interview 或 accountability），"
-                                     "也没有设置 problemStatus：声明 purpose = problem 之前不能用它登记问题")]
+    return None, []   # the no-problem-status warning says it (UNDECLARED)
 
 
 def refusal_for_problem(key: str, purpose: str | None) -> str | None:

@@ -3,7 +3,6 @@ registered only on problem processes (API and Excel import), the ladder's proces
 started by the ladder alone, and a rule cannot make the ladder start a problem process."""
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import func, select
 

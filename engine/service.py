@@ -167,7 +167,7 @@ class Duban:
         inside the transaction (a door's response, complete before the commit)."""
         def rehearse(session):
             definition = self.runtime.latest(session, process_key)
-            if definition is not None:
+            if definition is not None and definition.purpose == purpose.PROBLEM:
                 self.runtime.rehearse_start(definition)
 
         with self.scripts_first(rehearse), self.db.transaction() as session:

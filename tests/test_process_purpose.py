@@ -132,3 +132,16 @@ def test_the_ladder_starts_no_process_that_became_a_problem_process(api, duban):
     with duban.db.reading() as session:
         fired = session.scalars(select(Escalation).where(Escalation.level == 2)).one()
         assert fired.instance_ids == [] and "problem process" in fired.note
+
+
+def test_the_pages_show_each_process_purpose(app, api):
+    from .test_pages import login
+
+    client = app.test_client()
+    login(client, "admin")
+    listing = client.get("/admin/definitions").get_data(as_text=True)
+    assert 'data-purpose="interview"' in listing and 'data-purpose="problem"' in listing
+    version = client.get("/admin/definitions/accountability/1").get_data(as_text=True)
+    assert 'data-purpose="accountability"' in version and "问责" in version
+    deploy_xml(api, undeclared("plain_flow"), accept=FIXTURE)
+    assert "未声明（不能用于登记问题）" in client.get("/admin/definitions/plain_flow/1").get_data(as_text=True)

@@ -189,11 +189,12 @@ def _render_list(errors: dict | None = None, filename: str | None = None, status
         processes: list[dict] = []
         for row in rows:
             if not processes or processes[-1]["key"] != row.key:
-                processes.append({"key": row.key, "name": row.name, "label": KNOWN.get(row.key), "versions": []})
+                processes.append({"key": row.key, "name": row.name, "label": KNOWN.get(row.key), "versions": [],
+                                  "purpose": row.purpose})   # the newest version's
             processes[-1]["versions"].append({
                 "version": row.version, "name": row.name, "deployed_at": row.deployed_at,
                 "deployed_by": row.deployed_by.display_name if row.deployed_by else None,
                 "user_tasks": len(row.forms), "usage": usage.get(row.id, deployed.Usage())})
     return render_template("admin/definitions.html", processes=processes, errors=errors or {}, filename=filename,
                            max_mb=MAX_BPMN_BYTES // 1024 // 1024, findings=findings or [], upload=upload,
-                           comment_missing=comment_missing, max_comment=MAX_COMMENT), status
+                           comment_missing=comment_missing, max_comment=MAX_COMMENT, purposes=PURPOSE_LABELS), status

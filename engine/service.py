@@ -28,6 +28,7 @@ from .escalation import ladder as ladder_module
 from .escalation.targets import resolve
 from .scheduling import signal as scheduling_signal
 from .validation import encoding
+from .workflow import purpose
 from .workflow.held_diagrams import HeldDiagrams
 from .workflow.runtime import Runtime
 from .workflow.sandbox import rehearsal
@@ -181,7 +182,7 @@ class Duban:
         inside the transaction (a door's response, complete before the commit)."""
         def rehearse(session):
             definition = self.runtime.latest(session, process_key)
-            if definition is not None:
+            if definition is not None and definition.purpose == purpose.PROBLEM:
                 self.runtime.rehearse_start(definition)
 
         with self.scripts_first(rehearse), self.db.transaction() as session:
@@ -190,6 +191,7 @@ class Duban:
             definition = self.runtime.latest(session, process_key)
             if definition is None:
                 raise NotFound(f"no process {process_key!r} is deployed", {"process_key": ["not deployed"]})
+            purpose.require_problem_process(definition)
             problem = problems.register(session, new, actor)
             self.runtime.start(session, definition, problem, actor)
             return answer(session, problem.id) if answer else problem.id

@@ -32,6 +32,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..ledger import Action
 from ..models import ImportRun, ImportRunStatus, ProcessDefinition
 from ..text import normal_code
+from ..workflow import purpose
 from . import importing, registering, runs
 from .sheet import Table
 
@@ -77,6 +78,7 @@ class ConfirmedImport:
                 if definition is None:
                     raise NotFound(f"no process {self.process_key!r} is deployed",
                                    {"process_key": ["not deployed"]})
+                purpose.require_problem_process(definition)
                 if not registering.still_valid(session, plan):
                     plan = importing.analyse(session, self.table, sheet_sha256=self.sha256)
                     self._refuse(plan)

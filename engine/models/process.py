@@ -24,6 +24,9 @@ class ProcessDefinition(Base):
     forms: Mapped[dict] = mapped_column(JSON)          # BPMN element id -> form-js schema
     spec: Mapped[dict] = mapped_column(JSON)           # the parsed spec, serialized once per version
     checksum: Mapped[str] = mapped_column(String(64))
+    # what the process is for (engine/workflow/purpose.py): problem, escalation, interview,
+    # accountability; None when the diagram declares nothing and sets no problemStatus
+    purpose: Mapped[str | None] = mapped_column(String(20))
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

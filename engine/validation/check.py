@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from SpiffWorkflow.spiff.parser import VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from ..workflow import document
+from ..workflow import document, purpose
 from . import encoding, fields, flows
 from .findings import ERROR, WARNING, DocumentError, Finding, errors, name_and_sentence, warnings
 from .graph import FlowGraph
@@ -26,6 +26,7 @@ class Deployable:
     forms: dict[str, dict]
     spec: object
     subprocess_specs: dict = field(default_factory=dict)
+    purpose: str | None = None
 
 
 @dataclass
@@ -58,11 +59,17 @@ def inspect(content: bytes, lane_roles: set[str] | dict, filename: str = "upload
     flows.check_ways_out(graph, findings)
     setters = fields.check_names(graph, forms, findings)
     flows.check_gateways(graph, forms, setters, broken, findings)
-    if not any(document.properties_of(el).get("problemStatus") for el in process.iter() if isinstance(el.tag, str)):
+    declared, purpose_findings = purpose.read(process)
+    findings += purpose_findings
+    # a ladder process leaves the problem's status to the problem's own process
+    if declared not in purpose.LADDER and not purpose.sets_problem_status(process):
+        undeclared = declared is None and not purpose_findings
         findings.append(Finding(process.get("id"), process.sourceline, "no element sets a problemStatus: the "
-                                "problem's status (已交办, 整改中 …) will not follow this process",
+                                "problem's status (已交办, 整改中 …) will not follow this process"
+                                + (purpose.UNDECLARED if undeclared else ""),
                                 code="no-problem-status", severity=WARNING,
-                                message_zh="没有任何元素设置 problemStatus：问题状态（已交办、整改中……）不会随本流程变化"))
+                                message_zh="没有任何元素设置 problemStatus：问题状态（已交办、整改中……）不会随本流程变化"
+                                           + (purpose.UNDECLARED_ZH if undeclared else "")))
     root = tree.getroot()
     elements = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
     lines = {element_id: el.sourceline for element_id, el in elements.items()}
@@ -83,7 +90,8 @@ def inspect(content: bytes, lane_roles: set[str] | dict, filename: str = "upload
         return Inspection(findings)
     deployable = Deployable(key=process.get("id"), name=process.get("name") or process.get("id"),
                             xml=document.as_text(content, tree), checksum=document.checksum_of(content, forms),
-                            forms=forms, spec=spec, subprocess_specs=subprocess_specs)
+                            forms=forms, spec=spec, subprocess_specs=subprocess_specs,
+                            purpose=declared)
     return Inspection(findings, deployable)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskState
+from ..models import InstanceStatus, ProcessDefinition, ProcessInstance
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,3 @@ def usage(session: Session, definition_ids: list[int] | None = None) -> dict[int
         counts.setdefault(definition_id, {})[InstanceStatus(status).value] = count
     return {definition_id: Usage(**by_status) for definition_id, by_status in counts.items()}
 
-
-def waiting_at(session: Session, definition_id: int) -> dict[str, int]:
-    """Ready user tasks of the version's running instances, by BPMN element id (where its
-    instances wait now)."""
-    rows = session.execute(select(HumanTask.element_id, func.count())
-                           .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-                           .where(ProcessInstance.definition_id == definition_id,
-                                  HumanTask.state == TaskState.READY)
-                           .group_by(HumanTask.element_id))
-    return {element_id: count for element_id, count in rows}

@@ -85,12 +85,14 @@ class Runtime:
             key=prepared.key, name=prepared.name, version=(latest.version + 1) if latest else 1,
             bpmn_xml=prepared.xml, forms=prepared.forms,
             spec=spec_to_dict(prepared.spec, prepared.subprocess_specs), checksum=prepared.checksum,
+            purpose=prepared.purpose,
             deployed_by_id=actor.id if actor else None, deployed_at=clock.now())
         session.add(definition)
         session.flush()
         ledger.record(session, Action.DEFINITION_DEPLOYED, actor=actor, subject_type="process_definition",
                       subject_id=definition.id, payload={"key": definition.key, "version": definition.version,
                                                          "checksum": definition.checksum, "file": filename,
+                                                         "purpose": definition.purpose,
                                                          **_accepted(warned, accepted)})
         return definition, True
 

@@ -3,12 +3,15 @@ from __future__ import annotations
 from flask import Response, request
 from sqlalchemy import select
 
+from engine import clock
 from engine.errors import Invalid, NotFound
+from engine.text import ID_MAX
+from engine.workflow import heatmap
 from engine.models import ProcessDefinition, Role
 from engine.workflow.document import DocumentError
 
 from .common import BEARER, Blueprint, caller_id, duban, reply
-from .schemas import CheckOut, DefinitionOut
+from .schemas import CheckOut, DefinitionOut, HeatmapOut, WaitingPage, WaitingQuery
 
 blp = Blueprint("definitions", __name__, url_prefix="/api", description="Process definitions (BPMN)")
 
@@ -49,6 +52,48 @@ def definition_xml(key: str, version: int):
         if row is None:
             raise NotFound(f"no version {version} of process {key!r}")
         return Response(row.bpmn_xml, mimetype="application/xml")
+
+
+def _version(session, key: str, version: int) -> ProcessDefinition:
+    row = None if version > ID_MAX else session.scalars(select(ProcessDefinition).where(
+        ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
+    if row is None:
+        raise NotFound(f"no version {version} of process {key!r}", {"version": [f"{key} has no version {version}"]})
+    return row
+
+
+@blp.get("/process-definitions/<key>/versions/<int:version>/heatmap")
+@blp.response(200, HeatmapOut)
+@blp.doc(security=BEARER)
+def heat(key: str, version: int):
+    """Where the version's instances wait (热力图): per element, the ready user tasks waiting
+    there and the median time they have waited, by the engine's clock; most waiting first."""
+    _require(Role.ADMIN, Role.DISCIPLINE, what="read process definitions")
+    now = clock.now()
+    with duban().db.reading() as session:
+        row = _version(session, key, version)
+        spots = heatmap.heat(session, row, now)
+        return reply(HeatmapOut(), {"key": key, "version": version, "now": now,
+                                    "waiting": sum(spot.waiting for spot in spots), "elements": spots})
+
+
+@blp.get("/process-definitions/<key>/versions/<int:version>/heatmap/<element_id>")
+@blp.arguments(WaitingQuery, location="query")
+@blp.response(200, WaitingPage)
+@blp.doc(security=BEARER)
+def waiting(query, key: str, version: int, element_id: str):
+    """The problems waiting at one element of the version, longest waiting first, a page at a
+    time; 404 naming `element_id` when the version has no such element."""
+    _require(Role.ADMIN, Role.DISCIPLINE, what="read process definitions")
+    with duban().db.reading() as session:
+        row = _version(session, key, version)
+        names = heatmap.elements(row)
+        if element_id not in names:
+            raise NotFound(f"version {version} of {key!r} has no element {element_id[:100]!r}",
+                           {"element_id": ["no such element in this version"]})
+        items, total = heatmap.waiting_at(session, row, element_id, query["page"], query["per_page"])
+        return reply(WaitingPage(), {"element_id": element_id, "name": names[element_id], "items": items,
+                                     "total": total, "page": query["page"], "per_page": query["per_page"]})
 
 
 BPMN_BODY = {"content": {

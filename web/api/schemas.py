@@ -315,4 +315,50 @@ class DefinitionOut(Schema):
     deployed_by = fields.Function(lambda d: d.deployed_by.username if d.deployed_by else None)
     deployed_at = fields.AwareDateTime()
     user_tasks = fields.Function(lambda d: sorted(d.forms))
+    purpose = fields.String(allow_none=True, metadata={
+        "description": "what the process is for: problem, escalation, interview or accountability; null when the "
+                       "diagram declares nothing and sets no problemStatus (no problem can be registered on it)"})
+
+
+class HeatSpotOut(Schema):
+    element_id = fields.String(required=True)
+    name = fields.String(allow_none=True, metadata={"description": "the element's name in the diagram"})
+    waiting = fields.Integer(required=True, metadata={"description": "ready user tasks waiting at the element"})
+    median_waiting_seconds = fields.Integer(required=True, attribute="median_seconds",
+                                            metadata={"description": "the median time they have waited (elapsed)"})
+    oldest_since = fields.AwareDateTime(required=True, metadata={"description": "when the longest waiting one opened"})
+
+
+class HeatmapOut(Schema):
+    """Where a version's instances wait (热力图): ready user tasks by element."""
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    now = fields.AwareDateTime(required=True, metadata={"description": "the engine's clock the times are measured at"})
+    waiting = fields.Integer(required=True, metadata={"description": "ready user tasks of the version in all"})
+    elements = fields.List(fields.Nested(HeatSpotOut), required=True)
+
+
+class WaitingProblemOut(Schema):
+    task_id = fields.Integer(required=True)
+    problem_id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    title = fields.String(required=True)
+    lead_unit = fields.String(allow_none=True)
+    since = fields.AwareDateTime(required=True, metadata={"description": "when the task opened"})
+    light = fields.String(required=True, metadata={"description": "the task's traffic light"})
+    problem_light = fields.String(required=True)
+
+
+class WaitingPage(Schema):
+    element_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(WaitingProblemOut), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+
+
+class WaitingQuery(Schema):
+    page = Page()
+    per_page = PerPage(50, 200)
 

@@ -15,10 +15,12 @@ from engine.escalation.rules import EVENTS
 from engine.escalation.targets import NOTIFY_TARGETS
 from engine.models import ProblemStatus
 from engine.workflow import definitions as deployed
+from engine.workflow import purpose
 from engine.workflow.document import PLAN_FIELDS, DocumentError
 
 from ..layout import EVENT_LABELS, current_user, duban
 from . import bp
+from .definitions import PURPOSE_LABELS
 from .rules import TARGET_LABELS
 
 MAX_BPMN_BYTES = 10 * 1024 * 1024
@@ -56,6 +58,8 @@ def _strings() -> dict[str, str]:
         "records": _("记录 records"), "notify": _("通知 notify"), "notifyMessage": _("通知内容 notifyMessage"),
         "notifyMessageHint": _("可用 {problem_code}、{problem_title}、{deadline} 及表单字段"),
         "escalationEvent": _("督办事件 escalationEvent"),
+        "purpose": _("流程用途"),
+        "purposeHint": _("问题整改流程才能用于登记问题；督办升级、约谈、问责流程由督办规则启动"),
         "importWarnings": _("流程图已打开，有 %(n)s 条导入警告。"), "importFailed": _("流程图无法打开："),
         "checking": _("正在检查……"), "checked": _("检查完成：%(errors)s 个错误，%(warnings)s 个警告。"),
         "serverCheckFailed": _("服务器端检查失败："),
@@ -79,6 +83,7 @@ def _vocabulary() -> dict[str, list[dict]]:
         "targets": [{"value": t, "label": str(TARGET_LABELS.get(t) or EXTRA_TARGET_LABELS.get(t, t))} for t in NOTIFY_TARGETS],
         "planFields": [{"value": f, "label": str(PLAN_LABELS[f])} for f in PLAN_ORDER if f in PLAN_FIELDS],
         "records": [{"value": r, "label": str(label)} for r, label in RECORD_LABELS.items()],
+        "purposes": [{"value": p, "label": f"{PURPOSE_LABELS[p]}（{p}）"} for p in purpose.PURPOSES],
     }
 
 

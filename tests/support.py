@@ -20,8 +20,13 @@ def for_problems(document, purpose: str = "problem"):
         text = text.replace("<bpmn:definitions ", f"<bpmn:definitions {SPIFF_NS} ", 1)
     start = text.index("<bpmn:process ")
     end = text.index(">", start) + 1
-    text = (text[:end] + '<bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="purpose" '
-            f'value="{purpose}" /></spiffworkflow:properties></bpmn:extensionElements>' + text[end:])
+    declaration = (f'<spiffworkflow:properties><spiffworkflow:property name="purpose" value="{purpose}" />'
+                   '</spiffworkflow:properties>')
+    if text[end:].lstrip().startswith("<bpmn:extensionElements>"):   # the process has some already
+        end = text.index("<bpmn:extensionElements>", end) + len("<bpmn:extensionElements>")
+        text = text[:end] + declaration + text[end:]
+    else:
+        text = text[:end] + f"<bpmn:extensionElements>{declaration}</bpmn:extensionElements>" + text[end:]
     return text.encode("utf-8") if raw else text
 
 

@@ -16,6 +16,7 @@ from engine.validation.findings import DocumentError
 from engine.validation.juel import NotTranslatable, translate
 
 from .helpers_flow import snapshot
+from .support import for_problems
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NAMES = {"camunda_review": ("整改方案审核", "审核整改方案", "退回"), "camunda_review_gbk": ("整改方案审核", "审核整改方案", "退回"),
@@ -129,7 +130,7 @@ def test_utf16_without_its_byte_order_mark_and_utf8_with_one_load():
 
 def test_candidate_groups_give_the_tasks_their_roles_and_the_process_runs(api, duban):
     response = api.post("/api/process-definitions?accept_warnings=true&comment=Camunda", as_="admin",
-                        data=mended(fixture().decode()).encode(), content_type="application/xml")
+                        data=for_problems(mended(fixture().decode())).encode(), content_type="application/xml")
     assert response.status_code == 201, response.json
     assert response.json["user_tasks"] == ["Activity_review"]   # the camunda:formData form
     problem = api.register(process_key="camunda_review", code="CAM-1")

@@ -59,6 +59,8 @@ def test_a_camunda_diagram_is_finished_in_the_editor_and_deployed(server, page, 
     executable.check()
     expect(executable).to_be_checked()
     expect(panel.locator("#bio-properties-panel-isExecutable")).to_be_checked()   # the library's own, in step
+    # and declared a process for problems (流程用途), so that problems can be registered on it
+    panel.locator("#bio-properties-panel-duban-purpose").select_option("problem")
 
     page.locator('[data-action="check"]').click()
     expect(page.locator("#modeler-status")).to_contain_text("检查完成：0 个错误")

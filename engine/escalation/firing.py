@@ -118,7 +118,7 @@ def fire(session: Session, due: Due, ladder: Ladder, runtime: Runtime, now: date
 def _start_processes(session: Session, escalation: Escalation, problem: Problem,
                      runtime: Runtime) -> tuple[list[int], str | None]:
     key = escalation.action["process"]
-    definition = runtime.latest(session, key)
+    definition = runtime.current(session, key)
     if definition is None:
         return [], f"process {key!r} is not deployed: nothing was started"
     data = {"problem_code": problem.code, "problem_title": problem.title, "level": escalation.level,

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from engine.errors import Conflict
 from engine.workflow import definitions as deployed
+from engine.workflow import versions
 from engine.workflow.document import DocumentError
 
 from ..layout import current_user, duban
@@ -45,11 +46,14 @@ def definition_version(key: str, version: int):
             abort(404, _("没有流程 %(key)s 的第 %(version)s 版。", key=key, version=version))
         others = [v.version for v in deployed.versions(db) if v.key == key]
         usage = deployed.usage(db, [row.id]).get(row.id, deployed.Usage())
+        current = versions.current(db, key)
         view = {"id": row.id, "key": row.key, "name": row.name, "version": row.version, "checksum": row.checksum,
                 "deployed_at": row.deployed_at,
                 "deployed_by": row.deployed_by.display_name if row.deployed_by else _("系统（随版本发布）"),
                 "user_tasks": sorted(row.forms), "xml": row.bpmn_xml, "usage": usage,
-                "waiting": deployed.waiting_at(db, row.id), "latest": max(others), "versions": others}
+                "waiting": deployed.waiting_at(db, row.id), "latest": max(others), "versions": others,
+                "status": row.status.value, "current": current is not None and current.id == row.id,
+                "comment": row.comment}
     return render_template("admin/definitions_version.html", d=view, label=KNOWN.get(key))
 
 
@@ -112,7 +116,7 @@ def _deploy(content: bytes, filename: str, attachments: dict[str, bytes], accept
                             upload=_upload(content, filename, attachments, failure), comment_missing=comment_missing)
     except Conflict as failure:
         return _render_list({"file": [failure.message]}, filename=filename, status=409)
-    if created:
+    if created and definition.status.value == "published":
         flash(_("已部署 %(name)s（%(key)s）第 %(version)s 版：新启动的流程使用此版本，运行中的流程仍按原版本。",
                 name=definition.name, key=definition.key, version=definition.version), "success")
     else:
@@ -141,16 +145,12 @@ def _upload(content: bytes, filename: str, attachments: dict[str, bytes], failur
 def _render_list(errors: dict | None = None, filename: str | None = None, status: int = 200,
                  findings: list[dict] | None = None, upload: dict | None = None, comment_missing: bool = False):
     with duban().db.reading() as db:
-        rows = deployed.versions(db)
-        usage = deployed.usage(db)
         processes: list[dict] = []
-        for row in rows:
-            if not processes or processes[-1]["key"] != row.key:
-                processes.append({"key": row.key, "name": row.name, "label": KNOWN.get(row.key), "versions": []})
-            processes[-1]["versions"].append({
-                "version": row.version, "name": row.name, "deployed_at": row.deployed_at,
-                "deployed_by": row.deployed_by.display_name if row.deployed_by else None,
-                "user_tasks": len(row.forms), "usage": usage.get(row.id, deployed.Usage())})
+        for row in deployed.listing(db):
+            if not processes or processes[-1]["key"] != row["key"]:
+                processes.append({"key": row["key"], "name": row["name"], "label": KNOWN.get(row["key"]), "versions": []})
+            processes[-1]["versions"].append({**row, "deployed_by": row["deployed_by_name"],
+                                              "user_tasks": len(row["user_tasks"])})
     return render_template("admin/definitions.html", processes=processes, errors=errors or {}, filename=filename,
                            max_mb=MAX_BPMN_BYTES // 1024 // 1024, findings=findings or [], upload=upload,
                            comment_missing=comment_missing, max_comment=MAX_COMMENT), status

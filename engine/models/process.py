@@ -25,7 +25,8 @@ class ProcessDefinition(Base):
     again (engine/workflow/versions.py)."""
 
     __tablename__ = "process_definition"
-    __table_args__ = (UniqueConstraint("key", "version"), Index("ix_process_definition_key_status", "key", "status"))
+    __table_args__ = (UniqueConstraint("key", "version"), UniqueConstraint("key", "publication", name="uq_process_definition_key_publication"),
+                      Index("ix_process_definition_key_status", "key", "status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(100), index=True)
@@ -45,6 +46,9 @@ class ProcessDefinition(Base):
                                                      server_default="published")
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # the order of publication within the key (1, 2, …): the highest is current, whatever the
+    # clock says (the engine's clock can be moved back; two publications can share a moment)
+    publication: Mapped[int | None] = mapped_column(Integer)
 
     deployed_by: Mapped[User | None] = relationship(foreign_keys=[deployed_by_id])
     published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])

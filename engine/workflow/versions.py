@@ -41,15 +41,19 @@ def current(session: Session, key: str) -> ProcessDefinition | None:
     """The version new instances of `key` start on: the published one published last."""
     return session.scalars(select(ProcessDefinition)
                            .where(ProcessDefinition.key == key, ProcessDefinition.status == DefinitionStatus.PUBLISHED)
-                           .order_by(ProcessDefinition.published_at.desc(), ProcessDefinition.version.desc())
-                           .limit(1)).first()
+                           .order_by(ProcessDefinition.publication.desc()).limit(1)).first()
+
+
+def _next_publication(session: Session, key: str) -> int:
+    return (session.scalar(select(func.max(ProcessDefinition.publication))
+                           .where(ProcessDefinition.key == key)) or 0) + 1
 
 
 def current_ids(session: Session) -> set[int]:
     """The id of each key's current version (one query, whatever the number of versions)."""
     ranked = (select(ProcessDefinition.id, func.row_number().over(
         partition_by=ProcessDefinition.key,
-        order_by=(ProcessDefinition.published_at.desc(), ProcessDefinition.version.desc())).label("rank"))
+        order_by=ProcessDefinition.publication.desc()).label("rank"))
         .where(ProcessDefinition.status == DefinitionStatus.PUBLISHED).subquery())
     return set(session.scalars(select(ranked.c.id).where(ranked.c.rank == 1)))
 
@@ -142,6 +146,7 @@ def deploy(session: Session, lane_roles: set[str], content: bytes, actor: User |
     else:
         definition.status, definition.published_at, definition.published_by_id = (
             DefinitionStatus.PUBLISHED, now, actor.id if actor else None)
+        definition.publication = _next_publication(session, prepared.key)
     session.add(definition)
     session.flush()
     if draft:
@@ -178,6 +183,7 @@ def publish(session: Session, lane_roles: set[str], key: str, number: int, actor
     rollback = definition.status == DefinitionStatus.PUBLISHED
     definition.status, definition.published_at = DefinitionStatus.PUBLISHED, clock.now()
     definition.published_by_id = actor.id if actor else None
+    definition.publication = _next_publication(session, key)
     session.flush()
     ledger.record(session, Action.DEFINITION_ROLLED_BACK if rollback else Action.DEFINITION_PUBLISHED, actor=actor,
                   subject_type="process_definition", subject_id=definition.id,

@@ -122,8 +122,10 @@ async function start() {
         : body.status === "draft" ? (body.outcome === "replaced" ? S.draftReplaced : S.draftSaved) : S.deployed;
       say(template.replace("%(key)s", body.key).replace("%(version)s", body.version), "success");
       const link = document.createElement("a");
-      link.href = body.versions_url; link.textContent = S.openVersions; link.dataset.versionLink = body.version;
-      status.append(" ", link);
+      link.href = body.url; link.textContent = S.openVersion; link.dataset.versionLink = body.version;
+      const list = document.createElement("a");
+      list.href = body.versions_url; list.textContent = S.openVersions; list.dataset.versionsLink = body.key;
+      status.append(" ", link, " · ", list);
       page.dataset.deployed = String(body.version);
       page.dataset.deployedStatus = body.status;
       panel.hidden = true;

@@ -67,9 +67,13 @@ def definition_publish(key: str, version: int):
         return _render(key, 400, refusal)
     except NotFound:
         abort(404, _("没有流程 %(key)s 的第 %(version)s 版。", key=key, version=version))
-    except (Conflict, Invalid) as failure:
-        refusal["errors"] = {"version": [failure.message]}
-        return _render(key, 409 if isinstance(failure, Conflict) else 400, refusal)
+    except Conflict as failure:
+        current = "version" in (failure.errors or {})
+        refusal["errors"] = {"version": [_("第 %(v)s 版已经是当前版本。", v=version) if current else failure.message]}
+        return _render(key, 409, refusal)
+    except Invalid as failure:
+        refusal["errors"] = failure.errors or {"version": [failure.message]}
+        return _render(key, 400, refusal)
     flash(_("%(key)s 第 %(version)s 版已成为当前版本：新登记的问题按此版本办理，运行中的流程仍按原版本。",
             key=key, version=definition.version), "success")
     return redirect(url_for("admin.definition_versions", key=key))

@@ -268,3 +268,36 @@ def test_bad_diff_questions_are_refused_naming_the_field(api, query, status, fie
 def test_a_diff_of_an_unknown_process_is_a_404(api):
     response = diff(api, 1, 2, key="nothing")
     assert response.status_code == 404 and "from" in response.json["errors"]
+
+
+# -- the migration ------------------------------------------------------------------------------
+
+def test_versions_deployed_before_the_migration_are_published_in_their_order(tmp_path):
+    """0011 turns every existing row into a published version, published when it was deployed,
+    in the order of its number: the newest stays current."""
+    from sqlalchemy import create_engine, text
+
+    from engine import migrate
+    from engine.workflow import versions
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(url, "0010_import_runs")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for number, moment in ((1, "2026-01-05 01:00:00"), (2, "2026-02-05 01:00:00")):
+            connection.execute(text(
+                "INSERT INTO process_definition (key, name, version, bpmn_xml, forms, spec, checksum, deployed_at) "
+                "VALUES ('rectification', '整改', :n, '<x/>', '{}', '{}', :c, :at)"), {"n": number, "c": f"c{number}",
+                                                                                    "at": moment})
+    migrate.upgrade(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT version, status, published_at, deployed_at, publication "
+                                       "FROM process_definition ORDER BY version")).all()
+    assert [(r.version, r.status, r.publication) for r in rows] == [(1, "published", 1), (2, "published", 2)]
+    assert all(str(r.published_at) == str(r.deployed_at) for r in rows)
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as session:
+        assert versions.current(session, "rectification").version == 2
+        assert versions.current_ids(session) == {2}
+    engine.dispose()

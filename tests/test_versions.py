@@ -301,3 +301,16 @@ def test_versions_deployed_before_the_migration_are_published_in_their_order(tmp
         assert versions.current(session, "rectification").version == 2
         assert versions.current_ids(session) == {2}
     engine.dispose()
+
+
+def test_publishing_new_content_while_a_draft_exists_publishes_the_draft(api, duban):
+    assert deploy(api, RENAMED, comment="草稿", draft=True).json["version"] == 2
+    other = changed('<bpmn:userTask id="Task_submit_plan" name="提交整改方案">',
+                    '<bpmn:userTask id="Task_submit_plan" name="编制整改方案">')
+    response = deploy(api, other, comment="直接发布")
+    assert response.status_code == 201, response.json
+    assert (response.json["version"], response.json["status"]) == (2, "published")
+    assert [(d["version"], d["status"], d["current"], d["comment"]) for d in listed(api)] == [
+        (2, "published", True, "直接发布"), (1, "published", False, "shipped with the release")]
+    [entry] = [e for e in ledger_actions(duban, action="definition.deployed") if e.payload["version"] == 2]
+    assert entry.payload["from_draft"] is True and entry.payload["previous"] == 1

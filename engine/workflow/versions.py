@@ -110,7 +110,12 @@ def deploy(session: Session, lane_roles: set[str], content: bytes, actor: User |
     comment accepting them) is given; a draft only for an error (its warnings are accepted,
     or not, when it is published). Content equal to the current version is `unchanged`, as
     is a draft equal to the draft; a shipped diagram (`shipped`) is unchanged when any version
-    of its key has its content, so that a restart does not undo a rollback."""
+    of its key has its content, so that a restart does not undo a rollback.
+
+    A published deployment by a person while the process has a draft publishes that draft's
+    row with the new content: the draft was the next version in the works and is not left
+    behind, older than the current version. (A shipped diagram leaves an administrator's
+    draft alone and becomes a version of its own.)"""
     accept = draft or bool(accepted and accepted.strip())
     prepared, warned = check.prepare(content, lane_roles, filename, attachments, accept_warnings=accept)
     comment = clean_comment(comment or accepted)  # a deployment accepting warnings says why
@@ -126,8 +131,19 @@ def deploy(session: Session, lane_roles: set[str], content: bytes, actor: User |
         return in_force, Outcome.UNCHANGED
     payload = {"key": prepared.key, "checksum": prepared.checksum, "file": filename,
                **({"comment": comment} if comment else {}), **_accepted([] if draft else warned, accepted)}
+    existing = draft_of(session, prepared.key)
+    if existing is not None and not draft and not shipped:
+        # the process's draft is superseded: it is published with this content, under its number
+        _fill(existing, prepared, attachments, actor, now, comment)
+        existing.status, existing.published_at, existing.published_by_id = (
+            DefinitionStatus.PUBLISHED, now, actor.id if actor else None)
+        existing.publication = _next_publication(session, prepared.key)
+        session.flush()
+        ledger.record(session, Action.DEFINITION_DEPLOYED, actor=actor, subject_type="process_definition",
+                      subject_id=existing.id, payload={**payload, "version": existing.version, "from_draft": True,
+                                                       "previous": in_force.version if in_force else None})
+        return existing, Outcome.CREATED
     if draft:
-        existing = draft_of(session, prepared.key)
         if existing is not None:
             if existing.checksum == prepared.checksum and existing.comment == comment:
                 return existing, Outcome.UNCHANGED
@@ -155,7 +171,8 @@ def deploy(session: Session, lane_roles: set[str], content: bytes, actor: User |
                                                          "warnings": len(warned)})
     else:
         ledger.record(session, Action.DEFINITION_DEPLOYED, actor=actor, subject_type="process_definition",
-                      subject_id=definition.id, payload={**payload, "version": number})
+                      subject_id=definition.id, payload={**payload, "version": number,
+                                                         "previous": in_force.version if in_force else None})
     return definition, Outcome.CREATED
 
 

@@ -87,3 +87,36 @@ def test_draft_compare_publish_and_roll_back(server, page, shoot, api):
     assert api.ready_task(third, "Task_sign")["name"] == "签收"
     shoot(page, "rolled-back")
     assert page.js_errors == []
+
+
+def test_the_editor_offers_to_accept_warnings_with_a_reason(server, page, shoot, api):
+    sign_in_as_admin(page, server)
+    page.goto(f"{server}/admin/definitions/new")
+    expect(page.locator('#modeler[data-state="ready"]')).to_be_attached()
+    # the template's task sets the problem's status; without it the check warns (no-problem-status)
+    page.locator('[data-element-id="Task_first"]').click()
+    status = page.locator("#bio-properties-panel-duban-problem-status")
+    status.select_option("")
+
+    # a draft is saved although it warns: its warnings wait for its publication
+    deploy_from_editor(page, "先存草稿", action="save-draft")
+    expect(page.locator('#modeler[data-deployed="1"][data-deployed-status="draft"]')).to_be_attached()
+
+    deploy_from_editor(page, "第一版")
+    expect(page.locator("#modeler-status")).to_contain_text("未部署")
+    warned = page.locator("#deploy-panel [data-deploy-warnings]")
+    expect(warned).to_be_visible()
+    expect(page.locator('#findings li.finding[data-element-id="new_process"]')).to_contain_text("problemStatus")
+    shoot(page, "warnings")
+    warned.locator('[data-action="accept-publish"]').click()   # no reason yet: nothing is sent
+    expect(warned.locator("[data-deploy-reason]")).to_have_attribute("aria-invalid", "true")
+    warned.locator("[data-deploy-reason]").fill("状态由人工维护")
+    warned.locator('[data-action="accept-publish"]').click()
+    expect(page.locator('#modeler[data-deployed-status="published"]')).to_be_attached()
+    expect(warned).to_be_hidden()
+    shoot(page, "published")
+    listed = [d for d in api.get("/api/process-definitions", as_="admin").json if d["key"] == "new_process"]
+    # the draft was published with the accepted content, under its number
+    assert [(d["version"], d["status"], d["current"], d["comment"]) for d in listed] == [
+        (1, "published", True, "第一版")]
+    assert page.js_errors == []

@@ -66,6 +66,7 @@ class Firing:
 
 # the shipped ladder processes set no problemStatus on purpose: the problem's own process does
 SHIPPED_WARNINGS = "shipped with the release"
+SHIPPED_NOTE = "随版本发布"   # the 版本说明 of a shipped diagram's version
 
 
 class Duban:
@@ -153,7 +154,8 @@ class Duban:
 
     def deploy_shipped(self) -> list[tuple[ProcessDefinition, object]]:
         """The diagrams in bpmn/, deployed as a new version where no version has their content."""
-        return [self.deploy(None, path.read_bytes(), path.name, accepted=SHIPPED_WARNINGS, shipped=True)
+        return [self.deploy(None, path.read_bytes(), path.name, accepted=SHIPPED_WARNINGS,
+                            comment=SHIPPED_NOTE, shipped=True)
                 for path in sorted(BPMN_DIR.glob("*.bpmn"))]
 
     def publish_definition(self, user_id: int | None, key: str, version: int, comment: str | None,

@@ -79,7 +79,7 @@ def test_saving_a_draft_again_replaces_it_in_place(api, duban):
         rows = session.execute(select(ProcessDefinition.version, ProcessDefinition.status, ProcessDefinition.comment)
                                .where(ProcessDefinition.key == "rectification")
                                .order_by(ProcessDefinition.version)).all()
-    assert [(v, s.value, c) for v, s, c in rows] == [(1, "published", "shipped with the release"), (2, "draft", "第二稿")]
+    assert [(v, s.value, c) for v, s, c in rows] == [(1, "published", "随版本发布"), (2, "draft", "第二稿")]
     saved = [e for e in ledger_actions(duban, action="definition.draft_saved")]
     assert [(e.payload["version"], e.payload["replaced"], e.payload["comment"]) for e in saved] == [
         (2, False, "第一稿"), (2, True, "第二稿")]
@@ -128,7 +128,7 @@ def test_a_published_deployment_keeps_its_note_and_identical_content_is_unchange
     [entry] = [e for e in ledger_actions(duban, action="definition.deployed") if e.payload["version"] == 2]
     assert entry.payload["comment"] == "签收改名" and entry.actor_id == api.org["user:admin"]
     assert [(d["version"], d["current"], d["comment"]) for d in listed(api)] == [(2, True, "签收改名"),
-                                                                             (1, False, "shipped with the release")]
+                                                                             (1, False, "随版本发布")]
 
 
 def test_publishing_is_checked_again(api, duban):
@@ -311,6 +311,6 @@ def test_publishing_new_content_while_a_draft_exists_publishes_the_draft(api, du
     assert response.status_code == 201, response.json
     assert (response.json["version"], response.json["status"]) == (2, "published")
     assert [(d["version"], d["status"], d["current"], d["comment"]) for d in listed(api)] == [
-        (2, "published", True, "直接发布"), (1, "published", False, "shipped with the release")]
+        (2, "published", True, "直接发布"), (1, "published", False, "随版本发布")]
     [entry] = [e for e in ledger_actions(duban, action="definition.deployed") if e.payload["version"] == 2]
     assert entry.payload["from_draft"] is True and entry.payload["previous"] == 1

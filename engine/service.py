@@ -69,6 +69,7 @@ class Firing:
 
 # the shipped ladder processes set no problemStatus on purpose: the problem's own process does
 SHIPPED_WARNINGS = "shipped with the release"
+SHIPPED_NOTE = "随版本发布"   # the 版本说明 of a shipped diagram's version
 
 
 class Duban:
@@ -141,20 +142,24 @@ class Duban:
     # -- process definitions -------------------------------------------------------------------
 
     def deploy(self, user_id: int | None, content: bytes, filename: str = "upload.bpmn",
-               attachments: dict[str, bytes] | None = None,
-               accepted: str | None = None) -> tuple[ProcessDefinition, bool]:
-        """Deploy a BPMN document (with the form files it names, if any). Its warnings refuse it
-        too unless `accepted` is the deployer's comment accepting them (kept in the ledger)."""
+               attachments: dict[str, bytes] | None = None, accepted: str | None = None,
+               comment: str | None = None, draft: bool = False, shipped: bool = False):
+        """Deploy a BPMN document (with the form files it names, if any) as a new published
+        version, or as a draft (`draft`: stored, not started on). A published deployment's
+        warnings refuse it too unless `accepted` is the deployer's comment accepting them; the
+        comment (版本说明) and the acceptance are kept in the ledger. Returns the version and
+        what was done (engine.workflow.versions.Outcome: created, replaced, unchanged)."""
         try:
             with self.db.transaction() as session:
                 return self.runtime.deploy(session, content, self.actor(session, user_id), filename, attachments,
-                                           accepted)
+                                           accepted, comment, draft, shipped)
         except IntegrityError:
             raise Conflict("another version of this process was deployed at the same moment; try again") from None
 
-    def deploy_shipped(self) -> list[tuple[ProcessDefinition, bool]]:
-        """The diagrams in bpmn/, deployed as a new version where they changed."""
-        return [self.deploy(None, path.read_bytes(), path.name, accepted=SHIPPED_WARNINGS)
+    def deploy_shipped(self) -> list[tuple[ProcessDefinition, object]]:
+        """The diagrams in bpmn/, deployed as a new version where no version has their content."""
+        return [self.deploy(None, path.read_bytes(), path.name, accepted=SHIPPED_WARNINGS,
+                            comment=SHIPPED_NOTE, shipped=True)
                 for path in sorted(BPMN_DIR.glob("*.bpmn"))]
 
     def hold_definition(self, user_id: int | None, content: bytes, filename: str) -> str:
@@ -169,6 +174,40 @@ class Duban:
         """The diagram held under `token` (HeldDiagram), or None when unknown or expired."""
         return self.held_diagrams.get(token)
 
+    def publish_definition(self, user_id: int | None, key: str, version: int, comment: str | None,
+                           accept_warnings: bool = False, answer: Answer | None = None):
+        """Publish a draft, or roll back to an older version by publishing it again (环督办):
+        it becomes the version new problems start on. Checked again in full; the comment is
+        required and goes into the ledger. Given `answer`, what `answer(session, id)` builds
+        inside the transaction is returned instead of the version."""
+        refused = object()
+        try:
+            with self.db.transaction() as session:
+                actor = self.actor(session, user_id)
+                if actor is not None and not actor.has_role(Role.ADMIN):
+                    result = refused
+                else:
+                    definition = self.runtime.publish(session, key, version, actor, comment, accept_warnings)
+                    result = answer(session, definition.id) if answer else definition
+        except IntegrityError:
+            raise Conflict("the process was changed by someone else at the same moment; try again") from None
+        if result is refused:
+            self.deny(user_id, f"publish version {version} of process {key}", "process_definition", f"{key}:{version}")
+        return result
+
+    def compare_definitions(self, key: str, older: int, newer: int):
+        """What changed between two versions of a process (engine.workflow.version_diff)."""
+        from .workflow import version_diff, versions
+
+        with self.db.reading() as session:
+            found = {}
+            for field, number in (("from", older), ("to", newer)):
+                found[field] = versions.find(session, key, number)
+                if found[field] is None:
+                    raise NotFound(f"no version {number} of process {key!r}",
+                                   {field: [f"process {key!r} has no version {number}"]})
+            return version_diff.compare(found["from"].bpmn_xml, found["to"].bpmn_xml)
+
     def check_definition(self, content: bytes, filename: str = "upload.bpmn",
                          attachments: dict[str, bytes] | None = None):
         """Every finding about a BPMN document (engine.validation), nothing deployed."""
@@ -181,14 +220,14 @@ class Duban:
         """The new problem's id; or, given `answer`, what `answer(session, problem_id)` builds
         inside the transaction (a door's response, complete before the commit)."""
         def rehearse(session):
-            definition = self.runtime.latest(session, process_key)
+            definition = self.runtime.current(session, process_key)
             if definition is not None and definition.purpose == purpose.PROBLEM:
                 self.runtime.rehearse_start(definition)
 
         with self.scripts_first(rehearse), self.db.transaction() as session:
             self._calendar(session)
             actor = self.actor(session, user_id)
-            definition = self.runtime.latest(session, process_key)
+            definition = self.runtime.current(session, process_key)
             if definition is None:
                 raise NotFound(f"no process {process_key!r} is deployed", {"process_key": ["not deployed"]})
             purpose.require_problem_process(definition)

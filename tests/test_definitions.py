@@ -111,7 +111,7 @@ def test_a_changed_copy_becomes_version_2(api, duban, first, again):
 def test_deploying_the_shipped_file_again_changes_nothing(api, duban):
     response = deploy_file(api, SHIPPED)
     assert response.status_code == 200 and response.json["version"] == 1 and not response.json["created"]
-    assert duban.deploy_shipped()[0][1] is False
+    assert not duban.deploy_shipped()[0][1]
     assert definition_rows(duban) == [("rectification", 1)]
 
 

@@ -119,7 +119,7 @@ def fire(session: Session, due: Due, ladder: Ladder, runtime: Runtime, now: date
 def _start_processes(session: Session, escalation: Escalation, problem: Problem,
                      runtime: Runtime) -> tuple[list[int], str | None]:
     key = escalation.action["process"]
-    definition = runtime.latest(session, key)
+    definition = runtime.current(session, key)
     if definition is None:
         return [], f"process {key!r} is not deployed: nothing was started"
     refusal = purpose.refusal_for_ladder(key, definition.purpose)

@@ -74,7 +74,7 @@ class ConfirmedImport:
             with db.transaction() as session:
                 self.duban._calendar(session)
                 actor = self.duban.actor(session, self.user_id)
-                definition = self.duban.runtime.latest(session, self.process_key)
+                definition = self.duban.runtime.current(session, self.process_key)
                 if definition is None:
                     raise NotFound(f"no process {self.process_key!r} is deployed",
                                    {"process_key": ["not deployed"]})

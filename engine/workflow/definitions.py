@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..models import InstanceStatus, ProcessDefinition, ProcessInstance
 
@@ -45,3 +45,29 @@ def usage(session: Session, definition_ids: list[int] | None = None) -> dict[int
         counts.setdefault(definition_id, {})[InstanceStatus(status).value] = count
     return {definition_id: Usage(**by_status) for definition_id, by_status in counts.items()}
 
+
+def listing(session: Session, key: str | None = None) -> list[dict]:
+    """Every version (of `key`, or of every process), newest first within each key, as plain
+    data: status, whether it is current, its note (版本说明), who deployed and published it
+    and when, and how many instances are open on it — three queries, whatever the number of
+    instances."""
+    from .versions import current_ids
+
+    statement = select(ProcessDefinition).options(selectinload(ProcessDefinition.deployed_by),
+                                                  selectinload(ProcessDefinition.published_by))
+    if key is not None:
+        statement = statement.where(ProcessDefinition.key == key)
+    rows = session.scalars(statement.order_by(ProcessDefinition.key, ProcessDefinition.version.desc())).all()
+    counts = usage(session, [row.id for row in rows] if key is not None else None)
+    in_force = current_ids(session)
+    return [{"id": row.id, "key": row.key, "name": row.name, "version": row.version, "checksum": row.checksum,
+             "deployed_by": row.deployed_by.username if row.deployed_by else None,
+             "deployed_by_name": row.deployed_by.display_name if row.deployed_by else None,
+             "deployed_at": row.deployed_at, "user_tasks": sorted(row.forms), "purpose": row.purpose,
+             "status": row.status.value,
+             "current": row.id in in_force, "comment": row.comment, "published_at": row.published_at,
+             "published_by": row.published_by.username if row.published_by else None,
+             "published_by_name": row.published_by.display_name if row.published_by else None,
+             "usage": counts.get(row.id, Usage()),
+             "open_instances": counts.get(row.id, Usage()).running + counts.get(row.id, Usage()).error}
+            for row in rows]

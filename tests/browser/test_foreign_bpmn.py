@@ -69,11 +69,14 @@ def test_a_camunda_diagram_is_finished_in_the_editor_and_deployed(server, page, 
     shoot(page, "camunda-checked")
 
     page.locator('[data-action="deploy"]').click()
+    panel = page.locator("#deploy-panel")
+    panel.locator("[data-deploy-comment]").fill("由 Camunda Modeler 导入")
+    panel.locator('[data-action="publish"]').click()
     expect(page.locator("#modeler-status")).to_contain_text("未部署")
-    accept = page.locator("#accept-warnings")
+    accept = panel.locator("[data-deploy-warnings]")
     expect(accept).to_be_visible()
-    accept.locator("textarea[name=comment]").fill("表单由督办编辑器另行配置")
-    accept.locator('[data-action="deploy-accepting"]').click()
+    accept.locator("[data-deploy-reason]").fill("表单由督办编辑器另行配置")
+    accept.locator('[data-action="accept-publish"]').click()
     expect(page.locator('#modeler[data-deployed="1"]')).to_be_attached()
     shoot(page, "camunda-deployed")
     assert page.js_errors == []

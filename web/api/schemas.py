@@ -312,12 +312,20 @@ class DefinitionOut(Schema):
     name = fields.String()
     version = fields.Integer()
     checksum = fields.String()
-    deployed_by = fields.Function(lambda d: d.deployed_by.username if d.deployed_by else None)
+    deployed_by = fields.String(allow_none=True, metadata={"description": "user name; null: shipped with the release"})
     deployed_at = fields.AwareDateTime()
-    user_tasks = fields.Function(lambda d: sorted(d.forms))
+    user_tasks = fields.List(fields.String())
+    status = fields.String(metadata={"description": "draft (stored, starts nothing) or published"})
+    current = fields.Boolean(metadata={"description": "the version new problems start on: the published one "
+                                                     "published last"})
+    comment = fields.String(allow_none=True, metadata={"description": "版本说明, the note given at deployment"})
+    published_at = fields.AwareDateTime(allow_none=True)
+    published_by = fields.String(allow_none=True)
+    open_instances = fields.Integer(metadata={"description": "instances running on this version (an incident's included)"})
     purpose = fields.String(allow_none=True, metadata={
         "description": "what the process is for: problem, escalation, interview or accountability; null when the "
                        "diagram declares nothing and sets no problemStatus (no problem can be registered on it)"})
+
 
 
 class HeatSpotOut(Schema):
@@ -361,4 +369,56 @@ class WaitingPage(Schema):
 class WaitingQuery(Schema):
     page = Page()
     per_page = PerPage(50, 200)
+
+
+class DeployedOut(Schema):
+    id = fields.Integer(required=True)
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    created = fields.Boolean(required=True, metadata={"description": "whether something was stored"})
+    outcome = fields.String(required=True, metadata={"description": "created (a new version or draft), replaced "
+                                                                     "(the draft's content replaced in place), unchanged"})
+    status = fields.String(required=True, metadata={"description": "draft or published"})
+    user_tasks = fields.List(fields.String(), required=True)
+
+
+class PublishIn(Schema):
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                            metadata={"description": "why it is published (or rolled back to); kept in the ledger"})
+    accept_warnings = fields.Boolean(load_default=False,
+                                     metadata={"description": "publish although the check warns (no errors)"})
+
+
+class DiffQuery(Schema):
+    older = fields.Integer(required=True, data_key="from", validate=validate.Range(min=1, max=2**31 - 1),
+                           metadata={"description": "the older version"})
+    newer = fields.Integer(required=True, data_key="to", validate=validate.Range(min=1, max=2**31 - 1),
+                           metadata={"description": "the newer version"})
+
+
+class DiffElementOut(Schema):
+    id = fields.String(required=True)
+    type = fields.String(required=True, metadata={"description": "the BPMN element type, e.g. userTask"})
+    name = fields.String(allow_none=True)
+
+
+class DiffChangeOut(Schema):
+    field = fields.String(required=True, metadata={"description": "name, type, lane, condition, timer, form, "
+                                                                   "property:<name>, sourceRef, targetRef, default, "
+                                                                   "script, documentation, event, @<attribute>"})
+    old = fields.String(allow_none=True)
+    new = fields.String(allow_none=True)
+
+
+class DiffChangedOut(DiffElementOut):
+    changes = fields.List(fields.Nested(DiffChangeOut), required=True)
+
+
+class DiffOut(Schema):
+    key = fields.String(required=True)
+    older = fields.Integer(required=True, data_key="from")
+    newer = fields.Integer(required=True, data_key="to")
+    added = fields.List(fields.Nested(DiffElementOut), required=True)
+    removed = fields.List(fields.Nested(DiffElementOut), required=True)
+    changed = fields.List(fields.Nested(DiffChangedOut), required=True)
 

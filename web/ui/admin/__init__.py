@@ -34,4 +34,4 @@ def home():
     return render_template("admin/home.html", sections=SECTIONS)
 
 
-from . import calendar, definitions, modeler, organization, rules, users  # noqa: E402,F401  (their views)
+from . import calendar, definitions, modeler, organization, rules, users, versions  # noqa: E402,F401  (their views)

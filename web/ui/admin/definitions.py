@@ -20,6 +20,7 @@ from engine import clock
 from engine.errors import Conflict
 from engine.workflow import definitions as deployed
 from engine.workflow import heatmap
+from engine.workflow import versions
 from engine.workflow.document import DocumentError
 
 from ..layout import current_user, duban
@@ -59,12 +60,15 @@ def definition_version(key: str, version: int):
         heat = [{"element_id": spot.element_id, "name": spot.name, "waiting": spot.waiting,
                  "median": waited_text(spot.median_seconds), "median_seconds": spot.median_seconds}
                 for spot in spots]
+        current = versions.current(db, key)
         view = {"id": row.id, "key": row.key, "name": row.name, "version": row.version, "checksum": row.checksum,
                 "deployed_at": row.deployed_at,
                 "deployed_by": row.deployed_by.display_name if row.deployed_by else _("系统（随版本发布）"),
                 "user_tasks": sorted(row.forms), "xml": row.bpmn_xml, "usage": usage,
                 "waiting": {spot.element_id: spot.waiting for spot in spots}, "heat": heat,
-                "latest": max(others), "versions": others, "purpose": row.purpose}
+                "latest": max(others), "versions": others, "purpose": row.purpose,
+                "status": row.status.value, "current": current is not None and current.id == row.id,
+                "comment": row.comment}
     return render_template("admin/definitions_version.html", d=view, label=KNOWN.get(key),
                            purposes=PURPOSE_LABELS)
 
@@ -161,7 +165,7 @@ def _deploy(content: bytes, filename: str, attachments: dict[str, bytes], accept
                             held=_hold(content, filename, failure))
     except Conflict as failure:
         return _render_list({"file": [failure.message]}, filename=filename, status=409)
-    if created:
+    if created and definition.status.value == "published":
         flash(_("已部署 %(name)s（%(key)s）第 %(version)s 版：新启动的流程使用此版本，运行中的流程仍按原版本。",
                 name=definition.name, key=definition.key, version=definition.version), "success")
     else:
@@ -201,17 +205,13 @@ def _render_list(errors: dict | None = None, filename: str | None = None, status
                  findings: list[dict] | None = None, upload: dict | None = None, comment_missing: bool = False,
                  held: str | None = None):
     with duban().db.reading() as db:
-        rows = deployed.versions(db)
-        usage = deployed.usage(db)
         processes: list[dict] = []
-        for row in rows:
-            if not processes or processes[-1]["key"] != row.key:
-                processes.append({"key": row.key, "name": row.name, "label": KNOWN.get(row.key), "versions": [],
-                                  "purpose": row.purpose})   # the newest version's
-            processes[-1]["versions"].append({
-                "version": row.version, "name": row.name, "deployed_at": row.deployed_at,
-                "deployed_by": row.deployed_by.display_name if row.deployed_by else None,
-                "user_tasks": len(row.forms), "usage": usage.get(row.id, deployed.Usage())})
+        for row in deployed.listing(db):
+            if not processes or processes[-1]["key"] != row["key"]:
+                processes.append({"key": row["key"], "name": row["name"], "label": KNOWN.get(row["key"]), "versions": [],
+                                  "purpose": row["purpose"]})   # the newest version's
+            processes[-1]["versions"].append({**row, "deployed_by": row["deployed_by_name"],
+                                              "user_tasks": len(row["user_tasks"])})
     return render_template("admin/definitions.html", processes=processes, errors=errors or {}, filename=filename,
                            max_mb=MAX_BPMN_BYTES // 1024 // 1024, findings=findings or [], upload=upload,
                            comment_missing=comment_missing, max_comment=MAX_COMMENT, held=held,

@@ -6,13 +6,13 @@ ladder's processes are named after their purpose); any other version that sets a
 problemStatus somewhere is a problem process; the rest stay undeclared.
 
 Revision ID: 0013_process_purpose
-Revises: 0010_import_runs
+Revises: 0011_definition_versions
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0013_process_purpose"
-down_revision = "0010_import_runs"
+down_revision = "0011_definition_versions"
 branch_labels = None
 depends_on = None
 

@@ -246,6 +246,13 @@ class Runtime:
                           subject_id=instance.id, problem_id=instance.problem_id, payload={"timer": name})
         return fired, failure
 
+    def settle(self, session: Session, instance: ProcessInstance, workflow, actor: User | None) -> Incident | None:
+        """After a repair changed `workflow` (a token moved, another version): the engine steps,
+        the task rows, status, lights, next timer and state written, as after any action; the
+        incident the instance stopped at on the way, if any."""
+        failure = self._advance(session, instance, workflow, actor, completed=None)
+        return self._incident(session, instance, failure, actor)
+
     def _incident(self, session: Session, instance: ProcessInstance, failure: incidents.Failure | None,
                   actor: User | None) -> Incident | None:
         if failure is None:
@@ -426,13 +433,14 @@ class Runtime:
         session.flush()
         return moved
 
-    def _due(self, properties: dict, problem: Problem) -> datetime | None:
+    def _due(self, properties: dict, problem: Problem, start: datetime | None = None) -> datetime | None:
+        """When a task with these properties is due, counted from `start` (now: a new task)."""
         due = properties.get("due")
         if not due:
             return None
         if due == "deadline":
             return self.calendar.end_of_day(problem.deadline) if problem.deadline else None
-        start = clock.now()
+        start = start or clock.now()
         if properties.get("calendar") == "working":
             return self.calendar.add_working_days(start, int(due[1:-1]))
         parsed = TimerEventDefinition.parse_iso_duration(due)

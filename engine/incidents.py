@@ -254,7 +254,7 @@ def record(session: Session, instance: ProcessInstance, failure: Failure, actor:
 
 
 def failed_again(session: Session, incident: Incident, failure: Failure, actor: User | None,
-                 backoff: Backoff) -> Incident:
+                 backoff: Backoff, reason: str | None = None) -> Incident:
     """A retry (or the same element again) failed: one more attempt, the new error, a later retry."""
     now = clock.now()
     incident.attempts += 1
@@ -267,7 +267,8 @@ def failed_again(session: Session, incident: Incident, failure: Failure, actor: 
                   problem_id=incident.problem_id,
                   payload={"incident": incident.id, "instance": incident.instance_id, "attempt": incident.attempts,
                            "outcome": "failed", "error_type": failure.error_type, "message": failure.message,
-                           "next_retry_at": incident.next_retry_at.isoformat()})
+                           "next_retry_at": incident.next_retry_at.isoformat(),
+                           **({"reason": reason} if reason else {})})
     log.info("incident %s failed again (attempt %s): %s: %s; next retry at %s", incident.id, incident.attempts,
              failure.error_type, failure.message, incident.next_retry_at.isoformat())
     return incident

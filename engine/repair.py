@@ -273,3 +273,30 @@ def _repaired(session, instance, action, detail, now_open) -> Repaired:
                     instance.definition.key, instance.definition.version,
                     [{"element_id": e, "name": n} for e, n in ready],
                     incidents.View.of(open_one) if open_one is not None else None, detail)
+
+
+# -- reading: an incident with what its repair needs ----------------------------------------------
+
+def incident_case(session: Session, runtime, incident: Incident) -> dict:
+    """An incident with its instance's version, diagram, data, the elements a token may go to,
+    the other versions of the process and the tasks the instance waits at (for its page)."""
+    instance = incident.instance
+    definition = instance.definition
+    data, waiting, error = {}, [], None
+    try:
+        workflow = runtime.load(instance)
+        task = workflow.tasks.get(UUID(incident.task_id)) if incident.task_id else None
+        task = task or workflow.last_task or workflow.task_tree
+        data = dict(task.data) if task is not None else {}
+        waiting = [t.task_spec.bpmn_id for t in migration.tokens(workflow, incident.task_id)]
+    except Exception as failure:  # noqa: BLE001 - a state that does not load is shown, not raised
+        error = f"{type(failure).__name__}: {failure}"
+    spec, _ = specs_for(definition)
+    versions = list(session.scalars(select(ProcessDefinition.version).where(
+        ProcessDefinition.key == definition.key, ProcessDefinition.id != definition.id)
+        .order_by(ProcessDefinition.version.desc())))
+    return {"incident": incidents.View.of(incident), "instance_id": instance.id,
+            "instance_status": instance.status.value, "process": definition.key, "process_name": definition.name,
+            "version": definition.version, "xml": definition.bpmn_xml, "data": data, "waiting": waiting,
+            "elements": migration.elements(spec), "versions": versions, "load_error": error,
+            "problem_title": instance.problem.title}

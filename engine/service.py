@@ -296,9 +296,10 @@ class Duban:
     def incident(self, user_id: int, incident_id: int) -> incidents.View:
         return self.incident_desk.get(user_id, incident_id)
 
-    def retry_incident(self, user_id: int, incident_id: int) -> incidents.View:
-        """Run an incident's failed step again now (admins); 409 when it is resolved."""
-        return self.incident_desk.retry(user_id, incident_id)
+    def retry_incident(self, user_id: int, incident_id: int, reason: str | None = None) -> incidents.View:
+        """Run an incident's failed step again now (admins), with the reason if one is given
+        (kept in the ledger); 409 when it is resolved."""
+        return self.incident_desk.retry(user_id, incident_id, reason)
 
     # -- repairing running work (流程修复, admins) ------------------------------------------------
 
@@ -316,6 +317,15 @@ class Duban:
                          process: str | None = None, incident_id: int | None = None) -> repair.Repaired:
         """Put one instance on another version of its process."""
         return self.repair_desk.migrate(user_id, instance_id, reason, to_version, choices, process, incident_id)
+
+    def incident_case(self, user_id: int, incident_id: int) -> dict:
+        """An incident with what its repair needs (its page): version, diagram, data, elements."""
+        with self.db.reading() as session:
+            incident = incidents.get(session, incident_id)
+            if self.actor(session, user_id).has_role(Role.ADMIN):
+                return repair.incident_case(session, self.runtime, incident)
+            problem_id = incident.problem_id
+        self.deny(user_id, f"read incident {incident_id}", "incident", incident_id, problem_id)
 
     def migration_dry_run(self, user_id: int, key: str, version: int, to_version, page: int = 1,
                           per_page: int = 20) -> version_migration.DryRun:

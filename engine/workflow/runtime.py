@@ -218,7 +218,8 @@ class Runtime:
         failure = self._advance(session, instance, workflow, None, completed=None, failure=failure)
         return fired, self._incident(session, instance, failure, None)
 
-    def retry(self, session: Session, incident: Incident, actor: User | None) -> Incident | None:
+    def retry(self, session: Session, incident: Incident, actor: User | None,
+              reason: str | None = None) -> Incident | None:
         """Run an incident's failed step again from the instance's stored state: the task in
         ERROR run again (a script, a gateway), or the branch of a task that never started
         reset with its data (a timer whose expression failed); then the timers due and the
@@ -232,8 +233,8 @@ class Runtime:
             failure = self._fire_timers(session, instance, workflow)[1]
         failure = self._advance(session, instance, workflow, actor, completed=None, failure=failure)
         if failure is not None and failure.element_id == incident.element_id:
-            return incidents.failed_again(session, incident, failure, actor, self.backoff)
-        incidents.resolve(session, incident, actor)
+            return incidents.failed_again(session, incident, failure, actor, self.backoff, reason)
+        incidents.resolve(session, incident, actor, "retried", reason)
         return self._incident(session, instance, failure, actor)
 
     def _fire_timers(self, session: Session, instance: ProcessInstance, workflow):

@@ -28,6 +28,9 @@ LABELS = {
     "incident.opened": _l("流程异常"),
     "incident.retried": _l("异常重试未成功"),
     "incident.resolved": _l("异常已排除"),
+    "instance.moved": _l("流程跳转"),
+    "instance.migrated": _l("迁移流程版本"),
+    "instance.cancelled": _l("终止流程"),
     "task.assigned": _l("派发任务"),
     "task.completed": _l("办理任务"),
     "task.sent_back": _l("退回"),
@@ -46,6 +49,7 @@ LABELS = {
 TONES = {"task.sent_back": "warn", "escalation.fired": "alarm", "escalation.event_raised": "alarm",
          "accountability.decided": "alarm", "extension.refused": "warn", "instance.failed": "alarm",
          "incident.opened": "alarm", "incident.retried": "warn", "incident.resolved": "done",
+         "instance.moved": "warn", "instance.migrated": "warn", "instance.cancelled": "alarm",
          "permission.denied": "warn", "task.completed": "done", "instance.completed": "done",
          "extension.approved": "done"}
 

@@ -11,6 +11,8 @@ from engine.models import HumanTask, LedgerEntry, ProcessInstance
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions '
         'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" '
+        'xmlns:di="http://www.omg.org/spec/DD/20100524/DI" '
         'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_{key}" '
         'targetNamespace="http://bpmn.io/schema/bpmn">\n  <bpmn:process id="{key}" name="{key}" isExecutable="true">')
 
@@ -46,7 +48,26 @@ def flow(key: str, *steps) -> str:
     refs = "".join(f"<bpmn:flowNodeRef>{i}</bpmn:flowNodeRef>" for i in ids)
     lane = f'<bpmn:laneSet id="LaneSet"><bpmn:lane id="Lane_office" name="环督办">{refs}</bpmn:lane></bpmn:laneSet>'
     return HEAD.format(key=key) + "\n    " + lane + "\n    " + "\n    ".join(body) + \
-        "\n  </bpmn:process>\n</bpmn:definitions>\n"
+        "\n  </bpmn:process>\n" + _diagram(key, ids) + "</bpmn:definitions>\n"
+
+
+def _diagram(key: str, ids: list[str]) -> str:
+    """Shapes in a row and the flows between them, so that bpmn-js can draw the process."""
+    shapes, edges, boxes = [], [], []
+    x = 100
+    for element_id in ids:
+        event = element_id in ("StartEvent_1", "EndEvent_1") or element_id.startswith("Timer")
+        width, height = (36, 36) if event else (100, 80)
+        boxes.append((x, 120 - height // 2, width, height))
+        shapes.append(f'<bpmndi:BPMNShape id="{element_id}_di" bpmnElement="{element_id}"><dc:Bounds x="{x}" '
+                      f'y="{120 - height // 2}" width="{width}" height="{height}" /></bpmndi:BPMNShape>')
+        x += width + 60
+    for i in range(len(ids) - 1):
+        (ax, ay, aw, ah), (bx, _by, _bw, _bh) = boxes[i], boxes[i + 1]
+        edges.append(f'<bpmndi:BPMNEdge id="f{i}_di" bpmnElement="f{i}"><di:waypoint x="{ax + aw}" y="120" />'
+                     f'<di:waypoint x="{bx}" y="120" /></bpmndi:BPMNEdge>')
+    return ('  <bpmndi:BPMNDiagram id="Diagram_1"><bpmndi:BPMNPlane id="Plane_1" bpmnElement="' + key + '">'
+            + "".join(shapes + edges) + "</bpmndi:BPMNPlane></bpmndi:BPMNDiagram>\n")
 
 
 # version 1 and 2 of one process: Task_sign renamed (and due later), Task_new added after it,

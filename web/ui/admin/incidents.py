@@ -21,6 +21,7 @@ MAX_ID = 2**31 - 1
 RESOLUTIONS = {"retried": _l("重试成功"), "moved": _l("已跳转"), "migrated": _l("已迁移"), "cancelled": _l("已终止流程")}
 HOW = {"same": _l("相同"), "renamed": _l("已改名"), "changed": _l("有变化"), "aligned": _l("按位置对应"),
        "none": _l("无对应环节")}
+STATES = {"ready": _l("待办"), "waiting": _l("等待中"), "error": _l("出错"), "future": _l("未开始")}
 
 
 @bp.get("/incidents")
@@ -124,4 +125,5 @@ def version_migration(key: str, version: int):
         plan = None
     status = 400 if errors else 200
     return render_template("admin/migration.html", key=key, version=version, to_version=to_version, plan=plan,
-                           results=results, remaining=remaining, errors=errors, reason=reason, how=HOW), status
+                           results=results, remaining=remaining, errors=errors, reason=reason, how=HOW,
+                           states=STATES), status

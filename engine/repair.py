@@ -9,6 +9,7 @@ runs one instance per transaction through `migrate_in`.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -19,12 +20,15 @@ from SpiffWorkflow.util.task import TaskState as SpiffState
 
 from . import clock, incidents, ledger, lights
 from .assignment import ChainRole, assign
-from .errors import Conflict, Invalid, NotFound
+from .errors import Conflict, DubanError, Invalid, NotFound
 from .ledger import Action
 from .models import (HumanTask, Incident, IncidentStatus, InstanceStatus, ProcessDefinition, ProcessInstance, Role,
                      TaskState, User)
 from .workflow import migration
+from .workflow.runtime import WorkflowFailure
 from .workflow.serializer import specs_for, state_to_dict
+
+log = logging.getLogger("duban.repair")
 
 REASON_MAX = 2000
 ENDED = (InstanceStatus.COMPLETED, InstanceStatus.CANCELLED)
@@ -126,8 +130,14 @@ class RepairDesk:
                         raise Conflict(f"incident {incident_id} is already resolved")
                 if instance.status in ENDED:
                     raise Conflict(f"instance {instance_id} has ended ({instance.status.value}): nothing to repair")
-                action, detail, now_open = change(session, instance, actor, incident)
-                session.flush()
+                try:
+                    action, detail, now_open = change(session, instance, actor, incident)
+                    session.flush()
+                except (DubanError, StaleDataError):
+                    raise
+                except Exception as error:  # noqa: BLE001 - the engine refused the change: nothing is written
+                    log.warning("%s failed: %s: %s", what, type(error).__name__, error)
+                    raise WorkflowFailure(f"could not {what}: {type(error).__name__}: {error}") from error
                 return _repaired(session, instance, action, detail, now_open)
         except StaleDataError:
             raise Conflict(f"instance {instance_id} changed at the same moment; try again") from None

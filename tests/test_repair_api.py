@@ -127,8 +127,35 @@ def test_bad_repairs_are_refused_by_field_and_change_nothing(api, duban):
                       json={"to_version": 1})
     assert choice.status_code == 400
     assert api.post(f"{door}/cancel", json={"reason": "x"}).status_code == 401
+    assert api.post(f"{door}/cancel", as_="responsible", json={"reason": "x"}).status_code == 403
+    assert api.post("/api/process-definitions/fragile/versions/1/migration", as_="responsible",
+                    json={"to_version": 1}).status_code == 403
     assert api.post("/api/incidents/999999/cancel", as_="admin", json={"reason": "x"}).status_code == 404
     assert rows(duban, pid) == before
     [row] = incidents_of(duban, pid)
     assert row.status == IncidentStatus.OPEN
     assert entries(duban, pid, "instance.moved") == entries(duban, pid, "instance.cancelled") == []
+
+
+def test_moves_on_the_shipped_process_arm_boundary_timers_and_every_state_loads(api, duban):
+    pid = api.register(code="RA-2026-900")["id"]                        # the rectification process
+    instance_id = instance(duban, pid).id
+
+    def move(to: str, reason: str = "调整"):
+        response = api.post(f"/api/process-instances/{instance_id}/move", as_="admin",
+                            json={"to_element": to, "reason": reason})
+        assert response.status_code == 200, response.json
+        reloads(duban, pid)
+        return response.json
+
+    forward = move("Task_rectify")                                        # skip sign-off and the plan
+    assert [t["element_id"] for t in forward["current_tasks"]] == ["Task_rectify"]
+    assert instance(duban, pid).next_wakeup_at is not None               # the monthly boundary timer armed
+    assert move("Task_site_inspection")["current_tasks"][0]["element_id"] == "Task_site_inspection"
+    assert instance(duban, pid).next_wakeup_at is None                   # the boundary timer went with it
+    assert incidents_of(duban, pid) == []
+    back = move("Task_sign", "重新签收")
+    assert [t["element_id"] for t in back["current_tasks"]] == ["Task_sign"]
+    gateway = api.post(f"/api/process-instances/{instance_id}/move", as_="admin",
+                       json={"to_element": "BoundaryEvent_monthly", "reason": "x"})
+    assert gateway.status_code == 400 and "to_element" in gateway.json["errors"]

@@ -216,6 +216,7 @@ def migrate(workflow, to_spec, to_subprocess_specs: dict, choices: dict[str, str
         task = workflow.tasks.get(task_id)
         if task is not None and task.state == TaskState.WAITING:
             task.internal_data.update(internal)
+    forget_dropped_events(workflow)
     return outcome
 
 
@@ -300,6 +301,7 @@ def move(workflow, to_element: str, from_element: str | None = None, extra_task_
         outcome.direction = "redo"
         workflow.reset_from_task_id(passed[0].id)
         renew(workflow, passed[0])
+        forget_dropped_events(workflow)
         return outcome
     ahead = next((t for t in source if t.task_spec is target_spec and t is not source), None)
     if ahead is not None:
@@ -313,7 +315,22 @@ def move(workflow, to_element: str, from_element: str | None = None, extra_task_
     moving.task_spec = _token_spec(target_spec)
     moving.reset_branch(data)
     renew(workflow, moving)
+    forget_dropped_events(workflow)
     return outcome
+
+
+def forget_dropped_events(workflow) -> None:
+    """SpiffWorkflow's event manager keeps the catching events it saw waiting; a branch reset
+    drops tasks without telling it (a boundary timer of a task moved away would still fire on
+    a task no longer in the tree). It keeps only the waiting events still in the tree, under
+    their current ids."""
+    manager = workflow.event_manager
+    alive = {}
+    for task in manager.tasks.values():
+        owner = task.workflow
+        if owner.tasks.get(task.id) is task and task.state == TaskState.WAITING:
+            alive[task.id] = task
+    manager.tasks = alive
 
 
 def renew(workflow, task) -> None:

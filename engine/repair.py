@@ -31,6 +31,7 @@ from .workflow.serializer import specs_for, state_to_dict
 log = logging.getLogger("duban.repair")
 
 REASON_MAX = 2000
+MAX_ID = 2**31 - 1  # a database integer
 ENDED = (InstanceStatus.COMPLETED, InstanceStatus.CANCELLED)
 
 
@@ -108,6 +109,8 @@ class RepairDesk:
 
     def _act(self, user_id, instance_id, incident_id, what, change) -> Repaired:
         duban = self.duban
+        if max(incident_id or 0, instance_id or 0) > MAX_ID:
+            raise NotFound(f"no {'incident' if incident_id else 'process instance'} with that id")
         with duban.db.reading() as session:
             if incident_id is not None:
                 instance_id = incidents.get(session, incident_id).instance_id
@@ -287,7 +290,7 @@ def _repaired(session, instance, action, detail, now_open) -> Repaired:
 
 # -- reading: an incident with what its repair needs ----------------------------------------------
 
-def incident_case(session: Session, runtime, incident: Incident) -> dict:
+def incident_case(session: Session, runtime, incident: Incident, target_version: int | None = None) -> dict:
     """An incident with its instance's version, diagram, data, the elements a token may go to,
     the other versions of the process and the tasks the instance waits at (for its page)."""
     instance = incident.instance
@@ -309,4 +312,13 @@ def incident_case(session: Session, runtime, incident: Incident) -> dict:
             "instance_status": instance.status.value, "process": definition.key, "process_name": definition.name,
             "version": definition.version, "xml": definition.bpmn_xml, "data": data, "waiting": waiting,
             "elements": migration.elements(spec), "versions": versions, "load_error": error,
+            "target_elements": _elements_of(session, definition.key, target_version),
             "problem_title": instance.problem.title}
+
+
+def _elements_of(session: Session, key: str, version: int | None) -> list:
+    if not version or version > MAX_ID:
+        return []
+    target = session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key,
+                                                             ProcessDefinition.version == version)).first()
+    return migration.elements(specs_for(target)[0]) if target is not None else []

@@ -318,12 +318,13 @@ class Duban:
         """Put one instance on another version of its process."""
         return self.repair_desk.migrate(user_id, instance_id, reason, to_version, choices, process, incident_id)
 
-    def incident_case(self, user_id: int, incident_id: int) -> dict:
-        """An incident with what its repair needs (its page): version, diagram, data, elements."""
+    def incident_case(self, user_id: int, incident_id: int, target_version: int | None = None) -> dict:
+        """An incident with what its repair needs (its page): version, diagram, data, elements
+        (and those of `target_version`, to choose where a task without counterpart goes)."""
         with self.db.reading() as session:
             incident = incidents.get(session, incident_id)
             if self.actor(session, user_id).has_role(Role.ADMIN):
-                return repair.incident_case(session, self.runtime, incident)
+                return repair.incident_case(session, self.runtime, incident, target_version)
             problem_id = incident.problem_id
         self.deny(user_id, f"read incident {incident_id}", "incident", incident_id, problem_id)
 

@@ -10,7 +10,7 @@ import pytest
 from engine.models import IncidentStatus
 
 from .helpers_incidents import deploy, incidents_of
-from .helpers_repair import entries, flow, instance, script, user
+from .helpers_repair import entries, flow, instance, ready_rows, script, user
 from .test_pages import login, token_of
 from .test_repair_api import BROKEN, FIXED, stuck
 
@@ -73,3 +73,20 @@ def test_a_version_page_migrates_its_open_instances_after_a_dry_run(api, admin, 
     assert instance(duban, pid).definition.version == 2
     assert entries(duban, pid, "instance.migrated")[0]["reason"] == "修正脚本"
     assert incidents_of(duban, pid)[0].status == IncidentStatus.RESOLVED
+
+
+def test_migrating_an_incident_to_a_version_without_its_step_asks_where_it_goes(api, admin, duban):
+    deploy(api, BROKEN)
+    pid, incident = stuck(api, duban)
+    deploy(api, flow("fragile", user("Task_first", "签收"), user("Task_after", "办理")))
+    page = admin.get(f"/admin/incidents/{incident['id']}").get_data(as_text=True)
+    door = f"/admin/incidents/{incident['id']}/migrate"
+    asked = admin.post(door, data={"csrf_token": token_of(page), "to_version": "2", "reason": "去掉计算"})
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 400 and 'data-error-for="choices.Script"' in html and 'value="Task_after"' in html
+    assert instance(duban, pid).definition.version == 1
+    done = admin.post(door, data={"csrf_token": token_of(page), "to_version": "2", "reason": "去掉计算",
+                                  "choice-Script": "Task_after"})
+    assert done.status_code == 303
+    assert [r.element_id for r in ready_rows(duban, pid)] == ["Task_after"]
+    assert incidents_of(duban, pid)[0].resolution == "migrated"

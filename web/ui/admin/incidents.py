@@ -34,11 +34,11 @@ def incidents():
                            status=status if wanted else "all", resolutions=RESOLUTIONS)
 
 
-def _case(incident_id: int) -> dict:
+def _case(incident_id: int, target_version: int | None = None) -> dict:
     if incident_id > MAX_ID:
         abort(404)
     try:
-        return duban().incident_case(current_user().id, incident_id)
+        return duban().incident_case(current_user().id, incident_id, target_version)
     except NotFound:
         abort(404, _("没有编号为 %(id)s 的流程异常。", id=incident_id))
 
@@ -49,7 +49,7 @@ def incident(incident_id: int):
 
 
 def _render(incident_id: int, errors: dict | None = None, status: int = 200, form: str | None = None):
-    case = _case(incident_id)
+    case = _case(incident_id, request.form.get("to_version", type=int) if form == "migrate" else None)
     data = json.dumps(case["data"], ensure_ascii=False, indent=2, sort_keys=True, default=str)
     return render_template("admin/incident.html", c=case, i=case["incident"], data_json=data, errors=errors or {},
                            failed_form=form, resolutions=RESOLUTIONS), status

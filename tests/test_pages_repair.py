@@ -90,3 +90,15 @@ def test_migrating_an_incident_to_a_version_without_its_step_asks_where_it_goes(
     assert done.status_code == 303
     assert [r.element_id for r in ready_rows(duban, pid)] == ["Task_after"]
     assert incidents_of(duban, pid)[0].resolution == "migrated"
+
+
+def test_an_ended_process_leaves_the_problem_with_the_reason_on_its_timeline(api, admin, duban):
+    deploy(api, BROKEN)
+    pid, incident = stuck(api, duban)
+    page = admin.get(f"/admin/incidents/{incident['id']}").get_data(as_text=True)
+    ended = admin.post(f"/admin/incidents/{incident['id']}/cancel",
+                       data={"csrf_token": token_of(page), "reason": "该问题并入其他问题办理"})
+    assert ended.status_code == 303
+    problem = admin.get(f"/problems/{pid}").get_data(as_text=True)
+    assert "终止流程" in problem and "该问题并入其他问题办理" in problem
+    assert 'data-form="move"' not in admin.get(f"/admin/incidents/{incident['id']}").get_data(as_text=True)

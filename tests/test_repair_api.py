@@ -3,7 +3,9 @@ migrate to a fixed version and cancel, each written to the ledger with who and w
 answered with a 4xx naming the field and nothing changed."""
 from __future__ import annotations
 
+from engine import clock
 from engine.models import IncidentStatus, InstanceStatus
+from engine.scheduling import plan as schedule_plan
 
 from .helpers_incidents import deploy, fix_data, incidents_of
 from .helpers_repair import entries, flow, instance, ready_rows, reloads, rows, script, user
@@ -86,15 +88,24 @@ def test_a_healthy_instance_is_sent_back_a_step_and_forward_again(api, duban):
     assert [e["reason"] for e in entries(duban, pid, "instance.moved")] == ["重做签收", "跳过"]
 
 
+def upcoming(duban) -> set[str]:
+    """The ids of the scheduler's wake-ups as it would plan them now."""
+    with duban.db.reading() as session:
+        return {w.id for w in schedule_plan.upcoming(session, duban.escalation_rules(), duban.runtime.calendar,
+                                                     clock.now())}
+
+
 def test_cancelling_an_incident_ends_the_instance_and_keeps_the_problem(api, duban):
     deploy(api, BROKEN)
     pid, incident = stuck(api, duban)
+    assert f"incident:{incident['id']}" in upcoming(duban)               # its automatic retry is planned
     response = api.post(f"/api/incidents/{incident['id']}/cancel", as_="admin", json={"reason": "问题已另案处理"})
     assert response.status_code == 200, response.json
     assert (response.json["status"], response.json["current_tasks"]) == ("cancelled", [])
     [row] = incidents_of(duban, pid)
     assert (row.status, row.resolution, row.note) == (IncidentStatus.RESOLVED, "cancelled", "问题已另案处理")
     assert instance(duban, pid).next_wakeup_at is None
+    assert f"incident:{incident['id']}" not in upcoming(duban)           # and gone with the process
     problem = api.get(f"/api/problems/{pid}", as_="admin").json
     assert problem["code"].startswith("RA-") and problem["incidents"] == []
     assert entries(duban, pid, "instance.cancelled")[0]["reason"] == "问题已另案处理"

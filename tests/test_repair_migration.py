@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from engine import clock
-from engine.models import InstanceStatus
+from engine.models import InstanceStatus, ProcessInstance
 from engine.scheduling import plan as schedule_plan
 from engine.workflow import migration
 from engine.workflow.serializer import specs_for
 
-from .helpers_incidents import deploy
+from .helpers_incidents import deploy, incidents_of
 from .helpers_repair import V1, V2, entries, flow, instance, ready_rows, reloads, rows, timer, user
 
 
@@ -161,3 +161,24 @@ def test_the_migration_module_plans_from_specs_alone(api, duban):
     mappings = migration.spec_mappings(v1, v2)
     assert {k: m.how for k, m in mappings.items() if k.startswith("Task")} == {
         "Task_sign": "renamed", "Task_review": "same", "Task_old": "none"}
+
+
+def test_an_instance_that_cannot_migrate_becomes_an_incident_and_the_others_go_on(api, duban):
+    deploy(api, V1)
+    good = register(api)
+    bad = register(api)
+    with duban.db.transaction() as session:                     # a state this engine cannot read
+        row = session.get(ProcessInstance, instance(duban, bad).id)
+        row.state = {"format": "duban-0"}
+    deploy(api, V2)
+    plan = migrate(api, {"to_version": 2}).json
+    assert [i["error"] is not None for i in plan["instances"]] == [False, True]
+    response = migrate(api, {"to_version": 2, "dry_run": False, "reason": "升级"})
+    results = {r["instance_id"]: r for r in response.json["results"]}
+    assert results[instance(duban, good).id]["outcome"] == "migrated"
+    failed = results[instance(duban, bad).id]
+    assert failed["outcome"] == "failed" and "duban-0" in failed["message"]
+    [incident] = incidents_of(duban, bad)
+    assert (incident.error_type, incident.status.value, incident.next_retry_at) == ("MigrationError", "open", None)
+    assert instance(duban, bad).definition.version == 1 and instance(duban, good).definition.version == 2
+    assert response.json["remaining"] == 1

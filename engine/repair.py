@@ -74,7 +74,7 @@ class RepairDesk:
 
         def change(session, instance, actor, incident):
             workflow = self.duban.runtime.load(instance)
-            outcome = migration.move(workflow, to_element, from_element, incident.task_id if incident else None)
+            outcome = migration.move(workflow, to_element, from_element, stuck_task(session, instance, incident))
             detail = {"from": outcome.tokens[0]["element"], "to": to_element, "direction": outcome.direction,
                       "skipped": outcome.skipped}
             _record(session, Action.INSTANCE_MOVED, instance, actor, reason, incident, detail)
@@ -219,7 +219,7 @@ def migrate_in(session: Session, runtime, instance: ProcessInstance, target: Pro
     workflow = runtime.load(instance)
     spec, subprocess_specs = specs_for(target)
     source = instance.definition
-    outcome = migration.migrate(workflow, spec, subprocess_specs, choices, incident.task_id if incident else None)
+    outcome = migration.migrate(workflow, spec, subprocess_specs, choices, stuck_task(session, instance, incident))
     instance.definition = target
     detail = {"from_version": source.version, "to_version": target.version, "tokens": outcome.tokens,
               "removed_history": outcome.spliced}
@@ -228,6 +228,16 @@ def migrate_in(session: Session, runtime, instance: ProcessInstance, target: Pro
     now_open = settle(session, runtime, instance, workflow, actor, "migrated", reason)
     migration.proves_loadable_state(instance.state, target, runtime.script_engine)
     return detail, now_open
+
+
+def stuck_task(session: Session, instance: ProcessInstance, incident: Incident | None) -> str | None:
+    """SpiffWorkflow's task an incident of the instance stopped at (the given one, else its
+    first open one): a token even when it never started (a timer whose expression failed)."""
+    if incident is not None:
+        return incident.task_id
+    return session.scalar(select(Incident.task_id).where(Incident.instance_id == instance.id,
+                                                         Incident.status == IncidentStatus.OPEN)
+                          .order_by(Incident.id).limit(1))
 
 
 def _realign(session, runtime, instance, workflow, actor, target) -> list[dict]:

@@ -101,7 +101,8 @@ def dry_run(session: Session, runtime, key: str, from_version: int, to_version, 
     plan = DryRun(key, source.version, target.version, total, elements, added, migration.elements(to_spec),
                   page=page, per_page=per_page)
     rows = session.scalars(select(ProcessInstance).where(ProcessInstance.id.in_(open_ids))
-                           .order_by(ProcessInstance.id).offset((page - 1) * per_page).limit(per_page)).all()
+                           .order_by(ProcessInstance.id).offset((page - 1) * per_page).limit(per_page)).all() \
+        if per_page > 0 else []
     for instance in rows:
         extra = _open_incident_task(session, instance.id)
         try:

@@ -208,7 +208,9 @@ def migrate_version(body, key: str, version: int):
     instances; without it, up to `limit` instances migrated, one transaction each, a result
     per instance, and how many remain."""
     app = duban()
-    plan = app.migration_dry_run(caller_id(), key, version, body["to_version"], body["page"], body["per_page"])
+    # the element mapping and counts always; the page of instances only for a dry run
+    plan = app.migration_dry_run(caller_id(), key, version, body["to_version"], body["page"],
+                                 body["per_page"] if body["dry_run"] else 0)
     answer = {**plan.__dict__, "dry_run": body["dry_run"], "results": [], "remaining": None}
     if not body["dry_run"]:
         results, remaining = app.migrate_version(caller_id(), key, version, body["to_version"], body.get("reason"),

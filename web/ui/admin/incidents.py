@@ -105,7 +105,6 @@ def version_migration(key: str, version: int):
     if version > MAX_ID:
         abort(404)
     try:
-        plan = app.migration_dry_run(user_id, key, version, to_version, page, PER_PAGE)
         if confirm:
             if not reason:
                 errors["reason"] = [_("请填写理由。")]
@@ -118,6 +117,8 @@ def version_migration(key: str, version: int):
                         per_instance.setdefault(instance_id, {})[element] = value
                 results, remaining = app.migrate_version(user_id, key, version, to_version, reason, choices,
                                                          per_instance)
+        # what is (still) on the old version, after the migration when there was one
+        plan = app.migration_dry_run(user_id, key, version, to_version, page, PER_PAGE)
     except NotFound:
         abort(404)
     except Invalid as refused:

@@ -80,7 +80,7 @@ class RepairDesk:
             _record(session, Action.INSTANCE_MOVED, instance, actor, reason, incident, detail)
             return "moved", detail, self._settle(session, instance, workflow, actor, "moved", reason)
 
-        return self._act(user_id, instance_id, incident_id, f"move the token of instance {instance_id}", change)
+        return self._act(user_id, instance_id, incident_id, "move the token of instance {}", change)
 
     def cancel(self, user_id: int, instance_id: int | None, reason, incident_id: int | None = None) -> Repaired:
         reason = reason_of(reason)
@@ -88,7 +88,7 @@ class RepairDesk:
         def change(session, instance, actor, incident):
             return "cancelled", *cancel_in(session, self.duban.runtime, instance, actor, reason, incident)
 
-        return self._act(user_id, instance_id, incident_id, f"cancel instance {instance_id}", change)
+        return self._act(user_id, instance_id, incident_id, "cancel instance {}", change)
 
     def migrate(self, user_id: int, instance_id: int | None, reason, to_version, choices: dict | None = None,
                 process: str | None = None, incident_id: int | None = None) -> Repaired:
@@ -103,7 +103,7 @@ class RepairDesk:
                 raise Invalid("the instance cannot be migrated", {"to_version": [str(error)]}) from None
             return "migrated", detail, now_open
 
-        return self._act(user_id, instance_id, incident_id, f"migrate instance {instance_id}", change)
+        return self._act(user_id, instance_id, incident_id, "migrate instance {}", change)
 
     # -- one transaction per repair --------------------------------------------------------------
 
@@ -119,6 +119,7 @@ class RepairDesk:
                 raise NotFound(f"no process instance with id {instance_id}")
             allowed = duban.actor(session, user_id).has_role(Role.ADMIN)
             problem_id = instance.problem_id
+        what = what.format(instance_id)
         if not allowed:
             duban.deny(user_id, what, "process_instance", instance_id, problem_id)
         try:

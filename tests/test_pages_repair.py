@@ -102,3 +102,20 @@ def test_an_ended_process_leaves_the_problem_with_the_reason_on_its_timeline(api
     problem = admin.get(f"/problems/{pid}").get_data(as_text=True)
     assert "终止流程" in problem and "该问题并入其他问题办理" in problem
     assert 'data-form="move"' not in admin.get(f"/admin/incidents/{incident['id']}").get_data(as_text=True)
+
+
+def test_the_repair_pages_speak_english(api, admin, duban):
+    deploy(api, BROKEN)
+    pid, incident = stuck(api, duban)
+    deploy(api, FIXED)
+    admin.get("/lang/en")
+    cjk = re.compile(r"[\u4e00-\u9fff]+")
+    page = admin.get(f"/admin/incidents/{incident['id']}").get_data(as_text=True)
+    shown = re.sub(r'<script type="application/json".*?</script>', "", page, flags=re.S)
+    # the diagram's and the problem's own words, and the language link back to Chinese
+    data = {"签收", "计算", "办理", "督办", "环保督察整改", "县城污水处理厂出水超标", "中文"}
+    assert set(cjk.findall(shown)) - data == set()
+    listing = admin.get("/admin/incidents").get_data(as_text=True)
+    assert set(cjk.findall(listing)) - data == set()
+    dry = admin.post("/admin/definitions/fragile/1/migration", data={"csrf_token": token_of(page), "to_version": "2"})
+    assert set(cjk.findall(dry.get_data(as_text=True))) - data == set()

@@ -49,10 +49,12 @@ def test_an_incident_stuck_on_a_broken_version_is_repaired_by_migrating_to_the_f
 def test_an_incident_is_repaired_by_retry_after_its_cause_is_fixed(api, duban):
     deploy(api, BROKEN)
     pid, incident = stuck(api, duban)
+    failed = api.post(f"/api/incidents/{incident['id']}/retry", as_="admin", json={"reason": "先试一次"})
+    assert (failed.json["status"], entries(duban, pid, "incident.retried")[-1]["reason"]) == ("open", "先试一次")
     fix_data(duban, pid, "Script", count=4)
-    response = api.post(f"/api/incidents/{incident['id']}/retry", as_="admin")
-    assert response.json["status"] == "resolved"
-    assert entries(duban, pid, "incident.resolved")[-1]["resolution"] == "retried"
+    response = api.post(f"/api/incidents/{incident['id']}/retry", as_="admin", json={"reason": "已补数据"})
+    assert (response.json["status"], response.json["resolution"], response.json["note"]) == ("resolved", "retried", "已补数据")
+    assert entries(duban, pid, "incident.resolved")[-1]["note"] == "已补数据"
 
 
 def test_an_incident_is_repaired_by_moving_its_token_past_the_failing_step(api, duban):

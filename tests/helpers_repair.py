@@ -31,8 +31,8 @@ def timer(element_id: str, duration: str, name: str = "等待期"):
         f'{escape(duration)}</bpmn:timeDuration></bpmn:timerEventDefinition>')
 
 
-def flow(key: str, *steps) -> str:
-    """start → each step in turn → end, in the lane 环督办."""
+def flow(key: str, *steps, lane: str = "环督办") -> str:
+    """start → each step in turn → end, in one lane (环督办 unless named)."""
     ids = ["StartEvent_1", *(s[0] for s in steps), "EndEvent_1"]
     body = ['<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>']
     for index, (element_id, tag, name, properties, inner) in enumerate(steps, start=1):
@@ -46,7 +46,7 @@ def flow(key: str, *steps) -> str:
     body.append(f'<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>f{len(steps)}</bpmn:incoming></bpmn:endEvent>')
     body += [f'<bpmn:sequenceFlow id="f{i}" sourceRef="{ids[i]}" targetRef="{ids[i + 1]}" />' for i in range(len(ids) - 1)]
     refs = "".join(f"<bpmn:flowNodeRef>{i}</bpmn:flowNodeRef>" for i in ids)
-    lane = f'<bpmn:laneSet id="LaneSet"><bpmn:lane id="Lane_office" name="环督办">{refs}</bpmn:lane></bpmn:laneSet>'
+    lane = f'<bpmn:laneSet id="LaneSet"><bpmn:lane id="Lane_office" name="{lane}">{refs}</bpmn:lane></bpmn:laneSet>'
     return HEAD.format(key=key) + "\n    " + lane + "\n    " + "\n    ".join(body) + \
         "\n  </bpmn:process>\n" + _diagram(key, ids) + "</bpmn:definitions>\n"
 

@@ -182,3 +182,19 @@ def test_an_instance_that_cannot_migrate_becomes_an_incident_and_the_others_go_o
     assert (incident.error_type, incident.status.value, incident.next_retry_at) == ("MigrationError", "open", None)
     assert instance(duban, bad).definition.version == 1 and instance(duban, good).definition.version == 2
     assert response.json["remaining"] == 1
+
+
+def test_a_task_whose_lane_changed_is_reassigned_in_place(api, duban):
+    deploy(api, flow("handover", user("Task_check", "核查", due="P3D")))
+    pid = register(api, "handover")
+    [before] = ready_rows(duban, pid)
+    assert before.candidate_role.value == "admin"
+    deploy(api, flow("handover", user("Task_check", "核查", due="P3D"), lane="纪委监委"))
+    response = api.post(f"/api/process-instances/{instance(duban, pid).id}/migrate", as_="admin",
+                        json={"to_version": 2, "reason": "改由纪委监委核查"})
+    assert response.status_code == 200, response.json
+    [after] = ready_rows(duban, pid)
+    assert (after.id, after.lane, after.candidate_role.value) == (before.id, "纪委监委", "discipline")
+    assert after.due_at == before.due_at                                   # same task, same start, same due
+    [task] = response.json["detail"]["tasks"]
+    assert (task["before"]["lane"], task["after"]["lane"]) == ("环督办", "纪委监委")

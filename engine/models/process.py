@@ -61,6 +61,7 @@ class InstanceStatus(enum.StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     ERROR = "error"
+    CANCELLED = "cancelled"  # ended by an administrator (终止流程), the reason in the ledger
 
 
 class ProcessInstance(Base):

@@ -17,10 +17,11 @@ class Usage:
     running: int = 0
     completed: int = 0
     error: int = 0
+    cancelled: int = 0
 
     @property
     def total(self) -> int:
-        return self.running + self.completed + self.error
+        return self.running + self.completed + self.error + self.cancelled
 
 
 def versions(session: Session) -> list[ProcessDefinition]:

@@ -202,7 +202,8 @@ class Runtime:
         failure = self._advance(session, instance, workflow, None, completed=None, failure=failure)
         return fired, self._incident(session, instance, failure, None)
 
-    def retry(self, session: Session, incident: Incident, actor: User | None) -> Incident | None:
+    def retry(self, session: Session, incident: Incident, actor: User | None,
+              reason: str | None = None) -> Incident | None:
         """Run an incident's failed step again from the instance's stored state: the task in
         ERROR run again (a script, a gateway), or the branch of a task that never started
         reset with its data (a timer whose expression failed); then the timers due and the
@@ -216,8 +217,8 @@ class Runtime:
             failure = self._fire_timers(session, instance, workflow)[1]
         failure = self._advance(session, instance, workflow, actor, completed=None, failure=failure)
         if failure is not None and failure.element_id == incident.element_id:
-            return incidents.failed_again(session, incident, failure, actor, self.backoff)
-        incidents.resolve(session, incident, actor)
+            return incidents.failed_again(session, incident, failure, actor, self.backoff, reason)
+        incidents.resolve(session, incident, actor, "retried", reason)
         return self._incident(session, instance, failure, actor)
 
     def _fire_timers(self, session: Session, instance: ProcessInstance, workflow):
@@ -229,6 +230,13 @@ class Runtime:
             ledger.record(session, Action.TIMER_FIRED, actor=None, subject_type="process_instance",
                           subject_id=instance.id, problem_id=instance.problem_id, payload={"timer": name})
         return fired, failure
+
+    def settle(self, session: Session, instance: ProcessInstance, workflow, actor: User | None) -> Incident | None:
+        """After a repair changed `workflow` (a token moved, another version): the engine steps,
+        the task rows, status, lights, next timer and state written, as after any action; the
+        incident the instance stopped at on the way, if any."""
+        failure = self._advance(session, instance, workflow, actor, completed=None)
+        return self._incident(session, instance, failure, actor)
 
     def _incident(self, session: Session, instance: ProcessInstance, failure: incidents.Failure | None,
                   actor: User | None) -> Incident | None:
@@ -410,13 +418,14 @@ class Runtime:
         session.flush()
         return moved
 
-    def _due(self, properties: dict, problem: Problem) -> datetime | None:
+    def _due(self, properties: dict, problem: Problem, start: datetime | None = None) -> datetime | None:
+        """When a task with these properties is due, counted from `start` (now: a new task)."""
         due = properties.get("due")
         if not due:
             return None
         if due == "deadline":
             return self.calendar.end_of_day(problem.deadline) if problem.deadline else None
-        start = clock.now()
+        start = start or clock.now()
         if properties.get("calendar") == "working":
             return self.calendar.add_working_days(start, int(due[1:-1]))
         parsed = TimerEventDefinition.parse_iso_duration(due)

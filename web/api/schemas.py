@@ -142,6 +142,10 @@ class IncidentOut(Schema):
     status = fields.String(validate=validate.OneOf(["open", "resolved"]))
     resolved_at = fields.AwareDateTime(allow_none=True)
     resolved_by = fields.String(allow_none=True, metadata={"description": "null: resolved by an automatic retry"})
+    resolution = fields.String(allow_none=True, metadata={
+        "description": "how it was resolved: retried, moved, migrated or cancelled"})
+    note = fields.String(allow_none=True, metadata={"description": "the reason given by whoever repaired it"})
+    version = fields.Integer(allow_none=True, metadata={"description": "the process version the instance runs on"})
 
 
 class TaskOut(Schema):

@@ -6,13 +6,13 @@ ladder's processes are named after their purpose); any other version that sets a
 problemStatus somewhere is a problem process; the rest stay undeclared.
 
 Revision ID: 0013_process_purpose
-Revises: 0011_definition_versions
+Revises: 0012_instance_repair
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0013_process_purpose"
-down_revision = "0011_definition_versions"
+down_revision = "0012_instance_repair"
 branch_labels = None
 depends_on = None
 

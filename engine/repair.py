@@ -22,7 +22,7 @@ from . import clock, incidents, ledger, lights
 from .assignment import ChainRole, assign
 from .errors import Conflict, DubanError, Invalid, NotFound
 from .ledger import Action
-from .models import (HumanTask, Incident, IncidentStatus, InstanceStatus, ProcessDefinition, ProcessInstance, Role,
+from .models import (DefinitionStatus, HumanTask, Incident, IncidentStatus, InstanceStatus, ProcessDefinition, ProcessInstance, Role,
                      TaskState, User)
 from .workflow import migration
 from .workflow.runtime import WorkflowFailure
@@ -207,6 +207,8 @@ def target_version(session: Session, current: ProcessDefinition, to_version, pro
         raise Invalid("no such version", {"to_version": [f"process {current.key} has no version {number}"]})
     if target.id == current.id:
         raise Invalid("same version", {"to_version": [f"the instance already runs on version {number}"]})
+    if target.status == DefinitionStatus.DRAFT:
+        raise Invalid("a draft", {"to_version": [f"version {number} of {current.key} is a draft: publish it first"]})
     return target
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import incidents
 from .errors import DubanError, Invalid, NotFound
 from .models import HumanTask, Incident, IncidentStatus, InstanceStatus, ProcessDefinition, ProcessInstance, TaskState
-from .repair import migrate_in, reason_of
+from .repair import migrate_in, reason_of, target_version
 from .workflow import migration
 from .workflow.serializer import specs_for
 
@@ -68,17 +68,7 @@ def versions(session: Session, key: str, from_version: int, to_version) -> tuple
                                                              ProcessDefinition.version == from_version)).first()
     if source is None:
         raise NotFound(f"process {key} has no version {from_version}")
-    try:
-        number = int(to_version)
-    except (TypeError, ValueError):
-        raise Invalid("no target version", {"to_version": ["give the version number to migrate to"]}) from None
-    target = session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key,
-                                                             ProcessDefinition.version == number)).first()
-    if target is None:
-        raise Invalid("no such version", {"to_version": [f"process {key} has no version {number}"]})
-    if target.id == source.id:
-        raise Invalid("same version", {"to_version": ["choose another version than the one migrated from"]})
-    return source, target
+    return source, target_version(session, source, to_version)
 
 
 def dry_run(session: Session, runtime, key: str, from_version: int, to_version, page: int = 1,

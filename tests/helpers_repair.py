@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from engine.models import HumanTask, LedgerEntry, ProcessInstance
 
+from .support import for_problems
+
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions '
         'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -47,8 +49,8 @@ def flow(key: str, *steps, lane: str = "环督办") -> str:
     body += [f'<bpmn:sequenceFlow id="f{i}" sourceRef="{ids[i]}" targetRef="{ids[i + 1]}" />' for i in range(len(ids) - 1)]
     refs = "".join(f"<bpmn:flowNodeRef>{i}</bpmn:flowNodeRef>" for i in ids)
     lane = f'<bpmn:laneSet id="LaneSet"><bpmn:lane id="Lane_office" name="{lane}">{refs}</bpmn:lane></bpmn:laneSet>'
-    return HEAD.format(key=key) + "\n    " + lane + "\n    " + "\n    ".join(body) + \
-        "\n  </bpmn:process>\n" + _diagram(key, ids) + "</bpmn:definitions>\n"
+    return for_problems(HEAD.format(key=key) + "\n    " + lane + "\n    " + "\n    ".join(body) +
+                        "\n  </bpmn:process>\n" + _diagram(key, ids) + "</bpmn:definitions>\n")
 
 
 def _diagram(key: str, ids: list[str]) -> str:

@@ -172,3 +172,17 @@ def test_moves_on_the_shipped_process_arm_boundary_timers_and_every_state_loads(
     gateway = api.post(f"/api/process-instances/{instance_id}/move", as_="admin",
                        json={"to_element": "BoundaryEvent_monthly", "reason": "x"})
     assert gateway.status_code == 400 and "to_element" in gateway.json["errors"]
+
+
+def test_a_draft_is_no_target_of_a_migration(api, duban):
+    deploy(api, BROKEN)
+    pid, incident = stuck(api, duban)
+    draft = api.post("/api/process-definitions?draft=true&comment=未定稿", as_="admin", data=FIXED.encode(),
+                     content_type="application/xml")
+    assert draft.status_code == 201 and draft.json["status"] == "draft", draft.json
+    one = api.post(f"/api/incidents/{incident['id']}/migrate", as_="admin", json={"to_version": 2, "reason": "试迁"})
+    assert one.status_code == 400 and "draft" in one.json["errors"]["to_version"][0]
+    bulk = api.post("/api/process-definitions/fragile/versions/1/migration", as_="admin",
+                    json={"to_version": 2, "dry_run": True})
+    assert bulk.status_code == 400 and "draft" in bulk.json["errors"]["to_version"][0]
+    assert instance(duban, pid).definition.version == 1

@@ -174,7 +174,7 @@ def test_the_scheduler_hears_of_a_change_after_the_outermost_commit_only(duban):
         duban.db.schedule_listeners.remove(listener)
 
 
-def test_a_boundary_timer_fires_within_a_second_of_due(api, duban, live):
+def test_a_boundary_timer_fires_at_its_moment_not_at_a_sweep(api, duban, live):
     """The one real-time test: the engine's clock runs, the scheduler waits for the moment."""
     assert deploy_xml(api, mini_process("cycle_two_seconds", "timeCycle:R1/PT2S"), accept=FIXTURE).status_code == 201
     clock.release()
@@ -192,6 +192,9 @@ def test_a_boundary_timer_fires_within_a_second_of_due(api, duban, live):
 
     assert wait_for(timer_fired, timeout=10, step=0.01), "the timer did not fire"
     late = timer_fired() - due
-    assert timedelta(0) < late < timedelta(seconds=1), late
+    # Sweeps are an hour apart here, so only a wake-up set for the moment fires it within seconds.
+    # Idle, it is late by tens of milliseconds; the bound leaves room for a loaded two-core machine
+    # (1.6 s was seen with the whole suite running beside it).
+    assert timedelta(0) < late < timedelta(seconds=4), late
     assert "Task_after" in [t["element_id"] for t in
                             api.get(f"/api/problems/{pid}", as_="admin").json["current_tasks"]]

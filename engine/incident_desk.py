@@ -85,7 +85,7 @@ class IncidentDesk:
 
     # -- retrying -------------------------------------------------------------------------------
 
-    def retry(self, user_id: int, incident_id: int) -> incidents.View:
+    def retry(self, user_id: int, incident_id: int, reason: str | None = None) -> incidents.View:
         """Run an incident's failed step again now (admins): the incident, resolved or with one
         more attempt and the new error. 409 when it is already resolved."""
         duban = self.duban
@@ -95,9 +95,9 @@ class IncidentDesk:
             problem_id = incident.problem_id
         if not allowed:
             duban.deny(user_id, f"retry incident {incident_id}", "incident", incident_id, problem_id)
-        return self._retry(user_id, incident_id)[0]
+        return self._retry(user_id, incident_id, reason=reason)[0]
 
-    def _retry(self, user_id: int | None, incident_id: int, scheduled: bool = False):
+    def _retry(self, user_id: int | None, incident_id: int, scheduled: bool = False, reason: str | None = None):
         """(the incident retried, the incident open for its instance afterwards or None)."""
         duban = self.duban
         with duban.db.reading() as session:
@@ -116,7 +116,7 @@ class IncidentDesk:
                     raise Conflict(f"incident {incident_id} is already resolved")
                 if scheduled and (incident.next_retry_at is None or incident.next_retry_at > clock.now()):
                     raise Conflict(f"incident {incident_id} was retried meanwhile")
-                now_open = duban.runtime.retry(session, incident, actor)
+                now_open = duban.runtime.retry(session, incident, actor, reason)
                 session.flush()
                 return (incidents.View.of(incident),
                         incidents.View.of(now_open) if now_open is not None else None)

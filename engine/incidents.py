@@ -200,13 +200,17 @@ class View:
     status: str
     resolved_at: datetime | None
     resolved_by: str | None
+    resolution: str | None = None
+    note: str | None = None
+    version: int | None = None
 
     @classmethod
     def of(cls, row: Incident) -> "View":
         return cls(row.id, row.instance_id, row.problem_id, row.problem.code, row.instance.definition.key,
                    row.element_id, row.element_name, row.error_type, row.message, row.happened_at,
                    row.last_attempt_at, row.attempts, row.next_retry_at, row.status.value, row.resolved_at,
-                   row.resolved_by.username if row.resolved_by else None)
+                   row.resolved_by.username if row.resolved_by else None, row.resolution, row.note,
+                   row.instance.definition.version)
 
     def line(self) -> str:
         element = f"{self.element_id}（{self.element_name}）" if self.element_name else self.element_id
@@ -250,7 +254,7 @@ def record(session: Session, instance: ProcessInstance, failure: Failure, actor:
 
 
 def failed_again(session: Session, incident: Incident, failure: Failure, actor: User | None,
-                 backoff: Backoff) -> Incident:
+                 backoff: Backoff, reason: str | None = None) -> Incident:
     """A retry (or the same element again) failed: one more attempt, the new error, a later retry."""
     now = clock.now()
     incident.attempts += 1
@@ -263,18 +267,22 @@ def failed_again(session: Session, incident: Incident, failure: Failure, actor: 
                   problem_id=incident.problem_id,
                   payload={"incident": incident.id, "instance": incident.instance_id, "attempt": incident.attempts,
                            "outcome": "failed", "error_type": failure.error_type, "message": failure.message,
-                           "next_retry_at": incident.next_retry_at.isoformat()})
+                           "next_retry_at": incident.next_retry_at.isoformat(),
+                           **({"reason": reason} if reason else {})})
     log.info("incident %s failed again (attempt %s): %s: %s; next retry at %s", incident.id, incident.attempts,
              failure.error_type, failure.message, incident.next_retry_at.isoformat())
     return incident
 
 
-def resolve(session: Session, incident: Incident, actor: User | None) -> None:
-    """The incident's step ran: the incident is resolved, and the instance runs again unless
-    another of its incidents is open."""
+def resolve(session: Session, incident: Incident, actor: User | None, resolution: str = "retried",
+            note: str | None = None) -> None:
+    """The incident's step ran (or a person repaired the instance otherwise: `resolution`
+    moved, migrated, cancelled, with their reason in `note`): the incident is resolved, and
+    the instance runs again unless another of its incidents is open or it has ended."""
     now = clock.now()
     incident.status, incident.resolved_at, incident.next_retry_at = IncidentStatus.RESOLVED, now, None
     incident.resolved_by_id = actor.id if actor else None
+    incident.resolution, incident.note = resolution, note
     instance = incident.instance
     session.flush()
     others = session.scalar(select(func.count()).select_from(Incident).where(
@@ -285,7 +293,8 @@ def resolve(session: Session, incident: Incident, actor: User | None) -> None:
     ledger.record(session, Action.INCIDENT_RESOLVED, actor=actor, subject_type="incident", subject_id=incident.id,
                   problem_id=incident.problem_id,
                   payload={"incident": incident.id, "instance": incident.instance_id, "attempts": incident.attempts,
-                           "element": incident.element_id})
+                           "element": incident.element_id, "resolution": resolution,
+                           **({"note": note} if note else {})})
     log.info("incident %s resolved after %s failed attempt(s)", incident.id, incident.attempts)
 
 

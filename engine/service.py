@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import accounts, clock, evidence, evidence_types, extensions, ledger, notifications, problems, tasks
-from . import calendar_store, incidents, lights, sign_in as guarded_sign_in
+from . import calendar_store, incidents, lights, repair, version_migration, sign_in as guarded_sign_in
 from . import organization_admin as org_admin
 from .calendar import WorkingCalendar
 from .db import Database
@@ -27,6 +27,9 @@ from .escalation import firing, rules
 from .escalation import ladder as ladder_module
 from .escalation.targets import resolve
 from .scheduling import signal as scheduling_signal
+from .validation import encoding
+from .workflow import purpose
+from .workflow.held_diagrams import HeldDiagrams
 from .workflow.runtime import Runtime
 from .workflow.sandbox import rehearsal
 
@@ -66,6 +69,7 @@ class Firing:
 
 # the shipped ladder processes set no problemStatus on purpose: the problem's own process does
 SHIPPED_WARNINGS = "shipped with the release"
+SHIPPED_NOTE = "随版本发布"   # the 版本说明 of a shipped diagram's version
 
 
 class Duban:
@@ -78,6 +82,9 @@ class Duban:
         self.runtime = runtime or Runtime(WorkingCalendar(), channels=settings.notifications,
                                           backoff=settings.incident_backoff, scripts=settings.scripts)
         self.incident_desk = IncidentDesk(self)
+        self.held_diagrams = HeldDiagrams(settings.instance_path / "held_diagrams")
+        self.repair_desk = repair.RepairDesk(self)
+        self.migrations = version_migration.VersionMigration(self)
         self.tokens = accounts.Tokens(settings.secret_key, settings.token_max_age, self._may_use_token)
 
     # -- who is acting -------------------------------------------------------------------------
@@ -137,21 +144,71 @@ class Duban:
     # -- process definitions -------------------------------------------------------------------
 
     def deploy(self, user_id: int | None, content: bytes, filename: str = "upload.bpmn",
-               attachments: dict[str, bytes] | None = None,
-               accepted: str | None = None) -> tuple[ProcessDefinition, bool]:
-        """Deploy a BPMN document (with the form files it names, if any). Its warnings refuse it
-        too unless `accepted` is the deployer's comment accepting them (kept in the ledger)."""
+               attachments: dict[str, bytes] | None = None, accepted: str | None = None,
+               comment: str | None = None, draft: bool = False, shipped: bool = False):
+        """Deploy a BPMN document (with the form files it names, if any) as a new published
+        version, or as a draft (`draft`: stored, not started on). A published deployment's
+        warnings refuse it too unless `accepted` is the deployer's comment accepting them; the
+        comment (版本说明) and the acceptance are kept in the ledger. Returns the version and
+        what was done (engine.workflow.versions.Outcome: created, replaced, unchanged)."""
         try:
             with self.db.transaction() as session:
                 return self.runtime.deploy(session, content, self.actor(session, user_id), filename, attachments,
-                                           accepted)
+                                           accepted, comment, draft, shipped)
         except IntegrityError:
             raise Conflict("another version of this process was deployed at the same moment; try again") from None
 
-    def deploy_shipped(self) -> list[tuple[ProcessDefinition, bool]]:
-        """The diagrams in bpmn/, deployed as a new version where they changed."""
-        return [self.deploy(None, path.read_bytes(), path.name, accepted=SHIPPED_WARNINGS)
+    def deploy_shipped(self) -> list[tuple[ProcessDefinition, object]]:
+        """The diagrams in bpmn/, deployed as a new version where no version has their content."""
+        return [self.deploy(None, path.read_bytes(), path.name, accepted=SHIPPED_WARNINGS,
+                            comment=SHIPPED_NOTE, shipped=True)
                 for path in sorted(BPMN_DIR.glob("*.bpmn"))]
+
+    def hold_definition(self, user_id: int | None, content: bytes, filename: str) -> str:
+        """Keep an upload that cannot be deployed yet, read in its encoding, to be finished in
+        the modeler (engine/workflow/held_diagrams.py); its token. A refused upload leaves the
+        database as it was: the held file is not a change of Duban's state (it expires after
+        a week), and what is deployed from it later goes into the ledger as any deployment.
+        DocumentError when the file cannot even be read as text."""
+        return self.held_diagrams.hold(encoding.decode(content), filename, user_id)
+
+    def held_definition(self, token: str):
+        """The diagram held under `token` (HeldDiagram), or None when unknown or expired."""
+        return self.held_diagrams.get(token)
+
+    def publish_definition(self, user_id: int | None, key: str, version: int, comment: str | None,
+                           accept_warnings: bool = False, answer: Answer | None = None):
+        """Publish a draft, or roll back to an older version by publishing it again (环督办):
+        it becomes the version new problems start on. Checked again in full; the comment is
+        required and goes into the ledger. Given `answer`, what `answer(session, id)` builds
+        inside the transaction is returned instead of the version."""
+        refused = object()
+        try:
+            with self.db.transaction() as session:
+                actor = self.actor(session, user_id)
+                if actor is not None and not actor.has_role(Role.ADMIN):
+                    result = refused
+                else:
+                    definition = self.runtime.publish(session, key, version, actor, comment, accept_warnings)
+                    result = answer(session, definition.id) if answer else definition
+        except IntegrityError:
+            raise Conflict("the process was changed by someone else at the same moment; try again") from None
+        if result is refused:
+            self.deny(user_id, f"publish version {version} of process {key}", "process_definition", f"{key}:{version}")
+        return result
+
+    def compare_definitions(self, key: str, older: int, newer: int):
+        """What changed between two versions of a process (engine.workflow.version_diff)."""
+        from .workflow import version_diff, versions
+
+        with self.db.reading() as session:
+            found = {}
+            for field, number in (("from", older), ("to", newer)):
+                found[field] = versions.find(session, key, number)
+                if found[field] is None:
+                    raise NotFound(f"no version {number} of process {key!r}",
+                                   {field: [f"process {key!r} has no version {number}"]})
+            return version_diff.compare(found["from"].bpmn_xml, found["to"].bpmn_xml)
 
     def check_definition(self, content: bytes, filename: str = "upload.bpmn",
                          attachments: dict[str, bytes] | None = None):
@@ -165,16 +222,17 @@ class Duban:
         """The new problem's id; or, given `answer`, what `answer(session, problem_id)` builds
         inside the transaction (a door's response, complete before the commit)."""
         def rehearse(session):
-            definition = self.runtime.latest(session, process_key)
-            if definition is not None:
+            definition = self.runtime.current(session, process_key)
+            if definition is not None and definition.purpose == purpose.PROBLEM:
                 self.runtime.rehearse_start(definition)
 
         with self.scripts_first(rehearse), self.db.transaction() as session:
             self._calendar(session)
             actor = self.actor(session, user_id)
-            definition = self.runtime.latest(session, process_key)
+            definition = self.runtime.current(session, process_key)
             if definition is None:
                 raise NotFound(f"no process {process_key!r} is deployed", {"process_key": ["not deployed"]})
+            purpose.require_problem_process(definition)
             problem = problems.register(session, new, actor)
             self.runtime.start(session, definition, problem, actor)
             return answer(session, problem.id) if answer else problem.id
@@ -294,9 +352,54 @@ class Duban:
     def incident(self, user_id: int, incident_id: int) -> incidents.View:
         return self.incident_desk.get(user_id, incident_id)
 
-    def retry_incident(self, user_id: int, incident_id: int) -> incidents.View:
-        """Run an incident's failed step again now (admins); 409 when it is resolved."""
-        return self.incident_desk.retry(user_id, incident_id)
+    def retry_incident(self, user_id: int, incident_id: int, reason: str | None = None) -> incidents.View:
+        """Run an incident's failed step again now (admins), with the reason if one is given
+        (kept in the ledger); 409 when it is resolved."""
+        return self.incident_desk.retry(user_id, incident_id, reason)
+
+    # -- repairing running work (流程修复, admins) ------------------------------------------------
+
+    def move_token(self, user_id: int, instance_id: int | None, reason, to_element: str,
+                   from_element: str | None = None, incident_id: int | None = None) -> repair.Repaired:
+        """Move an instance's token to another element (redo or skip a step), with a reason."""
+        return self.repair_desk.move(user_id, instance_id, reason, to_element, from_element, incident_id)
+
+    def cancel_instance(self, user_id: int, instance_id: int | None, reason,
+                        incident_id: int | None = None) -> repair.Repaired:
+        """End an instance (终止流程); its problem stays, the reason in its timeline."""
+        return self.repair_desk.cancel(user_id, instance_id, reason, incident_id)
+
+    def migrate_instance(self, user_id: int, instance_id: int | None, reason, to_version, choices=None,
+                         process: str | None = None, incident_id: int | None = None) -> repair.Repaired:
+        """Put one instance on another version of its process."""
+        return self.repair_desk.migrate(user_id, instance_id, reason, to_version, choices, process, incident_id)
+
+    def incident_case(self, user_id: int, incident_id: int, target_version: int | None = None) -> dict:
+        """An incident with what its repair needs (its page): version, diagram, data, elements
+        (and those of `target_version`, to choose where a task without counterpart goes)."""
+        with self.db.reading() as session:
+            incident = incidents.get(session, incident_id)
+            if self.actor(session, user_id).has_role(Role.ADMIN):
+                return repair.incident_case(session, self.runtime, incident, target_version)
+            problem_id = incident.problem_id
+        self.deny(user_id, f"read incident {incident_id}", "incident", incident_id, problem_id)
+
+    def migration_dry_run(self, user_id: int, key: str, version: int, to_version, page: int = 1,
+                          per_page: int = 20) -> version_migration.DryRun:
+        """What migrating the open instances of a version would change (nothing is changed)."""
+        with self.db.reading() as session:
+            if self.actor(session, user_id).has_role(Role.ADMIN):
+                return version_migration.dry_run(session, self.runtime, key, version, to_version, page, per_page)
+        self.deny(user_id, f"plan the migration of {key} version {version}", "process_definition", None)
+
+    def migrate_version(self, user_id: int, key: str, version: int, to_version, reason, choices=None,
+                        instance_choices=None, limit: int = 100):
+        """Migrate up to `limit` open instances of a version, one transaction each."""
+        with self.db.reading() as session:
+            allowed = self.actor(session, user_id).has_role(Role.ADMIN)
+        if not allowed:
+            self.deny(user_id, f"migrate the instances of {key} version {version}", "process_definition", None)
+        return self.migrations.run(user_id, key, version, to_version, reason, choices, instance_choices, limit)
 
     # -- the escalation ladder -----------------------------------------------------------------
 

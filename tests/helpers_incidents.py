@@ -9,6 +9,7 @@ from sqlalchemy import select
 from engine.models import Incident, ProcessInstance
 from engine.workflow.serializer import state_to_dict
 
+from .support import for_problems
 from .test_definitions import FIXTURE, deploy_xml
 
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions '
@@ -77,8 +78,8 @@ def _data_objects(names: tuple[str, ...]) -> list[str]:
 def _document(key: str, ids: list[str], body: list[str]) -> str:
     refs = "".join(f"<bpmn:flowNodeRef>{i}</bpmn:flowNodeRef>" for i in ids)
     lane = f'<bpmn:laneSet id="LaneSet"><bpmn:lane id="Lane_office" name="环督办">{refs}</bpmn:lane></bpmn:laneSet>'
-    return HEAD.format(key=key) + "\n    " + lane + "\n    " + "\n    ".join(body) + \
-        "\n  </bpmn:process>\n</bpmn:definitions>\n"
+    return for_problems(HEAD.format(key=key) + "\n    " + lane + "\n    " + "\n    ".join(body)
+                        + "\n  </bpmn:process>\n</bpmn:definitions>\n")
 
 
 def deploy(api, document: str) -> None:

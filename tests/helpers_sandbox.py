@@ -9,6 +9,8 @@ import threading
 import time
 from xml.sax.saxutils import escape
 
+from .support import for_problems
+
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
         '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -58,8 +60,8 @@ def diagram(key: str, *, script: str | None = None, condition: str | None = None
     lane = ('<bpmn:laneSet id="LaneSet_1"><bpmn:lane id="Lane_office" name="环督办">'
             + "".join(f"<bpmn:flowNodeRef>{n if n != 'Start' else f'Start_{key}'}</bpmn:flowNodeRef>" for n in nodes)
             + "</bpmn:lane></bpmn:laneSet>")
-    return (HEAD + f'<bpmn:process id="{key}" name="{key}" isExecutable="true">\n{lane}\n'
-            + "\n".join(body) + "\n</bpmn:process>\n</bpmn:definitions>\n")
+    return for_problems(HEAD + f'<bpmn:process id="{key}" name="{key}" isExecutable="true">\n{lane}\n'
+                        + "\n".join(body) + "\n</bpmn:process>\n</bpmn:definitions>\n")
 
 
 _codes = itertools.count(1)

@@ -7,6 +7,27 @@ from engine import accounts
 from engine.models import Official, Post, PostKind, Region, RegionLevel, Role, Unit, UnitKind
 
 PASSWORD = "test-password"
+SPIFF_NS = 'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"'
+
+
+def for_problems(document, purpose: str = "problem"):
+    """The BPMN document (text or bytes) with its process declaring `purpose` (property
+    purpose, bpmn/README.md): a fixture that sets no problemStatus needs it before problems
+    can be registered on it."""
+    raw = isinstance(document, bytes)
+    text = document.decode("utf-8") if raw else document
+    if SPIFF_NS not in text:
+        text = text.replace("<bpmn:definitions ", f"<bpmn:definitions {SPIFF_NS} ", 1)
+    start = text.index("<bpmn:process ")
+    end = text.index(">", start) + 1
+    declaration = (f'<spiffworkflow:properties><spiffworkflow:property name="purpose" value="{purpose}" />'
+                   '</spiffworkflow:properties>')
+    if text[end:].lstrip().startswith("<bpmn:extensionElements>"):   # the process has some already
+        end = text.index("<bpmn:extensionElements>", end) + len("<bpmn:extensionElements>")
+        text = text[:end] + declaration + text[end:]
+    else:
+        text = text[:end] + f"<bpmn:extensionElements>{declaration}</bpmn:extensionElements>" + text[end:]
+    return text.encode("utf-8") if raw else text
 
 
 @dataclass

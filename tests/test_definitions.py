@@ -14,7 +14,7 @@ from engine import clock
 from engine.models import ProblemStatus, ProcessDefinition, ProcessInstance
 
 from .helpers_flow import drive_to, ledger_actions, snapshot
-from .support import problem_body
+from .support import for_problems, problem_body
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = (ROOT / "bpmn" / "rectification.bpmn").read_text(encoding="utf-8")
@@ -55,9 +55,9 @@ def deploy_file(api, content: str | bytes, as_: str = "admin", name: str = "rect
 
 def deploy_anchor(api, content: bytes | None = None):
     """The shared benchmark flow with the SpiffArena JSON Schema form file it names (it sets
-    no problemStatus: a warning, accepted)."""
-    return deploy_file(api, content or ANCHOR.read_bytes(), name="anchor-flow.bpmn", forms=(ANCHOR_FORM,),
-                       accept=FIXTURE)
+    no problemStatus: a warning, accepted), declared a problem process."""
+    return deploy_file(api, for_problems(content or ANCHOR.read_bytes()), name="anchor-flow.bpmn",
+                       forms=(ANCHOR_FORM,), accept=FIXTURE)
 
 
 DEPLOYERS = {"xml-body": deploy_xml, "multipart": deploy_file}
@@ -111,7 +111,7 @@ def test_a_changed_copy_becomes_version_2(api, duban, first, again):
 def test_deploying_the_shipped_file_again_changes_nothing(api, duban):
     response = deploy_file(api, SHIPPED)
     assert response.status_code == 200 and response.json["version"] == 1 and not response.json["created"]
-    assert duban.deploy_shipped()[0][1] is False
+    assert not duban.deploy_shipped()[0][1]
     assert definition_rows(duban) == [("rectification", 1)]
 
 
@@ -186,7 +186,8 @@ def _refusal(name):
         return bad, "Task_submit_plan", '<bpmn:userTask id="Task_submit_plan"', ["measures", "updatesProblem"]
     if name == "no executable process":
         bad = changed('isExecutable="true"', 'isExecutable="false"')
-        return bad, "document", "<bpmn:definitions", ["no executable process", "rectification"]
+        # the one process is named, with how to mark it (and every other finding beside it)
+        return bad, "rectification", '<bpmn:process id="rectification"', ["not marked executable", "isExecutable"]
     raise AssertionError(name)
 
 
@@ -291,14 +292,14 @@ def mini_process(key: str, timer: str) -> str:
     <bpmn:sequenceFlow id="f3" sourceRef="Task_after" targetRef="EndEvent_1" />"""
         nodes = ["StartEvent_1", "Timer", "Task_after", "EndEvent_1"]
     refs = "".join(f"<bpmn:flowNodeRef>{node}</bpmn:flowNodeRef>" for node in nodes)
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
+    return for_problems(f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="Definitions_{key}" targetNamespace="http://bpmn.io/schema/bpmn">
   <bpmn:process id="{key}" name="{key}" isExecutable="true">
     <bpmn:laneSet id="LaneSet"><bpmn:lane id="Lane_office" name="环督办">{refs}</bpmn:lane></bpmn:laneSet>
     <bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>{body}
   </bpmn:process>
 </bpmn:definitions>
-"""
+""")
 
 
 def ready_elements(api, problem_id: int) -> list[str]:

@@ -570,7 +570,7 @@ def test_the_notify_property_names_the_subject_official_of_a_case(api, duban):
     assert deploy_notice_process(api, "subject_official,lead_unit_heads").status_code == 201
     problem = api.register()
     with duban.db.transaction() as session:
-        definition = duban.runtime.latest(session, "notice_test")
+        definition = duban.runtime.current(session, "notice_test")
         duban.runtime.start(session, definition, session.get(Problem, problem["id"]), None,
                             subject_official_id=org["responsible"])
     task = next(t for t in api.get(f"/api/problems/{problem['id']}", as_="admin").json["current_tasks"]
@@ -591,4 +591,4 @@ def test_an_unknown_notify_target_is_refused_at_deployment(api, duban):
     assert response.status_code == 400 and "Task_schedule" in response.json["errors"], response.json
     assert "region_party_head" in " ".join(response.json["errors"]["Task_schedule"])
     with duban.db.reading() as session:
-        assert duban.runtime.latest(session, "notice_test") is None
+        assert duban.runtime.current(session, "notice_test") is None

@@ -15,6 +15,7 @@ from .. import ledger
 from ..calendar import WorkingCalendar
 from ..ledger import Action
 from ..models import Escalation, EscalationEvent, Official, Problem, ProblemStatus
+from ..workflow import purpose
 from ..workflow.runtime import Runtime
 from .accountability import fitting_forms
 from .ladder import Due, deadline_dues, deadline_key, overdue_working_days
@@ -118,15 +119,18 @@ def fire(session: Session, due: Due, ladder: Ladder, runtime: Runtime, now: date
 def _start_processes(session: Session, escalation: Escalation, problem: Problem,
                      runtime: Runtime) -> tuple[list[int], str | None]:
     key = escalation.action["process"]
-    definition = runtime.latest(session, key)
+    definition = runtime.current(session, key)
     if definition is None:
         return [], f"process {key!r} is not deployed: nothing was started"
+    refusal = purpose.refusal_for_ladder(key, definition.purpose)
+    if refusal:
+        return [], f"{refusal}: nothing was started"
     data = {"problem_code": problem.code, "problem_title": problem.title, "level": escalation.level,
             "level_name": escalation.rule_name, "rule": escalation.rule_code,
             "deadline": problem.deadline.isoformat() if problem.deadline else None,
             "overdue_working_days": overdue_working_days(problem, runtime.calendar, escalation.fired_at),
             "target_names": describe(escalation.targets)}
-    if key != "accountability":
+    if not purpose.one_per_official(key, definition.purpose):
         instance = runtime.start(session, definition, problem, None, data=data, escalation_id=escalation.id)
         return [instance.id], None
     started = []

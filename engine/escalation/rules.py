@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import clock, ledger
 from ..errors import Invalid, field_errors
 from ..ledger import Action
-from ..models import EscalationRuleSet, User
+from ..models import EscalationRuleSet, ProcessDefinition, User
 from ..settings import CONFIG_DIR
+from ..workflow import purpose
 from .targets import TARGETS
 
 DEFAULT_FILE = CONFIG_DIR / "escalation.toml"
@@ -121,9 +122,30 @@ def current(session: Session) -> Ladder:
 
 def replace(session: Session, data, actor: User | None) -> Ladder:
     checked = validate_ladder(data)
+    _processes_fit(session, checked["rules"])
     current(session)
     row = _store(session, checked, actor, checked.get("note"))
     return Ladder(row.version, row.rules)
+
+
+def _processes_fit(session: Session, rules: list[dict]) -> None:
+    """Refuse a rule that would start a problem process (named `rules.N.action.process`); a
+    process not deployed yet is left to the firing, which notes it."""
+    keys = {rule["action"].get("process") for rule in rules if rule["action"]["kind"] == "start_process"}
+    if not keys:
+        return
+    latest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"))
+              .where(ProcessDefinition.key.in_(keys)).group_by(ProcessDefinition.key).subquery())
+    purposes = dict(session.execute(select(ProcessDefinition.key, ProcessDefinition.purpose).join(
+        latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.version))).all())
+    errors = {}
+    for index, rule in enumerate(rules):
+        key = rule["action"].get("process")
+        refusal = purpose.refusal_for_ladder(key, purposes[key]) if key in purposes else None
+        if refusal and rule["action"]["kind"] == "start_process":
+            errors[f"rules.{index}.action.process"] = [refusal]
+    if errors:
+        raise Invalid("the escalation rules have errors: " + next(iter(errors.values()))[0], errors)
 
 
 def _store(session: Session, checked: dict, actor: User | None, note: str | None) -> EscalationRuleSet:

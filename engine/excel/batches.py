@@ -32,6 +32,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..ledger import Action
 from ..models import ImportRun, ImportRunStatus, ProcessDefinition
 from ..text import normal_code
+from ..workflow import purpose
 from . import importing, registering, runs
 from .sheet import Table
 
@@ -73,10 +74,11 @@ class ConfirmedImport:
             with db.transaction() as session:
                 self.duban._calendar(session)
                 actor = self.duban.actor(session, self.user_id)
-                definition = self.duban.runtime.latest(session, self.process_key)
+                definition = self.duban.runtime.current(session, self.process_key)
                 if definition is None:
                     raise NotFound(f"no process {self.process_key!r} is deployed",
                                    {"process_key": ["not deployed"]})
+                purpose.require_problem_process(definition)
                 if not registering.still_valid(session, plan):
                     plan = importing.analyse(session, self.table, sheet_sha256=self.sha256)
                     self._refuse(plan)

@@ -8,7 +8,7 @@ from .notification import Channel, Notification, NotificationStatus
 from .organization import Official, Post, PostKind, Region, RegionLevel, Role, Unit, UnitKind, User, UserRole
 from .problem import (DeadlineKind, EvidenceFile, LabelledEnum, Light, Milestone, Problem, ProblemCategory, ProblemSource,
                       ProblemStatus, Site, problem_cooperating_unit)
-from .process import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskState
+from .process import DefinitionStatus, HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskState
 from .accountability import AccountabilityCategory, AccountabilityDecision
 from .schedule import scheduler_jobs
 from .bulletin import BulletinRecord
@@ -25,6 +25,6 @@ __all__ = [
     "Escalation", "EscalationEvent", "EscalationRuleSet",
     "Base", "LedgerEntry", "Official", "Post", "PostKind", "Region", "RegionLevel", "Role", "Unit", "UnitKind",
     "User", "UserRole", "DeadlineKind", "EvidenceFile", "LabelledEnum", "Milestone", "Problem", "ProblemCategory",
-    "ProblemSource", "ProblemStatus", "Site", "problem_cooperating_unit", "HumanTask", "InstanceStatus", "ProcessDefinition", "ProcessInstance",
+    "ProblemSource", "ProblemStatus", "Site", "problem_cooperating_unit", "DefinitionStatus", "HumanTask", "InstanceStatus", "ProcessDefinition", "ProcessInstance",
     "TaskState",
 ]

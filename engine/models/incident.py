@@ -43,6 +43,9 @@ class Incident(Base):
     status: Mapped[IncidentStatus] = mapped_column(str_enum(IncidentStatus, 16), index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))  # None: the scheduler
+    # how it was resolved (retried, moved, migrated, cancelled) and the person's reason
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(MESSAGE_LENGTH))
 
     instance: Mapped[ProcessInstance] = relationship()
     problem: Mapped[Problem] = relationship()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, str_enum
@@ -12,9 +12,21 @@ from .organization import Role, Unit, User
 from .problem import Light, Problem
 
 
+class DefinitionStatus(enum.StrEnum):
+    """A draft is stored and editable but starts nothing; a published version may be current."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
 class ProcessDefinition(Base):
+    """One version of a process. The *current* version of a key (the one new problems and the
+    ladder start on) is its published version published last; rollback publishes an older one
+    again (engine/workflow/versions.py)."""
+
     __tablename__ = "process_definition"
-    __table_args__ = (UniqueConstraint("key", "version"),)
+    __table_args__ = (UniqueConstraint("key", "version"), UniqueConstraint("key", "publication", name="uq_process_definition_key_publication"),
+                      Index("ix_process_definition_key_status", "key", "status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(100), index=True)
@@ -24,16 +36,32 @@ class ProcessDefinition(Base):
     forms: Mapped[dict] = mapped_column(JSON)          # BPMN element id -> form-js schema
     spec: Mapped[dict] = mapped_column(JSON)           # the parsed spec, serialized once per version
     checksum: Mapped[str] = mapped_column(String(64))
+    # what the process is for (engine/workflow/purpose.py): problem, escalation, interview,
+    # accountability; None when the diagram declares nothing and sets no problemStatus
+    purpose: Mapped[str | None] = mapped_column(String(20))
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    comment: Mapped[str | None] = mapped_column(Text)  # 版本说明
+    # the form files deployed with the diagram (file name -> text), so that publishing a draft
+    # checks again exactly what was deployed
+    form_files: Mapped[dict | None] = mapped_column(JSON)
+    status: Mapped[DefinitionStatus] = mapped_column(str_enum(DefinitionStatus, 16), default=DefinitionStatus.PUBLISHED,
+                                                     server_default="published")
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # the order of publication within the key (1, 2, …): the highest is current, whatever the
+    # clock says (the engine's clock can be moved back; two publications can share a moment)
+    publication: Mapped[int | None] = mapped_column(Integer)
 
-    deployed_by: Mapped[User | None] = relationship()
+    deployed_by: Mapped[User | None] = relationship(foreign_keys=[deployed_by_id])
+    published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
 
 
 class InstanceStatus(enum.StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     ERROR = "error"
+    CANCELLED = "cancelled"  # ended by an administrator (终止流程), the reason in the ledger
 
 
 class ProcessInstance(Base):

@@ -18,6 +18,7 @@ class Finding:
     severity: str = ERROR
     message_zh: str | None = None
     name: str | None = None
+    fix: str | None = None  # the text that would mend it (a condition, a lane name), when known
 
     def text(self) -> str:
         return f"line {self.line}: {self.message}" if self.line else self.message
@@ -25,7 +26,7 @@ class Finding:
     def as_dict(self) -> dict:
         return {"severity": self.severity, "code": self.code, "element_id": self.element,
                 "element_name": self.name, "line": self.line, "message": self.message,
-                "message_zh": self.message_zh or self.message}
+                "message_zh": self.message_zh or self.message, **({"fix": self.fix} if self.fix is not None else {})}
 
 
 def errors(findings: list[Finding]) -> list[Finding]:

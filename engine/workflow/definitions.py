@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from ..models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskState
+from ..models import InstanceStatus, ProcessDefinition, ProcessInstance
 
 
 @dataclass(frozen=True)
@@ -17,10 +17,11 @@ class Usage:
     running: int = 0
     completed: int = 0
     error: int = 0
+    cancelled: int = 0
 
     @property
     def total(self) -> int:
-        return self.running + self.completed + self.error
+        return self.running + self.completed + self.error + self.cancelled
 
 
 def versions(session: Session) -> list[ProcessDefinition]:
@@ -46,12 +47,28 @@ def usage(session: Session, definition_ids: list[int] | None = None) -> dict[int
     return {definition_id: Usage(**by_status) for definition_id, by_status in counts.items()}
 
 
-def waiting_at(session: Session, definition_id: int) -> dict[str, int]:
-    """Ready user tasks of the version's running instances, by BPMN element id (where its
-    instances wait now)."""
-    rows = session.execute(select(HumanTask.element_id, func.count())
-                           .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-                           .where(ProcessInstance.definition_id == definition_id,
-                                  HumanTask.state == TaskState.READY)
-                           .group_by(HumanTask.element_id))
-    return {element_id: count for element_id, count in rows}
+def listing(session: Session, key: str | None = None) -> list[dict]:
+    """Every version (of `key`, or of every process), newest first within each key, as plain
+    data: status, whether it is current, its note (版本说明), who deployed and published it
+    and when, and how many instances are open on it — three queries, whatever the number of
+    instances."""
+    from .versions import current_ids
+
+    statement = select(ProcessDefinition).options(selectinload(ProcessDefinition.deployed_by),
+                                                  selectinload(ProcessDefinition.published_by))
+    if key is not None:
+        statement = statement.where(ProcessDefinition.key == key)
+    rows = session.scalars(statement.order_by(ProcessDefinition.key, ProcessDefinition.version.desc())).all()
+    counts = usage(session, [row.id for row in rows] if key is not None else None)
+    in_force = current_ids(session)
+    return [{"id": row.id, "key": row.key, "name": row.name, "version": row.version, "checksum": row.checksum,
+             "deployed_by": row.deployed_by.username if row.deployed_by else None,
+             "deployed_by_name": row.deployed_by.display_name if row.deployed_by else None,
+             "deployed_at": row.deployed_at, "user_tasks": sorted(row.forms), "purpose": row.purpose,
+             "status": row.status.value,
+             "current": row.id in in_force, "comment": row.comment, "published_at": row.published_at,
+             "published_by": row.published_by.username if row.published_by else None,
+             "published_by_name": row.published_by.display_name if row.published_by else None,
+             "usage": counts.get(row.id, Usage()),
+             "open_instances": counts.get(row.id, Usage()).running + counts.get(row.id, Usage()).error}
+            for row in rows]

@@ -12,7 +12,9 @@ import json
 from lxml import etree
 
 from ..models import ProblemStatus
+from ..validation import encoding, juel
 from ..validation.findings import DocumentError, Finding
+from . import camunda, task_roles
 from . import forms as task_forms
 from .sandbox import ExpressionRefused, check_expression, script_errors
 from .timers import TimerTextError, is_iso_duration, timer_expression
@@ -36,9 +38,11 @@ _SAFE_PARSER = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd
 
 
 def read_xml(content: bytes) -> etree._ElementTree:
-    """Parse with entities, DTDs and the network off; a document with a DOCTYPE is refused."""
+    """Parse with entities, DTDs and the network off; a document with a DOCTYPE is refused.
+    `content` is read in its encoding (engine/validation/encoding.py) and parsed as UTF-8."""
     if not content or not content.strip():
         raise DocumentError([Finding("document", None, "the document is empty", code="document-empty", message_zh="文档为空")])
+    content = encoding.to_utf8(content)
     try:
         tree = etree.ElementTree(etree.fromstring(content, etree.XMLParser(**_SAFE_PARSER)))
     except etree.XMLSyntaxError as error:
@@ -61,25 +65,21 @@ def properties_of(element) -> dict[str, str]:
             element.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
 
 
-def conventions(tree, lane_roles: set[str], attachments: dict[str, bytes] | None = None):
-    """(the executable process, its forms by task id, the findings) of Duban's conventions;
-    the timers are rewritten in place into what SpiffWorkflow evaluates. A document without
-    one executable process raises DocumentError (nothing else can be checked).
+def conventions(tree, lane_roles: set[str] | dict, attachments: dict[str, bytes] | None = None):
+    """(the executable process, its forms by task id, the findings, the roles of tasks in no
+    lane) of Duban's conventions; the timers are rewritten in place into what SpiffWorkflow
+    evaluates. A document without a process to check raises DocumentError.
 
+    `lane_roles` are the lane names of config/roles.toml (with their roles, when a dict).
     `attachments` are files deployed with the document: the JSON Schema forms that
     SpiffArena-style diagrams name in a `formJsonSchemaFilename` property."""
     root = tree.getroot()
     findings: list[Finding] = []
+    lane_roles = lane_roles if isinstance(lane_roles, dict) else dict.fromkeys(lane_roles)
 
     executable = root.findall("bpmn:process[@isExecutable='true']", NS)
     if not executable:
-        processes = root.findall("bpmn:process", NS)
-        raise DocumentError([Finding("document", root.sourceline,
-                                     "no executable process (isExecutable=\"true\") in this document"
-                                     + (f"; it holds {', '.join(p.get('id') for p in processes)}" if processes else ""),
-                                     code="no-executable-process",
-                                     message_zh="文档中没有可执行流程（isExecutable=\"true\"）"
-                                     + (f"；其中有 {'、'.join(p.get('id') for p in processes)}" if processes else ""))])
+        executable = _not_executable(root, findings)
     if len(executable) > 1:
         raise DocumentError([Finding(p.get("id"), p.sourceline, "one executable process per document; "
                                      f"this one has {len(executable)}", code="several-executable-processes",
@@ -93,12 +93,36 @@ def conventions(tree, lane_roles: set[str], attachments: dict[str, bytes] | None
             lanes[(ref.text or "").strip()] = lane
     _check_lengths(process, findings)
     _check_ids(process, findings)
-    forms = _check_user_tasks(process, lanes, lane_roles, attachments or {}, findings)
+    roles: dict[str, str] = {}
+    forms = _check_user_tasks(process, lanes, lane_roles, attachments or {}, findings, roles)
     _check_records(process, forms, findings)
     _check_properties(process, findings)
     _rewrite_timers(process, findings)
     _check_scripts(process, findings)
-    return process, forms, findings
+    findings.extend(camunda.unhonoured(process))
+    return process, forms, findings, roles
+
+
+def _not_executable(root, findings) -> list:
+    """A document whose processes are all marked not executable (Camunda 7 writes
+    isExecutable="false"): its one process is checked with an error saying how to mark it;
+    with several, the administrator must choose one."""
+    processes = root.findall("bpmn:process", NS)
+    if not processes:
+        raise DocumentError([Finding("document", root.sourceline, "the document holds no process (only a "
+                                     "collaboration or other definitions): draw the process in the pool",
+                                     code="not-executable", message_zh="文档中没有流程（只有协作图或其他定义）：请在池中绘制流程")])
+    text = ("the process is not marked executable (isExecutable=\"true\"): tick Executable on the "
+            "process (or on its pool) in the modeler")
+    text_zh = "流程未标记为可执行（isExecutable=\"true\"）：请在编辑器中勾选流程（或其所在池）的“可执行”"
+    if len(processes) > 1:
+        raise DocumentError([Finding(p.get("id") or "document", p.sourceline, text + "; mark exactly one of "
+                                     f"{', '.join(p.get('id') or '?' for p in processes)}", code="not-executable",
+                                     message_zh=text_zh + f"；请只标记 {'、'.join(p.get('id') or '?' for p in processes)} 中的一个")
+                             for p in processes])
+    findings.append(Finding(processes[0].get("id") or "document", processes[0].sourceline, text,
+                            code="not-executable", message_zh=text_zh, fix="true"))
+    return processes
 
 
 def checksum_of(content: bytes, forms: dict) -> str:
@@ -155,6 +179,9 @@ def _task_form(task, attachments: dict[str, bytes], findings) -> dict | None:
     form_element = task.find("bpmn:extensionElements/duban:form", NS)
     if form_element is not None:
         line, text, convert = form_element.sourceline, form_element.text or "", task_forms.check_form
+    elif (generated := camunda.form_of(task)) is not None:
+        text = generated if isinstance(generated, str) else json.dumps(generated, ensure_ascii=False)
+        line, convert = task.sourceline, task_forms.check_form
     else:
         name = properties_of(task).get("formJsonSchemaFilename")
         if not name:
@@ -177,17 +204,12 @@ def _task_form(task, attachments: dict[str, bytes], findings) -> dict | None:
     return None
 
 
-def _check_user_tasks(process, lanes, lane_roles, attachments, findings) -> dict[str, dict]:
+def _check_user_tasks(process, lanes, lane_roles, attachments, findings, roles) -> dict[str, dict]:
     forms = {}
-    for task in process.iter(f"{{{BPMN}}}userTask", f"{{{BPMN}}}manualTask"):
+    tasks = list(process.iter(f"{{{BPMN}}}userTask", f"{{{BPMN}}}manualTask"))
+    task_roles.check(tasks, lanes, lane_roles, findings, roles)
+    for task in tasks:
         task_id = task.get("id")
-        lane = lanes.get(task_id)
-        if lane is None:
-            findings.append(Finding(task_id, task.sourceline,
-                                    "a user task must lie in a lane; the lane's name says who does it", code="task-outside-lane", message_zh="用户任务必须位于泳道中，泳道名称说明由谁办理"))
-        elif (lane.get("name") or "").strip() not in lane_roles:
-            findings.append(Finding(task_id, lane.sourceline, f"lane {lane.get('name')!r} is not a known role; "
-                                    f"known lanes: {', '.join(sorted(lane_roles))}", code="lane-unknown-role", message_zh=f"泳道“{lane.get('name')}”不是已知角色；已知泳道：{'、'.join(sorted(lane_roles))}"))
         schema = _task_form(task, attachments, findings)
         if schema is None:
             continue
@@ -336,6 +358,9 @@ def _check_scripts(process, findings) -> None:
         if not (element.text or "").strip():
             continue
         owner = _owner(element)
+        if juel.is_juel(element.text) or juel.is_feel(element.text):
+            findings.append(juel.finding(owner, element))
+            continue
         try:
             check_expression(element.text)
         except ExpressionRefused as error:
@@ -343,6 +368,10 @@ def _check_scripts(process, findings) -> None:
             findings.append(Finding(owner.get("id") or "document", element.sourceline, f"{what}: {error}", code="expression-refused"))
     for element in process.iter(*SCRIPTS):
         if not (element.text or "").strip():
+            continue
+        foreign = camunda.script_language(element)
+        if foreign is not None:
+            findings.append(foreign)
             continue
         errors = script_errors(element.text)
         if errors:

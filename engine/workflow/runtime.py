@@ -27,22 +27,14 @@ from ..ledger import Action
 from ..models import (DeadlineKind, EscalationEvent, EvidenceFile, HumanTask, Incident, InstanceStatus, Problem, ProblemStatus,
                       ProcessDefinition, ProcessInstance, TaskState, User)
 from ..validation import check
-from . import timers
+from . import timers, versions
 from .forms import context_keys, evidence_keys, validate_submission
 from .sandbox import SandboxScriptEngine
-from .serializer import has_scripts, spec_to_dict, specs_for, state_from_dict, state_to_dict
+from .serializer import has_scripts, specs_for, state_from_dict, state_to_dict
 
 _STATUS_ORDER = list(ProblemStatus)
 _TIMER_EVENTS = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
 _validator_lock = threading.Lock()
-
-
-def _accepted(warned: list, comment: str | None) -> dict:
-    """What the ledger entry of a deployment records of the warnings its deployer accepted."""
-    if not warned:
-        return {}
-    return {"accepted_warnings": [{"code": f.code, "element": f.element, "message": f.message} for f in warned],
-            "comment": (comment or "").strip()}
 
 
 class WorkflowFailure(DubanError):
@@ -69,40 +61,32 @@ class Runtime:
     # -- definitions ---------------------------------------------------------------------------
 
     def deploy(self, session: Session, content: bytes, actor: User | None, filename: str = "upload.bpmn",
-               attachments: dict[str, bytes] | None = None,
-               accepted: str | None = None) -> tuple[ProcessDefinition, bool]:
-        """A new version of the document's process, or the latest one if the content is unchanged.
+               attachments: dict[str, bytes] | None = None, accepted: str | None = None, comment: str | None = None,
+               draft: bool = False, shipped: bool = False) -> tuple[ProcessDefinition, versions.Outcome]:
+        """A new version of the document's process (published, or a draft), or the current one
+        if the content is unchanged (engine/workflow/versions.py).
 
         `accepted` is the deployer's comment accepting the document's warnings (none: any
-        warning refuses the document, like an error); it goes into the ledger entry."""
+        warning refuses a published deployment, like an error); it goes into the ledger entry."""
         with _validator_lock:
-            prepared, warned = check.prepare(content, set(self.lane_roles), filename, attachments,
-                                             accept_warnings=bool(accepted and accepted.strip()))
-        latest = self.latest(session, prepared.key)
-        if latest is not None and latest.checksum == prepared.checksum:
-            return latest, False
-        definition = ProcessDefinition(
-            key=prepared.key, name=prepared.name, version=(latest.version + 1) if latest else 1,
-            bpmn_xml=prepared.xml, forms=prepared.forms,
-            spec=spec_to_dict(prepared.spec, prepared.subprocess_specs), checksum=prepared.checksum,
-            deployed_by_id=actor.id if actor else None, deployed_at=clock.now())
-        session.add(definition)
-        session.flush()
-        ledger.record(session, Action.DEFINITION_DEPLOYED, actor=actor, subject_type="process_definition",
-                      subject_id=definition.id, payload={"key": definition.key, "version": definition.version,
-                                                         "checksum": definition.checksum, "file": filename,
-                                                         **_accepted(warned, accepted)})
-        return definition, True
+            return versions.deploy(session, dict(self.lane_roles), content, actor, filename, attachments, accepted,
+                                   comment, draft, shipped)
+
+    def publish(self, session: Session, key: str, number: int, actor: User | None, comment: str | None,
+                accepted: bool = False) -> ProcessDefinition:
+        """Publish a draft, or an older version again (a rollback): it becomes current."""
+        with _validator_lock:
+            return versions.publish(session, dict(self.lane_roles), key, number, actor, comment, accepted)
 
     def inspect(self, content: bytes, filename: str = "upload.bpmn", attachments: dict[str, bytes] | None = None):
         """Every finding about a document, deployable or not (nothing is stored)."""
         with _validator_lock:
-            return check.inspect(content, set(self.lane_roles), filename, attachments)
+            return check.inspect(content, dict(self.lane_roles), filename, attachments)
 
     @staticmethod
-    def latest(session: Session, key: str) -> ProcessDefinition | None:
-        return session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
-                               .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+    def current(session: Session, key: str) -> ProcessDefinition | None:
+        """The version new instances of `key` start on (its published version published last)."""
+        return versions.current(session, key)
 
     # -- instances -----------------------------------------------------------------------------
 
@@ -218,7 +202,8 @@ class Runtime:
         failure = self._advance(session, instance, workflow, None, completed=None, failure=failure)
         return fired, self._incident(session, instance, failure, None)
 
-    def retry(self, session: Session, incident: Incident, actor: User | None) -> Incident | None:
+    def retry(self, session: Session, incident: Incident, actor: User | None,
+              reason: str | None = None) -> Incident | None:
         """Run an incident's failed step again from the instance's stored state: the task in
         ERROR run again (a script, a gateway), or the branch of a task that never started
         reset with its data (a timer whose expression failed); then the timers due and the
@@ -232,8 +217,8 @@ class Runtime:
             failure = self._fire_timers(session, instance, workflow)[1]
         failure = self._advance(session, instance, workflow, actor, completed=None, failure=failure)
         if failure is not None and failure.element_id == incident.element_id:
-            return incidents.failed_again(session, incident, failure, actor, self.backoff)
-        incidents.resolve(session, incident, actor)
+            return incidents.failed_again(session, incident, failure, actor, self.backoff, reason)
+        incidents.resolve(session, incident, actor, "retried", reason)
         return self._incident(session, instance, failure, actor)
 
     def _fire_timers(self, session: Session, instance: ProcessInstance, workflow):
@@ -245,6 +230,13 @@ class Runtime:
             ledger.record(session, Action.TIMER_FIRED, actor=None, subject_type="process_instance",
                           subject_id=instance.id, problem_id=instance.problem_id, payload={"timer": name})
         return fired, failure
+
+    def settle(self, session: Session, instance: ProcessInstance, workflow, actor: User | None) -> Incident | None:
+        """After a repair changed `workflow` (a token moved, another version): the engine steps,
+        the task rows, status, lights, next timer and state written, as after any action; the
+        incident the instance stopped at on the way, if any."""
+        failure = self._advance(session, instance, workflow, actor, completed=None)
+        return self._incident(session, instance, failure, actor)
 
     def _incident(self, session: Session, instance: ProcessInstance, failure: incidents.Failure | None,
                   actor: User | None) -> Incident | None:
@@ -426,13 +418,14 @@ class Runtime:
         session.flush()
         return moved
 
-    def _due(self, properties: dict, problem: Problem) -> datetime | None:
+    def _due(self, properties: dict, problem: Problem, start: datetime | None = None) -> datetime | None:
+        """When a task with these properties is due, counted from `start` (now: a new task)."""
         due = properties.get("due")
         if not due:
             return None
         if due == "deadline":
             return self.calendar.end_of_day(problem.deadline) if problem.deadline else None
-        start = clock.now()
+        start = start or clock.now()
         if properties.get("calendar") == "working":
             return self.calendar.add_working_days(start, int(due[1:-1]))
         parsed = TimerEventDefinition.parse_iso_duration(due)

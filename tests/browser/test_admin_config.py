@@ -73,7 +73,7 @@ def test_a_version_page_draws_its_diagram(server, page, shoot, duban, org):
     page.locator('[data-process="rectification"] a', has_text="第 1 版").click()
     expect(page.locator('#diagram[data-state="ready"]')).to_be_attached()
     expect(page.locator("#diagram svg .djs-element").first).to_be_attached()
-    expect(page.locator('[data-waiting="Task_sign"]')).to_have_text("1")
+    expect(page.locator('[data-waiting="Task_sign"]')).to_have_attribute("data-count", "1")
     shoot(page, "definition-version")
     assert page.js_errors == []
 

@@ -12,6 +12,7 @@ from lxml import etree
 from playwright.sync_api import expect
 
 from .test_admin_config import sign_in_as_admin
+from .test_versions import deploy_from_editor
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
       "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core", "duban": "urn:duban:bpmn:1.0"}
@@ -80,7 +81,7 @@ def test_add_a_user_task_with_role_due_and_form_then_deploy(server, page, shoot,
     role.select_option("责任人")
     shoot(page, "lane-role")
 
-    page.locator('[data-action="deploy"]').click()
+    deploy_from_editor(page, "加现场复核")
     expect(page.locator('#modeler[data-deployed="2"]')).to_be_attached()
     expect(page.locator("#modeler-status")).to_contain_text("第 2 版")
     shoot(page, "deployed")
@@ -134,7 +135,7 @@ def test_a_new_process_checked_and_a_refused_deployment_marks_its_element(server
     lane = page.locator('[data-element-id="Lane_first"]').bounding_box()
     page.mouse.click(lane["x"] + 12, lane["y"] + lane["height"] / 2)
     page.locator("#bio-properties-panel-duban-lane-role").select_option("")
-    page.locator('[data-action="deploy"]').click()
+    deploy_from_editor(page, "新流程")
     expect(page.locator("#modeler-status")).to_contain_text("未部署")
     refused = page.locator('#findings li.finding[data-element-id="Task_first"]')
     expect(refused).to_contain_text("lane")
@@ -147,7 +148,7 @@ def test_a_new_process_checked_and_a_refused_deployment_marks_its_element(server
     # given its role again, it deploys as version 1 of the new process
     page.mouse.click(lane["x"] + 12, lane["y"] + lane["height"] / 2)
     page.locator("#bio-properties-panel-duban-lane-role").select_option("牵头单位")
-    page.locator('[data-action="deploy"]').click()
+    page.locator('#deploy-panel [data-action="publish"]').click()
     expect(page.locator('#modeler[data-deployed="1"]')).to_be_attached()
     expect(page.locator("#findings li.finding")).to_have_count(0)
     page.locator("[data-version-link]").click()
@@ -216,7 +217,7 @@ def test_timer_and_condition_helpers_round_trip(server, page, shoot, api):
     condition.press("Tab")
     shoot(page, "condition")
 
-    page.locator('[data-action="deploy"]').click()
+    deploy_from_editor(page, "公示七个工作日")
     expect(page.locator('#modeler[data-deployed="2"]')).to_be_attached()
     assert page.js_errors == []
     process = etree.fromstring(api.get("/api/process-definitions/rectification/versions/2", as_="admin").data)

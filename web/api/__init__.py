@@ -108,6 +108,9 @@ def register_api(app: Flask) -> None:
     from . import incidents
 
     api.register_blueprint(incidents.blp)
+    from . import repair
+
+    api.register_blueprint(repair.blp)
 
     document_errors(api)
 

@@ -3,12 +3,16 @@ from __future__ import annotations
 from flask import Response, request
 from sqlalchemy import select
 
+from engine import clock
 from engine.errors import Invalid, NotFound
+from engine.text import ID_MAX
+from engine.workflow import heatmap
 from engine.models import ProcessDefinition, Role
+from engine.workflow import definitions as deployed
 from engine.workflow.document import DocumentError
 
-from .common import BEARER, Blueprint, caller_id, duban, reply
-from .schemas import CheckOut, DefinitionOut
+from .common import BEARER, Blueprint, caller_id, duban, reply, reply_json
+from .schemas import CheckOut, DefinitionOut, DeployedOut, DiffOut, DiffQuery, HeatmapOut, PublishIn, WaitingPage, WaitingQuery
 
 blp = Blueprint("definitions", __name__, url_prefix="/api", description="Process definitions (BPMN)")
 
@@ -29,12 +33,12 @@ def _require(*roles: Role, what: str) -> int:
 @blp.response(200, DefinitionOut(many=True))
 @blp.doc(security=BEARER)
 def list_definitions():
-    """Every deployed version, newest first within each key."""
+    """Every version, drafts included, newest first within each key: its status (draft or
+    published), whether it is the current one (new problems start on it), its note (版本说明),
+    who deployed and published it and when, and how many instances are open on it."""
     _require(Role.ADMIN, Role.DISCIPLINE, what="list process definitions")
     with duban().db.reading() as session:
-        rows = session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.key,
-                                                                  ProcessDefinition.version.desc())).all()
-        return reply(DefinitionOut(many=True), rows)
+        return reply(DefinitionOut(many=True), deployed.listing(session))
 
 
 @blp.get("/process-definitions/<key>/versions/<int:version>")
@@ -51,6 +55,48 @@ def definition_xml(key: str, version: int):
         return Response(row.bpmn_xml, mimetype="application/xml")
 
 
+def _version(session, key: str, version: int) -> ProcessDefinition:
+    row = None if version > ID_MAX else session.scalars(select(ProcessDefinition).where(
+        ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
+    if row is None:
+        raise NotFound(f"no version {version} of process {key!r}", {"version": [f"{key} has no version {version}"]})
+    return row
+
+
+@blp.get("/process-definitions/<key>/versions/<int:version>/heatmap")
+@blp.response(200, HeatmapOut)
+@blp.doc(security=BEARER)
+def heat(key: str, version: int):
+    """Where the version's instances wait (热力图): per element, the ready user tasks waiting
+    there and the median time they have waited, by the engine's clock; most waiting first."""
+    _require(Role.ADMIN, Role.DISCIPLINE, what="read process definitions")
+    now = clock.now()
+    with duban().db.reading() as session:
+        row = _version(session, key, version)
+        spots = heatmap.heat(session, row, now)
+        return reply(HeatmapOut(), {"key": key, "version": version, "now": now,
+                                    "waiting": sum(spot.waiting for spot in spots), "elements": spots})
+
+
+@blp.get("/process-definitions/<key>/versions/<int:version>/heatmap/<element_id>")
+@blp.arguments(WaitingQuery, location="query")
+@blp.response(200, WaitingPage)
+@blp.doc(security=BEARER)
+def waiting(query, key: str, version: int, element_id: str):
+    """The problems waiting at one element of the version, longest waiting first, a page at a
+    time; 404 naming `element_id` when the version has no such element."""
+    _require(Role.ADMIN, Role.DISCIPLINE, what="read process definitions")
+    with duban().db.reading() as session:
+        row = _version(session, key, version)
+        names = heatmap.elements(row)
+        if element_id not in names:
+            raise NotFound(f"version {version} of {key!r} has no element {element_id[:100]!r}",
+                           {"element_id": ["no such element in this version"]})
+        items, total = heatmap.waiting_at(session, row, element_id, query["page"], query["per_page"])
+        return reply(WaitingPage(), {"element_id": element_id, "name": names[element_id], "items": items,
+                                     "total": total, "page": query["page"], "per_page": query["per_page"]})
+
+
 BPMN_BODY = {"content": {
     "application/xml": {"schema": {"type": "string"}},
     "multipart/form-data": {"schema": {"type": "object", "properties": {
@@ -60,12 +106,18 @@ ACCEPT_PARAMETERS = [
      "description": "deploy although the document has warnings (no errors); needs `comment` "
                     "(also accepted as a multipart form field)"},
     {"in": "query", "name": "comment", "schema": {"type": "string", "maxLength": MAX_COMMENT}, "required": False,
-     "description": "why the warnings are accepted; kept in the deployment's ledger entry"}]
+     "description": "the version's note (版本说明), and why the warnings are accepted; kept with the version and "
+                    "in the deployment's ledger entry"},
+    {"in": "query", "name": "draft", "schema": {"type": "boolean"}, "required": False,
+     "description": "store the version as a draft: kept and editable, not started on until published "
+                    "(its warnings are accepted or not when it is published); a draft of the process that "
+                    "exists already has its content replaced"}]
 DEPLOY_BODY = {"content": {
     "application/xml": {"schema": {"type": "string"}},
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"},
-        "accept_warnings": {"type": "boolean"}, "comment": {"type": "string", "maxLength": MAX_COMMENT}},
+        "accept_warnings": {"type": "boolean"}, "comment": {"type": "string", "maxLength": MAX_COMMENT},
+        "draft": {"type": "boolean"}},
         "required": ["file"]}}}}
 TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 
@@ -89,12 +141,23 @@ def _upload() -> tuple[bytes, str, dict[str, bytes]]:
     return content, filename, attachments
 
 
+def _flag(name: str) -> bool:
+    flag = (request.values.get(name) or "").strip().lower()
+    if flag not in TRUE | FALSE:
+        raise Invalid(f"{name} is true or false", {name: ["Not a valid boolean."]})
+    return flag in TRUE
+
+
+def _comment() -> str | None:
+    comment = (request.values.get("comment") or "").strip()
+    if len(comment) > MAX_COMMENT:
+        raise Invalid("the comment is too long", {"comment": [f"at most {MAX_COMMENT} characters"]})
+    return comment or None
+
+
 def _acceptance() -> str | None:
     """The comment accepting the warnings, when `accept_warnings` is true; 400 naming the field."""
-    flag = (request.values.get("accept_warnings") or "").strip().lower()
-    if flag not in TRUE | FALSE:
-        raise Invalid("accept_warnings is true or false", {"accept_warnings": ["Not a valid boolean."]})
-    if flag in FALSE:
+    if not _flag("accept_warnings"):
         return None
     comment = (request.values.get("comment") or "").strip()
     if not comment:
@@ -157,24 +220,68 @@ class Refused(Invalid):
 
 
 @blp.post("/process-definitions")
+@blp.response(201, DeployedOut, description="stored: a new published version, or a new draft")
+@blp.alt_response(200, schema=DeployedOut, description="unchanged (the current version, or the draft, already has "
+                                                       "this content), or the draft's content replaced in place")
 @blp.doc(security=BEARER, requestBody=DEPLOY_BODY, parameters=ACCEPT_PARAMETERS,
-         responses={"201": {"description": "deployed: key and version"},
-                    "200": {"description": "unchanged: the latest version already has this content"},
-                    "400": {"description": "the findings: every error, and the warnings not accepted"}})
+         responses={"400": {"description": "the findings: every error, and the warnings not accepted"}})
 def deploy():
     """Deploy a new version of a BPMN process: the XML as the body, or the multipart field `file`.
 
     With multipart, further files are the JSON Schema forms a SpiffArena-style diagram names
     in `formJsonSchemaFilename` properties (matched by file name). A document with an error is
     refused; one with warnings only is deployed when `accept_warnings=true` and a `comment`
-    (query parameters or form fields) accept them, the comment kept in the ledger."""
+    (query parameters or form fields) accept them, the comment kept in the ledger.
+
+    `comment` is the version's note (版本说明). With `draft=true` the version is stored as a
+    draft: not started on until published (`POST .../versions/{version}/publish`); only an
+    error refuses a draft, and saving a draft again while one exists replaces its content."""
     user_id = _require(Role.ADMIN, what="deploy process definitions")
     content, filename, attachments = _upload()
-    accepted = _acceptance()
+    accepted, comment, draft = _acceptance(), _comment(), _flag("draft")
     try:
-        definition, created = duban().deploy(user_id, content, filename, attachments, accepted)
+        definition, outcome = duban().deploy(user_id, content, filename, attachments, accepted, comment, draft)
     except DocumentError as error:
-        raise Refused(error.findings, accepted is not None) from None
-    body = {"key": definition.key, "version": definition.version, "id": definition.id, "created": created,
-            "user_tasks": sorted(definition.forms)}
-    return body, 201 if created else 200
+        raise Refused(error.findings, accepted is not None or draft) from None
+    body = {"key": definition.key, "version": definition.version, "id": definition.id, "created": bool(outcome),
+            "outcome": outcome.value, "status": definition.status.value, "user_tasks": sorted(definition.forms)}
+    return reply(DeployedOut(), body, 201 if outcome.value == "created" else 200)
+
+
+def _published(session, definition_id: int) -> dict:
+    """The answer to a publication, built in its transaction."""
+    row = session.get(ProcessDefinition, definition_id)
+    return next(d for d in deployed.listing(session, row.key) if d["id"] == definition_id)
+
+
+@blp.post("/process-definitions/<key>/versions/<int:version>/publish")
+@blp.arguments(PublishIn)
+@blp.response(200, DefinitionOut)
+@blp.doc(security=BEARER, responses={"400": {"description": "no comment, or the check's findings: every error, "
+                                                            "and the warnings not accepted"}})
+def publish(body, key: str, version: int):
+    """Publish a version (环督办): a draft, or an older version again — a rollback. It becomes
+    the current version: new problems (and the ladder) start on it; running instances stay on
+    theirs. The version is checked again in full: an error refuses it, a warning too unless
+    `accept_warnings` is true. The `comment` is required and goes into the ledger. 409 when
+    the version is already current."""
+    user_id = _require(Role.ADMIN, what=f"publish version {version} of process {key}")
+    try:
+        answer = duban().publish_definition(user_id, key, version, body["comment"], body["accept_warnings"],
+                                            answer=_published)
+    except DocumentError as error:
+        raise Refused(error.findings, body["accept_warnings"]) from None
+    return reply_json(DefinitionOut().dump(answer))
+
+
+@blp.get("/process-definitions/<key>/diff")
+@blp.arguments(DiffQuery, location="query")
+@blp.response(200, DiffOut)
+@blp.doc(security=BEARER)
+def diff(query, key: str):
+    """What changed from version `from` to version `to`: the elements added and removed (id,
+    type, name) and those changed, each change naming its field (name, lane, condition, timer,
+    form, Duban's `property:<name>` …) with the old and the new value. The layout is left out."""
+    _require(Role.ADMIN, Role.DISCIPLINE, what="compare process definitions")
+    answer = duban().compare_definitions(key, query["older"], query["newer"])
+    return reply_json(DiffOut().dump({"key": key, "older": query["older"], "newer": query["newer"], **answer}))

@@ -46,12 +46,19 @@ def get_incident(incident_id: int):
     return reply(IncidentOut(), duban().incident(caller_id(), incident_id))
 
 
+class RetryIn(Schema):
+    reason = fields.String(validate=validate.Length(max=2000), load_default=None, allow_none=True,
+                           metadata={"description": "why (理由), kept in the ledger with the retry"})
+
+
 @blp.post("/incidents/<int:incident_id>/retry")
+@blp.arguments(RetryIn, required=False)
 @blp.response(200, IncidentOut)
 @blp.alt_response(409, description="the incident is already resolved")
 @blp.doc(security=BEARER)
-def retry_incident(incident_id: int):
+def retry_incident(body, incident_id: int):
     """Run the failed step again now, after its cause was fixed (admins): the incident,
     `resolved` when the process went on, or still `open` with one more attempt and the new
-    error."""
-    return reply(IncidentOut(), duban().retry_incident(caller_id(), incident_id))
+    error. An optional `reason` is kept in the ledger and as the incident's note."""
+    reason = " ".join(((body or {}).get("reason") or "").split()) or None
+    return reply(IncidentOut(), duban().retry_incident(caller_id(), incident_id, reason))

@@ -142,6 +142,10 @@ class IncidentOut(Schema):
     status = fields.String(validate=validate.OneOf(["open", "resolved"]))
     resolved_at = fields.AwareDateTime(allow_none=True)
     resolved_by = fields.String(allow_none=True, metadata={"description": "null: resolved by an automatic retry"})
+    resolution = fields.String(allow_none=True, metadata={
+        "description": "how it was resolved: retried, moved, migrated or cancelled"})
+    note = fields.String(allow_none=True, metadata={"description": "the reason given by whoever repaired it"})
+    version = fields.Integer(allow_none=True, metadata={"description": "the process version the instance runs on"})
 
 
 class TaskOut(Schema):
@@ -294,6 +298,10 @@ class FindingOut(Schema):
     line = fields.Integer(required=True, allow_none=True, metadata={"description": "the line in the XML"})
     message = fields.String(required=True, metadata={"description": "a sentence naming the element, in English"})
     message_zh = fields.String(required=True, metadata={"description": "the same sentence in Chinese"})
+    fix = fields.String(metadata={"description": "present when the finding can be mended by a known text: the "
+                                                 "Duban expression for a Camunda condition (codes juel-condition, feel-condition), "
+                                                 "the role to name a lane (lane-unknown-role), `true` for the "
+                                                 "process's isExecutable (not-executable)"})
 
 
 class CheckOut(Schema):
@@ -308,7 +316,113 @@ class DefinitionOut(Schema):
     name = fields.String()
     version = fields.Integer()
     checksum = fields.String()
-    deployed_by = fields.Function(lambda d: d.deployed_by.username if d.deployed_by else None)
+    deployed_by = fields.String(allow_none=True, metadata={"description": "user name; null: shipped with the release"})
     deployed_at = fields.AwareDateTime()
-    user_tasks = fields.Function(lambda d: sorted(d.forms))
+    user_tasks = fields.List(fields.String())
+    status = fields.String(metadata={"description": "draft (stored, starts nothing) or published"})
+    current = fields.Boolean(metadata={"description": "the version new problems start on: the published one "
+                                                     "published last"})
+    comment = fields.String(allow_none=True, metadata={"description": "版本说明, the note given at deployment"})
+    published_at = fields.AwareDateTime(allow_none=True)
+    published_by = fields.String(allow_none=True)
+    open_instances = fields.Integer(metadata={"description": "instances running on this version (an incident's included)"})
+    purpose = fields.String(allow_none=True, metadata={
+        "description": "what the process is for: problem, escalation, interview or accountability; null when the "
+                       "diagram declares nothing and sets no problemStatus (no problem can be registered on it)"})
+
+
+
+class HeatSpotOut(Schema):
+    element_id = fields.String(required=True)
+    name = fields.String(allow_none=True, metadata={"description": "the element's name in the diagram"})
+    waiting = fields.Integer(required=True, metadata={"description": "ready user tasks waiting at the element"})
+    median_waiting_seconds = fields.Integer(required=True, attribute="median_seconds",
+                                            metadata={"description": "the median time they have waited (elapsed)"})
+    oldest_since = fields.AwareDateTime(required=True, metadata={"description": "when the longest waiting one opened"})
+
+
+class HeatmapOut(Schema):
+    """Where a version's instances wait (热力图): ready user tasks by element."""
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    now = fields.AwareDateTime(required=True, metadata={"description": "the engine's clock the times are measured at"})
+    waiting = fields.Integer(required=True, metadata={"description": "ready user tasks of the version in all"})
+    elements = fields.List(fields.Nested(HeatSpotOut), required=True)
+
+
+class WaitingProblemOut(Schema):
+    task_id = fields.Integer(required=True)
+    problem_id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    title = fields.String(required=True)
+    lead_unit = fields.String(allow_none=True)
+    since = fields.AwareDateTime(required=True, metadata={"description": "when the task opened"})
+    light = fields.String(required=True, metadata={"description": "the task's traffic light"})
+    problem_light = fields.String(required=True)
+
+
+class WaitingPage(Schema):
+    element_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(WaitingProblemOut), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+
+
+class WaitingQuery(Schema):
+    page = Page()
+    per_page = PerPage(50, 200)
+
+
+class DeployedOut(Schema):
+    id = fields.Integer(required=True)
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    created = fields.Boolean(required=True, metadata={"description": "whether something was stored"})
+    outcome = fields.String(required=True, metadata={"description": "created (a new version or draft), replaced "
+                                                                     "(the draft's content replaced in place), unchanged"})
+    status = fields.String(required=True, metadata={"description": "draft or published"})
+    user_tasks = fields.List(fields.String(), required=True)
+
+
+class PublishIn(Schema):
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                            metadata={"description": "why it is published (or rolled back to); kept in the ledger"})
+    accept_warnings = fields.Boolean(load_default=False,
+                                     metadata={"description": "publish although the check warns (no errors)"})
+
+
+class DiffQuery(Schema):
+    older = fields.Integer(required=True, data_key="from", validate=validate.Range(min=1, max=2**31 - 1),
+                           metadata={"description": "the older version"})
+    newer = fields.Integer(required=True, data_key="to", validate=validate.Range(min=1, max=2**31 - 1),
+                           metadata={"description": "the newer version"})
+
+
+class DiffElementOut(Schema):
+    id = fields.String(required=True)
+    type = fields.String(required=True, metadata={"description": "the BPMN element type, e.g. userTask"})
+    name = fields.String(allow_none=True)
+
+
+class DiffChangeOut(Schema):
+    field = fields.String(required=True, metadata={"description": "name, type, lane, condition, timer, form, "
+                                                                   "property:<name>, sourceRef, targetRef, default, "
+                                                                   "script, documentation, event, @<attribute>"})
+    old = fields.String(allow_none=True)
+    new = fields.String(allow_none=True)
+
+
+class DiffChangedOut(DiffElementOut):
+    changes = fields.List(fields.Nested(DiffChangeOut), required=True)
+
+
+class DiffOut(Schema):
+    key = fields.String(required=True)
+    older = fields.Integer(required=True, data_key="from")
+    newer = fields.Integer(required=True, data_key="to")
+    added = fields.List(fields.Nested(DiffElementOut), required=True)
+    removed = fields.List(fields.Nested(DiffElementOut), required=True)
+    changed = fields.List(fields.Nested(DiffChangedOut), required=True)
 

@@ -1,4 +1,4 @@
-// Bundles the modeler page (web/assets/modeler/) with esbuild into web/static/build/ (generated,
+// Bundles the modeler page (web/assets/modeler/) and the version comparison (web/assets/diff/) with esbuild into web/static/build/ (generated,
 // not committed; `make install` runs it). The bpmnlint configuration (.bpmnlintrc) is compiled
 // into the bundle here, with every rule it enables, so that the browser lints without a server.
 import { build } from "esbuild";
@@ -21,6 +21,13 @@ const bpmnlintConfig = {
     }));
   },
 };
+
+// the version comparison page: two bpmn-js viewers and bpmn-js-differ (no browser build of its own)
+await build({
+  entryPoints: [join(here, "diff", "index.js")],
+  outfile: join(here, "..", "static", "build", "diff.js"),
+  bundle: true, minify: true, sourcemap: true, format: "iife", target: "es2020", logLevel: "warning",
+});
 
 await build({
   entryPoints: [join(here, "modeler", "index.js")],

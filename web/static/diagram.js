@@ -7,6 +7,7 @@
  *   marks.waiting  events waiting (a timer, a boundary event)           -> class "duban-waiting"
  *   marks.done     elements passed                                      -> class "duban-done"
  *   marks.flows    sequence flows taken                                 -> class "duban-flow"
+ *   marks.failed   elements where a step failed (an incident)           -> class "duban-failed"
  *   options.errorText  what to show when the XML cannot be drawn
  *
  * Without marks it just shows the diagram (a definition's version). Drawing again into the
@@ -17,7 +18,7 @@
   "use strict";
 
   var CLASSES = [["done", "duban-done"], ["flows", "duban-flow"], ["waiting", "duban-waiting"],
-                 ["current", "duban-current"]];
+                 ["current", "duban-current"], ["failed", "duban-failed"]];
 
   function dubanDiagram(container, xml, marks, options) {
     marks = marks || {};

@@ -23,7 +23,7 @@ bp = page_blueprint("cases", __name__)
 PER_PAGE = 20
 STATUSES = {"open": InstanceStatus.RUNNING, "closed": InstanceStatus.COMPLETED}
 STATUS_LABELS = {InstanceStatus.RUNNING: _l("办理中"), InstanceStatus.COMPLETED: _l("已办结"),
-                 InstanceStatus.ERROR: _l("流程出错")}
+                 InstanceStatus.ERROR: _l("流程出错"), InstanceStatus.CANCELLED: _l("已终止")}
 POST_KINDS = {PostKind.PARTY: _l("党委（党组）职务"), PostKind.GOVERNMENT: _l("政府职务"),
               PostKind.DEPARTMENT: _l("部门职务")}
 

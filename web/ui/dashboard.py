@@ -24,7 +24,7 @@ FORECAST_DAYS = 10
 BREAKDOWN_TITLES = {"region": _l("按区域"), "unit": _l("按牵头单位"), "source": _l("按问题来源"), "batch": _l("按批次")}
 STACK_LABELS = {**LIGHT_LABELS, Light.CLOSED: _l("已销号")}
 INSTANCE_LABELS = {InstanceStatus.RUNNING: _l("进行中"), InstanceStatus.COMPLETED: _l("已结束"),
-                   InstanceStatus.ERROR: _l("出错")}
+                   InstanceStatus.ERROR: _l("出错"), InstanceStatus.CANCELLED: _l("已终止")}
 
 
 def whole_number(name: str, choices=None) -> int | None:

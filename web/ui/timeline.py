@@ -28,6 +28,9 @@ LABELS = {
     "incident.opened": _l("流程异常"),
     "incident.retried": _l("异常重试未成功"),
     "incident.resolved": _l("异常已排除"),
+    "instance.moved": _l("流程跳转"),
+    "instance.migrated": _l("迁移流程版本"),
+    "instance.cancelled": _l("终止流程"),
     "task.assigned": _l("派发任务"),
     "task.completed": _l("办理任务"),
     "task.sent_back": _l("退回"),
@@ -46,6 +49,7 @@ LABELS = {
 TONES = {"task.sent_back": "warn", "escalation.fired": "alarm", "escalation.event_raised": "alarm",
          "accountability.decided": "alarm", "extension.refused": "warn", "instance.failed": "alarm",
          "incident.opened": "alarm", "incident.retried": "warn", "incident.resolved": "done",
+         "instance.moved": "warn", "instance.migrated": "warn", "instance.cancelled": "alarm",
          "permission.denied": "warn", "task.completed": "done", "instance.completed": "done",
          "extension.approved": "done"}
 
@@ -103,8 +107,21 @@ def _detail(entry: LedgerEntry, process_names: dict[str, str], people: dict[str,
     if action == "task.cancelled":
         return _("「%(name)s」", name=p.get("name", ""))
     if action == "task.due_recomputed":
+        if str(p.get("reason", "")).startswith("migrated"):
+            return _("「%(name)s」：%(before)s → %(after)s（迁移到新版本）", name=p.get("name", ""),
+                     before=_day(p.get("from")), after=_day(p.get("to")))
         return _("「%(name)s」：%(before)s → %(after)s（工作日历调整）", name=p.get("name", ""),
                  before=_day(p.get("from")), after=_day(p.get("to")))
+    if action == "instance.moved":
+        return _("从 %(source)s 跳转到 %(target)s；理由：%(reason)s", source=p.get("from", ""), target=p.get("to", ""),
+                 reason=p.get("reason") or "—")
+    if action == "instance.migrated":
+        return _("第 %(before)s 版 → 第 %(after)s 版；理由：%(reason)s", before=p.get("from_version", "?"),
+                 after=p.get("to_version", "?"), reason=p.get("reason") or "—")
+    if action == "instance.cancelled":
+        return _("理由：%(reason)s", reason=p.get("reason") or "—")
+    if action == "incident.resolved" and p.get("note"):
+        return _("理由：%(reason)s", reason=p["note"])
     if action == "permission.denied":
         return p.get("action", "")
     if action == "escalation.fired":

@@ -1,7 +1,7 @@
 // What the page hands the bundle (web/templates/admin/definitions_edit.html, #modeler-data):
 // translated strings (S) and the vocabularies Duban accepts (V), read once at start.
 export const S = {};
-export const V = { roles: [], statuses: [], events: [], targets: [], planFields: [], records: [] };
+export const V = { roles: [], statuses: [], events: [], targets: [], planFields: [], records: [], purposes: [] };
 
 export function configure(data) {
   Object.assign(S, data.strings || {});

@@ -14,8 +14,9 @@ function container(bo) {
   return extensionsOf(bo).find((v) => is(v, "spiffworkflow:Properties"));
 }
 
-export function getProperty(element, name) {
-  const props = container(element.businessObject);
+/** A property of the element, or of `bo` when given (a participant's process). */
+export function getProperty(element, name, bo = element.businessObject) {
+  const props = container(bo);
   const found = props && props.get("properties").find((p) => p.name === name);
   return found ? found.value || "" : "";
 }
@@ -26,8 +27,7 @@ export function getForm(element) {
 }
 
 // the commands that make sure extensionElements exists and holds `child` (created if missing)
-function ensureExtension(element, bpmnFactory, commands) {
-  const bo = element.businessObject;
+function ensureExtension(element, bpmnFactory, commands, bo = element.businessObject) {
   let ext = bo.get("extensionElements");
   if (!ext) {
     ext = bpmnFactory.create("bpmn:ExtensionElements", { values: [] });
@@ -44,12 +44,12 @@ function appendTo(element, ext, child, commands) {
                   context: { element, moddleElement: ext, properties: { values: [...ext.get("values"), child] } } });
 }
 
-/** Set several properties at once; an empty value removes the property. */
-export function setProperties(injector, element, changes) {
+/** Set several properties at once (of `bo` when given); an empty value removes the property. */
+export function setProperties(injector, element, changes, bo = element.businessObject) {
   const bpmnFactory = injector.get("bpmnFactory");
   const commands = [];
-  const ext = ensureExtension(element, bpmnFactory, commands);
-  let props = container(element.businessObject);
+  const ext = ensureExtension(element, bpmnFactory, commands, bo);
+  let props = container(bo);
   const current = props ? [...props.get("properties")] : [];
   let list = current.slice();
   let listChanged = false;

@@ -1,6 +1,33 @@
 // The list under the diagram: one row per finding (bpmnlint, the server's check, a refused
 // deployment), each element marked on the canvas with a badge; a click on a row selects it.
+// A finding the server can mend (`fix`: a JUEL condition's translation, a lane's role, a
+// process to mark executable) has a 采用建议 button that applies it as one undoable command.
 import { S } from "./config";
+
+/** Where a finding's fix goes: the flow's condition, the lane's name, the process's isExecutable. */
+export function applyFix(modeler, finding) {
+  const registry = modeler.get("elementRegistry");
+  const modeling = modeler.get("modeling");
+  let element = registry.get(finding.element_id);
+  if (!element && finding.code === "not-executable") {
+    // a process inside a pool: its participant stands for it on the canvas
+    element = registry.filter((e) => e.businessObject.processRef && e.businessObject.processRef.id === finding.element_id)[0];
+  }
+  if (!element) return false;
+  const bo = element.businessObject;
+  if (finding.code === "not-executable") {
+    const process = bo.processRef || bo;
+    modeling.updateModdleProperties(element, process, { isExecutable: finding.fix === "true" });
+  } else if (bo.$type === "bpmn:SequenceFlow") {
+    modeling.updateProperties(element, {
+      conditionExpression: modeler.get("bpmnFactory").create("bpmn:FormalExpression", { body: finding.fix }) });
+  } else if (bo.$type === "bpmn:Lane") {
+    modeling.updateProperties(element, { name: finding.fix });
+  } else {
+    return false;
+  }
+  return true;
+}
 
 export function createFindings(modeler, list) {
   const canvas = modeler.get("canvas");
@@ -8,6 +35,7 @@ export function createFindings(modeler, list) {
   const registry = modeler.get("elementRegistry");
   const selection = modeler.get("selection");
   let marked = [];
+  const chinese = (document.documentElement.lang || "").startsWith("zh");
 
   function clear() {
     marked.forEach((id) => { canvas.removeMarker(id, "duban-finding-error"); canvas.removeMarker(id, "duban-finding-warning"); });
@@ -34,8 +62,30 @@ export function createFindings(modeler, list) {
       const place = document.createElement("b");
       place.textContent = where + (f.line ? ` · ${S.line} ${f.line}` : "");
       const text = document.createElement("span");
-      text.textContent = ` ${f.message}` + (f.code ? ` (${f.source === "bpmnlint" ? "bpmnlint " : ""}${f.code})` : "");
+      // the server's sentence in the page's language (bpmnlint speaks English only)
+      const message = (chinese && f.message_zh) || f.message;
+      text.textContent = ` ${message}` + (f.code ? ` (${f.source === "bpmnlint" ? "bpmnlint " : ""}${f.code})` : "");
       row.append(tag, " ", place, text);
+      if (f.fix !== undefined && f.fix !== null) {
+        row.dataset.fix = f.fix;
+        const suggestion = document.createElement("code");
+        suggestion.className = "fix";
+        suggestion.textContent = f.code === "not-executable" ? "isExecutable=\"true\"" : f.fix;
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "apply-fix";
+        button.dataset.action = "apply-fix";
+        button.textContent = S.applyFix;
+        button.addEventListener("click", (event) => {
+          event.stopPropagation();
+          if (applyFix(modeler, f)) {
+            button.disabled = true;
+            button.textContent = S.fixApplied;
+            row.dataset.applied = "true";
+          }
+        });
+        row.append(" ", suggestion, " ", button);
+      }
       if (element) {
         row.tabIndex = 0;
         row.classList.add("selectable");

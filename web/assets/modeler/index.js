@@ -81,11 +81,36 @@ async function start() {
     page.dataset.checked = "true";
   });
 
-  document.querySelector('[data-action="deploy"]').addEventListener("click", async () => {
-    say(S.deploying);
+  // 部署 opens a small panel: 版本说明 (required), 保存为草稿 or 发布; a publication refused for
+  // warnings alone offers 接受警告并发布 with a reason.
+  const panel = document.getElementById("deploy-panel");
+  const commentBox = panel.querySelector("[data-deploy-comment]");
+  const missing = panel.querySelector("[data-deploy-error]");
+  const warned = panel.querySelector("[data-deploy-warnings]");
+  const reasonBox = panel.querySelector("[data-deploy-reason]");
+  document.querySelector('[data-action="deploy"]').addEventListener("click", () => {
+    panel.hidden = false;
+    warned.hidden = true;
+    commentBox.focus();
+  });
+  panel.querySelector('[data-action="cancel-deploy"]').addEventListener("click", () => { panel.hidden = true; });
+
+  async function deploy({ draft, accept }) {
+    const comment = commentBox.value.trim();
+    missing.hidden = Boolean(comment);
+    if (!comment) { commentBox.focus(); return; }
+    const query = new URLSearchParams({ comment });
+    if (draft) query.set("draft", "true");
+    if (accept) {
+      const reason = reasonBox.value.trim();
+      if (!reason) { reasonBox.focus(); reasonBox.setAttribute("aria-invalid", "true"); return; }
+      query.set("accept_warnings", "true");
+      query.set("reason", reason);
+    }
+    say(draft ? S.savingDraft : S.deploying);
     let response, body;
     try {
-      response = await post(data.urls.deploy, await xml());
+      response = await post(`${data.urls.deploy}?${query}`, await xml());
       body = await response.json();
     } catch (error) {
       say(`${S.deployFailed} ${error.message}`, "error");
@@ -93,21 +118,32 @@ async function start() {
     }
     if (response.status === 201 || response.status === 200) {
       findings.show([]);
-      const text = (response.status === 201 ? S.deployed : S.unchanged)
-        .replace("%(key)s", body.key).replace("%(version)s", body.version);
-      say(text, "success");
+      const template = body.outcome === "unchanged" ? S.unchanged
+        : body.status === "draft" ? (body.outcome === "replaced" ? S.draftReplaced : S.draftSaved) : S.deployed;
+      say(template.replace("%(key)s", body.key).replace("%(version)s", body.version), "success");
       const link = document.createElement("a");
       link.href = body.url; link.textContent = S.openVersion; link.dataset.versionLink = body.version;
-      status.append(" ", link);
+      const list = document.createElement("a");
+      list.href = body.versions_url; list.textContent = S.openVersions; list.dataset.versionsLink = body.key;
+      status.append(" ", link, " · ", list);
       page.dataset.deployed = String(body.version);
+      page.dataset.deployedStatus = body.status;
+      panel.hidden = true;
+      warned.hidden = true;
     } else {
       // the findings when the answer has them (each with its line), else the errors by element
       const list = body.findings && body.findings.length
         ? body.findings.map((f) => ({ source: "server", ...f })) : findings.fromErrors(body);
       findings.show(list);
       say(`${S.notDeployed} ${body.message || response.status}`, "error");
+      // refused for warnings alone: offer to accept them with a reason
+      warned.hidden = !(response.status === 400 && !draft && body.error_count === 0 && body.warning_count > 0);
+      if (!warned.hidden) reasonBox.focus();
     }
-  });
+  }
+  panel.querySelector('[data-action="save-draft"]').addEventListener("click", () => deploy({ draft: true }));
+  panel.querySelector('[data-action="publish"]').addEventListener("click", () => deploy({ draft: false }));
+  panel.querySelector('[data-action="accept-publish"]').addEventListener("click", () => deploy({ draft: false, accept: true }));
 
   page.dataset.state = "ready";
 }

@@ -221,12 +221,46 @@ function FieldsInReach({ element, id }) {
   </div>;
 }
 
+// --- the process: its purpose, and executable (Camunda 7 diagrams come with isExecutable="false")
+/** The process a selection stands for: the process itself (the canvas of a diagram without
+ * pools), a participant's process, or the canvas of a collaboration with one pool. */
+function processOf(element) {
+  const bo = element.businessObject;
+  if (is(element, "bpmn:Process")) return bo;
+  if (is(element, "bpmn:Participant")) return bo.processRef || null;
+  if (is(element, "bpmn:Collaboration")) {
+    const pools = (bo.get("participants") || []).filter((p) => p.processRef);
+    return pools.length === 1 ? pools[0].processRef : null;
+  }
+  return null;
+}
+
+function Purpose({ element, id }) {
+  const injector = useService("injector");
+  const process = processOf(element);
+  return <SelectEntry element={element} id={id} label={S.purpose} description={S.purposeHint}
+    getOptions={() => options(V.purposes)}
+    getValue={() => getProperty(element, "purpose", process)}
+    setValue={(v) => setProperties(injector, element, { purpose: v }, process)} />;
+}
+
+function Executable({ element, id }) {
+  const injector = useService("injector");
+  return <CheckboxEntry element={element} id={id} label={S.executable} description={S.executableHint}
+    getValue={() => !!processOf(element).isExecutable}
+    setValue={(v) => injector.get("modeling").updateModdleProperties(element, processOf(element), { isExecutable: v })} />;
+}
+
 // --- the group ----------------------------------------------------------------------------
 function entriesFor(element) {
   const entries = [];
   const edited = { text: isTextFieldEntryEdited, area: isTextAreaEntryEdited, select: isSelectEntryEdited, check: isCheckboxEntryEdited };
   const add = (id, component, extra = {}, isEdited) => entries.push({ id: `duban-${id}`, component, isEdited, ...extra });
+  if (processOf(element)) add("purpose", Purpose, {}, edited.select);
   if (is(element, "bpmn:Lane")) add("lane-role", LaneRole, {}, edited.select);
+  if ((is(element, "bpmn:Process") || is(element, "bpmn:Participant")) && processOf(element)) {
+    add("executable", Executable, {}, edited.check);
+  }
   if (isAny(element, TASKS)) {
     add("due", PropText, { name: "due", label: S.due, description: S.dueHint }, edited.text);
     add("due-helper", DueHelper);

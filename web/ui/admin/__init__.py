@@ -19,6 +19,7 @@ SECTIONS = [
     ("admin.rules", _l("督办规则"), _l("逐级督办的阶梯：何时提醒、督办、通报、约谈、问责，对谁。")),
     ("admin.calendar", _l("节假日安排"), _l("法定节假日和调休上班日，决定工作日时限。")),
     ("admin.definitions", _l("流程定义"), _l("整改、督办、约谈、问责流程及其各个版本。")),
+    ("admin.incidents", _l("异常流程"), _l("出错停下的流程：重试、跳转、迁移到其他版本或终止。")),
 ]
 
 
@@ -34,4 +35,4 @@ def home():
     return render_template("admin/home.html", sections=SECTIONS)
 
 
-from . import calendar, definitions, modeler, organization, rules, users  # noqa: E402,F401  (their views)
+from . import calendar, definitions, incidents, modeler, organization, rules, users, versions  # noqa: E402,F401  (their views)

@@ -2,7 +2,10 @@
 instances run on it), one version's diagram and XML, and deploying a new version from a
 .bpmn file: a refused upload shows every finding (severity, element, line, message) in a
 table, and one refused for warnings alone can be deployed by accepting them with a comment
-(the upload rides along in the page, base64, so that it need not be chosen again)."""
+(the upload rides along in the page, base64, so that it need not be chosen again). An upload
+with errors that the modeler can open (a diagram from Camunda Modeler with no executable
+process, JUEL conditions …) is held on the server for a week and offered 在编辑器中打开, so
+that it is finished there instead of being lost to the refusal."""
 from __future__ import annotations
 
 import base64
@@ -13,8 +16,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from engine import clock
 from engine.errors import Conflict
 from engine.workflow import definitions as deployed
+from engine.workflow import heatmap
+from engine.workflow import versions
 from engine.workflow.document import DocumentError
 
 from ..layout import current_user, duban
@@ -27,6 +33,11 @@ MAX_COMMENT = 2000
 MAX_CARRIED_BYTES = 300 * 1024
 MAX_VERSION = 2**31 - 1   # a database integer
 BPMN_SUFFIXES = (".bpmn", ".xml", ".bpmn20.xml")
+# findings that leave nothing the modeler could open
+UNREADABLE = {"xml-malformed", "doctype", "not-bpmn", "document-encoding", "document-empty"}
+WAITING_PER_PAGE = 20
+PURPOSE_LABELS = {"problem": _l("问题整改"), "escalation": _l("督办升级"), "interview": _l("约谈"),
+                  "accountability": _l("问责")}
 KNOWN = {"rectification": _l("整改流程"), "escalation": _l("督办流程"), "interview": _l("约谈流程"),
          "accountability": _l("问责流程")}
 
@@ -45,12 +56,53 @@ def definition_version(key: str, version: int):
             abort(404, _("没有流程 %(key)s 的第 %(version)s 版。", key=key, version=version))
         others = [v.version for v in deployed.versions(db) if v.key == key]
         usage = deployed.usage(db, [row.id]).get(row.id, deployed.Usage())
+        spots = heatmap.heat(db, row, clock.now())
+        heat = [{"element_id": spot.element_id, "name": spot.name, "waiting": spot.waiting,
+                 "median": waited_text(spot.median_seconds), "median_seconds": spot.median_seconds}
+                for spot in spots]
+        current = versions.current(db, key)
         view = {"id": row.id, "key": row.key, "name": row.name, "version": row.version, "checksum": row.checksum,
                 "deployed_at": row.deployed_at,
                 "deployed_by": row.deployed_by.display_name if row.deployed_by else _("系统（随版本发布）"),
                 "user_tasks": sorted(row.forms), "xml": row.bpmn_xml, "usage": usage,
-                "waiting": deployed.waiting_at(db, row.id), "latest": max(others), "versions": others}
-    return render_template("admin/definitions_version.html", d=view, label=KNOWN.get(key))
+                "waiting": {spot.element_id: spot.waiting for spot in spots}, "heat": heat,
+                "latest": max(others), "versions": others, "purpose": row.purpose,
+                "status": row.status.value, "current": current is not None and current.id == row.id,
+                "comment": row.comment}
+    return render_template("admin/definitions_version.html", d=view, label=KNOWN.get(key),
+                           purposes=PURPOSE_LABELS)
+
+
+@bp.get("/definitions/<key>/<int:version>/waiting")
+def definition_waiting(key: str, version: int):
+    """The problems waiting at one element of a version (the heatmap's click), a page of them:
+    a fragment the version page puts under the diagram."""
+    element_id = (request.args.get("element") or "")[:200]
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= 100000:
+        abort(400, _("页码无效：%(page)s", page=page[:20]))
+    with duban().db.reading() as db:
+        row = deployed.version(db, key, version) if version <= MAX_VERSION else None
+        if row is None:
+            abort(404, _("没有流程 %(key)s 的第 %(version)s 版。", key=key, version=version))
+        names = heatmap.elements(row)
+        if element_id not in names:
+            abort(404, _("第 %(version)s 版没有元素 %(element)s。", version=version, element=element_id[:100]))
+        items, total = heatmap.waiting_at(db, row, element_id, int(page), WAITING_PER_PAGE)
+    return render_template("admin/_definition_waiting.html", items=items, total=total, page=int(page),
+                           per_page=WAITING_PER_PAGE, element_id=element_id, name=names[element_id],
+                           key=key, version=version)
+
+
+def waited_text(seconds: int) -> str:
+    """How long, in days and hours (or hours and minutes under a day)."""
+    days, rest = divmod(seconds, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if days:
+        return _("%(d)s天%(h)s小时", d=days, h=hours)
+    if hours:
+        return _("%(h)s小时%(m)s分", h=hours, m=minutes)
+    return _("%(m)s分钟", m=minutes)
 
 
 @bp.get("/definitions/<key>/<int:version>.bpmn")
@@ -109,10 +161,11 @@ def _deploy(content: bytes, filename: str, attachments: dict[str, bytes], accept
         definition, created = duban().deploy(current_user().id, content, filename, attachments, accepted)
     except DocumentError as failure:
         return _render_list(filename=filename, status=400, findings=_findings(failure.findings),
-                            upload=_upload(content, filename, attachments, failure), comment_missing=comment_missing)
+                            upload=_upload(content, filename, attachments, failure), comment_missing=comment_missing,
+                            held=_hold(content, filename, failure))
     except Conflict as failure:
         return _render_list({"file": [failure.message]}, filename=filename, status=409)
-    if created:
+    if created and definition.status.value == "published":
         flash(_("已部署 %(name)s（%(key)s）第 %(version)s 版：新启动的流程使用此版本，运行中的流程仍按原版本。",
                 name=definition.name, key=definition.key, version=definition.version), "success")
     else:
@@ -124,7 +177,17 @@ def _deploy(content: bytes, filename: str, attachments: dict[str, bytes], accept
 def _findings(findings) -> list[dict]:
     chinese = str(get_locale() or "zh").startswith("zh")
     return [{"severity": f.severity, "code": f.code, "element": f.element, "name": f.name, "line": f.line,
-             "message": (f.message_zh or f.message) if chinese else f.message} for f in findings]
+             "message": (f.message_zh or f.message) if chinese else f.message, "fix": f.fix} for f in findings]
+
+
+def _hold(content: bytes, filename: str, failure: DocumentError) -> str | None:
+    """The token of the held upload, when it has errors and the modeler can open it."""
+    if not failure.errors or any(f.code in UNREADABLE for f in failure.findings):
+        return None
+    try:
+        return duban().hold_definition(current_user().id, content, filename)
+    except (DocumentError, ValueError, OSError):
+        return None
 
 
 def _upload(content: bytes, filename: str, attachments: dict[str, bytes], failure: DocumentError) -> dict | None:
@@ -139,18 +202,17 @@ def _upload(content: bytes, filename: str, attachments: dict[str, bytes], failur
 
 
 def _render_list(errors: dict | None = None, filename: str | None = None, status: int = 200,
-                 findings: list[dict] | None = None, upload: dict | None = None, comment_missing: bool = False):
+                 findings: list[dict] | None = None, upload: dict | None = None, comment_missing: bool = False,
+                 held: str | None = None):
     with duban().db.reading() as db:
-        rows = deployed.versions(db)
-        usage = deployed.usage(db)
         processes: list[dict] = []
-        for row in rows:
-            if not processes or processes[-1]["key"] != row.key:
-                processes.append({"key": row.key, "name": row.name, "label": KNOWN.get(row.key), "versions": []})
-            processes[-1]["versions"].append({
-                "version": row.version, "name": row.name, "deployed_at": row.deployed_at,
-                "deployed_by": row.deployed_by.display_name if row.deployed_by else None,
-                "user_tasks": len(row.forms), "usage": usage.get(row.id, deployed.Usage())})
+        for row in deployed.listing(db):
+            if not processes or processes[-1]["key"] != row["key"]:
+                processes.append({"key": row["key"], "name": row["name"], "label": KNOWN.get(row["key"]), "versions": [],
+                                  "purpose": row["purpose"]})   # the newest version's
+            processes[-1]["versions"].append({**row, "deployed_by": row["deployed_by_name"],
+                                              "user_tasks": len(row["user_tasks"])})
     return render_template("admin/definitions.html", processes=processes, errors=errors or {}, filename=filename,
                            max_mb=MAX_BPMN_BYTES // 1024 // 1024, findings=findings or [], upload=upload,
-                           comment_missing=comment_missing, max_comment=MAX_COMMENT), status
+                           comment_missing=comment_missing, max_comment=MAX_COMMENT, held=held,
+                           purposes=PURPOSE_LABELS), status

@@ -15,11 +15,15 @@ from engine.escalation.rules import EVENTS
 from engine.escalation.targets import NOTIFY_TARGETS
 from engine.models import ProblemStatus
 from engine.workflow import definitions as deployed
+from engine.workflow import purpose
+from engine.workflow import versions
 from engine.workflow.document import PLAN_FIELDS, DocumentError
 
 from ..layout import EVENT_LABELS, current_user, duban
 from . import bp
+from .definitions import PURPOSE_LABELS
 from .rules import TARGET_LABELS
+from .versions import editable
 
 MAX_BPMN_BYTES = 10 * 1024 * 1024
 MAX_COMMENT = 2000
@@ -56,13 +60,21 @@ def _strings() -> dict[str, str]:
         "records": _("记录 records"), "notify": _("通知 notify"), "notifyMessage": _("通知内容 notifyMessage"),
         "notifyMessageHint": _("可用 {problem_code}、{problem_title}、{deadline} 及表单字段"),
         "escalationEvent": _("督办事件 escalationEvent"),
+        "purpose": _("流程用途"),
+        "purposeHint": _("问题整改流程才能用于登记问题；督办升级、约谈、问责流程由督办规则启动"),
         "importWarnings": _("流程图已打开，有 %(n)s 条导入警告。"), "importFailed": _("流程图无法打开："),
         "checking": _("正在检查……"), "checked": _("检查完成：%(errors)s 个错误，%(warnings)s 个警告。"),
         "serverCheckFailed": _("服务器端检查失败："),
-        "deploying": _("正在部署……"), "deployed": _("已部署 %(key)s 第 %(version)s 版。"),
+        "deploying": _("正在部署……"), "deployed": _("已发布 %(key)s 第 %(version)s 版，新问题按此版本办理。"),
+        "savingDraft": _("正在保存草稿……"), "draftSaved": _("已保存为 %(key)s 第 %(version)s 版草稿。"),
+        "draftReplaced": _("已更新 %(key)s 第 %(version)s 版草稿。"), "openVersions": _("查看版本列表"),
+
         "unchanged": _("内容与 %(key)s 第 %(version)s 版相同，没有产生新版本。"), "openVersion": _("查看该版本"),
         "notDeployed": _("未部署："), "deployFailed": _("部署失败："),
         "error": _("错误"), "warning": _("警告"), "line": _("行"), "document": _("文档"),
+        "applyFix": _("采用建议"), "fixApplied": _("已采用（可撤销）"),
+        "executable": _("可执行（isExecutable）"),
+        "executableHint": _("部署的流程必须可执行；一个文档只能有一个可执行流程"),
     }
 
 
@@ -76,24 +88,43 @@ def _vocabulary() -> dict[str, list[dict]]:
         "targets": [{"value": t, "label": str(TARGET_LABELS.get(t) or EXTRA_TARGET_LABELS.get(t, t))} for t in NOTIFY_TARGETS],
         "planFields": [{"value": f, "label": str(PLAN_LABELS[f])} for f in PLAN_ORDER if f in PLAN_FIELDS],
         "records": [{"value": r, "label": str(label)} for r, label in RECORD_LABELS.items()],
+        "purposes": [{"value": p, "label": f"{PURPOSE_LABELS[p]}（{p}）"} for p in purpose.PURPOSES],
     }
 
 
-def _editor(xml: str, key: str | None, name: str, version: int | None):
+def _editor(xml: str, key: str | None, name: str, version: int | None, status: str | None = None):
     data = {"xml": xml, "csrf": generate_csrf(), "strings": _strings(), "vocab": _vocabulary(),
             "urls": {"deploy": url_for("admin.modeler_deploy"), "check": url_for("admin.modeler_check")}}
-    return render_template("admin/definitions_edit.html", data=data, key=key, name=name, version=version)
+    return render_template("admin/definitions_edit.html", data=data, key=key, name=name, version=version,
+                           status=status, max_comment=MAX_COMMENT)
 
 
 @bp.get("/definitions/<key>/edit")
 def modeler_edit(key: str):
+    """The editor on `?version=N`, or on the process's draft if it has one, else its current version."""
     with duban().db.reading() as db:
-        rows = [row for row in deployed.versions(db) if row.key == key]
+        rows = deployed.listing(db, key)
         if not rows:
             abort(404, _("没有流程 %(key)s。", key=key))
-        latest = rows[0]
-        xml, name, version = latest.bpmn_xml, latest.name, latest.version
-    return _editor(xml, key, name, version)
+        wanted = request.args.get("version")
+        if wanted:
+            chosen = next((r for r in rows if str(r["version"]) == wanted), None)
+            if chosen is None:
+                abort(404, _("没有流程 %(key)s 的第 %(version)s 版。", key=key, version=wanted[:20]))
+        else:
+            chosen = editable(rows)
+        row = versions.find(db, key, chosen["version"])
+        xml, name, version, status = row.bpmn_xml, row.name, row.version, row.status.value
+    return _editor(xml, key, name, version, status)
+
+
+@bp.get("/definitions/held/<token>/edit")
+def modeler_held(token: str):
+    """An upload that could not be deployed, held to be finished here (definitions.py)."""
+    held = duban().held_definition(token)
+    if held is None:
+        abort(404, _("没有这个待完成的流程图，或它已过期（保留 7 天）：请重新上传文件。"))
+    return _editor(held.xml, None, held.filename, None)
 
 
 @bp.get("/definitions/new")
@@ -133,11 +164,12 @@ def _acceptance() -> str | None:
     flag = (request.args.get("accept_warnings") or "").strip().lower()
     if flag not in ("true", "1", "yes", "on"):
         return None
-    comment = (request.args.get("comment") or "").strip()
+    field = "reason" if "reason" in request.args else "comment"   # the reason, when apart from the 版本说明
+    comment = (request.args.get(field) or "").strip()
     if not comment:
-        raise _JsonRefusal(400, "invalid", _("接受警告须填写理由。"), {"comment": [_("接受警告时必填")]})
+        raise _JsonRefusal(400, "invalid", _("接受警告须填写理由。"), {field: [_("接受警告时必填")]})
     if len(comment) > MAX_COMMENT:
-        raise _JsonRefusal(400, "invalid", _("理由过长"), {"comment": [_("不超过 %(n)s 个字符", n=MAX_COMMENT)]})
+        raise _JsonRefusal(400, "invalid", _("理由过长"), {field: [_("不超过 %(n)s 个字符", n=MAX_COMMENT)]})
     return comment
 
 
@@ -147,13 +179,22 @@ def _summary(findings) -> dict:
             "warnings": sum(f["severity"] == "warning" for f in body)}
 
 
+def _version_comment() -> str | None:
+    comment = (request.args.get("comment") or "").strip()
+    if len(comment) > MAX_COMMENT:
+        raise _JsonRefusal(400, "invalid", _("版本说明过长"), {"comment": [_("不超过 %(n)s 个字符", n=MAX_COMMENT)]})
+    return comment or None
+
+
 @bp.post("/definitions/deploy")
 def modeler_deploy():
-    """The modeler's 部署: the XML as the body, answered like POST /api/process-definitions; its
-    warnings are accepted with `accept_warnings=true&comment=…` in the query string."""
+    """The modeler's 保存为草稿 and 发布: the XML as the body, answered like POST
+    /api/process-definitions; `comment` (版本说明) and `draft=true` in the query string; its
+    warnings are accepted with `accept_warnings=true&reason=…` (or the comment as the reason)."""
     try:
-        content, accepted = _body(), _acceptance()
-        definition, created = duban().deploy(current_user().id, content, "modeler.bpmn", {}, accepted)
+        content, accepted, comment = _body(), _acceptance(), _version_comment()
+        draft = (request.args.get("draft") or "").strip().lower() in ("true", "1", "yes", "on")
+        definition, outcome = duban().deploy(current_user().id, content, "modeler.bpmn", {}, accepted, comment, draft)
     except _JsonRefusal as refused:
         return _refusal(refused.status, refused.code, refused.message, refused.errors)
     except DocumentError as error:
@@ -164,11 +205,12 @@ def modeler_deploy():
                         warning_count=counted["warnings"])
     except Conflict as error:
         return _refusal(409, error.code, error.message, error.errors)
-    body = {"key": definition.key, "version": definition.version, "id": definition.id, "created": created,
-            "user_tasks": sorted(definition.forms),
-            "url": url_for("admin.definition_version", key=definition.key, version=definition.version)}
+    body = {"key": definition.key, "version": definition.version, "id": definition.id, "created": bool(outcome),
+            "outcome": outcome.value, "status": definition.status.value, "user_tasks": sorted(definition.forms),
+            "url": url_for("admin.definition_version", key=definition.key, version=definition.version),
+            "versions_url": url_for("admin.definition_versions", key=definition.key)}
     response = jsonify(body)
-    response.status_code = 201 if created else 200
+    response.status_code = 201 if outcome.value == "created" else 200
     return response
 
 

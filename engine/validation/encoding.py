@@ -83,9 +83,9 @@ def _strict(content: bytes, codec: str, label: str) -> str:
 def _encoding_finding(content: bytes, label: str, codec: str, error: UnicodeDecodeError | None = None) -> DocumentError:
     if error is None:  # a UTF-16 declaration read as ASCII: the bytes are 8-bit
         return DocumentError([Finding("document", 1, (
-            f"the file declares {label} but is not written in it (no byte order mark); save it again as UTF-8 "
+            f"the file declares the encoding {label} but is not written in it (no byte order mark); save it again as UTF-8 "
             "or UTF-16 with its byte order mark"), code="document-encoding",
-            message_zh=f"文件声明为 {label}，实际并非该编码（没有字节顺序标记）；请另存为 UTF-8 或带字节顺序标记的 UTF-16")])
+            message_zh=f"文件声明的编码为 {label}，实际并非该编码（没有字节顺序标记）；请另存为 UTF-8 或带字节顺序标记的 UTF-16")])
     line = content[:error.start].count(b"\n") + 1 if codec.startswith(("utf-8", "gb", "latin", "iso")) else None
     hint, hint_zh = "", ""
     if codec == "utf-8":

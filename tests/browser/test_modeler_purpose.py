@@ -31,6 +31,8 @@ def test_the_pool_carries_the_process_purpose(server, page, shoot, api):
     expect(purpose).to_have_value("problem")                  # the template declares it
     purpose.select_option("escalation")
     page.locator('[data-action="deploy"]').click()
+    page.locator("#deploy-panel [data-deploy-comment]").fill("督办升级流程")
+    page.locator('#deploy-panel [data-action="publish"]').click()
     expect(page.locator('#modeler[data-deployed="1"]')).to_be_attached()
     listed = api.get("/api/process-definitions", as_="admin").json
     created = next(d for d in listed if d["key"] not in ("rectification", "escalation", "interview", "accountability"))

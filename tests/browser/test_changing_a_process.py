@@ -8,14 +8,17 @@ repaired from 管理 → 异常流程. Each step's screenshot goes to web/static
 (the README's pictures)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from lxml import etree
 from playwright.sync_api import expect
 
 from ..helpers_incidents import deploy
 from ..test_repair_api import BROKEN, FIXED, stuck
 from .test_admin_config import sign_in_as_admin
 from .test_inbox import open_task, sign_in
+from .test_modeler import NS
 from .test_versions import deploy_from_editor
 
 HELP = Path(__file__).resolve().parents[2] / "web" / "static" / "help" / "changing-a-process"
@@ -25,8 +28,11 @@ def _center(box):
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
 
-def picture(page, name: str) -> None:
-    """The viewport (1280x800) as web/static/help/changing-a-process/<name>.png, overwritten."""
+def picture(page, name: str, centre=None) -> None:
+    """The viewport (1280x800) as web/static/help/changing-a-process/<name>.png, overwritten;
+    scrolled first to bring `centre` (a locator) to the middle."""
+    if centre is not None:
+        centre.evaluate('e => e.scrollIntoView({block: "center", behavior: "instant"})')
     HELP.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(HELP / f"{name}.png"))
 
@@ -132,6 +138,16 @@ def test_an_administrator_adds_a_step_publishes_migrates_and_repairs(server, pag
     expect(page.locator('tr[data-version="1"]')).to_have_attribute("data-status", "published")
     expect(page.locator('tr[data-version="1"] [data-open]')).to_have_text("2")
     picture(page, "08-published")
+    # the new version holds the task in 责任单位's lane, with its form
+    process = etree.fromstring(api.get("/api/process-definitions/rectification/versions/2", as_="admin").data)
+    added = process.find(f"bpmn:process/bpmn:userTask[@id='{task_id}']", NS)
+    assert added.get("name") == "现场复核"
+    assert process.find(f".//bpmn:lane[bpmn:flowNodeRef='{task_id}']", NS).get("name") == "责任单位"
+    form = json.loads(added.find("bpmn:extensionElements/duban:form", NS).text)
+    assert [(c["type"], c["key"], c["label"]) for c in form["components"]] == [
+        ("textfield", "review_note", "复核意见"), ("select", "review_result", "复核结论")]
+    assert [(v["label"], v["value"]) for v in form["components"][1]["values"]] == [
+        ("属实", "confirmed"), ("不属实", "unfounded")]
 
     # 8. a new problem starts on version 2; once 签收 is done, 现场复核 is the official's
     fresh = api.register(code="NL-2026-103")["id"]
@@ -154,7 +170,7 @@ def test_an_administrator_adds_a_step_publishes_migrates_and_repairs(server, pag
     expect(page.locator('#diagram[data-state="ready"]')).to_be_attached()
     expect(page.locator('.heat-badge[data-waiting="Task_sign"]')).to_have_attribute("data-count", "1")
     expect(page.locator('.heat-badge[data-waiting="Task_submit_plan"]')).to_have_attribute("data-count", "1")
-    picture(page, "11-heatmap-before")
+    picture(page, "11-heatmap-before", page.locator("#diagram"))
 
     # 10. 迁移 to version 2: 试运行 first (nothing changes), then 确认迁移 with a reason
     migration = page.locator('[data-section="migration"]')
@@ -164,7 +180,7 @@ def test_an_administrator_adds_a_step_publishes_migrates_and_repairs(server, pag
     expect(page.locator(f'[data-added="{task_id}"]')).to_have_text("现场复核")
     expect(page.locator('[data-dry-run] [data-token="Task_sign"]')).to_be_visible()
     expect(page.locator('[data-dry-run] [data-token="Task_submit_plan"]')).to_be_visible()
-    picture(page, "12-dry-run")
+    picture(page, "12-dry-run", page.locator("[data-dry-run]"))
     assert api.get(f"/api/problems/{signing}", as_="admin").json["current_tasks"][0]["element_id"] == "Task_sign"
     page.locator('input[name="reason"]').fill("在办问题按新流程办理")
     page.locator('[data-action="confirm-migration"]').click()
@@ -180,7 +196,7 @@ def test_an_administrator_adds_a_step_publishes_migrates_and_repairs(server, pag
     expect(page.locator('#diagram[data-state="ready"]')).to_be_attached()
     for element in ("Task_sign", "Task_submit_plan", task_id):
         expect(page.locator(f'.heat-badge[data-waiting="{element}"]')).to_have_attribute("data-count", "1")
-    picture(page, "14-heatmap-after")
+    picture(page, "14-heatmap-after", page.locator("#diagram"))
 
     # 12. a problem stuck on a broken version (its script fails at run time): 管理 → 异常流程;
     # 重试 fails again while the script is wrong; 迁移 to the fixed version runs it again
@@ -197,6 +213,8 @@ def test_an_administrator_adds_a_step_publishes_migrates_and_repairs(server, pag
     retry.locator('input[name="reason"]').fill("先重试一次")
     retry.get_by_role("button", name="重试").click()
     expect(page.locator('[data-incident-status="open"]')).to_be_visible()
+    expect(page.locator(".flash")).to_contain_text("重试仍未成功")
+    expect(page.locator('#diagram[data-state="ready"]')).to_be_attached()
     picture(page, "15-incident")
     form = page.locator('[data-form="migrate"]')
     form.locator('select[name="to_version"]').select_option("2")

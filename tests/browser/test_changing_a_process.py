@@ -15,6 +15,7 @@ from lxml import etree
 from playwright.sync_api import expect
 
 from ..helpers_incidents import deploy
+from ..helpers_repair import instance
 from ..test_repair_api import BROKEN, FIXED, stuck
 from .test_admin_config import sign_in_as_admin
 from .test_inbox import open_task, sign_in
@@ -34,7 +35,7 @@ def picture(page, name: str, centre=None) -> None:
     if centre is not None:
         centre.evaluate('e => e.scrollIntoView({block: "center", behavior: "instant"})')
     HELP.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(HELP / f"{name}.png"))
+    page.screenshot(path=str(HELP / f"{name}.png"), animations="disabled")
 
 
 def test_an_administrator_adds_a_step_publishes_migrates_and_repairs(server, page, api, duban, org):
@@ -71,10 +72,15 @@ def test_an_administrator_adds_a_step_publishes_migrates_and_repairs(server, pag
     page.mouse.move(x, y + 110, steps=5)
     page.mouse.up()
     expect(page.locator(f'.djs-element.selected[data-element-id="{task_id}"]')).to_be_attached()
+    # an ID that says what it is (the migration page and the API name steps by it)
+    panel = page.locator("#properties")
+    panel.locator("#bio-properties-panel-id").fill("Task_site_review")
+    panel.locator("#bio-properties-panel-id").press("Tab")
+    task_id = "Task_site_review"
+    expect(page.locator(f'.djs-element.selected[data-element-id="{task_id}"]')).to_be_attached()
     picture(page, "02-add-task")
 
     # 3. its form in the form-js editor: a text field and a select with two options
-    panel = page.locator("#properties")
     panel.locator('[data-action="edit-form"]').click()
     dialog = page.locator("#form-dialog")
     expect(dialog).to_be_visible()
@@ -181,12 +187,14 @@ def test_an_administrator_adds_a_step_publishes_migrates_and_repairs(server, pag
     expect(page.locator('[data-dry-run] [data-token="Task_sign"]')).to_be_visible()
     expect(page.locator('[data-dry-run] [data-token="Task_submit_plan"]')).to_be_visible()
     picture(page, "12-dry-run", page.locator("[data-dry-run]"))
-    assert api.get(f"/api/problems/{signing}", as_="admin").json["current_tasks"][0]["element_id"] == "Task_sign"
+    assert [instance(duban, p).definition.version for p in (signing, planning)] == [1, 1]   # nothing changed
     page.locator('input[name="reason"]').fill("在办问题按新流程办理")
     page.locator('[data-action="confirm-migration"]').click()
     expect(page.locator('[data-result="migrated"]')).to_have_count(2)
     expect(page.locator('[data-remaining="0"]')).to_be_attached()
     picture(page, "13-migrated")
+    assert [instance(duban, p).definition.version for p in (signing, planning)] == [2, 2]
+    assert [api.ready_task(p)["element_id"] for p in (signing, planning)] == ["Task_sign", "Task_submit_plan"]
 
     # 11. the heatmap: version 1 has no one left; on version 2 the badges count all three
     page.goto(f"{server}/admin/definitions/rectification/1")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
-from flask import Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Flask, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -107,7 +107,9 @@ def notice_list():
     given, number = _filters(), page_number()
     context = _list_context(given, number)
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "notice-list":
-        return render_template("notices/_notice_list.html", **context)
+        response = make_response(render_template("notices/_notice_list.html", **context))
+        response.headers["HX-Push-Url"] = context["here"]  # the address without the empty filters
+        return response
     return render_template("notices/notice_list.html", **context)
 
 

@@ -52,12 +52,10 @@ def _day(name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else _bad_day(name)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return date.fromisoformat(text)
     except ValueError:
-        return _bad_day(name)
-
-
-def _bad_day(name: str):
+        pass
     abort(400, _("参数 %(name)s 无效：应为日期，如 2026-03-09。", name=name))
 
 

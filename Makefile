@@ -39,7 +39,7 @@ browser:
 run: install
 	$(BIN)/duban db upgrade
 	$(BIN)/duban demo
-	$(BIN)/duban serve --port $(PORT)
+	DUBAN_DEMO=1 $(BIN)/duban serve --port $(PORT)
 
 test: install
 	$(BIN)/pytest

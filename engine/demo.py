@@ -85,6 +85,63 @@ def load_demo(duban, data_path: Path = DEMO_DATA) -> DemoResult:
     return result
 
 
+# -- who to be: the demo accounts by role, with what each has waiting ---------------------------------
+
+ROSTER_ROLES = (Role.ADMIN, Role.DISCIPLINE, Role.LEADER, Role.OFFICIAL)  # an account is listed under its first
+ROSTER_LABELS = {Role.ADMIN: "环督办", Role.DISCIPLINE: "纪委监委", Role.LEADER: "领导", Role.OFFICIAL: "责任人"}
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """A demo account and what waits for it: ready tasks, how many of them are red (their due
+    moment passed), unread notices."""
+
+    username: str
+    name: str
+    role: Role               # the group it is listed in
+    ready: int
+    red: int
+    unread: int
+
+    @property
+    def waiting(self) -> str:
+        """"2 项待办，1 项红灯", "无待办"."""
+        if not self.ready:
+            return "无待办"
+        return f"{self.ready} 项待办，{self.red} 项红灯" if self.red else f"{self.ready} 项待办"
+
+    def line(self) -> str:
+        unread = f"，{self.unread} 条未读通知" if self.unread else ""
+        return f"{self.username:<16} {ROSTER_LABELS[self.role]:<4} {self.waiting}{unread}"
+
+
+def demo_usernames(data_path: Path = DEMO_DATA) -> list[str]:
+    with open(data_path, "rb") as handle:
+        data = tomllib.load(handle)
+    return ["admin", "jiwei", *(e["username"] for e in data["officials"] if e.get("username"))]
+
+
+def roster(session, now: datetime, data_path: Path = DEMO_DATA) -> list[tuple[Role, list[RosterEntry]]]:
+    """The demo's active accounts grouped by role (环督办, 纪委监委, 领导, 责任人), each with its
+    ready tasks (red: due before `now`) and unread notices; within a group, those with the most
+    waiting first. Empty when the database holds no demo account."""
+    from . import notifications, tasks
+
+    names = demo_usernames(data_path)
+    users = session.scalars(select(User).where(User.username.in_(names), User.active.is_(True))).all()
+    groups: dict[Role, list[RosterEntry]] = {role: [] for role in ROSTER_ROLES}
+    for user in sorted(users, key=lambda u: names.index(u.username)):
+        role = next((r for r in ROSTER_ROLES if r in user.roles), None)
+        if role is None:
+            continue
+        due = [d for d in session.scalars(tasks.query(user).with_only_columns(HumanTask.due_at))]
+        red = sum(1 for d in due if d is not None and d <= now)
+        groups[role].append(RosterEntry(user.username, user.display_name, role, len(due), red,
+                                        notifications.unread_count(session, user)))
+    return [(role, sorted(entries, key=lambda e: (-e.ready, -e.red)))
+            for role, entries in groups.items() if entries]
+
+
 # -- the organisation: regions, units, officials, posts and accounts -------------------------------
 
 def _load_organisation(session, data: dict, result: DemoResult) -> dict[str, dict[str, int]]:

@@ -41,7 +41,7 @@ from . import clock
 from .errors import NotFound
 from .escalation.targets import resolve
 from .models import (Channel, Escalation, HumanTask, Notification, NotificationStatus, Official, Post,
-                     ProcessInstance, Unit, User, UserRole)
+                     ProcessInstance, TaskState, Unit, User, UserRole)
 from .organization import unit_heads
 from .settings import NotificationSettings
 
@@ -242,17 +242,72 @@ class Inbox:
     unread: int
 
 
-def inbox(session: Session, user: User, *, unread_only: bool = False, page: int = 1, per_page: int = 20) -> Inbox:
-    """The user's in-app notifications, newest first, and how many are unread."""
-    mine = select(Notification).where(Notification.user_id == user.id, Notification.channel == Channel.INAPP)
-    unread = session.scalar(select(func.count()).select_from(
-        mine.where(Notification.read_at.is_(None)).subquery()))
+def _mine(user: User):
+    return select(Notification).where(Notification.user_id == user.id, Notification.channel == Channel.INAPP)
+
+
+def unread_count(session: Session, user: User | int) -> int:
+    """How many of the user's in-app notices are unread: one COUNT on the index
+    (user_id, channel, read_at), cheap enough for the bell every page polls."""
+    user_id = user if isinstance(user, int) else user.id
+    return session.scalar(select(func.count(Notification.id)).where(
+        Notification.user_id == user_id, Notification.channel == Channel.INAPP, Notification.read_at.is_(None)))
+
+
+def inbox(session: Session, user: User, *, unread_only: bool = False, page: int = 1, per_page: int = 20,
+          kind: str | None = None, since: datetime | None = None, until: datetime | None = None) -> Inbox:
+    """The user's in-app notifications, newest first, and how many are unread (of them all,
+    whatever the filters): only the unread ones, one `kind`, created from `since` and before
+    `until`."""
+    mine = _mine(user)
+    unread = unread_count(session, user)
     if unread_only:
         mine = mine.where(Notification.read_at.is_(None))
+    if kind:
+        mine = mine.where(Notification.kind == kind)
+    if since is not None:
+        mine = mine.where(Notification.created_at >= since)
+    if until is not None:
+        mine = mine.where(Notification.created_at < until)
     total = session.scalar(select(func.count()).select_from(mine.subquery()))
     items = session.scalars(mine.order_by(Notification.created_at.desc(), Notification.id.desc())
                             .offset((page - 1) * per_page).limit(per_page)).all()
     return Inbox(list(items), total, unread)
+
+
+def kinds(session: Session, user: User) -> list[str]:
+    """The kinds of notice the user has received, for a filter's choices."""
+    return list(session.scalars(select(Notification.kind).distinct().where(
+        Notification.user_id == user.id, Notification.channel == Channel.INAPP).order_by(Notification.kind)))
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a notice leads: its task while the task is ready, else its problem; None for neither."""
+
+    task_id: int | None = None
+    problem_id: int | None = None
+
+
+def destinations(session: Session, rows: Iterable[Notification]) -> dict[int, Destination]:
+    """For each notice (by id), where it leads: the task it announced while that task is still
+    ready (one query for them all), else the problem it concerns (a task already done leads to
+    its problem)."""
+    rows = list(rows)
+    wanted = {n.payload.get("task_id") for n in rows if isinstance(n.payload, dict)} - {None}
+    wanted = {t for t in wanted if isinstance(t, int)}
+    ready = {}
+    if wanted:
+        ready = dict(session.execute(select(HumanTask.id, HumanTask.problem_id).where(
+            HumanTask.id.in_(wanted), HumanTask.state == TaskState.READY)).all())
+    found = {}
+    for row in rows:
+        task_id = row.payload.get("task_id") if isinstance(row.payload, dict) else None
+        if task_id in ready:
+            found[row.id] = Destination(task_id=task_id, problem_id=ready[task_id])
+        else:
+            found[row.id] = Destination(problem_id=row.problem_id)
+    return found
 
 
 def own(session: Session, user: User, notification_id: int) -> Notification:
@@ -270,6 +325,14 @@ def mark_read(session: Session, user: User, notification_id: int) -> Notificatio
     if row.read_at is None:
         row.read_at = clock.now()
     return row
+
+
+def mark_all_read(session: Session, user: User) -> int:
+    """Mark every unread in-app notice of the user read; how many were."""
+    result = session.execute(update(Notification).where(
+        Notification.user_id == user.id, Notification.channel == Channel.INAPP, Notification.read_at.is_(None))
+        .values(read_at=clock.now()).execution_options(synchronize_session=False))
+    return result.rowcount or 0
 
 
 # -- sending: after the commit, one row at a time -----------------------------------------------

@@ -622,6 +622,11 @@ class Duban:
             notifications.mark_read(session, self.actor(session, user_id), notification_id)
             return answer(session, notification_id) if answer else None
 
+    def mark_all_notifications_read(self, user_id: int) -> int:
+        """Mark every unread notice of the caller read; how many were."""
+        with self.db.transaction() as session:
+            return notifications.mark_all_read(session, self.actor(session, user_id))
+
     # -- the daily bulletin (一天一通报) ---------------------------------------------------------
 
     def make_bulletin(self, user_id: int | None, day=None, remake: bool = False):

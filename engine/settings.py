@@ -149,6 +149,9 @@ class Settings:
     imports: ImportLimits = field(default_factory=ImportLimits.from_env)
     evidence_types: Path = CONFIG_DIR / "evidence.toml"
     sign_in: SignInSettings = field(default_factory=SignInSettings.from_env)
+    # the database holds the demo city (DUBAN_DEMO=1, set by `make run`): the sign-in page lists
+    # the demo accounts with what waits for each. Never set it where real people sign in.
+    demo: bool = field(default_factory=lambda: os.environ.get("DUBAN_DEMO", "").strip() == "1")
 
     @property
     def evidence_path(self) -> Path:

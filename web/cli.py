@@ -58,11 +58,23 @@ def demo() -> None:
     """Load the demo city, its officials and 20 problems (idempotent)."""
     from engine.demo import load_demo
 
-    result = load_demo(_duban())
+    app = _duban()
+    result = load_demo(app)
     click.echo(result.summary())
-    click.echo("\n账号 accounts (password: duban-demo):")
-    for username, display_name, roles in result.accounts:
-        click.echo(f"  {username:<16} {display_name:<12} {', '.join(roles)}")
+    click.echo("\n账号 accounts (password: duban-demo), by role, with what each has waiting:")
+    click.echo(_roster_text(app))
+
+
+def _roster_text(app) -> str:
+    from engine import clock
+    from engine.demo import ROSTER_LABELS, roster
+
+    lines = []
+    with app.db.reading() as session:
+        for role, entries in roster(session, clock.now()):
+            lines.append(f"  {ROSTER_LABELS[role]}")
+            lines += [f"    {entry.line()}  （{entry.name}）" for entry in entries]
+    return "\n".join(lines)
 
 
 @main.command()

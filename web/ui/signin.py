@@ -16,7 +16,7 @@ bp = page_blueprint("signin", __name__, public=True)
 def login():
     target = request.values.get("next")
     if request.method == "GET":
-        return render_template("login.html", next=target, username="")
+        return render_template("login.html", next=target, username="", roster=_demo_roster())
     username = request.form.get("username", "").strip()
     try:
         user, _token = duban().sign_in(username, request.form.get("password", ""))
@@ -31,6 +31,20 @@ def login():
     session.update(user_id=user.id, **guarded.session_stamp(user))
     session.permanent = True
     return redirect(safe_next(target))
+
+
+def _demo_roster():
+    """The demo accounts by role with what waits for each, only where the server runs the demo
+    data (settings.demo, DUBAN_DEMO=1); None everywhere else."""
+    app = duban()
+    if not app.settings.demo:
+        return None
+    from engine import clock
+    from engine.demo import ROSTER_LABELS, PASSWORD, roster
+
+    with app.db.reading() as db:
+        groups = roster(db, clock.now())
+    return {"groups": [(ROSTER_LABELS[role], entries) for role, entries in groups], "password": PASSWORD} if groups else None
 
 
 @bp.errorhandler(429)

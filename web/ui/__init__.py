@@ -5,6 +5,7 @@ its own Blueprint, installed on the app by `install(app)`:
 - inbox: 我的待办 and the task page; ledger: 整改台账 and the problem page;
 - excel: importing and exporting ledgers; dashboard: 督办看板;
 - accountability: 问责 cases and officials' records; bulletins: 通报;
+- supervision_notices: the 督办单 of an urging or a supervised case, as a page and a PDF;
 - admin: the organisation, users, rules, calendar and process definitions.
 
 A new area is one more module registered in `install` and one entry of `layout.NAV`."""
@@ -40,8 +41,8 @@ def install(app: Flask) -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and not request.path.startswith("/api/"):
             csrf.protect()
 
-    from . import accountability, admin, bulletins, dashboard, excel, inbox, layout, ledger, signin
+    from . import accountability, admin, bulletins, dashboard, excel, inbox, layout, ledger, signin, supervision_notices
 
     layout.install(app)
-    for module in (signin, inbox, ledger, excel, dashboard, accountability, bulletins, admin):
+    for module in (signin, inbox, ledger, excel, dashboard, accountability, bulletins, supervision_notices, admin):
         app.register_blueprint(module.bp)

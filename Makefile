@@ -4,13 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
 
-.PHONY: install browser run test bench clean
+.PHONY: install system browser run test bench clean
 
 # the modeler page's bundle (web/assets/ → web/static/build/, generated, not committed)
 MODELER := web/static/build/modeler.js
 MO     := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
 
-install: $(VENV)/.installed node_modules/.installed $(MODELER) $(MO) browser
+install: system $(VENV)/.installed node_modules/.installed $(MODELER) $(MO) browser
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ $(MODELER): node_modules/.installed $(shell find web/assets -type f)
 # the pages' translations (zh_CN is the source language; the .po files are committed)
 web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+
+# the libraries WeasyPrint lays out and draws the 督办单's PDF with (Pango, with HarfBuzz and fontconfig)
+system:
+	dpkg -s libpango-1.0-0 libpangoft2-1.0-0 >/dev/null 2>&1 || (apt-get update && apt-get install -y libpango-1.0-0 libpangoft2-1.0-0)
 
 # the browser the browser tests drive (Debian's chromium; Playwright's own download does not
 # work here) and a Chinese font, so that pages and screenshots show Chinese text

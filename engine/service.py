@@ -664,6 +664,22 @@ class Duban:
                 return bulletins.Bulletin.from_record(bulletins.get(session, day))
         self.deny(user_id, f"read the bulletin of {day.isoformat()}", "bulletin", day.isoformat())
 
+    def supervision_notice(self, escalation_id: int, user_id: int | None = None):
+        """The 督办单 of an urging or a supervised case (engine/supervision_notice.py), for whoever
+        may see its problem; NotFound for another rung."""
+        from . import supervision_notice
+        from .models import Escalation
+
+        calendar = self.current_calendar()
+        with self.db.reading() as session:
+            escalation = session.get(Escalation, escalation_id)
+            viewer = self.actor(session, user_id)
+            if escalation is None or user_id is None or (viewer is not None
+                                                         and problems.may_see(viewer, escalation.problem)):
+                return supervision_notice.compose(session, escalation_id, calendar)
+            problem_id = escalation.problem_id
+        self.deny(user_id, f"read the supervision notice {escalation_id}", "escalation", escalation_id, problem_id)
+
     def bulletins(self, user_id: int | None = None) -> list:
         """Every bulletin issued, newest day first."""
         from . import bulletin as bulletins

@@ -129,6 +129,88 @@ def test_the_word_document_reads_as_a_bulletin(city, duban, api):
     assert {"东坪区", "南岭县", "100.0%", "C", "A"} <= cells
 
 
+def _docx(duban, api, city):
+    from docx import Document
+
+    duban.make_bulletin(city["user:admin"], DAY)
+    response = api.get(f"/api/bulletins/{DAY}.docx", as_="jiwei")
+    assert response.status_code == 200
+    return Document(io.BytesIO(response.data))
+
+
+def _east_asian_font(element) -> str | None:
+    from docx.oxml.ns import qn
+
+    fonts = element.find(f".//{qn('w:rFonts')}")
+    return None if fonts is None else fonts.get(qn("w:eastAsia"))
+
+
+def test_the_word_document_is_an_a4_official_document(city, duban, api):
+    """GB/T 9704: A4, the 156 x 225 mm type area, 仿宋_GB2312 三号 on exact lines, the masthead in
+    red 方正小标宋简体 over a red rule, 黑体 headings, "— N —" page numbers right on odd pages and
+    left on even ones, the colophon last."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    document = _docx(duban, api, city)
+    section = document.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
+    assert [round(m.mm) for m in (section.top_margin, section.bottom_margin, section.left_margin,
+                                  section.right_margin)] == [37, 35, 28, 26]
+    assert round(section.page_width.mm - section.left_margin.mm - section.right_margin.mm) == 156
+    assert round(section.page_height.mm - section.top_margin.mm - section.bottom_margin.mm) == 225
+
+    normal = document.styles["Normal"]
+    assert normal.font.size == Pt(16) and _east_asian_font(normal.element) == "仿宋_GB2312"
+    assert normal.paragraph_format.line_spacing_rule == WD_LINE_SPACING.EXACTLY
+    assert round(normal.paragraph_format.line_spacing.pt * 22 / 72 * 25.4) == 225  # 22 lines fill the area
+
+    title = document.paragraphs[0].runs[0]
+    assert _east_asian_font(title.element) == "方正小标宋简体" and str(title.font.color.rgb) == "E60012"
+    rule = document.paragraphs[2]._p.find(f".//{qn('w:pBdr')}/{qn('w:bottom')}")
+    assert rule is not None and rule.get(qn("w:color")) == "E60012"
+    headings = [p for p in document.paragraphs if p.text.startswith(("一、", "六、"))]
+    assert len(headings) == 2 and all(_east_asian_font(p.runs[0].element) == "黑体" for p in headings)
+
+    assert document.settings.odd_and_even_pages_header_footer
+    for footer, alignment in ((section.footer, WD_ALIGN_PARAGRAPH.RIGHT),
+                              (section.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT)):
+        number = footer.paragraphs[0]
+        assert number.alignment == alignment and number.text.startswith("— ") and number.text.endswith(" —")
+        codes = [t.text.strip() for t in number._p.iter(qn("w:instrText"))]
+        assert codes == ["PAGE"] and _east_asian_font(number.runs[0].element) == "宋体"
+    assert document.paragraphs[-1].text.endswith("2026年3月23日印发")
+
+
+def test_the_word_document_draws_its_breakdowns(city, duban, api):
+    """Problems by light and close rates, by region and by unit: four PNG charts inside the type area."""
+    document = _docx(duban, api, city)
+    pictures = document.inline_shapes
+    assert len(pictures) == 4
+    for picture in pictures:
+        assert picture.width <= document.sections[0].page_width - document.sections[0].left_margin \
+            - document.sections[0].right_margin
+    images = [part for part in document.part.package.parts if part.partname.endswith(".png")]
+    assert len(images) == 4 and all(part.blob.startswith(b"\x89PNG") for part in images)
+
+
+def test_without_a_chinese_font_the_document_keeps_its_tables(city, duban, api, monkeypatch):
+    """A chart whose names would be empty boxes is not drawn; the tables carry the figures."""
+    from engine.bulletin import charts
+
+    monkeypatch.setattr(charts, "FONTS", ("没有这个字体",))
+    charts._font.cache_clear()
+    try:
+        document = _docx(duban, api, city)
+    finally:
+        monkeypatch.undo()
+        charts._font.cache_clear()
+    assert len(document.inline_shapes) == 0
+    cells = {cell.text for table in document.tables for row in table.rows for cell in row.cells}
+    assert {"东坪区", "南岭县", "100.0%"} <= cells
+
+
 def test_the_workbook_has_its_sheets_and_charts(city, duban, api):
     duban.make_bulletin(city["user:admin"], DAY)
     response = api.get(f"/api/bulletins/{DAY}.xlsx", as_="secretary")  # a leader reads it

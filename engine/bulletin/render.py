@@ -1,8 +1,8 @@
 """The bulletin as a reader gets it: a Word document laid out as a 通报 reads, and a workbook
 with one sheet per breakdown and native charts.
 
-Word has no chart without an image renderer, so its breakdowns are tables whose lights are
-coloured cells and whose close rate is drawn as a bar of block characters.
+The Word document is an A4 official document (official_document.py, GB/T 9704) whose breakdowns
+are charts drawn as images (charts.py) over tables whose lights are coloured cells.
 """
 from __future__ import annotations
 
@@ -12,16 +12,10 @@ from ..excel import text_cells
 from . import Bulletin
 
 RED, YELLOW, GREEN, GREY = "F4B6B6", "FBE8A6", "C8E6C9", "E7E6E6"
-BAR_WIDTH = 20  # characters in a close-rate bar of 100 %
 
 
 def chinese_date(day) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
-
-
-def bar(percent: float) -> str:
-    filled = round(percent / 100 * BAR_WIDTH)
-    return "█" * filled + "░" * (BAR_WIDTH - filled)
 
 
 def summary(b: Bulletin) -> str:
@@ -53,122 +47,80 @@ def decision_summary(b: Bulletin) -> str:
 # -- Word ---------------------------------------------------------------------------------------
 
 def to_docx(b: Bulletin) -> bytes:
-    from docx import Document
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-    from docx.shared import Pt, RGBColor
+    """The bulletin as an A4 official document (official_document.py) with its charts as images
+    (charts.py) above the tables they draw."""
+    from . import charts
+    from .official_document import OfficialDocument
 
-    document = Document()
-    style = document.styles["Normal"]
-    style.font.name = "仿宋"
-    style.font.size = Pt(12)
-    style.element.rPr.rFonts.set(qn("w:eastAsia"), "仿宋")
+    office = f"{b.city}生态环境保护督察整改工作领导小组办公室"
+    doc = OfficialDocument()
+    doc.masthead(b.title, f"第{b.number}期" if b.number else "（未发布）", office, chinese_date(b.day))
 
-    def shade(cell, colour: str) -> None:
-        properties = cell._tc.get_or_add_tcPr()
-        fill = OxmlElement("w:shd")
-        fill.set(qn("w:val"), "clear")
-        fill.set(qn("w:color"), "auto")
-        fill.set(qn("w:fill"), colour)
-        properties.append(fill)
-
-    def centred(text: str, size: int, bold: bool = False, colour: RGBColor | None = None):
-        paragraph = document.add_paragraph()
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        run = paragraph.add_run(text)
-        run.bold, run.font.size = bold, Pt(size)
-        run.font.name = "宋体"
-        run._element.rPr.rFonts.set(qn("w:eastAsia"), "宋体")
-        if colour is not None:
-            run.font.color.rgb = colour
-        return paragraph
-
-    def table(headers: list[str], rows: list[list], colours: list[list[str | None]] | None = None) -> None:
-        grid = document.add_table(rows=1, cols=len(headers))
-        grid.style = "Table Grid"
-        for cell, text in zip(grid.rows[0].cells, headers):
-            cell.text = text
-            cell.paragraphs[0].runs[0].bold = True
-            shade(cell, GREY)
-        for index, row in enumerate(rows):
-            cells = grid.add_row().cells
-            for column, value in enumerate(row):
-                cells[column].text = "" if value is None else str(value)
-                colour = colours[index][column] if colours else None
-                if colour:
-                    shade(cells[column], colour)
-
-    def none(text: str = "无。") -> None:
-        document.add_paragraph(text)
-
-    centred(b.title, 20, bold=True, colour=RGBColor(0xC0, 0x00, 0x00))
-    centred(f"第{b.number}期" if b.number else "（未发布）", 14)
-    centred(f"{b.city}生态环境保护督察整改工作领导小组办公室　　{chinese_date(b.day)}", 12)
-
-    document.add_heading("一、总体情况", level=2)
-    document.add_paragraph(summary(b))
+    doc.heading("一、总体情况")
+    doc.text(summary(b))
     t = b.totals
-    table(["问题总数", "已销号", "整改推进中", "红灯（逾期）", "黄灯（临近时限）", "绿灯", "销号率"],
-          [[t["problems"], t["closed"], t["in_progress"], t["red"], t["yellow"], t["green"], f"{t['close_rate']}%"]],
-          [[None, GREEN, None, RED if t["red"] else None, YELLOW if t["yellow"] else None, None, None]])
+    doc.table(["问题总数", "已销号", "整改推进中", "红灯（逾期）", "黄灯（临近时限）", "绿灯", "销号率"],
+              [[t["problems"], t["closed"], t["in_progress"], t["red"], t["yellow"], t["green"],
+                f"{t['close_rate']}%"]],
+              [[None, GREEN, None, RED if t["red"] else None, YELLOW if t["yellow"] else None, None, None]])
 
-    document.add_heading("二、新销号问题", level=2)
+    doc.heading("二、新销号问题")
     if b.newly_closed:
-        table(["问题编号", "问题", "所属地区", "牵头单位"],
-              [[p["code"], p["title"], p["region"], p["lead_unit"]] for p in b.newly_closed])
+        doc.table(["问题编号", "问题", "所属地区", "牵头单位"],
+                  [[p["code"], p["title"], p["region"], p["lead_unit"]] for p in b.newly_closed])
     else:
-        none("自上一工作日以来无新销号问题。")
+        doc.text("自上一工作日以来无新销号问题。")
 
-    document.add_heading("三、督办升级情况", level=2)
-    document.add_paragraph(escalation_summary(b))
+    doc.heading("三、督办升级情况")
+    doc.text(escalation_summary(b))
     if b.escalations:
-        table(["级别", "措施", "问题编号", "问题", "督办对象"],
-              [[f"{e['level']}级", e["name"], e["problem_code"], e["problem_title"], "、".join(e["targets"])]
-               for e in b.escalations],
-              [[RED if e["level"] >= 2 else YELLOW] + [None] * 4 for e in b.escalations])
+        doc.table(["级别", "措施", "问题编号", "问题", "督办对象"],
+                  [[f"{e['level']}级", e["name"], e["problem_code"], e["problem_title"], "、".join(e["targets"])]
+                   for e in b.escalations],
+                  [[RED if e["level"] >= 2 else YELLOW] + [None] * 4 for e in b.escalations])
 
-    document.add_heading("四、约谈情况", level=2)
-    document.add_paragraph(interview_summary(b))
+    doc.heading("四、约谈情况")
+    doc.text(interview_summary(b))
     meetings = [["启动", i["problem_code"], i["problem_title"]] for i in b.interviews["started"]] + \
                [["实施", i["problem_code"], i["problem_title"]] for i in b.interviews["held"]]
     if meetings:
-        table(["环节", "问题编号", "问题"], meetings)
+        doc.table(["环节", "问题编号", "问题"], meetings)
 
-    document.add_heading("五、问责情况", level=2)
-    document.add_paragraph(decision_summary(b))
+    doc.heading("五、问责情况")
+    doc.text(decision_summary(b))
     if b.decisions:
-        table(["被问责人", "类别", "问责方式", "决定文号", "问题编号"],
-              [[d["official"], d["category"], d["form"], d["decision_no"] or "", d["problem_code"]] for d in b.decisions])
+        doc.table(["被问责人", "类别", "问责方式", "决定文号", "问题编号"],
+                  [[d["official"], d["category"], d["form"], d["decision_no"] or "", d["problem_code"]]
+                   for d in b.decisions])
 
     def breakdown(rows: list[dict], label: str) -> None:
         if not rows:
-            none()
+            doc.text("无。")
             return
-        table([label, "问题数", "已销号", "推进中", "红灯", "黄灯", "销号率", ""],
-              [[r["name"], r["problems"], r["closed"], r["in_progress"], r["red"], r["yellow"], f"{r['close_rate']}%",
-                bar(r["close_rate"])] for r in rows],
-              [[None] * 4 + [RED if r["red"] else None, YELLOW if r["yellow"] else None, None, None] for r in rows])
+        for png in (charts.problems_by_light(rows, label), charts.close_rates(rows, label)):
+            if png:
+                doc.picture(png)
+        doc.table([label, "问题数", "已销号", "推进中", "红灯", "黄灯", "销号率"],
+                  [[r["name"], r["problems"], r["closed"], r["in_progress"], r["red"], r["yellow"],
+                    f"{r['close_rate']}%"] for r in rows],
+                  [[None] * 4 + [RED if r["red"] else None, YELLOW if r["yellow"] else None, None] for r in rows])
 
-    document.add_heading("六、分地区情况", level=2)
+    doc.heading("六、分地区情况")
     breakdown(b.regions, "地区")
-    document.add_heading("七、分牵头单位情况", level=2)
+    doc.heading("七、分牵头单位情况")
     breakdown(b.units, "牵头单位")
 
-    document.add_heading("八、逾期问题清单", level=2)
+    doc.heading("八、逾期问题清单")
     if b.overdue:
-        table(["问题编号", "问题", "牵头单位", "整改时限"],
-              [[p["code"], p["title"], p["lead_unit"], p["deadline"] or ""] for p in b.overdue],
-              [[RED, None, None, None] for _ in b.overdue])
+        doc.table(["问题编号", "问题", "牵头单位", "整改时限"],
+                  [[p["code"], p["title"], p["lead_unit"], p["deadline"] or ""] for p in b.overdue],
+                  [[RED, None, None, None] for _ in b.overdue])
     else:
-        none("无逾期问题。")
+        doc.text("无逾期问题。")
 
-    document.add_paragraph()
-    document.add_paragraph(f"（数据截至{b.as_of.astimezone(_shanghai()):%Y年%m月%d日 %H:%M}，"
-                           f"由{b.made_by or '系统'}生成）")
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
+    doc.note(f"（数据截至{b.as_of.astimezone(_shanghai()):%Y年%m月%d日 %H:%M}，由{b.made_by or '系统'}生成）")
+    doc.colophon(office, chinese_date(b.day))
+    return doc.bytes()
 
 
 def _shanghai():

@@ -151,11 +151,25 @@ def register_api(app: Flask) -> None:
         return jsonify(error_body("invalid", "a value is out of the range the database stores",
                                   {"request": ["a value is too long, too large or not storable"]})), 400
 
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        """flask-smorest's JSON error under /api/; outside it (an unknown address, a method a page
+        does not take), a page in the reader's language (pages' own errors are their blueprints')."""
+        if not request.path.startswith("/api/") and busy.wants_page(request.path, request.headers.get("Accept")):
+            from ..ui.layout import http_error_page
+
+            return http_error_page(error)
+        return api.handle_http_exception(error)
+
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         if isinstance(error, HTTPException):
-            return api.handle_http_exception(error)
+            return _http(error)
         log.exception("unexpected error")
+        if not request.path.startswith("/api/") and busy.wants_page(request.path, request.headers.get("Accept")):
+            from ..ui.layout import STATUS_MESSAGES, error_page
+
+            return error_page(500, str(STATUS_MESSAGES[500]))
         return jsonify(error_body("internal", "an unexpected error occurred; it has been logged")), 500
 
 

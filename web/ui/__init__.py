@@ -5,6 +5,7 @@ its own Blueprint, installed on the app by `install(app)`:
 - inbox: 我的待办 and the task page; ledger: 整改台账 and the problem page;
 - excel: importing and exporting ledgers; dashboard: 督办看板;
 - accountability: 问责 cases and officials' records; bulletins: 通报;
+- supervision_notices: the 督办单 of an urging or a supervised case, as a page and a PDF;
 - admin: the organisation, users, rules, calendar and process definitions;
 - notices: 通知 (the bell, the notices page) and the 待办 panel of the home pages.
 
@@ -41,11 +42,12 @@ def install(app: Flask) -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and not request.path.startswith("/api/"):
             csrf.protect()
 
-    from . import accountability, admin, bulletins, dashboard, excel, inbox, layout, ledger, notices, signin
+    from . import (accountability, admin, bulletins, dashboard, excel, inbox, layout, ledger, notices, signin,
+                   supervision_notices)
 
     layout.install(app)
     notices.install(app)
-    for module in (signin, inbox, ledger, excel, dashboard, accountability, bulletins, admin):
+    for module in (signin, inbox, ledger, excel, dashboard, accountability, bulletins, supervision_notices, admin):
         app.register_blueprint(module.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(notices.bell_bp)

@@ -142,6 +142,34 @@ def error_page(status: int, message: str):
     return render_template("error.html", status=status, message=message), status
 
 
+# what a page says for an HTTP error that carries no message of Duban's own (werkzeug's default
+# sentences are English, whatever the reader's language)
+STATUS_MESSAGES = {
+    400: _l("请求无效，请检查后重试。"),
+    403: _l("您没有权限查看或办理这项内容。"),
+    404: _l("没有这个页面，请检查地址是否正确。"),
+    405: _l("这个地址不接受这种请求方式。"),
+    413: _l("提交的内容太大。"),
+    500: _l("系统出错，错误已记录，请稍后重试。"),
+}
+# an engine refusal shown on a page: its own message is the API's English one, kept in the ledger
+DOMAIN_MESSAGES = {Forbidden: STATUS_MESSAGES[403], NotFound: _l("要查看的内容不存在或已被删除。")}
+
+
+def http_error_page(error: HTTPException):
+    """An HTTP error as a page in the reader's language: Duban's own message when it gave one,
+    else the status's sentence from the catalog."""
+    status = error.code or 500
+    own = error.description and error.description != type(error).description
+    return error_page(status, error.description if own else str(STATUS_MESSAGES.get(status, error.name)))
+
+
+def domain_error_page(error: DubanError):
+    status = 403 if isinstance(error, Forbidden) else 404 if isinstance(error, NotFound) else 400
+    translated = next((text for kind, text in DOMAIN_MESSAGES.items() if isinstance(error, kind)), None)
+    return error_page(status, str(translated) if translated is not None else error.message)
+
+
 def page_blueprint(name: str, import_name: str, public: bool = False, **kwargs) -> Blueprint:
     bp = Blueprint(name, import_name, **kwargs)
 
@@ -155,14 +183,8 @@ def page_blueprint(name: str, import_name: str, public: bool = False, **kwargs) 
     def _csrf(error):
         return error_page(400, str(_l("表单已过期或来源不明，请刷新页面后重试。")))
 
-    @bp.errorhandler(HTTPException)
-    def _http(error: HTTPException):
-        return error_page(error.code or 500, error.description or error.name)
-
-    @bp.errorhandler(DubanError)
-    def _domain(error: DubanError):
-        status = 403 if isinstance(error, Forbidden) else 404 if isinstance(error, NotFound) else 400
-        return error_page(status, error.message)
+    bp.register_error_handler(HTTPException, http_error_page)
+    bp.register_error_handler(DubanError, domain_error_page)
 
     return bp
 

@@ -117,6 +117,7 @@ def test_a_sent_back_plan_shows_the_reason_and_the_previous_plan(client, duban, 
     switch(client, page, "admin")
     review = client.get(f"/tasks/{one_ready(duban, org, 'admin', 'Task_review_plan')}").get_data(as_text=True)
     assert REASON in section(review, "data-send-backs") and "日处理2万吨" in review
+    assert "decision" not in setup_of(review)["data"]  # the review comes round again: not sent back, not prefilled
 
 
 def test_a_rectification_sent_back_keeps_its_files(client, duban, org):

@@ -118,3 +118,18 @@ def test_shows_data_is_read_from_the_diagram(duban, org):
         assert task_case.shows_data(definition, "Task_review_plan")[:2] == ["target", "measures"]
         assert task_case.shows_data(definition, "Task_sign") == []
         assert task_case.shows_data(definition, "No_such_element") == []
+
+
+def test_a_shows_data_name_no_form_has_is_a_warning_at_deployment():
+    from .helpers_validation import codes, document, good
+
+    def with_shows(value: str) -> str:
+        shows = (f'<bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="showsData" '
+                 f'value="{value}" /></spiffworkflow:properties><duban:form>')
+        return document(*[b.replace("<bpmn:extensionElements><duban:form>", shows, 1) if 'id="Task_decide"' in b
+                          else b for b in good()])
+
+    assert "showsData" in with_shows("reason,decision")
+    assert [c for c in codes(with_shows("reason,decision")) if c[1] == "shows-data"] == []
+    assert [c for c in codes(with_shows("reason,reasn")) if c[1] == "shows-data"] == [
+        ("warning", "shows-data", "Task_decide")]

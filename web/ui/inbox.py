@@ -198,9 +198,10 @@ def _load_task(task_id: int) -> dict:
             }
             case = task_case.of_task(db, task)
             view["case"] = _case(case)
-            # what the form shows: a done task's submission; a step done again, its previous one
+            # what the form shows: a done task's submission; a step the work was sent back to,
+            # what it submitted before (a step that merely comes round again starts empty)
             view["stored"] = (task.data if task.state == TaskState.COMPLETED
-                              else case.previous if editable else None)
+                              else case.previous if editable and case.reopened_by else None)
             view["file_groups"] = _file_groups(list(view["file_fields"]))
             ids = dict(session.get("evidence", {}).get(str(task_id), {})) if editable else {}
             for key in view["file_fields"]:

@@ -1,5 +1,5 @@
 """我的待办: the signed-in user's ready tasks, and one task's page (its form, its evidence,
-its problem) where the task is done."""
+and beside them the case it decides on: engine.task_case) where the task is done."""
 from __future__ import annotations
 
 import json

@@ -13,7 +13,7 @@ from lxml import etree
 
 from ..models import ProblemStatus
 from ..validation import encoding, juel
-from ..validation.findings import DocumentError, Finding
+from ..validation.findings import WARNING, DocumentError, Finding
 from . import camunda, task_roles
 from . import forms as task_forms
 from .sandbox import ExpressionRefused, check_expression, script_errors
@@ -96,6 +96,7 @@ def conventions(tree, lane_roles: set[str] | dict, attachments: dict[str, bytes]
     roles: dict[str, str] = {}
     forms = _check_user_tasks(process, lanes, lane_roles, attachments or {}, findings, roles)
     _check_records(process, forms, findings)
+    _check_shows_data(process, forms, findings)
     _check_properties(process, findings)
     _rewrite_timers(process, findings)
     _check_scripts(process, findings)
@@ -225,6 +226,21 @@ def _check_user_tasks(process, lanes, lane_roles, attachments, findings, roles) 
                     findings.append(Finding(task_id, task.sourceline,
                                             f"updatesProblem names {name!r} but the form has no such field", code="updates-problem", message_zh=f"updatesProblem 指定了 {name}，但表单中没有该字段"))
     return forms
+
+
+def _check_shows_data(process, forms, findings) -> None:
+    """`showsData` on a user task: the earlier fields its page shows first (engine.task_case);
+    a name no form of the process has is most likely misspelt (a warning: the page still shows
+    the case, in its plain order)."""
+    keys = {c["key"] for schema in forms.values() for c in task_forms.inputs(schema)}
+    for task in process.iter(f"{{{BPMN}}}userTask"):
+        listed = properties_of(task).get("showsData") or ""
+        for name in (n.strip() for n in listed.split(",")):
+            if name and name not in keys:
+                findings.append(Finding(task.get("id"), task.sourceline,
+                                        f"showsData names {name!r} but no form of the process has such a field",
+                                        code="shows-data", severity=WARNING,
+                                        message_zh=f"showsData 指定了 {name}，但流程中没有表单含有该字段"))
 
 
 def _check_records(process, forms, findings) -> None:

@@ -1,5 +1,5 @@
 """我的待办: the signed-in user's ready tasks, and one task's page (its form, its evidence,
-its problem) where the task is done."""
+and beside them the case it decides on: engine.task_case) where the task is done."""
 from __future__ import annotations
 
 import json
@@ -9,10 +9,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from engine import evidence, lights, problems, tasks
+from engine import evidence, lights, problems, task_case, tasks
 from engine.errors import DubanError, Forbidden, Invalid, NotFound
 from engine.evidence_types import shown_inline
 from engine.models import EvidenceFile, HumanTask, Light, Problem, TaskState
+from engine.organization import region_heads, unit_heads
 from engine.workflow.forms import evidence_keys, inputs
 
 from .. import evidence as evidence_files
@@ -152,7 +153,9 @@ def _render_task(task_id: int, errors: dict | None = None, submitted: dict | Non
     form_errors = {field_ids[key]: messages for key, messages in errors.items()
                    if key in field_ids and key not in view["file_fields"]}
     general = [message for key, messages in errors.items() if key not in shown for message in messages]
-    data = {**view["context"], **{k: v for k, v in (submitted or {}).items() if k not in view["file_fields"]}}
+    stored = view["stored"] or {}
+    data = {**view["context"], **{k: v for k, v in {**stored, **(submitted or {})}.items()
+                                  if k not in view["file_fields"]}}
     return render_template("inbox/task.html", **view, errors=errors, general_errors=general,
                            viewer_schema=_without_files(form), form_data=data, form_errors=form_errors), status
 
@@ -187,13 +190,23 @@ def _load_task(task_id: int) -> dict:
                     "responsible": problem.responsible_official.name,
                     "industry_unit": problem.industry_unit.name if problem.industry_unit else None,
                     "deadline_kind": problem.deadline_kind.label, "deadline": problem.deadline,
+                    "region_heads": _heads(region_heads(db, problem.region)),
+                    "lead_unit_heads": _heads(unit_heads(db, problem.lead_unit)),
                 },
                 "form": form, "context": context, "editable": editable,
                 "file_fields": {c["key"]: c for c in inputs(form or {}) if c["key"] in evidence_keys(form)},
-                "comparisons": before_after(db, problem.id),
             }
+            case = task_case.of_task(db, task)
+            view["case"] = _case(case)
+            # what the form shows: a done task's submission; a step the work was sent back to,
+            # what it submitted before (a step that merely comes round again starts empty)
+            view["stored"] = (task.data if task.state == TaskState.COMPLETED
+                              else case.previous if editable and case.reopened_by else None)
             view["file_groups"] = _file_groups(list(view["file_fields"]))
-            ids = session.get("evidence", {}).get(str(task_id), {})
+            ids = dict(session.get("evidence", {}).get(str(task_id), {})) if editable else {}
+            for key in view["file_fields"]:
+                if key not in ids and view["stored"] and view["stored"].get(key):
+                    ids[key] = [i for i in view["stored"][key] if isinstance(i, int)]
             wanted = [i for field_ids in ids.values() for i in field_ids]
             rows = {row.id: row for row in db.scalars(select(EvidenceFile).where(
                 EvidenceFile.id.in_(wanted), EvidenceFile.problem_id == problem.id))} if wanted else {}
@@ -202,6 +215,38 @@ def _load_task(task_id: int) -> dict:
     if task is None:
         app.deny(user.id, f"see task {task_id}", "human_task", task_id, problem_id)
     return view
+
+
+def _heads(heads) -> dict:
+    return {"party": heads.party.name if heads.party else None,
+            "government": heads.government.name if heads.government else None}
+
+
+def _case(case: task_case.TaskCase) -> dict:
+    """The case beside the form (engine.task_case), as plain data for the page."""
+    return {"earlier": [_submission(s) for s in case.earlier],
+            "send_backs": [_send_back(s) for s in case.send_backs],
+            "reopened_by": _send_back(case.reopened_by) if case.reopened_by else None,
+            "own": _submission(case.own) if case.own else None}
+
+
+def _submission(submission: task_case.Submission) -> dict:
+    return {"task_id": submission.task_id, "step": submission.step, "by": submission.by, "at": submission.at,
+            "first": submission.first, "fields": [_field(f) for f in submission.fields],
+            "comparisons": [{"task_name": f"{pair.before_label} / {pair.after_label}", "completed_at": None,
+                             "completed_by": None, "before": [_evidence(row) for row in pair.before],
+                             "after": [_evidence(row) for row in pair.after]} for pair in submission.pairs
+                            if pair.before or pair.after]}
+
+
+def _send_back(send_back: task_case.SendBack) -> dict:
+    return {"at": send_back.at, "by": send_back.by, "from_step": send_back.from_step,
+            "to_step": send_back.to_step, "fields": [_field(f) for f in send_back.fields]}
+
+
+def _field(shown: task_case.Shown) -> dict:
+    return {"key": shown.key, "label": shown.label, "kind": shown.kind, "value": shown.value,
+            "first": shown.first, "files": [_evidence(row) for row in shown.files]}
 
 
 def _file_groups(keys: list[str]) -> list[list[str]]:

@@ -13,7 +13,7 @@ from engine.errors import NotFound
 
 from .layout import current_user, duban, page_blueprint
 
-bp = page_blueprint("notices", __name__)
+bp = page_blueprint("supervision", __name__)
 
 STYLE = Path(__file__).resolve().parent.parent / "static" / "supervision-notice.css"
 

@@ -3,6 +3,7 @@ its own Blueprint, installed on the app by `install(app)`:
 
 - signin: sign-in/out and the language switch; layout: what every page shares;
 - inbox: 我的待办 and the task page; ledger: 整改台账 and the problem page;
+- registration: 登记问题;
 - excel: importing and exporting ledgers; dashboard: 督办看板;
 - accountability: 问责 cases and officials' records; bulletins: 通报;
 - admin: the organisation, users, rules, calendar and process definitions.
@@ -40,8 +41,8 @@ def install(app: Flask) -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and not request.path.startswith("/api/"):
             csrf.protect()
 
-    from . import accountability, admin, bulletins, dashboard, excel, inbox, layout, ledger, signin
+    from . import accountability, admin, bulletins, dashboard, excel, inbox, layout, ledger, registration, signin
 
     layout.install(app)
-    for module in (signin, inbox, ledger, excel, dashboard, accountability, bulletins, admin):
+    for module in (signin, inbox, ledger, registration, excel, dashboard, accountability, bulletins, admin):
         app.register_blueprint(module.bp)

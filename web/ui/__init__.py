@@ -3,7 +3,7 @@ its own Blueprint, installed on the app by `install(app)`:
 
 - signin: sign-in/out and the language switch; layout: what every page shares;
 - inbox: 我的待办 and the task page; ledger: 整改台账 and the problem page;
-- registration: 登记问题;
+- registration: 登记问题; extension_requests: 延期申请, filed and decided;
 - excel: importing and exporting ledgers; dashboard: 督办看板;
 - accountability: 问责 cases and officials' records; bulletins: 通报;
 - admin: the organisation, users, rules, calendar and process definitions.
@@ -41,8 +41,10 @@ def install(app: Flask) -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and not request.path.startswith("/api/"):
             csrf.protect()
 
-    from . import accountability, admin, bulletins, dashboard, excel, inbox, layout, ledger, registration, signin
+    from . import (accountability, admin, bulletins, dashboard, excel, extension_requests, inbox, layout, ledger,
+                   registration, signin)
 
     layout.install(app)
-    for module in (signin, inbox, ledger, registration, excel, dashboard, accountability, bulletins, admin):
+    for module in (signin, inbox, ledger, registration, extension_requests, excel, dashboard, accountability, bulletins,
+                   admin):
         app.register_blueprint(module.bp)

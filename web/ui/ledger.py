@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from engine import clock, extensions, lights, problems, tasks
 from engine.evidence_types import shown_inline
 from engine.excel.deadlines import text as deadline_text
-from engine.models import (Escalation, EvidenceFile, HumanTask, LedgerEntry, Light, Problem, ProblemCategory,
-                           ProblemSource, ProblemStatus, ProcessInstance, Region, Role, Unit, User)
+from engine.models import (Escalation, EvidenceFile, ExtensionStatus, HumanTask, LedgerEntry, Light, Problem,
+                           ProblemCategory, ProblemSource, ProblemStatus, ProcessInstance, Region, Role, Unit, User)
 from engine.organization import region_heads, unit_heads
 from engine.text import ID_MAX
 from engine.workflow import trail
@@ -358,6 +358,9 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
                         "requested_by": r.requested_by.display_name, "requested_at": r.requested_at,
                         "decided_by": r.decided_by.display_name if r.decided_by else None,
                         "decided_at": r.decided_at, "note": r.decision_note} for r in requests],
+        "may_request_extension": (extensions.may_request(viewer, problem) and problem.deadline is not None
+                                  and problem.status != ProblemStatus.CLOSED
+                                  and all(r.status != ExtensionStatus.PENDING for r in requests)),
         "instances": [_instance(i, {e.id: e.level for e in escalations}) for i in instances],
         "diagram": _diagram(chosen) if chosen is not None else None,
     }

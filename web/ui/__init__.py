@@ -5,7 +5,7 @@ its own Blueprint, installed on the app by `install(app)`:
 - inbox: 我的待办 and the task page; ledger: 整改台账 and the problem page;
 - registration: 登记问题; extension_requests: 延期申请, filed and decided;
 - excel: importing and exporting ledgers; dashboard: 督办看板;
-- accountability: 问责 cases and officials' records; bulletins: 通报;
+- accountability: 问责 cases and officials' records; interviews: 约谈; bulletins: 通报;
 - admin: the organisation, users, rules, calendar and process definitions.
 
 A new area is one more module registered in `install` and one entry of `layout.NAV`."""
@@ -41,10 +41,10 @@ def install(app: Flask) -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and not request.path.startswith("/api/"):
             csrf.protect()
 
-    from . import (accountability, admin, bulletins, dashboard, excel, extension_requests, inbox, layout, ledger,
-                   registration, signin)
+    from . import (accountability, admin, bulletins, dashboard, excel, extension_requests, inbox, interviews, layout,
+                   ledger, registration, signin)
 
     layout.install(app)
-    for module in (signin, inbox, ledger, registration, extension_requests, excel, dashboard, accountability, bulletins,
-                   admin):
+    for module in (signin, inbox, ledger, registration, extension_requests, excel, dashboard, accountability,
+                   interviews, bulletins, admin):
         app.register_blueprint(module.bp)

@@ -164,6 +164,8 @@ def test_a_decided_request_is_not_decided_again(app, duban, org):
                                                                        "note": "不同意"})
     assert response.status_code == 400 and "这份申请已经审批过了" in response.get_data(as_text=True)
     assert deadline_of(duban, problem_id) == date(2026, 9, 30)
+    assert office.post("/extensions/99999/decision", data={"csrf_token": token, "decision": "maybe"}).status_code == 404
+    assert office.post("/problems/99999/extension-requests", data={"csrf_token": token}).status_code == 404
 
 
 def test_who_files_and_who_decides(app, duban, org):

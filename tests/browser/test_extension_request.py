@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from ..helpers_pages import register
 from ..support import PASSWORD
+from .second_user import another_user
 
 
 def sign_in(page, server, username, path):
@@ -34,8 +35,7 @@ def test_official_asks_and_the_office_decides(server, page, browser, shoot, duba
     expect(page.locator('[data-form="extension-request"]')).to_have_count(0)
     shoot(page, "filed")
 
-    office = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
-    try:
+    with another_user(browser) as office:
         sign_in(office, server, "admin", "/ledger")
         office.locator('[data-nav="extensions"]').click()
         expect(office.locator("[data-pending-count]")).to_have_attribute("data-pending-count", "1")
@@ -55,8 +55,6 @@ def test_official_asks_and_the_office_decides(server, page, browser, shoot, duba
         expect(office.locator('section.extension[data-extension-status="approved"] [data-approved]')).to_have_text(
             "2026-08-31")
         shoot(office, "approved")
-    finally:
-        office.context.close()
 
     page.reload()
     expect(page.locator("[data-deadline]")).to_have_text("2026年8月底前")

@@ -16,6 +16,7 @@ from engine.problems import NewProblem
 
 from ..support import PASSWORD
 from ..test_pages_interviews import HOLD, interview_task
+from .second_user import another_user
 
 
 def sign_in(page, server, username, path):
@@ -60,8 +61,7 @@ def test_offices_follow_an_interview(server, page, browser, shoot, duban, org):
             ProcessInstance.problem_id == problem_id, ProcessInstance.definition.has(key="interview"))).all()
     duban.complete_task(org["user:admin"], interview_task(duban, org, instance_id, "Task_hold"), HOLD)
 
-    discipline = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
-    try:
+    with another_user(browser) as discipline:
         sign_in(discipline, server, "jiwei", "/dashboard")
         discipline.locator('[data-nav="interviews"]').click()
         row = discipline.locator(f'tr[data-interview-id="{instance_id}"]')
@@ -82,6 +82,4 @@ def test_offices_follow_an_interview(server, page, browser, shoot, duban, org):
         expect(discipline.locator("#interviews")).to_contain_text(HOLD["commitments"])
         expect(discipline.locator(f'#interviews a[href="/interviews/{instance_id}"]')).to_be_visible()
         shoot(discipline, "problem")
-    finally:
-        discipline.context.close()
     assert not page.js_errors

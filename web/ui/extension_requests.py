@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from engine import extensions
 from engine.errors import Conflict, DubanError, Invalid
-from engine.models import ExtensionRequest, ExtensionStatus, Role
+from engine.models import ExtensionRequest, ExtensionStatus, Problem, Role
 
 from .layout import current_user, duban, page_blueprint
-from .ledger import _problem_view, _visible_problem, _deny
+from .ledger import _deny, _problem_view, _visible_problem
 
 bp = page_blueprint("extension_requests", __name__)
 
@@ -93,8 +93,6 @@ def file_request(problem_id: int):
 
 
 def _current_deadline(problem_id: int) -> date | None:
-    from engine.models import Problem
-
     with duban().db.reading() as db:
         problem = db.get(Problem, problem_id)
         return problem.deadline if problem else None
@@ -144,6 +142,8 @@ def request_list():
 @bp.post("/extensions/<int:request_id>/decision")
 def decide(request_id: int):
     user = _office_only()
+    with duban().db.reading() as db:
+        extensions.get(db, request_id)  # an unknown request: 404
     form = request.form
     values = {"id": request_id, "note": form.get("note", ""), "approved_deadline": form.get("approved_deadline", "")}
     decision = form.get("decision", "")

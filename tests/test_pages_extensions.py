@@ -5,12 +5,12 @@ nothing written; only the problem's chain files and only the office decides."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import func, select
 
-from engine import extensions
+from engine import clock, extensions
 from engine.models import ExtensionRequest, ExtensionStatus, LedgerEntry, Problem
 
 from .helpers_pages import register
@@ -195,3 +195,16 @@ def test_who_files_and_who_decides(app, duban, org):
         assert response.status_code == 403
     assert deadline_of(duban, problem_id) == date(2026, 6, 30)
     assert 'data-nav="extensions"' in signed_in(app, "admin").get("/tasks").get_data(as_text=True)
+
+
+def test_past_the_deadline_there_is_no_form_and_a_request_is_refused_at_the_date(app, duban, org):
+    problem_id = register(duban, org)
+    clock.freeze(datetime(2026, 7, 1, 9, 0, tzinfo=clock.SHANGHAI))
+    official = signed_in(app, "responsible")
+    page = official.get(f"/problems/{problem_id}").get_data(as_text=True)
+    assert 'data-form="extension-request"' not in page
+    before = written(duban)
+    response = file(official, problem_id, requested_deadline="2026-09-30", reason="顺延")
+    assert response.status_code == 400
+    assert "整改时限 2026-06-30 已过" in field_errors(response.get_data(as_text=True))["requested_deadline"]
+    assert written(duban) == before

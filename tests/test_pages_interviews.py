@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from engine import clock, tasks
 from engine.models import LedgerEntry, ProcessInstance
 
+from .helpers_pages import register
 from .test_pages import login
 from .test_pages_ledger import add
 
@@ -148,5 +149,15 @@ def test_the_pages_speak_english_when_asked(app, duban, org, interview):
     assert "Register a problem" in html and "Register and assign" in html
     html = admin.get("/problems/new/deadline?deadline=2027年6月底前").get_data(as_text=True)
     assert "due 2027-06-30" in html
-    assert "File the extension request" in admin.get(f"/problems/{interview['problem']}").get_data(as_text=True)
+    later = register(duban, org, code="YT-2026-002")  # due 30 June: still time to ask for more
+    assert "File the extension request" in admin.get(f"/problems/{later}").get_data(as_text=True)
     assert "0 pending" in admin.get("/extensions").get_data(as_text=True)
+
+
+def test_the_dashboard_leads_the_offices_to_the_interviews(app, duban, org, interview):
+    html = signed_in(app, "jiwei").get("/dashboard").get_data(as_text=True)
+    section = re.search(r'data-section="interviews".*?</section>', html, re.S).group(0)
+    assert 'href="/interviews"' in section and f'href="/interviews/{interview["id"]}"' in section
+    html = signed_in(app, "secretary").get("/dashboard").get_data(as_text=True)  # a leader: not these pages
+    section = re.search(r'data-section="interviews".*?</section>', html, re.S).group(0)
+    assert "YT-2026-001" in section and "/interviews" not in section

@@ -362,7 +362,7 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
         "interviews": [interview_view(i) for i in interviews.of_problem(db, problem.id)],
         "may_open_interviews": viewer.reads_everything,
         "may_request_extension": (extensions.may_request(viewer, problem) and problem.deadline is not None
-                                  and problem.status != ProblemStatus.CLOSED
+                                  and problem.status != ProblemStatus.CLOSED and clock.today() <= problem.deadline
                                   and all(r.status != ExtensionStatus.PENDING for r in requests)),
         "instances": [_instance(i, {e.id: e.level for e in escalations}) for i in instances],
         "diagram": _diagram(chosen) if chosen is not None else None,

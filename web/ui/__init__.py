@@ -3,9 +3,11 @@ its own Blueprint, installed on the app by `install(app)`:
 
 - signin: sign-in/out and the language switch; layout: what every page shares;
 - inbox: 我的待办 and the task page; ledger: 整改台账 and the problem page;
+- registration: 登记问题; extension_requests: 延期申请, filed and decided;
 - excel: importing and exporting ledgers; dashboard: 督办看板;
-- accountability: 问责 cases and officials' records; bulletins: 通报;
+- accountability: 问责 cases and officials' records; interviews: 约谈; bulletins: 通报;
 - supervision_notices: the 督办单 of an urging or a supervised case, as a page and a PDF;
+- registration: 登记问题; extension_requests: 延期申请, filed and decided;
 - admin: the organisation, users, rules, calendar and process definitions;
 - notices: 通知 (the bell, the notices page) and the 待办 panel of the home pages.
 
@@ -42,12 +44,13 @@ def install(app: Flask) -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and not request.path.startswith("/api/"):
             csrf.protect()
 
-    from . import (accountability, admin, bulletins, dashboard, excel, inbox, layout, ledger, notices, signin,
-                   supervision_notices)
+    from . import (accountability, admin, bulletins, dashboard, excel, extension_requests, inbox, interviews, layout,
+                   ledger, notices, registration, signin, supervision_notices)
 
     layout.install(app)
     notices.install(app)
-    for module in (signin, inbox, ledger, excel, dashboard, accountability, bulletins, supervision_notices, admin):
+    for module in (signin, inbox, ledger, registration, extension_requests, excel, dashboard, accountability,
+                   interviews, bulletins, supervision_notices, admin):
         app.register_blueprint(module.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(notices.bell_bp)

@@ -48,7 +48,10 @@ OVERSIGHT = (Role.ADMIN, Role.DISCIPLINE, Role.LEADER)
 NAV = [
     NavItem("inbox", _l("我的待办"), "inbox.my_tasks"),
     NavItem("ledger", _l("整改台账"), "ledger.problem_list", section="ledger,imports"),
+    NavItem("register", _l("登记问题"), "registration.register_form", (Role.ADMIN,)),
+    NavItem("extensions", _l("延期申请"), "extension_requests.request_list", (Role.ADMIN,)),
     NavItem("dashboard", _l("督办看板"), "dashboard.overview", OVERSIGHT),
+    NavItem("interviews", _l("约谈"), "interviews.interview_list", (Role.ADMIN, Role.DISCIPLINE)),
     NavItem("accountability", _l("问责"), "cases.case_list", (Role.ADMIN, Role.DISCIPLINE)),
     NavItem("bulletins", _l("通报"), "bulletin.bulletin_list", OVERSIGHT),
     NavItem("admin", _l("管理"), "admin.home", (Role.ADMIN,)),

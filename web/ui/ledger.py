@@ -12,11 +12,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from engine import clock, extensions, lights, problems, tasks
+from engine import clock, extensions, interviews, lights, problems, tasks
 from engine.evidence_types import shown_inline
 from engine.excel.deadlines import text as deadline_text
-from engine.models import (Escalation, EvidenceFile, HumanTask, LedgerEntry, Light, Problem, ProblemCategory,
-                           ProblemSource, ProblemStatus, ProcessInstance, Region, Role, Unit, User)
+from engine.models import (Escalation, EvidenceFile, ExtensionStatus, HumanTask, LedgerEntry, Light, Problem,
+                           ProblemCategory, ProblemSource, ProblemStatus, ProcessInstance, Region, Role, Unit, User)
 from engine.organization import region_heads, unit_heads
 from engine.text import ID_MAX
 from engine.workflow import trail
@@ -24,6 +24,7 @@ from engine.workflow import trail
 from .layout import ROLE_LABELS, current_user, duban, page_blueprint
 from . import timeline
 from .inbox import before_after
+from .interviews import view as interview_view
 
 bp = page_blueprint("ledger", __name__)
 
@@ -358,6 +359,11 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
                         "requested_by": r.requested_by.display_name, "requested_at": r.requested_at,
                         "decided_by": r.decided_by.display_name if r.decided_by else None,
                         "decided_at": r.decided_at, "note": r.decision_note} for r in requests],
+        "interviews": [interview_view(i) for i in interviews.of_problem(db, problem.id)],
+        "may_open_interviews": viewer.reads_everything,
+        "may_request_extension": (extensions.may_request(viewer, problem) and problem.deadline is not None
+                                  and problem.status != ProblemStatus.CLOSED and clock.today() <= problem.deadline
+                                  and all(r.status != ExtensionStatus.PENDING for r in requests)),
         "instances": [_instance(i, {e.id: e.level for e in escalations}) for i in instances],
         "diagram": _diagram(chosen) if chosen is not None else None,
     }

@@ -122,7 +122,8 @@ def may_see(user: User, problem: Problem) -> bool:
 class ProblemFilter:
     status: ProblemStatus | None = None
     region_id: int | None = None
-    unit_id: int | None = None
+    unit_id: int | None = None       # lead or cooperating unit
+    lead_unit_id: int | None = None  # lead unit only (牵头单位), as the dashboard counts
     source: ProblemSource | None = None
     batch: str | None = None
     category: ProblemCategory | None = None
@@ -140,7 +141,9 @@ def _region_and_below(session: Session, region_id: int) -> list[int]:
 
 
 def visible_to(viewer: User):
-    """The condition on Problem that selects what `viewer` may see; None when that is everything."""
+    """The condition on Problem that selects what `viewer` may see; None when that is everything.
+    The one rule of reading: the ledger, the API's list and the dashboard's figures all use it,
+    and `may_see` answers it for one problem."""
     if viewer.reads_everything:
         return None
     conditions = involving(viewer)
@@ -160,6 +163,8 @@ def query(session: Session, viewer: User, wanted: ProblemFilter) -> Select:
             Problem.lead_unit_id == wanted.unit_id,
             Problem.id.in_(select(problem_cooperating_unit.c.problem_id)
                            .where(problem_cooperating_unit.c.unit_id == wanted.unit_id))))
+    if wanted.lead_unit_id:
+        statement = statement.where(Problem.lead_unit_id == wanted.lead_unit_id)
     if wanted.source:
         statement = statement.where(Problem.source == wanted.source)
     if wanted.batch:

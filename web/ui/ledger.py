@@ -75,10 +75,10 @@ COLUMNS = [
 SORTS = {column.key: column.sort for column in COLUMNS if column.sort}
 DEFAULT_SORT = "code"
 
-FILTER_LABELS = {"region": _l("区域"), "unit": _l("责任单位"), "source": _l("来源"), "batch": _l("批次"),
+FILTER_LABELS = {"region": _l("区域"), "unit": _l("责任单位"), "lead_unit": _l("牵头单位"), "source": _l("来源"), "batch": _l("批次"),
                  "category": _l("类别"), "light": _l("灯色"), "status": _l("状态"), "overdue": _l("是否逾期"),
                  "q": _l("关键词"), "sort": _l("排序"), "page": _l("页码"), "per_page": _l("每页条数")}
-FILTER_KEYS = ("q", "region", "unit", "source", "batch", "category", "light", "status", "overdue")
+FILTER_KEYS = ("q", "region", "unit", "lead_unit", "source", "batch", "category", "light", "status", "overdue")
 TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
@@ -118,6 +118,8 @@ def read_filters(args) -> tuple[problems.ProblemFilter, dict]:
         wanted.region_id = _whole("region", given["region"])
     if "unit" in given:
         wanted.unit_id = _whole("unit", given["unit"])
+    if "lead_unit" in given:
+        wanted.lead_unit_id = _whole("lead_unit", given["lead_unit"])
     if "source" in given:
         wanted.source = _member("source", ProblemSource, given["source"])
     if "batch" in given:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock, extensions, lights, problems, tasks
@@ -38,42 +38,27 @@ RECTIFICATION = "rectification"
 class Column:
     key: str
     label: object
-    sort: object = None  # a function of the statement -> (statement, order expressions); None: not sortable
+    sortable: bool = False  # sorted by engine.problems.SORTS[key]
 
-
-def _by(*columns):
-    return lambda statement: (statement, columns)
-
-
-def _by_region(statement):
-    return statement.join(Region, Region.id == Problem.region_id), (Region.name,)
-
-
-def _by_unit(statement):
-    return statement.join(Unit, Unit.id == Problem.lead_unit_id), (Unit.name,)
-
-
-_LIGHT_ORDER = case({Light.RED.value: 0, Light.YELLOW.value: 1, Light.GREEN.value: 2, Light.CLOSED.value: 3},
-                    value=Problem.light, else_=4)
-_STATUS_ORDER = case({status.value: index for index, status in enumerate(ProblemStatus)},
-                     value=Problem.status, else_=len(ProblemStatus))
 
 COLUMNS = [
-    Column("code", _l("问题编号"), _by(Problem.code)),
+    Column("code", _l("问题编号"), True),
     Column("title", _l("问题描述")),
-    Column("region", _l("区域"), _by_region),
-    Column("lead_unit", _l("牵头单位"), _by_unit),
+    Column("region", _l("区域"), True),
+    Column("lead_unit", _l("牵头单位"), True),
     Column("responsible", _l("责任人")),
-    Column("source", _l("来源"), _by(Problem.source)),
-    Column("batch", _l("批次"), _by(Problem.batch)),
-    Column("category", _l("类别"), _by(Problem.category)),
-    Column("deadline", _l("整改时限"), _by(Problem.deadline.is_(None), Problem.deadline)),
-    Column("light", _l("灯色"), _by(_LIGHT_ORDER)),
-    Column("status", _l("状态"), _by(_STATUS_ORDER)),
-    Column("overdue", _l("是否逾期")),
+    Column("source", _l("来源"), True),
+    Column("batch", _l("批次"), True),
+    Column("category", _l("类别"), True),
+    Column("deadline", _l("整改时限"), True),
+    Column("light", _l("灯色"), True),
+    Column("status", _l("状态"), True),
+    Column("overdue_days", _l("逾期天数"), True),
+    Column("steps", _l("当前环节")),
 ]
-SORTS = {column.key: column.sort for column in COLUMNS if column.sort}
-DEFAULT_SORT = "code"
+SORTS = {column.key for column in COLUMNS if column.sortable}
+assert SORTS == set(problems.SORTS)
+DEFAULT_SORT = problems.DEFAULT_SORT
 
 FILTER_LABELS = {"region": _l("区域"), "unit": _l("责任单位"), "lead_unit": _l("牵头单位"), "source": _l("来源"), "batch": _l("批次"),
                  "category": _l("类别"), "light": _l("灯色"), "status": _l("状态"), "overdue": _l("是否逾期"),
@@ -161,12 +146,6 @@ def _sort_key(sort: str) -> str:
     return sort[1:] if sort.startswith("-") else sort
 
 
-def _sorted(statement, sort: str):
-    statement, columns = SORTS[_sort_key(sort)](statement)
-    descending = sort.startswith("-")
-    return statement.order_by(*[c.desc() if descending else c for c in columns])
-
-
 def _overdue_days(problem: Problem) -> int | None:
     return (clock.today() - problem.deadline).days if problems.is_overdue(problem) else None
 
@@ -213,8 +192,9 @@ def problem_list():
         statement = problems.query(db, viewer, wanted)
         unlit = problems.ProblemFilter(**{**wanted.__dict__, "light": None})
         counts = lights.counts(db, problems.query(db, viewer, unlit), Problem.light)
-        items, total = problems.page(db, _sorted(statement, sort), number, size)
-        rows = [_row(problem) for problem in items]
+        items, total = problems.page(db, problems.sorted_by(statement, sort), number, size)
+        steps = tasks.current_steps(db, [problem.id for problem in items])
+        rows = [{**_row(problem), "steps": steps.get(problem.id, [])} for problem in items]
         choices = _choices(db, viewer) if not _partial() else {}
         is_admin = viewer.has_role(Role.ADMIN)
     context = {"rows": rows, "total": total, "page": number, "per_page": size, "counts": counts,

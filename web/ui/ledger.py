@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock, extensions, lights, problems, tasks
+from engine import accountability, clock, extensions, lights, problems, tasks
 from engine.evidence_types import shown_inline
 from engine.excel.deadlines import text as deadline_text
 from engine.models import (Escalation, EvidenceFile, HumanTask, LedgerEntry, Light, Problem, ProblemCategory,
@@ -24,6 +24,7 @@ from engine.workflow import trail
 from .layout import ROLE_LABELS, current_user, duban, page_blueprint
 from . import timeline
 from .inbox import before_after
+from .accountability import trigger_text
 
 bp = page_blueprint("ledger", __name__)
 
@@ -249,12 +250,16 @@ def _holder(task: HumanTask) -> str:
     return "—"
 
 
-def _instance(instance: ProcessInstance, levels: dict[int, int]) -> dict:
+def _instance(instance: ProcessInstance, firings: dict[int, Escalation], subject) -> dict:
     definition = instance.definition
+    firing = firings.get(instance.escalation_id)
     return {"id": instance.id, "key": definition.key, "name": definition.name, "version": definition.version,
             "status": INSTANCE_STATUS.get(instance.status.value, instance.status.value),
             "status_code": instance.status.value, "started_at": instance.started_at, "ended_at": instance.ended_at,
-            "level": levels.get(instance.escalation_id),
+            "level": firing.level if firing else None,
+            "subject": subject.label if subject else None,
+            "firing": {"id": firing.id, "level": firing.level, "name": firing.rule_name, "fired_at": firing.fired_at,
+                       "why": trigger_text(firing)} if firing else None,
             "diagram_url": url_for("ledger.instance_diagram", problem_id=instance.problem_id,
                                    instance_id=instance.id)}
 
@@ -302,6 +307,7 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
     escalations = db.scalars(select(Escalation).where(Escalation.problem_id == problem.id)
                              .order_by(Escalation.fired_at, Escalation.id)).all()
     requests = extensions.of_problem(db, problem.id)
+    named = accountability.subjects(db, instances)
     return {
         "problem": {
             "id": problem.id, "code": problem.code, "title": problem.title, "description": problem.description,
@@ -340,7 +346,7 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
                         "requested_by": r.requested_by.display_name, "requested_at": r.requested_at,
                         "decided_by": r.decided_by.display_name if r.decided_by else None,
                         "decided_at": r.decided_at, "note": r.decision_note} for r in requests],
-        "instances": [_instance(i, {e.id: e.level for e in escalations}) for i in instances],
+        "instances": [_instance(i, {e.id: e for e in escalations}, named.get(i.id)) for i in instances],
         "diagram": _diagram(chosen) if chosen is not None else None,
     }
 

@@ -24,8 +24,8 @@ from . import clock, ledger
 from .errors import Invalid, NotFound
 from .escalation.accountability import catalogue, fitting_forms
 from .ledger import Action
-from .models import (AccountabilityCategory, AccountabilityDecision, HumanTask, InstanceStatus, Official,
-                     ProcessDefinition, ProcessInstance, TaskState, User)
+from .models import (AccountabilityCategory, AccountabilityDecision, Escalation, HumanTask, InstanceStatus,
+                     Official, ProcessDefinition, ProcessInstance, TaskState, User)
 
 PROCESS_KEY = "accountability"  # the process the ladder starts, one case per official
 DECISION = "accountability_decision"
@@ -152,16 +152,53 @@ def official_record(session: Session, official_id: int) -> OfficialRecord:
     return OfficialRecord(official, list(decisions), clock.today())
 
 
+@dataclass(frozen=True)
+class Subject:
+    """The official a case (or an interview) is about (问责对象), with the post the firing of
+    the ladder named them in (e.g. 县委书记)."""
+
+    official_id: int
+    name: str
+    post: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}（{self.post}）" if self.post else self.name
+
+
+def subjects(session: Session, instances) -> dict[int, Subject]:
+    """instance id -> the official it is about, for the instances that name one; the officials
+    and the firings read in two queries whatever the number of instances."""
+    named = [i for i in instances if i.subject_official_id is not None]
+    if not named:
+        return {}
+    names = dict(session.execute(select(Official.id, Official.name)
+                                 .where(Official.id.in_({i.subject_official_id for i in named}))).all())
+    firings = {e.id: e for e in session.scalars(select(Escalation).where(
+        Escalation.id.in_({i.escalation_id for i in named if i.escalation_id is not None})))}
+    found = {}
+    for instance in named:
+        firing = firings.get(instance.escalation_id)
+        post = next((t.get("title") for t in (firing.targets or []) if firing is not None
+                     and t.get("official_id") == instance.subject_official_id), None) if firing else None
+        found[instance.id] = Subject(instance.subject_official_id, names.get(instance.subject_official_id, "—"),
+                                     post or None)
+    return found
+
+
 @dataclass
 class Case:
     """One accountability case (an instance of the accountability process) as the discipline
-    office follows it."""
+    office follows it: the official it is about, and the firing of the ladder that opened it
+    (several cases share one firing: one case per official, 党政同责)."""
 
     instance: ProcessInstance
     official: Official | None
     decisions: list[AccountabilityDecision]
     open_tasks: list[HumanTask]
     today: date
+    subject: Subject | None = None
+    escalation: Escalation | None = None
 
 
 def cases_query(status: InstanceStatus | None = None, official_id: int | None = None,
@@ -180,7 +217,9 @@ def cases_query(status: InstanceStatus | None = None, official_id: int | None = 
 def cases(session: Session, statement: Select, page: int, per_page: int) -> tuple[list[Case], int]:
     """One page of the cases `statement` selects, newest first, and how many there are."""
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
-    instances = session.scalars(statement.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
+    # the cases one firing opened stay together: newest first, then by firing, then in order
+    instances = session.scalars(statement.order_by(ProcessInstance.started_at.desc(),
+                                                   ProcessInstance.escalation_id.desc(), ProcessInstance.id.desc())
                                 .offset((page - 1) * per_page).limit(per_page)).all()
     ids = [i.id for i in instances]
     decisions: dict[int, list[AccountabilityDecision]] = {i: [] for i in ids}
@@ -193,6 +232,10 @@ def cases(session: Session, statement: Select, page: int, per_page: int) -> tupl
                                                            HumanTask.state == TaskState.READY).order_by(HumanTask.id)):
             tasks[row.instance_id].append(row)
     today = clock.today()
+    named = subjects(session, instances)
+    firings = {e.id: e for e in session.scalars(select(Escalation).where(
+        Escalation.id.in_({i.escalation_id for i in instances if i.escalation_id is not None})))} if ids else {}
     found = [Case(i, session.get(Official, i.subject_official_id) if i.subject_official_id else None,
-                  decisions[i.id], tasks[i.id], today) for i in instances]
+                  decisions[i.id], tasks[i.id], today, named.get(i.id), firings.get(i.escalation_id))
+             for i in instances]
     return found, total

@@ -1,8 +1,11 @@
 """督办看板: the figures the supervision dashboard shows, read from the database as it is now.
 
-Everything is read within a scope: the whole city, or one region and the regions below it.
-The totals and lights are those of `engine.lights.counts` (the stored, indexed light); the
-overdue problems those of the ledger's `overdue` filter (`engine.problems.query`); the
+Everything is read within a scope: the problems the viewer may read (the ledger's rule,
+`engine.problems.visible_to`: everything for the offices, a leader's governed regions and the
+problems they are part of in the chain), of the whole city or of one region and the regions
+below it. So each figure is the count of the ledger the figure links to. The totals and lights
+are those of `engine.lights.counts` (the stored, indexed light); the overdue problems those of
+the ledger's `overdue` filter (`engine.problems.query`); the
 breakdowns count each problem once under its region (the level below the scope's region, as
 the bulletin counts townships with their county), its lead unit, its source and its batch.
 """
@@ -35,31 +38,35 @@ BREAKDOWNS = ("region", "unit", "source", "batch")
 
 @dataclass(frozen=True)
 class Scope:
-    """The region the dashboard is narrowed to (None: everything) and the ids it covers."""
+    """The region the dashboard is narrowed to (None: everything), the ids it covers, and the
+    condition on Problem that selects what the viewer may read (None: everything)."""
 
     region: Region | None = None
     region_ids: tuple[int, ...] | None = None
+    visible: object = None
 
     def problems(self) -> Select:
-        statement = select(Problem)
-        if self.region_ids is not None:
-            statement = statement.where(Problem.region_id.in_(self.region_ids))
-        return statement
+        return self.narrow(select(Problem))
 
     def narrow(self, statement: Select) -> Select:
         """`statement` (which joins Problem) limited to the scope."""
+        if self.visible is not None:
+            statement = statement.where(self.visible)
         if self.region_ids is None:
             return statement
         return statement.where(Problem.region_id.in_(self.region_ids))
 
 
-def scope(session: Session, region_id: int | None) -> Scope:
+def scope(session: Session, region_id: int | None, viewer=None) -> Scope:
+    """The scope of `viewer` (None: the whole city, for the command line and the bulletin)."""
+    viewer = viewer if viewer is not None else WHOLE_CITY
+    visible = problems.visible_to(viewer)
     if region_id is None:
-        return Scope()
+        return Scope(visible=visible)
     region = session.get(Region, region_id)
     if region is None:
         raise NotFound(f"no region with id {region_id}", {"region": ["no such region"]})
-    return Scope(region, tuple(problems._region_and_below(session, region_id)))
+    return Scope(region, tuple(problems._region_and_below(session, region_id)), visible)
 
 
 def regions(session: Session) -> list[tuple[Region, int]]:
@@ -81,8 +88,7 @@ def regions(session: Session) -> list[tuple[Region, int]]:
 # -- totals and breakdowns ------------------------------------------------------------------------
 
 class _WholeCity:
-    """The viewer `problems.query` is given here: the scope, not the viewer, narrows the
-    dashboard (the roles that open it read every problem, as they read the bulletin)."""
+    """A viewer who reads every problem (a scope without a signed-in viewer)."""
 
     reads_everything = True
 

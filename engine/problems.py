@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy import Select, case, false, func, literal, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import clock, ledger
@@ -122,13 +122,15 @@ def may_see(user: User, problem: Problem) -> bool:
 class ProblemFilter:
     status: ProblemStatus | None = None
     region_id: int | None = None
-    unit_id: int | None = None
+    unit_id: int | None = None       # lead or cooperating unit
+    lead_unit_id: int | None = None  # lead unit only (牵头单位), as the dashboard counts
     source: ProblemSource | None = None
     batch: str | None = None
     category: ProblemCategory | None = None
     overdue: bool | None = None
     light: Light | None = None
-    text: str | None = None        # a part of the code or the title (关键词)
+    text: str | None = None        # 关键词: a part of the code, the title, the responsible person's
+                                   # name, the lead or a cooperating unit's name, the region's name
 
 
 def _region_and_below(session: Session, region_id: int) -> list[int]:
@@ -140,7 +142,9 @@ def _region_and_below(session: Session, region_id: int) -> list[int]:
 
 
 def visible_to(viewer: User):
-    """The condition on Problem that selects what `viewer` may see; None when that is everything."""
+    """The condition on Problem that selects what `viewer` may see; None when that is everything.
+    The one rule of reading: the ledger, the API's list and the dashboard's figures all use it,
+    and `may_see` answers it for one problem."""
     if viewer.reads_everything:
         return None
     conditions = involving(viewer)
@@ -160,6 +164,8 @@ def query(session: Session, viewer: User, wanted: ProblemFilter) -> Select:
             Problem.lead_unit_id == wanted.unit_id,
             Problem.id.in_(select(problem_cooperating_unit.c.problem_id)
                            .where(problem_cooperating_unit.c.unit_id == wanted.unit_id))))
+    if wanted.lead_unit_id:
+        statement = statement.where(Problem.lead_unit_id == wanted.lead_unit_id)
     if wanted.source:
         statement = statement.where(Problem.source == wanted.source)
     if wanted.batch:
@@ -172,9 +178,86 @@ def query(session: Session, viewer: User, wanted: ProblemFilter) -> Select:
     if wanted.light:
         statement = statement.where(Problem.light == wanted.light)
     if wanted.text:
-        statement = statement.where(or_(Problem.code.icontains(wanted.text, autoescape=True),
-                                        Problem.title.icontains(wanted.text, autoescape=True)))
+        statement = statement.where(keyword(wanted.text))
     return statement
+
+
+def keyword(text: str):
+    """The condition of the ledger's keyword (关键词): the code or the title contains it, or the
+    name of the responsible person, of the lead or a cooperating unit (its short name too) or of
+    the region. The names are looked up in their own small tables and the problems found by
+    their indexed ids: one statement, no walk over the problems in Python."""
+    def has(column):
+        return column.icontains(text, autoescape=True)
+
+    units = select(Unit.id).where(or_(has(Unit.name), has(Unit.short_name)))
+    return or_(
+        has(Problem.code), has(Problem.title),
+        Problem.responsible_official_id.in_(select(Official.id).where(has(Official.name))),
+        Problem.lead_unit_id.in_(units),
+        Problem.id.in_(select(problem_cooperating_unit.c.problem_id)
+                       .where(problem_cooperating_unit.c.unit_id.in_(units))),
+        Problem.region_id.in_(select(Region.id).where(has(Region.name))))
+
+
+# -- sorting --------------------------------------------------------------------------------------
+
+def _overdue_since():
+    """For an overdue problem its deadline, for any other today: the later, the fewer days
+    overdue (逾期天数), and a problem not overdue counts 0 days."""
+    overdue = (Problem.deadline < clock.today()) & (Problem.status != ProblemStatus.CLOSED)
+    return case((overdue, Problem.deadline), else_=literal(clock.today()))
+
+
+def _by(*columns):
+    return lambda statement: (statement, [(column, False) for column in columns])
+
+
+def _by_region(statement):
+    return statement.join(Region, Region.id == Problem.region_id), [(Region.name, False)]
+
+
+def _by_unit(statement):
+    return statement.join(Unit, Unit.id == Problem.lead_unit_id), [(Unit.name, False)]
+
+
+def _by_days_overdue(statement):
+    # more days overdue is an earlier deadline: the order of the date runs the other way
+    return statement, [(_overdue_since(), True), (Problem.deadline.is_(None), False)]
+
+
+def _light_order():
+    return case({Light.RED.value: 0, Light.YELLOW.value: 1, Light.GREEN.value: 2, Light.CLOSED.value: 3},
+                value=Problem.light, else_=4)
+
+
+def _status_order():
+    return case({status.value: index for index, status in enumerate(ProblemStatus)},
+                value=Problem.status, else_=len(ProblemStatus))
+
+
+# each a function of the statement -> (statement, [(order expression, reversed)])
+SORTS = {
+    "code": _by(Problem.code),
+    "region": _by_region,
+    "lead_unit": _by_unit,
+    "source": _by(Problem.source),
+    "batch": _by(Problem.batch),
+    "category": _by(Problem.category),
+    "deadline": _by(Problem.deadline.is_(None), Problem.deadline),
+    "light": lambda statement: (statement, [(_light_order(), False)]),
+    "status": lambda statement: (statement, [(_status_order(), False)]),
+    "overdue_days": _by_days_overdue,
+}
+SORT_CHOICES = [*SORTS, *(f"-{key}" for key in SORTS)]  # "-key": descending
+DEFAULT_SORT = "code"
+
+
+def sorted_by(statement: Select, sort: str) -> Select:
+    """`statement` ordered by one of SORT_CHOICES (`page` adds the id, so that ties keep an order)."""
+    descending = sort.startswith("-")
+    statement, columns = SORTS[sort.lstrip("-")](statement)
+    return statement.order_by(*[c.desc() if descending != flip else c.asc() for c, flip in columns])
 
 
 def page(session: Session, statement: Select, number: int, size: int) -> tuple[list[Problem], int]:

@@ -1,11 +1,11 @@
 """Who may see and do which human task."""
 from __future__ import annotations
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import NotFound
-from .models import HumanTask, Light, TaskState, User
+from .models import HumanTask, InstanceStatus, Light, ProcessInstance, TaskState, User
 
 
 def assigned_to(user: User) -> list:
@@ -42,6 +42,24 @@ def open_on(problem_id: int) -> Select:
     """Every ready task of a problem: where its work stands now, whoever holds it."""
     return (select(HumanTask).where(HumanTask.problem_id == problem_id, HumanTask.state == TaskState.READY)
             .order_by(HumanTask.id))
+
+
+def current_steps(session: Session, problem_ids: list[int]) -> dict[int, list[str]]:
+    """当前环节: for each problem, the names of the ready tasks of its open instances, in the
+    order they became ready; one grouped query for a page of problems."""
+    if not problem_ids:
+        return {}
+    rows = session.execute(
+        select(HumanTask.problem_id, HumanTask.name)
+        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .where(HumanTask.problem_id.in_(problem_ids), HumanTask.state == TaskState.READY,
+               ProcessInstance.status == InstanceStatus.RUNNING)
+        .group_by(HumanTask.problem_id, HumanTask.name)
+        .order_by(HumanTask.problem_id, func.min(HumanTask.id)))
+    found: dict[int, list[str]] = {}
+    for problem_id, name in rows:
+        found.setdefault(problem_id, []).append(name)
+    return found
 
 
 def get(session: Session, task_id: int) -> HumanTask:

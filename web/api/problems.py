@@ -25,7 +25,10 @@ def list_problems(query):
     app = duban()
     with app.db.reading() as session:
         viewer = app.actor(session, caller_id())
-        items, total = problems.page(session, problems.query(session, viewer, wanted), query["page"], query["per_page"])
+        statement = problems.query(session, viewer, wanted)
+        if "sort" in query:
+            statement = problems.sorted_by(statement, query["sort"])
+        items, total = problems.page(session, statement, query["page"], query["per_page"])
         return reply(ProblemPage(), {"items": items, "total": total, "page": query["page"], "per_page": query["per_page"]})
 
 
@@ -46,7 +49,7 @@ def count_lights(query):
 def _wanted(query) -> problems.ProblemFilter:
     return problems.ProblemFilter(
         status=ProblemStatus(query["status"]) if "status" in query else None,
-        region_id=query.get("region"), unit_id=query.get("unit"),
+        region_id=query.get("region"), unit_id=query.get("unit"), lead_unit_id=query.get("lead_unit"),
         source=ProblemSource(query["source"]) if "source" in query else None, batch=query.get("batch"),
         category=ProblemCategory(query["category"]) if "category" in query else None, overdue=query.get("overdue"),
         light=Light(query["light"]) if "light" in query else None, text=query.get("q") or None)

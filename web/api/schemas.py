@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from engine.problems import is_overdue
+from engine.problems import SORT_CHOICES, is_overdue
 from engine.text import ID_MAX
 from engine.models import DeadlineKind, Light, ProblemCategory, ProblemSource, ProblemStatus, TaskState
 
@@ -106,15 +106,21 @@ class ProblemFilterQuery(Schema):
     status = fields.String(validate=_codes(ProblemStatus))
     region = Id(metadata={"description": "region id; includes the regions below it"})
     unit = Id(metadata={"description": "lead or cooperating unit id"})
+    lead_unit = Id(metadata={"description": "lead unit id (牵头单位) only"})
     source = fields.String(validate=_codes(ProblemSource))
     batch = fields.String(validate=validate.Length(max=60))
     category = fields.String(validate=_codes(ProblemCategory))
     overdue = fields.Boolean(metadata={"description": "past the deadline and not closed"})
     light = fields.String(validate=_codes(Light), metadata={"description": "green, yellow, red or closed"})
-    q = fields.String(validate=validate.Length(max=100), metadata={"description": "a part of the code or the title"})
+    q = fields.String(validate=validate.Length(max=100), metadata={
+        "description": "a part of the code or the title, or of the name of the responsible person, the lead or a "
+                       "cooperating unit, or the region"})
 
 
 class ProblemQuery(ProblemFilterQuery):
+    sort = fields.String(validate=validate.OneOf(SORT_CHOICES), metadata={
+        "description": "the order: a column, '-' before it for descending (without it: by id); overdue_days "
+                       "sorts by days overdue (逾期天数), those not overdue counting 0"})
     page = Page()
     per_page = PerPage(20, 100)
 

@@ -67,7 +67,11 @@ def _case_row(case: accountability.Case) -> dict:
     instance = case.instance
     return {"id": instance.id, "status": instance.status, "started_at": instance.started_at,
             "ended_at": instance.ended_at,
-            "official": {"id": case.official.id, "name": case.official.name} if case.official else None,
+            "official": {"id": case.official.id, "name": case.official.name,
+                         "post": case.subject.post if case.subject else None} if case.official else None,
+            "firing": {"id": case.escalation.id, "level": case.escalation.level, "name": case.escalation.rule_name,
+                       "fired_at": case.escalation.fired_at,
+                       "why": trigger_text(case.escalation)} if case.escalation else None,
             "problem": {"id": instance.problem.id, "code": instance.problem.code, "title": instance.problem.title},
             "open_tasks": [{"id": t.id, "name": t.name, "due_at": t.due_at, "light": t.light} for t in case.open_tasks],
             "decisions": [_decision(d, case.today) for d in case.decisions]}
@@ -79,7 +83,8 @@ def _official(official) -> dict:
                        "head": p.is_head} for p in sorted(official.posts, key=lambda p: p.id)]}
 
 
-def _trigger(escalation) -> str:
+def trigger_text(escalation) -> str:
+    """Why a firing of the ladder happened, in words."""
     trigger = escalation.trigger or {}
     kind = trigger.get("kind")
     if kind == "overdue":
@@ -111,7 +116,7 @@ def case_page(instance_id: int):
                         "lead_unit": problem.lead_unit.name, "status": problem.status.label, "light": problem.light,
                         "deadline": problem.deadline, "deadline_kind": problem.deadline_kind.label},
             "cause": {"level": escalation.level, "name": escalation.rule_name, "fired_at": escalation.fired_at,
-                      "trigger": _trigger(escalation), "deadline": escalation.deadline,
+                      "trigger": trigger_text(escalation), "deadline": escalation.deadline,
                       "rule_version": escalation.rule_version,
                       "targets": len(escalation.targets or [])} if escalation else None,
             "tasks": [{"id": t.id, "name": t.name, "state": t.state.value, "due_at": t.due_at, "light": t.light,

@@ -54,7 +54,7 @@ def overview():
 
     with app.db.reading() as db:
         try:
-            where = dashboard.scope(db, region_id)
+            where = dashboard.scope(db, region_id, app.actor(db, user.id))
         except NotFound:
             abort(404, _("没有这个区域（region=%(id)s）。", id=region_id))
         firings = dashboard.escalations(db, where, level)
@@ -82,7 +82,8 @@ def overview():
             level_names=dashboard.LEVEL_NAMES, instance_labels=INSTANCE_LABELS, now_local=local_time(clock.now()))
 
 
-LEDGER_ARGUMENTS = {"region": "region", "unit": "unit", "source": "source", "batch": "batch"}
+# the ledger's filter for each breakdown: the unit breakdown counts lead units only
+LEDGER_ARGUMENTS = {"region": "region", "unit": "lead_unit", "source": "source", "batch": "batch"}
 
 
 def _bar_name(row: dashboard.Row) -> str:

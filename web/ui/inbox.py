@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from engine import evidence, lights, problems, task_case, tasks
+from engine import accountability, evidence, lights, problems, task_case, tasks
 from engine.errors import DubanError, Forbidden, Invalid, NotFound
 from engine.evidence_types import shown_inline
 from engine.models import EvidenceFile, HumanTask, Light, Problem, TaskState
@@ -34,8 +34,10 @@ def my_tasks():
         viewer = app.actor(db, user.id)
         counts = lights.counts(db, tasks.query(viewer), HumanTask.light)
         listed = tasks.query(viewer, light=Light(light) if light else None).options(
-            joinedload(HumanTask.problem).joinedload(Problem.region))
-        rows = [_row(task) for task in db.scalars(listed)]
+            joinedload(HumanTask.problem).joinedload(Problem.region), joinedload(HumanTask.instance))
+        found = list(db.scalars(listed))
+        named = accountability.subjects(db, {task.instance for task in found})
+        rows = [{**_row(task), "subject": named.get(task.instance_id)} for task in found]
     context = {"rows": rows, "counts": counts, "light": light, "filter_lights": FILTER_LIGHTS}
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "task-list":
         return render_template("inbox/_task_list.html", **context)

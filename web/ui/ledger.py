@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from flask import abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock, extensions, interviews, lights, problems, tasks
+from engine import accountability, clock, extensions, interviews, lights, problems, tasks
 from engine.evidence_types import shown_inline
 from engine.excel.deadlines import text as deadline_text
 from engine.models import (Escalation, EvidenceFile, ExtensionStatus, HumanTask, LedgerEntry, Light, Problem,
@@ -25,6 +25,7 @@ from .layout import ROLE_LABELS, current_user, duban, page_blueprint
 from . import timeline
 from .inbox import before_after
 from .interviews import view as interview_view
+from .accountability import trigger_text
 
 bp = page_blueprint("ledger", __name__)
 
@@ -39,47 +40,32 @@ RECTIFICATION = "rectification"
 class Column:
     key: str
     label: object
-    sort: object = None  # a function of the statement -> (statement, order expressions); None: not sortable
+    sortable: bool = False  # sorted by engine.problems.SORTS[key]
 
-
-def _by(*columns):
-    return lambda statement: (statement, columns)
-
-
-def _by_region(statement):
-    return statement.join(Region, Region.id == Problem.region_id), (Region.name,)
-
-
-def _by_unit(statement):
-    return statement.join(Unit, Unit.id == Problem.lead_unit_id), (Unit.name,)
-
-
-_LIGHT_ORDER = case({Light.RED.value: 0, Light.YELLOW.value: 1, Light.GREEN.value: 2, Light.CLOSED.value: 3},
-                    value=Problem.light, else_=4)
-_STATUS_ORDER = case({status.value: index for index, status in enumerate(ProblemStatus)},
-                     value=Problem.status, else_=len(ProblemStatus))
 
 COLUMNS = [
-    Column("code", _l("问题编号"), _by(Problem.code)),
+    Column("code", _l("问题编号"), True),
     Column("title", _l("问题描述")),
-    Column("region", _l("区域"), _by_region),
-    Column("lead_unit", _l("牵头单位"), _by_unit),
+    Column("region", _l("区域"), True),
+    Column("lead_unit", _l("牵头单位"), True),
     Column("responsible", _l("责任人")),
-    Column("source", _l("来源"), _by(Problem.source)),
-    Column("batch", _l("批次"), _by(Problem.batch)),
-    Column("category", _l("类别"), _by(Problem.category)),
-    Column("deadline", _l("整改时限"), _by(Problem.deadline.is_(None), Problem.deadline)),
-    Column("light", _l("灯色"), _by(_LIGHT_ORDER)),
-    Column("status", _l("状态"), _by(_STATUS_ORDER)),
-    Column("overdue", _l("是否逾期")),
+    Column("source", _l("来源"), True),
+    Column("batch", _l("批次"), True),
+    Column("category", _l("类别"), True),
+    Column("deadline", _l("整改时限"), True),
+    Column("light", _l("灯色"), True),
+    Column("status", _l("状态"), True),
+    Column("overdue_days", _l("逾期天数"), True),
+    Column("steps", _l("当前环节")),
 ]
-SORTS = {column.key: column.sort for column in COLUMNS if column.sort}
-DEFAULT_SORT = "code"
+SORTS = {column.key for column in COLUMNS if column.sortable}
+assert SORTS == set(problems.SORTS)
+DEFAULT_SORT = problems.DEFAULT_SORT
 
-FILTER_LABELS = {"region": _l("区域"), "unit": _l("责任单位"), "source": _l("来源"), "batch": _l("批次"),
+FILTER_LABELS = {"region": _l("区域"), "unit": _l("责任单位"), "lead_unit": _l("牵头单位"), "source": _l("来源"), "batch": _l("批次"),
                  "category": _l("类别"), "light": _l("灯色"), "status": _l("状态"), "overdue": _l("是否逾期"),
                  "q": _l("关键词"), "sort": _l("排序"), "page": _l("页码"), "per_page": _l("每页条数")}
-FILTER_KEYS = ("q", "region", "unit", "source", "batch", "category", "light", "status", "overdue")
+FILTER_KEYS = ("q", "region", "unit", "lead_unit", "source", "batch", "category", "light", "status", "overdue")
 TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
@@ -119,6 +105,8 @@ def read_filters(args) -> tuple[problems.ProblemFilter, dict]:
         wanted.region_id = _whole("region", given["region"])
     if "unit" in given:
         wanted.unit_id = _whole("unit", given["unit"])
+    if "lead_unit" in given:
+        wanted.lead_unit_id = _whole("lead_unit", given["lead_unit"])
     if "source" in given:
         wanted.source = _member("source", ProblemSource, given["source"])
     if "batch" in given:
@@ -158,12 +146,6 @@ def _read_arguments(args) -> tuple[problems.ProblemFilter, dict, int, int]:
 
 def _sort_key(sort: str) -> str:
     return sort[1:] if sort.startswith("-") else sort
-
-
-def _sorted(statement, sort: str):
-    statement, columns = SORTS[_sort_key(sort)](statement)
-    descending = sort.startswith("-")
-    return statement.order_by(*[c.desc() if descending else c for c in columns])
 
 
 def _overdue_days(problem: Problem) -> int | None:
@@ -212,8 +194,9 @@ def problem_list():
         statement = problems.query(db, viewer, wanted)
         unlit = problems.ProblemFilter(**{**wanted.__dict__, "light": None})
         counts = lights.counts(db, problems.query(db, viewer, unlit), Problem.light)
-        items, total = problems.page(db, _sorted(statement, sort), number, size)
-        rows = [_row(problem) for problem in items]
+        items, total = problems.page(db, problems.sorted_by(statement, sort), number, size)
+        steps = tasks.current_steps(db, [problem.id for problem in items])
+        rows = [{**_row(problem), "steps": steps.get(problem.id, [])} for problem in items]
         choices = _choices(db, viewer) if not _partial() else {}
         is_admin = viewer.has_role(Role.ADMIN)
     context = {"rows": rows, "total": total, "page": number, "per_page": size, "counts": counts,
@@ -268,12 +251,16 @@ def _holder(task: HumanTask) -> str:
     return "—"
 
 
-def _instance(instance: ProcessInstance, levels: dict[int, int]) -> dict:
+def _instance(instance: ProcessInstance, firings: dict[int, Escalation], subject) -> dict:
     definition = instance.definition
+    firing = firings.get(instance.escalation_id)
     return {"id": instance.id, "key": definition.key, "name": definition.name, "version": definition.version,
             "status": INSTANCE_STATUS.get(instance.status.value, instance.status.value),
             "status_code": instance.status.value, "started_at": instance.started_at, "ended_at": instance.ended_at,
-            "level": levels.get(instance.escalation_id),
+            "level": firing.level if firing else None,
+            "subject": subject.label if subject else None,
+            "firing": {"id": firing.id, "level": firing.level, "name": firing.rule_name, "fired_at": firing.fired_at,
+                       "why": trigger_text(firing)} if firing else None,
             "diagram_url": url_for("ledger.instance_diagram", problem_id=instance.problem_id,
                                    instance_id=instance.id)}
 
@@ -321,6 +308,7 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
     escalations = db.scalars(select(Escalation).where(Escalation.problem_id == problem.id)
                              .order_by(Escalation.fired_at, Escalation.id)).all()
     requests = extensions.of_problem(db, problem.id)
+    named = accountability.subjects(db, instances)
     return {
         "problem": {
             "id": problem.id, "code": problem.code, "title": problem.title, "description": problem.description,
@@ -364,7 +352,7 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
         "may_request_extension": (extensions.may_request(viewer, problem) and problem.deadline is not None
                                   and problem.status != ProblemStatus.CLOSED and clock.today() <= problem.deadline
                                   and all(r.status != ExtensionStatus.PENDING for r in requests)),
-        "instances": [_instance(i, {e.id: e.level for e in escalations}) for i in instances],
+        "instances": [_instance(i, {e.id: e for e in escalations}, named.get(i.id)) for i in instances],
         "diagram": _diagram(chosen) if chosen is not None else None,
     }
 

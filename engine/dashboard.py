@@ -1,8 +1,8 @@
 """督办看板: the figures the supervision dashboard shows, read from the database as it is now.
 
 Everything is read within a scope: the problems the viewer may read (the ledger's rule,
-`engine.problems.visible_to`: everything for the offices, a leader's governed regions and the
-problems they are part of in the chain), of the whole city or of one region and the regions
+`engine.problems.visible_to`: everything for the offices; for the heads of a region, its problems
+and those of the regions below it; for others the problems whose chain they are part of), of the whole city or of one region and the regions
 below it. So each figure is the count of the ledger the figure links to. The totals and lights
 are those of `engine.lights.counts` (the stored, indexed light); the overdue problems those of
 the ledger's `overdue` filter (`engine.problems.query`); the

@@ -12,7 +12,7 @@ from .errors import Conflict, Invalid, NotFound
 from .ledger import Action
 from .text import normal_code
 from .models import (DeadlineKind, Light, Milestone, Official, Problem, ProblemCategory, ProblemSource, ProblemStatus,
-                     Region, Site, Unit, User, problem_cooperating_unit)
+                     Region, Site, Unit, UnitKind, User, problem_cooperating_unit)
 
 CODE_MAX = 40  # Problem.code is String(40)
 
@@ -95,9 +95,32 @@ def register(session: Session, new: NewProblem, actor: User | None) -> Problem:
     return problem
 
 
+GOVERNING = (UnitKind.PARTY_COMMITTEE, UnitKind.GOVERNMENT)
+
+
+def governed_regions(user: User) -> set[int]:
+    """The regions whose Party committee or government `user` heads (县委书记, 县长 …). Under
+    党政同责 both heads answer for every problem of their region and the regions below it (the
+    ladder's 约谈 names them), so they read those problems."""
+    if user.official is None:
+        return set()
+    return {post.unit.region_id for post in user.official.posts if post.is_head and post.unit.kind in GOVERNING}
+
+
+def _regions_below(region_ids: set[int]):
+    """The regions and every region under them, as one recursive query."""
+    tree = select(Region.id).where(Region.id.in_(region_ids)).cte("governed", recursive=True)
+    tree = tree.union_all(select(Region.id).where(Region.parent_id == tree.c.id))
+    return select(tree.c.id)
+
+
 def involving(user: User) -> list:
-    """Conditions that select the problems in which `user` is part of the chain."""
+    """Conditions that select the problems in which `user` is part of the chain: as the
+    responsible person or leading official, through a post in the lead, industry or a cooperating
+    unit, or as a head of the problem's region or a region above it."""
     conditions = []
+    if governed := governed_regions(user):
+        conditions.append(Problem.region_id.in_(_regions_below(governed)))
     if user.official_id:
         conditions += [Problem.responsible_official_id == user.official_id,
                        Problem.leading_official_id == user.official_id]
@@ -113,9 +136,17 @@ def may_see(user: User, problem: Problem) -> bool:
     if user.reads_everything:
         return True
     units = user.unit_ids()
-    return (user.official_id in (problem.responsible_official_id, problem.leading_official_id)
+    if (user.official_id in (problem.responsible_official_id, problem.leading_official_id)
             or problem.lead_unit_id in units or problem.industry_unit_id in units
-            or any(u.id in units for u in problem.cooperating_units))
+            or any(u.id in units for u in problem.cooperating_units)):
+        return True
+    if governed := governed_regions(user):
+        region = problem.region
+        while region is not None:   # the problem's region and those above it, a few levels
+            if region.id in governed:
+                return True
+            region = region.parent
+    return False
 
 
 @dataclass

@@ -157,11 +157,11 @@ def test_who_may_open_the_dashboard(client, duban, org, city):
     leader = login(client, "secretary")
     assert leader.status_code == 302
     html = client.get("/dashboard").get_data(as_text=True)
-    # the county secretary is in none of these problems' chains: the dashboard counts what the
-    # ledger shows them, and links to no problem page they may not open
-    assert figure(html, "total") == 0 and 'data-nav="dashboard"' in html
-    assert "QS-001" not in html and "NL-001" not in html
-    assert "没有符合条件的问题" in client.get("/ledger").get_data(as_text=True)
+    # the county secretary heads the county (党政同责): the dashboard counts the county's and its
+    # town's problems, not the city's, exactly those the ledger shows them
+    assert figure(html, "total") == 2 and 'data-nav="dashboard"' in html
+    ledger = client.get("/ledger").get_data(as_text=True)
+    assert 'data-total="2"' in ledger and "NL-001" in ledger and "QS-001" in ledger and "QJ-001" not in ledger
     # the forecast and the accountability cases are the office's and the discipline office's
     assert 'data-section="forecast"' not in html and 'data-section="cases"' not in html
     assert 'data-section="interviews"' in html

@@ -38,7 +38,7 @@ def demo_city(duban, app):
 def ledger_total(client, url: str) -> int:
     response = client.get(url)
     assert response.status_code == 200, url
-    found = re.search(r'data-total="(\d+)"', response.get_data(as_text=True))
+    found = re.search(r'data-ledger-state=[^>]*data-total="(\d+)"', response.get_data(as_text=True))  # the table's
     assert found, url
     return int(found.group(1))
 

@@ -14,7 +14,7 @@ from engine.errors import NotFound
 from engine.models import InstanceStatus, Role
 
 from . import timeline
-from .accountability import STATUS_LABELS, _trigger
+from .accountability import STATUS_LABELS, trigger_text
 from .layout import current_user, duban, page_blueprint, page_number
 
 bp = page_blueprint("interviews", __name__)
@@ -60,7 +60,7 @@ def view(interview: interviews.Interview, viewer=None) -> dict:
                           "side": str(SIDES.get(t.get("side"), t.get("side") or ""))}
                          for t in interview.interviewees],
         "cause": {"level": escalation.level, "name": escalation.rule_name, "fired_at": escalation.fired_at,
-                  "trigger": _trigger(escalation), "deadline": escalation.deadline} if escalation else None,
+                  "trigger": trigger_text(escalation), "deadline": escalation.deadline} if escalation else None,
         "scheduled_on": _value("interview_on", record["interview_on"]) if "interview_on" in record else None,
         "held_on": _value("held_on", record["held_on"]) if "held_on" in record else None,
         "minutes": record.get("minutes"), "commitments": record.get("commitments") or record.get("commitment"),

@@ -11,6 +11,7 @@ import DubanPropertiesProvider from "./properties";
 import { configure, S } from "./config";
 import { openFormDialog } from "./form-dialog";
 import { createFindings } from "./findings";
+import { TranslateModule, translate, useTable } from "./translate";
 
 const page = document.getElementById("modeler");
 const source = document.getElementById("modeler-data");
@@ -18,6 +19,7 @@ const source = document.getElementById("modeler-data");
 async function start() {
   const data = JSON.parse(source.textContent);
   configure(data);
+  useTable(data.bpmn);
   // the form editor's CodeMirror injects one <style>: give it the page's CSP nonce
   StyleModule.mount(document, [], { nonce: page.dataset.nonce });
 
@@ -27,7 +29,7 @@ async function start() {
     linting: { bpmnlint: bpmnlintConfig, active: false },
     moddleExtensions: { spiffworkflow, duban },
     additionalModules: [
-      BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, lintModule,
+      TranslateModule, BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, lintModule,
       { __init__: ["dubanPropertiesProvider"], dubanPropertiesProvider: ["type", DubanPropertiesProvider] },
     ],
   });
@@ -64,7 +66,7 @@ async function start() {
     // bpmnlint reports by rule: {rule: [{id, message, category}]}
     Object.entries(lint).forEach(([rule, issues]) => issues.forEach((issue) => list.push({
       source: "bpmnlint", severity: issue.category === "error" ? "error" : "warning",
-      code: rule, element_id: issue.id, message: issue.message })));
+      code: rule, element_id: issue.id, message: translate(issue.message) })));
     let serverNote = "";
     try {
       const response = await post(data.urls.check, await xml());

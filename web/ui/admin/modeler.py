@@ -22,6 +22,7 @@ from engine.workflow.document import PLAN_FIELDS, DocumentError
 from ..layout import EVENT_LABELS, current_user, duban
 from . import bp
 from .definitions import PURPOSE_LABELS
+from .modeler_language import bpmn_strings
 from .rules import TARGET_LABELS
 from .versions import editable
 
@@ -93,7 +94,7 @@ def _vocabulary() -> dict[str, list[dict]]:
 
 
 def _editor(xml: str, key: str | None, name: str, version: int | None, status: str | None = None):
-    data = {"xml": xml, "csrf": generate_csrf(), "strings": _strings(), "vocab": _vocabulary(),
+    data = {"xml": xml, "csrf": generate_csrf(), "strings": _strings(), "bpmn": bpmn_strings(), "vocab": _vocabulary(),
             "urls": {"deploy": url_for("admin.modeler_deploy"), "check": url_for("admin.modeler_check")}}
     return render_template("admin/definitions_edit.html", data=data, key=key, name=name, version=version,
                            status=status, max_comment=MAX_COMMENT)

@@ -53,6 +53,13 @@ async function start() {
   modeler.get("eventBus").on("duban.form.edit", ({ element }) => openFormDialog(modeler, element));
 
   const findings = createFindings(modeler, document.getElementById("findings"));
+  const errorsIn = (list) => list.filter((f) => f.severity === "error").length;
+  // an unfinished draft opens with what stops its publication
+  if (data.findings && data.findings.length) {
+    findings.show(data.findings.map((f) => ({ source: "server", ...f })));
+    say(S.unfinished.replace("%(errors)s", errorsIn(data.findings)), "error");
+    page.dataset.unfinished = "true";
+  }
   const xml = async () => (await modeler.saveXML({ format: true })).xml;
   const post = (url, body) => fetch(url, {
     method: "POST", body, credentials: "same-origin",
@@ -119,10 +126,13 @@ async function start() {
       return;
     }
     if (response.status === 201 || response.status === 200) {
-      findings.show([]);
-      const template = body.outcome === "unchanged" ? S.unchanged
+      // a draft kept unfinished lists what still stops its publication
+      findings.show(body.unfinished ? body.findings.map((f) => ({ source: "server", ...f })) : []);
+      const template = body.unfinished ? S.draftUnfinished : body.outcome === "unchanged" ? S.unchanged
         : body.status === "draft" ? (body.outcome === "replaced" ? S.draftReplaced : S.draftSaved) : S.deployed;
-      say(template.replace("%(key)s", body.key).replace("%(version)s", body.version), "success");
+      say(template.replace("%(key)s", body.key).replace("%(version)s", body.version)
+        .replace("%(errors)s", errorsIn(body.findings || [])), body.unfinished ? "warning" : "success");
+      page.dataset.unfinished = String(Boolean(body.unfinished));
       const link = document.createElement("a");
       link.href = body.url; link.textContent = S.openVersion; link.dataset.versionLink = body.version;
       const list = document.createElement("a");

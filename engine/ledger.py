@@ -42,6 +42,7 @@ class Action(enum.StrEnum):
     TASK_CANCELLED = "task.cancelled"
     DEFINITION_DEPLOYED = "definition.deployed"
     DEFINITION_DRAFT_SAVED = "definition.draft_saved"
+    DEFINITION_DRAFT_DELETED = "definition.draft_deleted"
     DEFINITION_PUBLISHED = "definition.published"
     DEFINITION_ROLLED_BACK = "definition.rolled_back"
     PERMISSION_DENIED = "permission.denied"

@@ -27,9 +27,7 @@ from .escalation import firing, rules
 from .escalation import ladder as ladder_module
 from .escalation.targets import resolve
 from .scheduling import signal as scheduling_signal
-from .validation import encoding
-from .workflow import purpose
-from .workflow.held_diagrams import HeldDiagrams
+from .workflow import purpose, versions
 from .workflow.runtime import Runtime
 from .workflow.sandbox import rehearsal
 
@@ -82,7 +80,6 @@ class Duban:
         self.runtime = runtime or Runtime(WorkingCalendar(), channels=settings.notifications,
                                           backoff=settings.incident_backoff, scripts=settings.scripts)
         self.incident_desk = IncidentDesk(self)
-        self.held_diagrams = HeldDiagrams(settings.instance_path / "held_diagrams")
         self.repair_desk = repair.RepairDesk(self)
         self.migrations = version_migration.VersionMigration(self)
         self.tokens = accounts.Tokens(settings.secret_key, settings.token_max_age, self._may_use_token)
@@ -164,17 +161,37 @@ class Duban:
                             comment=SHIPPED_NOTE, shipped=True)
                 for path in sorted(BPMN_DIR.glob("*.bpmn"))]
 
-    def hold_definition(self, user_id: int | None, content: bytes, filename: str) -> str:
-        """Keep an upload that cannot be deployed yet, read in its encoding, to be finished in
-        the modeler (engine/workflow/held_diagrams.py); its token. A refused upload leaves the
-        database as it was: the held file is not a change of Duban's state (it expires after
-        a week), and what is deployed from it later goes into the ledger as any deployment.
-        DocumentError when the file cannot even be read as text."""
-        return self.held_diagrams.hold(encoding.decode(content), filename, user_id)
+    def save_draft(self, user_id: int | None, content: bytes, filename: str = "upload.bpmn",
+                   attachments: dict[str, bytes] | None = None, comment: str | None = None, replace: bool = True):
+        """Save a document as its process's draft (环督办), kept *unfinished* while it has errors
+        (no executable process, a condition to translate …) to be finished in the editor
+        instead of being refused (engine/workflow/versions.py, save_draft). Returns the draft
+        and the Outcome; DocumentError when the document cannot be read or names no process;
+        Conflict when the process has another draft and not `replace` (an upload)."""
+        try:
+            with self.db.transaction() as session:
+                actor = self.actor(session, user_id)
+                if actor is not None and not actor.has_role(Role.ADMIN):
+                    refused = True
+                else:
+                    refused = False
+                    saved = self.runtime.save_draft(session, content, actor, filename, attachments, comment, replace)
+        except IntegrityError:
+            raise Conflict("another version of this process was saved at the same moment; try again") from None
+        if refused:
+            self.deny(user_id, "save a process draft", "process_definition", None)
+        return saved
 
-    def held_definition(self, token: str):
-        """The diagram held under `token` (HeldDiagram), or None when unknown or expired."""
-        return self.held_diagrams.get(token)
+    def delete_draft(self, user_id: int | None, key: str, version: int) -> None:
+        """Delete a draft of a process (环督办), finished or not; a published version stays
+        (409). Written to the ledger."""
+        with self.db.transaction() as session:
+            actor = self.actor(session, user_id)
+            refused = actor is not None and not actor.has_role(Role.ADMIN)
+            if not refused:
+                versions.delete_draft(session, key, version, actor)
+        if refused:
+            self.deny(user_id, f"delete version {version} of process {key}", "process_definition", f"{key}:{version}")
 
     def publish_definition(self, user_id: int | None, key: str, version: int, comment: str | None,
                            accept_warnings: bool = False, answer: Answer | None = None):
@@ -199,7 +216,7 @@ class Duban:
 
     def compare_definitions(self, key: str, older: int, newer: int):
         """What changed between two versions of a process (engine.workflow.version_diff)."""
-        from .workflow import version_diff, versions
+        from .workflow import version_diff
 
         with self.db.reading() as session:
             found = {}

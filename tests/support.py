@@ -124,6 +124,9 @@ class Api:
     def post(self, path: str, as_: str | None = None, headers: dict | None = None, **kwargs):
         return self.client.post(path, headers=self._headers(as_, headers), **kwargs)
 
+    def delete(self, path: str, as_: str | None = None, **kwargs):
+        return self.client.delete(path, headers=self._headers(as_), **kwargs)
+
     def register(self, as_: str = "admin", **overrides) -> dict:
         response = self.post("/api/problems", as_=as_, json=problem_body(self.org, **overrides))
         assert response.status_code == 201, response.json

@@ -301,41 +301,34 @@ def test_a_collaboration_without_a_process_or_with_several_says_so():
                                                                    ("not-executable", "other")]
 
 
-# -- the admin page: held to finish in the modeler -------------------------------------------------
+# -- the admin page: kept as an unfinished draft, finished in the modeler -------------------------
 
-def test_an_undeployable_upload_is_held_and_opens_in_the_modeler(app, org, duban, frozen_clock):
-    from datetime import timedelta
-
+def test_an_undeployable_upload_is_kept_as_a_draft_and_opens_in_the_modeler(app, org, duban):
     from .test_admin_config import deploy as upload_page
     from .test_modeler_page import editor_data
     from .test_pages import login
 
     admin = app.test_client()
     login(admin, "admin")
-    before = snapshot(duban)
     response = upload_page(admin, fixture("camunda_review_gbk"), "review.bpmn")
     html = response.get_data(as_text=True)
-    assert response.status_code == 400 and "juel-condition" in html and "not-executable" in html
-    assert snapshot(duban) == before                      # nothing stored in the database
-    link = re.search(r'href="(/admin/definitions/held/([\w-]+)/edit)" data-action="open-in-modeler"', html)
+    assert response.status_code == 200 and "juel-condition" in html and "not-executable" in html
+    link = re.search(r'href="(/admin/definitions/camunda_review/edit\?version=1)" data-action="open-in-modeler"', html)
     assert link, html
     data = editor_data(admin, link.group(1))
     assert 'id="camunda_review"' in data["xml"] and "审核整改方案" in data["xml"] and 'encoding="UTF-8"' in data["xml"]
-    assert admin.get("/admin/definitions/held/" + "x" * 32 + "/edit").status_code == 404
-    malformed = upload_page(admin, b"<bpmn:definitions <oops", "bad.bpmn").get_data(as_text=True)
-    assert "open-in-modeler" not in malformed
+    before = snapshot(duban)
+    malformed = upload_page(admin, b"<bpmn:definitions <oops", "bad.bpmn")
+    assert malformed.status_code == 400 and "xml-malformed" in malformed.get_data(as_text=True)
+    assert snapshot(duban) == before                      # nothing kept of what cannot be read
     other = app.test_client()
     login(other, "responsible")
     assert other.get(link.group(1)).status_code == 403   # administrators only
-    frozen_clock.freeze(frozen_clock.now() + timedelta(days=8))
-    login(admin, "admin")
-    assert admin.get(link.group(1)).status_code == 404   # held for a week
 
 
-def test_a_held_diagram_cannot_be_read_with_a_made_up_token(duban):
-    token = duban.hold_definition(None, fixture("camunda_review_utf16"), "x.bpmn")
-    assert duban.held_definition(token).xml.startswith('<?xml version="1.0" encoding="UTF-8"?>')
-    for bad in ("../" + token, token[:-1] + "!", "", token + "/../x"):
-        assert duban.held_definition(bad) is None
+def test_a_document_that_cannot_be_read_is_not_kept(duban):
     with pytest.raises(DocumentError):
-        duban.hold_definition(None, b"\xff\xfe\xff", "x.bpmn")
+        duban.save_draft(None, b"\xff\xfe\xff", "x.bpmn")
+    no_process = fixture().decode().replace("<bpmn:process", "<bpmn:other").replace("</bpmn:process>", "</bpmn:other>")
+    with pytest.raises(DocumentError):
+        duban.save_draft(None, no_process.encode(), "x.bpmn")

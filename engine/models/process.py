@@ -34,7 +34,8 @@ class ProcessDefinition(Base):
     version: Mapped[int] = mapped_column(Integer)
     bpmn_xml: Mapped[str] = mapped_column(Text)
     forms: Mapped[dict] = mapped_column(JSON)          # BPMN element id -> form-js schema
-    spec: Mapped[dict] = mapped_column(JSON)           # the parsed spec, serialized once per version
+    # the parsed spec, serialized once per version; None for an unfinished draft
+    spec: Mapped[dict | None] = mapped_column(JSON)
     checksum: Mapped[str] = mapped_column(String(64))
     # what the process is for (engine/workflow/purpose.py): problem, escalation, interview,
     # accountability; None when the diagram declares nothing and sets no problemStatus
@@ -52,6 +53,14 @@ class ProcessDefinition(Base):
     # the order of publication within the key (1, 2, …): the highest is current, whatever the
     # clock says (the engine's clock can be moved back; two publications can share a moment)
     publication: Mapped[int | None] = mapped_column(Integer)
+    # an unfinished draft (a diagram that cannot be deployed yet, kept to be finished in the
+    # editor): the findings of its last check (Finding.as_dict), its errors stopping its
+    # publication; None for a version that parses
+    findings: Mapped[list | None] = mapped_column(JSON)
+
+    @property
+    def unfinished(self) -> bool:
+        return self.findings is not None
 
     deployed_by: Mapped[User | None] = relationship(foreign_keys=[deployed_by_id])
     published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])

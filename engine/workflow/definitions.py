@@ -49,8 +49,9 @@ def usage(session: Session, definition_ids: list[int] | None = None) -> dict[int
 
 def listing(session: Session, key: str | None = None) -> list[dict]:
     """Every version (of `key`, or of every process), newest first within each key, as plain
-    data: status, whether it is current, its note (版本说明), who deployed and published it
-    and when, and how many instances are open on it — three queries, whatever the number of
+    data: status, whether it is current (or an unfinished draft, with the findings that stop
+    its publication), its note (版本说明), who deployed and published it and when, and how
+    many instances are open on it — three queries, whatever the number of
     instances."""
     from .versions import current_ids
 
@@ -65,7 +66,7 @@ def listing(session: Session, key: str | None = None) -> list[dict]:
              "deployed_by": row.deployed_by.username if row.deployed_by else None,
              "deployed_by_name": row.deployed_by.display_name if row.deployed_by else None,
              "deployed_at": row.deployed_at, "user_tasks": sorted(row.forms), "purpose": row.purpose,
-             "status": row.status.value,
+             "status": row.status.value, "unfinished": row.unfinished, "findings": row.findings or [],
              "current": row.id in in_force, "comment": row.comment, "published_at": row.published_at,
              "published_by": row.published_by.username if row.published_by else None,
              "published_by_name": row.published_by.display_name if row.published_by else None,

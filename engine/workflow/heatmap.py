@@ -35,7 +35,10 @@ class Spot:
 
 
 def elements(definition: ProcessDefinition) -> dict[str, str | None]:
-    """The version's BPMN elements (subprocesses' included): id -> name."""
+    """The version's BPMN elements (subprocesses' included): id -> name; none for an
+    unfinished draft (it has no spec, and nothing runs on it)."""
+    if definition.spec is None:
+        return {}
     spec, subprocess_specs = specs_for(definition)
     found: dict[str, str | None] = {}
     for process in (spec, *subprocess_specs.values()):

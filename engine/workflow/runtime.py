@@ -72,6 +72,13 @@ class Runtime:
             return versions.deploy(session, dict(self.lane_roles), content, actor, filename, attachments, accepted,
                                    comment, draft, shipped)
 
+    def save_draft(self, session: Session, content: bytes, actor: User | None, filename: str = "upload.bpmn",
+                   attachments: dict[str, bytes] | None = None, comment: str | None = None, replace: bool = True):
+        """The document as its process's draft, unfinished while it has errors (versions.save_draft)."""
+        with _validator_lock:
+            return versions.save_draft(session, dict(self.lane_roles), content, actor, filename, attachments, comment,
+                                       replace)
+
     def publish(self, session: Session, key: str, number: int, actor: User | None, comment: str | None,
                 accepted: bool = False) -> ProcessDefinition:
         """Publish a draft, or an older version again (a rollback): it becomes current."""

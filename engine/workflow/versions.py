@@ -8,6 +8,12 @@ instances), so that drafts do not pile up as versions nobody will publish. Publi
 checks it again in full (the roles of config/roles.toml may have changed since); rolling back
 publishes an older version again, which makes it current. Every step is written to the ledger
 with who did it and the comment (版本说明, or the reason for the publication).
+
+A diagram that cannot be deployed yet (no executable process, a condition to translate …) but
+can be read is kept as the process's draft all the same, *unfinished*: without a spec, with the
+findings of its check, to be finished in the editor (`save_draft`). It is listed and edited as
+any draft, never started, and published only once its errors are gone; a draft, finished or
+not, can be deleted (`delete_draft`).
 """
 from __future__ import annotations
 
@@ -20,10 +26,15 @@ from .. import clock, ledger
 from ..errors import Conflict, Invalid, NotFound
 from ..ledger import Action
 from ..models import DefinitionStatus, ProcessDefinition, User
-from ..validation import check
+from ..validation import check, encoding
+from ..validation.findings import DocumentError
+from . import document
 from .serializer import spec_to_dict
 
 MAX_COMMENT = 2000
+BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+# what makes a document unreadable: it cannot be kept, even as a draft
+UNREADABLE = {"xml-malformed", "doctype", "not-bpmn", "document-encoding", "document-empty"}
 
 
 class Outcome(enum.Enum):
@@ -145,7 +156,7 @@ def deploy(session: Session, lane_roles: dict[str, str], content: bytes, actor: 
         return existing, Outcome.CREATED
     if draft:
         if existing is not None:
-            if existing.checksum == prepared.checksum and existing.comment == comment:
+            if existing.checksum == prepared.checksum and existing.comment == comment and not existing.unfinished:
                 return existing, Outcome.UNCHANGED
             _fill(existing, prepared, attachments, actor, now, comment)
             session.flush()
@@ -180,8 +191,98 @@ def _fill(definition: ProcessDefinition, prepared, attachments, actor: User | No
     definition.name, definition.bpmn_xml, definition.forms = prepared.name, prepared.xml, prepared.forms
     definition.spec = spec_to_dict(prepared.spec, prepared.subprocess_specs)
     definition.checksum, definition.form_files = prepared.checksum, _text_files(attachments)
-    definition.purpose = prepared.purpose
+    definition.purpose, definition.findings = prepared.purpose, None
     definition.deployed_by_id, definition.deployed_at, definition.comment = actor.id if actor else None, now, comment
+
+
+class DraftExists(Conflict):
+    """The process has a draft already, which an upload does not replace."""
+
+    def __init__(self, key: str, version: int):
+        super().__init__(f"process {key!r} already has a draft (version {version}); it is not replaced",
+                         {"draft": [f"version {version} of {key} is a draft"]})
+        self.key, self.version = key, version
+
+
+def _process_of(tree) -> tuple[str, str | None] | None:
+    """The key and name of an unfinished diagram: its executable process, else its first
+    process with an id (a Camunda Modeler diagram marks none executable); None without one."""
+    root = tree.getroot()
+    processes = [p for p in root.iter(f"{BPMN}process") if (p.get("id") or "").strip()]
+    if not processes:
+        return None
+    chosen = next((p for p in processes if p.get("isExecutable") == "true"), processes[0])
+    key = chosen.get("id").strip()
+    pool = next((p for p in root.iter(f"{BPMN}participant") if p.get("processRef") == key and p.get("name")), None)
+    return key, chosen.get("name") or (pool.get("name") if pool is not None else None)
+
+
+def save_draft(session: Session, lane_roles: dict[str, str], content: bytes, actor: User | None,
+               filename: str = "upload.bpmn", attachments: dict[str, bytes] | None = None,
+               comment: str | None = None, replace: bool = True) -> tuple[ProcessDefinition, Outcome]:
+    """Save the document as its process's draft, finished or not. Without an error it is an
+    ordinary draft (`deploy(draft=True)`). With errors it is kept *unfinished* — its text, no
+    spec, its findings — as a new draft or in place of the process's draft, so that it is
+    finished in the editor rather than lost to the refusal; not in place of a draft the process
+    has already unless `replace` (the editor saving its own draft), else Conflict naming
+    `draft`. DocumentError (every finding) when it cannot be read, or names no process."""
+    inspection = check.inspect(content, lane_roles, filename, attachments)
+    if not inspection.errors:
+        return deploy(session, lane_roles, content, actor, filename, attachments, comment=comment, draft=True)
+    if any(f.code in UNREADABLE for f in inspection.findings):
+        raise DocumentError(inspection.findings)
+    text = encoding.to_utf8(content)
+    tree = document.read_xml(text)
+    found = _process_of(tree)
+    if found is None or len(found[0]) > 100:
+        raise DocumentError(inspection.findings)
+    key, name = found
+    comment = clean_comment(comment)
+    checksum = document.checksum_of(text, {})
+    findings = [f.as_dict() for f in inspection.findings]
+    payload = {"key": key, "checksum": checksum, "file": filename, "unfinished": True,
+               "errors": len(inspection.errors), "warnings": len(inspection.warnings),
+               **({"comment": comment} if comment else {})}
+    existing = draft_of(session, key)
+    if existing is not None and not replace and existing.checksum != checksum:
+        raise DraftExists(key, existing.version)
+    if existing is not None and existing.checksum == checksum and existing.comment == comment:
+        if existing.findings != findings:   # the same text, checked again (the roles may have changed)
+            existing.findings = findings
+        return existing, Outcome.UNCHANGED
+    definition = existing or ProcessDefinition(
+        key=key, version=(session.scalar(select(func.max(ProcessDefinition.version))
+                                         .where(ProcessDefinition.key == key)) or 0) + 1,
+        status=DefinitionStatus.DRAFT)
+    definition.name = (name or key)[:200]
+    definition.bpmn_xml, definition.forms, definition.spec = document.as_text(text, tree), {}, None
+    definition.checksum, definition.form_files, definition.purpose = checksum, _text_files(attachments), None
+    definition.findings = findings
+    definition.deployed_by_id, definition.deployed_at = actor.id if actor else None, clock.now()
+    definition.comment = comment
+    if existing is None:
+        session.add(definition)
+    session.flush()
+    ledger.record(session, Action.DEFINITION_DRAFT_SAVED, actor=actor, subject_type="process_definition",
+                  subject_id=definition.id, payload={**payload, "version": definition.version,
+                                                     "replaced": existing is not None})
+    return definition, Outcome.REPLACED if existing is not None else Outcome.CREATED
+
+
+def delete_draft(session: Session, key: str, number: int, actor: User | None) -> ProcessDefinition:
+    """Delete a draft, finished or not (a draft never has instances); a published version
+    cannot be deleted (409). Written to the ledger with what it held."""
+    definition = get(session, key, number)
+    if definition.status != DefinitionStatus.DRAFT:
+        raise Conflict(f"version {number} of process {key!r} is published: only a draft can be deleted",
+                       {"version": [f"version {number} is not a draft"]})
+    ledger.record(session, Action.DEFINITION_DRAFT_DELETED, actor=actor, subject_type="process_definition",
+                  subject_id=definition.id, payload={"key": key, "version": number, "checksum": definition.checksum,
+                                                     "unfinished": definition.unfinished,
+                                                     **({"comment": definition.comment} if definition.comment else {})})
+    session.delete(definition)
+    session.flush()
+    return definition
 
 
 def publish(session: Session, lane_roles: dict[str, str], key: str, number: int, actor: User | None, comment: str | None,
@@ -196,8 +297,14 @@ def publish(session: Session, lane_roles: dict[str, str], key: str, number: int,
         raise Conflict(f"version {number} of process {key!r} is already the current version",
                        {"version": [f"version {number} is already current"]})
     files = {name: text.encode("utf-8") for name, text in (definition.form_files or {}).items()}
-    _, warned = check.prepare(definition.bpmn_xml.encode("utf-8"), lane_roles, f"{key}-v{number}.bpmn", files,
-                              accept_warnings=accepted)
+    prepared, warned = check.prepare(definition.bpmn_xml.encode("utf-8"), lane_roles, f"{key}-v{number}.bpmn", files,
+                                     accept_warnings=accepted)
+    if definition.unfinished:   # its errors are gone (the roles it names were added since)
+        if prepared.key != key:
+            raise Conflict(f"version {number} now deploys process {prepared.key!r}, not {key!r}: save it again "
+                           "in the editor", {"version": [f"the diagram's executable process is {prepared.key!r}"]})
+        definition.name, definition.forms, definition.purpose = prepared.name, prepared.forms, prepared.purpose
+        definition.spec, definition.findings = spec_to_dict(prepared.spec, prepared.subprocess_specs), None
     rollback = definition.status == DefinitionStatus.PUBLISHED
     definition.status, definition.published_at = DefinitionStatus.PUBLISHED, clock.now()
     definition.published_by_id = actor.id if actor else None

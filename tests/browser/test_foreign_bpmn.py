@@ -1,8 +1,9 @@
-"""A diagram from Camunda Modeler in a real browser: uploaded on 流程定义 it is refused with every
-finding (its JUEL condition with the translation, its process not executable) and offered
-在编辑器中打开; in the editor 采用建议 rewrites the condition (undoably), the process is marked
-executable in the properties panel, 检查 leaves warnings only, and it deploys with the warnings
-accepted. Its tasks then go to the roles their camunda:candidateGroups name."""
+"""A diagram from Camunda Modeler in a real browser: uploaded on 流程定义 it is not deployed, with
+every finding (its JUEL condition with the translation, its process not executable), but kept as
+the process's draft, unfinished (草稿 · 未完成), listed so with its errors; the editor opens it
+with them; there 采用建议 rewrites the condition (undoably), the process is marked executable in
+the properties panel, 检查 leaves warnings only, and it is published with the warnings accepted.
+Its tasks then go to the roles their camunda:candidateGroups name."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,10 +26,23 @@ def test_a_camunda_diagram_is_finished_in_the_editor_and_deployed(server, page, 
     expect(page.locator('tr[data-code="juel-condition"] [data-fix]')).to_have_text('decision == "return"')
     expect(page.locator('tr[data-code="not-executable"]')).to_contain_text("可执行")
     expect(page.locator('tr[data-element="Activity_review"]')).to_contain_text("审核整改方案")   # GBK read as GBK
-    shoot(page, "camunda-refused")
-    page.locator('[data-action="open-in-modeler"]').click()
+    expect(page.locator("[data-kept]")).to_contain_text("草稿（未完成）")
+    shoot(page, "camunda-kept-unfinished")
+    # the version list shows it as 草稿 · 未完成 with the errors that stop its publication
+    page.locator('[data-action="open-versions"]').click()
+    draft = page.locator('tr[data-version="1"][data-status="draft"]')
+    expect(draft.locator("[data-unfinished]")).to_have_text("草稿 · 未完成")
+    expect(page.locator('[data-findings-of="1"] li.finding')).to_have_count(2)
+    expect(page.locator('[data-findings-of="1"] li[data-code="juel-condition"] [data-fix]')).to_have_text('decision == "return"')
+    expect(draft.locator('[data-form="publish"]')).to_have_count(0)
+    shoot(page, "camunda-draft-listed")
+    page.locator('[data-action="edit"]').click()
 
     expect(page.locator('#modeler[data-state="ready"]')).to_be_attached()
+    expect(page.locator("#modeler[data-unfinished]")).to_be_attached()
+    expect(page.locator('#findings li.finding[data-finding="not-executable"]')).to_have_count(1)   # what stops it
+    expect(page.locator(".version-tag")).to_have_text("草稿第 1 版 · 未完成")
+    expect(page.locator("#canvas [data-element-id='Activity_review']")).to_contain_text("审核整改方案")   # GBK read as GBK
     expect(page.locator('#canvas [data-element-id="Activity_review"]')).to_contain_text("审核整改方案")
     page.locator('[data-action="check"]').click()
     expect(page.locator("#modeler[data-checked]")).to_be_attached()

@@ -55,6 +55,18 @@ def definition_xml(key: str, version: int):
         return Response(row.bpmn_xml, mimetype="application/xml")
 
 
+@blp.delete("/process-definitions/<key>/versions/<int:version>")
+@blp.response(204, description="the draft is deleted")
+@blp.doc(security=BEARER, responses={"409": {"description": "the version is published: only a draft can be deleted"}})
+def delete_draft(key: str, version: int):
+    """Delete a draft (环督办), finished or not: an unfinished one kept from an upload that
+    cannot be deployed yet, or one saved in the editor and not wanted. A draft never has
+    instances; a published version cannot be deleted (409). Written to the ledger."""
+    user_id = _require(Role.ADMIN, what=f"delete version {version} of process {key}")
+    duban().delete_draft(user_id, key, version)
+    return Response(status=204)
+
+
 def _version(session, key: str, version: int) -> ProcessDefinition:
     row = None if version > ID_MAX else session.scalars(select(ProcessDefinition).where(
         ProcessDefinition.key == key, ProcessDefinition.version == version)).first()

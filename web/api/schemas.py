@@ -335,6 +335,12 @@ class DefinitionOut(Schema):
     purpose = fields.String(allow_none=True, metadata={
         "description": "what the process is for: problem, escalation, interview or accountability; null when the "
                        "diagram declares nothing and sets no problemStatus (no problem can be registered on it)"})
+    unfinished = fields.Boolean(metadata={
+        "description": "an unfinished draft: a diagram kept from an upload or the editor although it cannot be "
+                       "deployed yet; it is published only once its errors are gone"})
+    findings = fields.List(fields.Nested(FindingOut), metadata={
+        "description": "an unfinished draft's findings at its last check (its errors stop its publication); "
+                       "empty for any other version"})
 
 
 

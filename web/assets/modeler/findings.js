@@ -62,7 +62,7 @@ export function createFindings(modeler, list) {
       const place = document.createElement("b");
       place.textContent = where + (f.line ? ` · ${S.line} ${f.line}` : "");
       const text = document.createElement("span");
-      // the server's sentence in the page's language (bpmnlint speaks English only)
+      // the server's sentence in the page's language (bpmnlint's through the editor's table, translate.js)
       const message = (chinese && f.message_zh) || f.message;
       text.textContent = ` ${message}` + (f.code ? ` (${f.source === "bpmnlint" ? "bpmnlint " : ""}${f.code})` : "");
       row.append(tag, " ", place, text);

@@ -11,6 +11,7 @@ import DubanPropertiesProvider from "./properties";
 import { configure, S } from "./config";
 import { openFormDialog } from "./form-dialog";
 import { createFindings } from "./findings";
+import { TranslateModule, translate, useTable } from "./translate";
 
 const page = document.getElementById("modeler");
 const source = document.getElementById("modeler-data");
@@ -18,6 +19,7 @@ const source = document.getElementById("modeler-data");
 async function start() {
   const data = JSON.parse(source.textContent);
   configure(data);
+  useTable(data.bpmn);
   // the form editor's CodeMirror injects one <style>: give it the page's CSP nonce
   StyleModule.mount(document, [], { nonce: page.dataset.nonce });
 
@@ -27,7 +29,7 @@ async function start() {
     linting: { bpmnlint: bpmnlintConfig, active: false },
     moddleExtensions: { spiffworkflow, duban },
     additionalModules: [
-      BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, lintModule,
+      TranslateModule, BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, lintModule,
       { __init__: ["dubanPropertiesProvider"], dubanPropertiesProvider: ["type", DubanPropertiesProvider] },
     ],
   });
@@ -51,6 +53,13 @@ async function start() {
   modeler.get("eventBus").on("duban.form.edit", ({ element }) => openFormDialog(modeler, element));
 
   const findings = createFindings(modeler, document.getElementById("findings"));
+  const errorsIn = (list) => list.filter((f) => f.severity === "error").length;
+  // an unfinished draft opens with what stops its publication
+  if (data.findings && data.findings.length) {
+    findings.show(data.findings.map((f) => ({ source: "server", ...f })));
+    say(S.unfinished.replace("%(errors)s", errorsIn(data.findings)), "error");
+    page.dataset.unfinished = "true";
+  }
   const xml = async () => (await modeler.saveXML({ format: true })).xml;
   const post = (url, body) => fetch(url, {
     method: "POST", body, credentials: "same-origin",
@@ -64,7 +73,7 @@ async function start() {
     // bpmnlint reports by rule: {rule: [{id, message, category}]}
     Object.entries(lint).forEach(([rule, issues]) => issues.forEach((issue) => list.push({
       source: "bpmnlint", severity: issue.category === "error" ? "error" : "warning",
-      code: rule, element_id: issue.id, message: issue.message })));
+      code: rule, element_id: issue.id, message: translate(issue.message) })));
     let serverNote = "";
     try {
       const response = await post(data.urls.check, await xml());
@@ -117,10 +126,13 @@ async function start() {
       return;
     }
     if (response.status === 201 || response.status === 200) {
-      findings.show([]);
-      const template = body.outcome === "unchanged" ? S.unchanged
+      // a draft kept unfinished lists what still stops its publication
+      findings.show(body.unfinished ? body.findings.map((f) => ({ source: "server", ...f })) : []);
+      const template = body.unfinished ? S.draftUnfinished : body.outcome === "unchanged" ? S.unchanged
         : body.status === "draft" ? (body.outcome === "replaced" ? S.draftReplaced : S.draftSaved) : S.deployed;
-      say(template.replace("%(key)s", body.key).replace("%(version)s", body.version), "success");
+      say(template.replace("%(key)s", body.key).replace("%(version)s", body.version)
+        .replace("%(errors)s", errorsIn(body.findings || [])), body.unfinished ? "warning" : "success");
+      page.dataset.unfinished = String(Boolean(body.unfinished));
       const link = document.createElement("a");
       link.href = body.url; link.textContent = S.openVersion; link.dataset.versionLink = body.version;
       const list = document.createElement("a");

@@ -3,9 +3,11 @@ instances run on it), one version's diagram and XML, and deploying a new version
 .bpmn file: a refused upload shows every finding (severity, element, line, message) in a
 table, and one refused for warnings alone can be deployed by accepting them with a comment
 (the upload rides along in the page, base64, so that it need not be chosen again). An upload
-with errors that the modeler can open (a diagram from Camunda Modeler with no executable
-process, JUEL conditions …) is held on the server for a week and offered 在编辑器中打开, so
-that it is finished there instead of being lost to the refusal."""
+with errors that the editor can open (a diagram from Camunda Modeler with no executable
+process, JUEL conditions …) is kept as its process's draft, unfinished (草稿 · 未完成), shown
+with its findings and 在编辑器中打开, so that it is finished there and published — or deleted —
+instead of being lost to the refusal; a process's existing draft is not replaced by an upload
+(the upload is refused then, nothing stored)."""
 from __future__ import annotations
 
 import base64
@@ -34,7 +36,7 @@ MAX_CARRIED_BYTES = 300 * 1024
 MAX_VERSION = 2**31 - 1   # a database integer
 BPMN_SUFFIXES = (".bpmn", ".xml", ".bpmn20.xml")
 # findings that leave nothing the modeler could open
-UNREADABLE = {"xml-malformed", "doctype", "not-bpmn", "document-encoding", "document-empty"}
+UNREADABLE = versions.UNREADABLE
 WAITING_PER_PAGE = 20
 PURPOSE_LABELS = {"problem": _l("问题整改"), "escalation": _l("督办升级"), "interview": _l("约谈"),
                   "accountability": _l("问责")}
@@ -160,9 +162,13 @@ def _deploy(content: bytes, filename: str, attachments: dict[str, bytes], accept
     try:
         definition, created = duban().deploy(current_user().id, content, filename, attachments, accepted)
     except DocumentError as failure:
-        return _render_list(filename=filename, status=400, findings=_findings(failure.findings),
-                            upload=_upload(content, filename, attachments, failure), comment_missing=comment_missing,
-                            held=_hold(content, filename, failure))
+        kept, refused = _keep(content, filename, attachments, failure)
+        if kept is not None:   # stored: the page answers 200 with the findings and the draft
+            return _render_list(filename=filename, findings=_findings(failure.findings),
+                                kept={"key": kept.key, "version": kept.version,
+                                      "errors": sum(f["severity"] == "error" for f in kept.findings or [])})
+        return _render_list(refused, filename=filename, status=400, findings=_findings(failure.findings),
+                            upload=_upload(content, filename, attachments, failure), comment_missing=comment_missing)
     except Conflict as failure:
         return _render_list({"file": [failure.message]}, filename=filename, status=409)
     if created and definition.status.value == "published":
@@ -180,14 +186,20 @@ def _findings(findings) -> list[dict]:
              "message": (f.message_zh or f.message) if chinese else f.message, "fix": f.fix} for f in findings]
 
 
-def _hold(content: bytes, filename: str, failure: DocumentError) -> str | None:
-    """The token of the held upload, when it has errors and the modeler can open it."""
+def _keep(content: bytes, filename: str, attachments: dict[str, bytes], failure: DocumentError):
+    """(the unfinished draft the upload is kept as, None) when it has errors and the editor can
+    open it (it names a process); (None, errors naming the file) when its process has a draft
+    already, which it does not replace; (None, None) when it is refused outright."""
     if not failure.errors or any(f.code in UNREADABLE for f in failure.findings):
-        return None
+        return None, None
     try:
-        return duban().hold_definition(current_user().id, content, filename)
-    except (DocumentError, ValueError, OSError):
-        return None
+        draft, _outcome = duban().save_draft(current_user().id, content, filename, attachments, replace=False)
+    except versions.DraftExists as exists:
+        return None, {"file": [_("流程 %(key)s 已有草稿（第 %(version)s 版），这份有错误的文件没有替换它：请先在编辑器中完成或删除该草稿。",
+                                 key=exists.key, version=exists.version)]}
+    except (DocumentError, Conflict):
+        return None, None
+    return draft, None
 
 
 def _upload(content: bytes, filename: str, attachments: dict[str, bytes], failure: DocumentError) -> dict | None:
@@ -203,7 +215,7 @@ def _upload(content: bytes, filename: str, attachments: dict[str, bytes], failur
 
 def _render_list(errors: dict | None = None, filename: str | None = None, status: int = 200,
                  findings: list[dict] | None = None, upload: dict | None = None, comment_missing: bool = False,
-                 held: str | None = None):
+                 kept: dict | None = None):
     with duban().db.reading() as db:
         processes: list[dict] = []
         for row in deployed.listing(db):
@@ -214,5 +226,5 @@ def _render_list(errors: dict | None = None, filename: str | None = None, status
                                               "user_tasks": len(row["user_tasks"])})
     return render_template("admin/definitions.html", processes=processes, errors=errors or {}, filename=filename,
                            max_mb=MAX_BPMN_BYTES // 1024 // 1024, findings=findings or [], upload=upload,
-                           comment_missing=comment_missing, max_comment=MAX_COMMENT, held=held,
+                           comment_missing=comment_missing, max_comment=MAX_COMMENT, kept=kept,
                            purposes=PURPOSE_LABELS), status

@@ -22,6 +22,7 @@ from engine.workflow.document import PLAN_FIELDS, DocumentError
 from ..layout import EVENT_LABELS, current_user, duban
 from . import bp
 from .definitions import PURPOSE_LABELS
+from .modeler_language import bpmn_strings
 from .rules import TARGET_LABELS
 from .versions import editable
 
@@ -68,6 +69,8 @@ def _strings() -> dict[str, str]:
         "deploying": _("正在部署……"), "deployed": _("已发布 %(key)s 第 %(version)s 版，新问题按此版本办理。"),
         "savingDraft": _("正在保存草稿……"), "draftSaved": _("已保存为 %(key)s 第 %(version)s 版草稿。"),
         "draftReplaced": _("已更新 %(key)s 第 %(version)s 版草稿。"), "openVersions": _("查看版本列表"),
+        "draftUnfinished": _("已保存为 %(key)s 第 %(version)s 版草稿（未完成）：有 %(errors)s 个错误，修正后才能发布。"),
+        "unfinished": _("这份草稿尚未完成：有 %(errors)s 个错误（见下方检查结果），修正并保存草稿后才能发布。"),
 
         "unchanged": _("内容与 %(key)s 第 %(version)s 版相同，没有产生新版本。"), "openVersion": _("查看该版本"),
         "notDeployed": _("未部署："), "deployFailed": _("部署失败："),
@@ -92,11 +95,14 @@ def _vocabulary() -> dict[str, list[dict]]:
     }
 
 
-def _editor(xml: str, key: str | None, name: str, version: int | None, status: str | None = None):
-    data = {"xml": xml, "csrf": generate_csrf(), "strings": _strings(), "vocab": _vocabulary(),
+def _editor(xml: str, key: str | None, name: str, version: int | None, status: str | None = None,
+            findings: list[dict] | None = None):
+    """The editor's page; `findings`: an unfinished draft's, shown as it opens (what stops its publication)."""
+    data = {"xml": xml, "csrf": generate_csrf(), "strings": _strings(), "bpmn": bpmn_strings(), "vocab": _vocabulary(),
+            "findings": findings or [],
             "urls": {"deploy": url_for("admin.modeler_deploy"), "check": url_for("admin.modeler_check")}}
     return render_template("admin/definitions_edit.html", data=data, key=key, name=name, version=version,
-                           status=status, max_comment=MAX_COMMENT)
+                           status=status, unfinished=findings is not None, max_comment=MAX_COMMENT)
 
 
 @bp.get("/definitions/<key>/edit")
@@ -114,17 +120,8 @@ def modeler_edit(key: str):
         else:
             chosen = editable(rows)
         row = versions.find(db, key, chosen["version"])
-        xml, name, version, status = row.bpmn_xml, row.name, row.version, row.status.value
-    return _editor(xml, key, name, version, status)
-
-
-@bp.get("/definitions/held/<token>/edit")
-def modeler_held(token: str):
-    """An upload that could not be deployed, held to be finished here (definitions.py)."""
-    held = duban().held_definition(token)
-    if held is None:
-        abort(404, _("没有这个待完成的流程图，或它已过期（保留 7 天）：请重新上传文件。"))
-    return _editor(held.xml, None, held.filename, None)
+        xml, name, version, status, findings = row.bpmn_xml, row.name, row.version, row.status.value, row.findings
+    return _editor(xml, key, name, version, status, findings)
 
 
 @bp.get("/definitions/new")
@@ -194,7 +191,10 @@ def modeler_deploy():
     try:
         content, accepted, comment = _body(), _acceptance(), _version_comment()
         draft = (request.args.get("draft") or "").strip().lower() in ("true", "1", "yes", "on")
-        definition, outcome = duban().deploy(current_user().id, content, "modeler.bpmn", {}, accepted, comment, draft)
+        if draft:   # kept unfinished while it has errors, to be finished later
+            definition, outcome = duban().save_draft(current_user().id, content, "modeler.bpmn", {}, comment)
+        else:
+            definition, outcome = duban().deploy(current_user().id, content, "modeler.bpmn", {}, accepted, comment)
     except _JsonRefusal as refused:
         return _refusal(refused.status, refused.code, refused.message, refused.errors)
     except DocumentError as error:
@@ -207,6 +207,7 @@ def modeler_deploy():
         return _refusal(409, error.code, error.message, error.errors)
     body = {"key": definition.key, "version": definition.version, "id": definition.id, "created": bool(outcome),
             "outcome": outcome.value, "status": definition.status.value, "user_tasks": sorted(definition.forms),
+            "unfinished": definition.unfinished, "findings": definition.findings or [],
             "url": url_for("admin.definition_version", key=definition.key, version=definition.version),
             "versions_url": url_for("admin.definition_versions", key=definition.key)}
     response = jsonify(body)

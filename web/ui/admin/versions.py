@@ -43,12 +43,30 @@ def _render(key: str, status: int = 200, refusal: dict | None = None):
     current = next((r for r in rows if r["current"]), None)
     return render_template("admin/definitions_versions.html", key=key, name=rows[0]["name"], label=KNOWN.get(key),
                            rows=rows, current=current, edit=editable(rows), refusal=refusal,
-                           max_comment=MAX_COMMENT), status
+                           max_comment=MAX_COMMENT, chinese=str(get_locale() or "zh").startswith("zh")), status
 
 
 @bp.get("/definitions/<key>")
 def definition_versions(key: str):
     return _render(key)
+
+
+@bp.post("/definitions/<key>/<int:version>/delete")
+def definition_delete_draft(key: str, version: int):
+    """删除草稿: a draft, finished or not, is deleted (written to the ledger); a published
+    version stays (409 with the page)."""
+    try:
+        duban().delete_draft(current_user().id, key, version)
+    except NotFound:
+        abort(404, _("没有流程 %(key)s 的第 %(version)s 版。", key=key, version=version))
+    except Conflict:
+        return _render(key, 409, {"version": version, "comment": "", "accept": False, "findings": [],
+                                  "title": _("第 %(v)s 版未删除", v=version),
+                                  "errors": {"version": [_("第 %(v)s 版已发布，只能删除草稿。", v=version)]}})
+    flash(_("已删除 %(key)s 第 %(version)s 版草稿。", key=key, version=version), "success")
+    with duban().db.reading() as db:
+        left = bool(deployed.listing(db, key))
+    return redirect(url_for("admin.definition_versions", key=key) if left else url_for("admin.definitions"))
 
 
 @bp.post("/definitions/<key>/<int:version>/publish")

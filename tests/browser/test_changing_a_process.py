@@ -4,11 +4,13 @@ form made in the form-js editor, 检查 marking a finding on the diagram, fixed 
 saved as a draft with its 版本说明 and published from the version list; a problem reaches the
 new step and the official finds it in 我的待办; the open problems of the old version migrated
 after the dry run, the heatmap's badge moving with them; a problem stuck on a broken version
-repaired from 管理 → 异常流程. Each step's screenshot goes to web/static/help/changing-a-process/
-(the README's pictures)."""
+repaired from 管理 → 异常流程. Each step's screenshot goes to test-artifacts/browser/changing-a-process/,
+and with DUBAN_HELP_PICTURES=1 to web/static/help/changing-a-process/ (the README's pictures,
+committed; refreshed on purpose, not by every run, since a pixel here or there differs between runs)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from lxml import etree
@@ -22,7 +24,9 @@ from .test_inbox import open_task, sign_in
 from .test_modeler import NS
 from .test_versions import deploy_from_editor
 
-HELP = Path(__file__).resolve().parents[2] / "web" / "static" / "help" / "changing-a-process"
+ROOT = Path(__file__).resolve().parents[2]
+HELP = (ROOT / "web" / "static" / "help" / "changing-a-process" if os.environ.get("DUBAN_HELP_PICTURES") == "1"
+        else ROOT / "test-artifacts" / "browser" / "changing-a-process")
 
 
 def _center(box):
@@ -30,8 +34,8 @@ def _center(box):
 
 
 def picture(page, name: str, centre=None) -> None:
-    """The viewport (1280x800) as web/static/help/changing-a-process/<name>.png, overwritten;
-    scrolled first to bring `centre` (a locator) to the middle."""
+    """The viewport (1280x800) as <HELP>/<name>.png, overwritten; scrolled first to bring
+    `centre` (a locator) to the middle."""
     if centre is not None:
         centre.evaluate('e => e.scrollIntoView({block: "center", behavior: "instant"})')
     HELP.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ def test_the_editor_speaks_chinese_then_english(server, page, shoot):
     assert groups[:2] == ["常规", "督办"], groups
     assert "说明" in groups, groups
     expect(page.locator("#properties .bio-properties-panel-header-type")).to_have_text("用户任务")
-    expect(page.locator(".bjsl-button")).to_contain_text("个警告")
+    expect(page.locator(".bjsl-button")).to_contain_text("没有问题")  # the shipped flow lints clean
     expect(page.locator('#properties [data-entry-id="name"] label')).to_have_text("名称")
 
     page.locator('.djs-context-pad [data-action="replace"]').click()
@@ -61,7 +61,7 @@ def test_the_editor_speaks_chinese_then_english(server, page, shoot):
     assert groups[:2] == ["General", "Duban"], groups
     assert "Documentation" in groups, groups
     expect(page.locator("#properties .bio-properties-panel-header-type")).to_have_text("User Task")
-    expect(page.locator(".bjsl-button")).to_contain_text("Warnings")
+    expect(page.locator(".bjsl-button")).to_contain_text("No Issues")
     page.locator('.djs-context-pad [data-action="replace"]').click()
     menu = page.locator(".djs-popup")
     expect(menu.locator(".djs-popup-title")).to_have_text("Change element")

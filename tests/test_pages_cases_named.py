@@ -96,3 +96,18 @@ def test_the_case_page_names_the_official_and_post(client, duban, org, cases):
         html = unescape(client.get(f"/accountability/cases/{cases[key]}").get_data(as_text=True))
         heading = re.search(r"<h1>(.*?)</h1>", html, re.S).group(1)
         assert named[cases[key]] in heading
+
+
+def test_the_api_names_the_official_and_groups_the_cases_by_firing(api, duban, org, cases):
+    named = labels(duban, cases)
+    body = api.get("/api/accountability-cases?per_page=50", as_="jiwei").json
+    listed = [c for c in body["items"] if c["id"] in named]
+    assert len(listed) == 5
+    for case in listed:
+        assert case["subject"]["label"] == named[case["id"]]
+        assert case["subject"]["official_id"] == case["official"]["id"]
+        assert case["firing"]["level"] == 5 and case["firing"]["trigger"]["kind"]
+    # one firing opened the five (one case per official); they come one after another
+    assert len({c["firing"]["id"] for c in listed}) == 1
+    positions = [i for i, c in enumerate(body["items"]) if c["id"] in named]
+    assert positions == list(range(positions[0], positions[0] + 5))

@@ -166,6 +166,7 @@ def test_the_page_deletes_a_finished_draft(app, org, duban, api):
     admin = signed_in(app)
     page = admin.get("/admin/definitions/rectification").get_data(as_text=True)
     assert 'data-action="delete-draft"' in page and page.count('data-form="delete-draft"') == 1
+    assert "删除后无法恢复" in page  # the form asks before it deletes (web/static/duban.js, data-confirm)
     response = admin.post("/admin/definitions/rectification/2/delete", data={"csrf_token": csrf(admin, "rectification")})
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/definitions/rectification")
     assert row(duban, "rectification", 2) is None and row(duban, "rectification", 1) is not None

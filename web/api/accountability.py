@@ -64,11 +64,34 @@ class OpenTask(Schema):
     due_at = fields.AwareDateTime(allow_none=True)
 
 
+class SubjectOut(Schema):
+    official_id = fields.Integer()
+    name = fields.String()
+    post = fields.String(allow_none=True, metadata={"description": "the post the firing named them in, e.g. 县委书记"})
+    label = fields.String(metadata={"description": "name（post）, as the pages show it"})
+
+
+class FiringOut(Schema):
+    id = fields.Integer()
+    level = fields.Integer()
+    rule_code = fields.String()
+    rule_name = fields.String()
+    fired_at = fields.AwareDateTime()
+    trigger = fields.Dict(metadata={"description": "why it fired: kind (overdue, event, repeat, before_deadline) "
+                                                  "and its parameters"})
+
+
 class CaseOut(Schema):
     id = fields.Integer(attribute="instance.id")
     problem = fields.Function(lambda c: {"id": c.instance.problem.id, "code": c.instance.problem.code,
                                          "title": c.instance.problem.title})
     official = fields.Nested(OfficialBrief, allow_none=True)
+    subject = fields.Nested(SubjectOut, allow_none=True,
+                            metadata={"description": "the official the case is about (问责对象) with their post"})
+    firing = fields.Nested(FiringOut, attribute="escalation", allow_none=True,
+                           metadata={"description": "the firing of the ladder that opened the case; the cases one "
+                                                    "firing opened (one per official, 党政同责) share it and are "
+                                                    "listed one after another"})
     escalation_id = fields.Integer(attribute="instance.escalation_id", allow_none=True)
     status = fields.Function(lambda c: c.instance.status.value)
     version = fields.Integer(attribute="instance.definition.version")

@@ -26,6 +26,8 @@ class Action(enum.StrEnum):
     PROBLEM_STATUS_CHANGED = "problem.status_changed"
     PLAN_UPDATED = "problem.plan_updated"
     EVIDENCE_UPLOADED = "evidence.uploaded"
+    EVIDENCE_DELETED = "evidence.deleted"
+    EVIDENCE_SUBMITTED = "evidence.submitted"
     INSTANCE_STARTED = "instance.started"
     INSTANCE_COMPLETED = "instance.completed"
     INSTANCE_FAILED = "instance.failed"

@@ -149,7 +149,8 @@ class Milestone(Base):
 
 
 class EvidenceFile(Base):
-    """A file offered as evidence (佐证材料), stored once per content under instance/evidence."""
+    """A file offered as evidence (佐证材料), stored once per content under instance/evidence.
+    Until `submitted_at` it is a draft of its task: listed on the task page, deletable."""
 
     __tablename__ = "evidence_file"
 
@@ -161,3 +162,8 @@ class EvidenceFile(Base):
     size: Mapped[int] = mapped_column(Integer)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # a draft of the task it was uploaded for (task_id, field) until the task's completion
+    # submits it; a file stored on the problem directly is submitted when stored
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), index=True)
+    field: Mapped[str | None] = mapped_column(String(100))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

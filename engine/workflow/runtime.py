@@ -11,14 +11,14 @@ import threading
 from datetime import date, datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState as SpiffState
 
-from .. import accountability, clock, incidents, ledger, lights, notifications
+from .. import accountability, clock, evidence, incidents, ledger, lights, notifications
 from ..assignment import ChainRole, assign, load_lane_roles
 from ..calendar import WorkingCalendar, default_calendar
 from ..errors import Conflict, DubanError, Invalid, field_errors
@@ -186,6 +186,8 @@ class Runtime:
         except ValidationError as error:
             raise Invalid("the form has errors", field_errors(error.messages)) from None
         _check_evidence(session, task, form, clean)
+        evidence.submit(session, task, [i for key in evidence_keys(form) for i in clean.get(key) or []
+                                        if isinstance(i, int)], actor)
         self._update_plan(session, task, spiff_task, clean, actor)
         # a task with a `records` property writes its record (问责决定) or refuses the form
         spiff_task.data.update(accountability.record(session, task, _properties(spiff_task.task_spec), clean, actor))
@@ -528,8 +530,11 @@ def _check_evidence(session, task: HumanTask, form: dict | None, clean: dict) ->
         ids = clean.get(key) or []
         if not ids:
             continue
-        found = set(session.scalars(select(EvidenceFile.id).where(EvidenceFile.id.in_(ids),
-                                                                  EvidenceFile.problem_id == task.problem_id)))
+        # the task's own drafts, or files already submitted on the problem (a step sent back
+        # keeps what it submitted before); never another task's drafts
+        found = set(session.scalars(select(EvidenceFile.id).where(
+            EvidenceFile.id.in_(ids), EvidenceFile.problem_id == task.problem_id,
+            or_(EvidenceFile.submitted_at.isnot(None), EvidenceFile.task_id == task.id))))
         missing = [i for i in ids if i not in found]
         if missing:
             raise Invalid("the form has errors",

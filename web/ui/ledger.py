@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import accountability, clock, extensions, interviews, lights, problems, tasks
+from engine import evidence as evidence_files
 from engine.evidence_types import shown_inline
 from engine.excel.deadlines import text as deadline_text
 from engine.models import (Escalation, EvidenceFile, ExtensionStatus, HumanTask, LedgerEntry, Light, Problem,
@@ -303,8 +304,7 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
     if not viewer.reads_everything:
         entries = [e for e in entries if e.action != "permission.denied"]
     current = db.scalars(tasks.open_on(problem.id)).all()
-    evidence = db.scalars(select(EvidenceFile).where(EvidenceFile.problem_id == problem.id)
-                          .order_by(EvidenceFile.id)).all()
+    evidence = db.scalars(evidence_files.submitted_on(problem.id)).all()
     escalations = db.scalars(select(Escalation).where(Escalation.problem_id == problem.id)
                              .order_by(Escalation.fired_at, Escalation.id)).all()
     requests = extensions.of_problem(db, problem.id)

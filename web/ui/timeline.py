@@ -21,6 +21,8 @@ LABELS = {
     "problem.status_changed": _l("状态变更"),
     "problem.plan_updated": _l("更新整改方案"),
     "evidence.uploaded": _l("上传佐证材料"),
+    "evidence.deleted": _l("删除佐证材料草稿"),
+    "evidence.submitted": _l("提交佐证材料"),
     "instance.started": _l("启动流程"),
     "instance.completed": _l("流程结束"),
     "instance.failed": _l("流程出错"),
@@ -81,8 +83,10 @@ def _detail(entry: LedgerEntry, process_names: dict[str, str], people: dict[str,
                  after=p.get("to_label") or STATUS_LABELS.get(p.get("to"), p.get("to") or "—"))
     if action == "problem.plan_updated":
         return "；".join(f"{PLAN_FIELDS.get(key, key)}：{value}" for key, value in p.items())
-    if action == "evidence.uploaded":
+    if action in ("evidence.uploaded", "evidence.deleted"):
         return p.get("filename", "")
+    if action == "evidence.submitted":
+        return "、".join(f.get("filename", "") for f in p.get("files", []))
     if action == "instance.started":
         key = p.get("process", "")
         return _("%(name)s（第 %(version)s 版）", name=process_names.get(key, key), version=p.get("version", "?"))

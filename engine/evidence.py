@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from . import clock, ledger
@@ -100,14 +100,19 @@ def drafts(session: Session, task_id: int) -> list[EvidenceFile]:
 
 def submitted_on(problem_id: int):
     """The statement for a problem's submitted evidence (what its page and the API list)."""
-    return (select(EvidenceFile).where(EvidenceFile.problem_id == problem_id, EvidenceFile.submitted_at.isnot(None))
+    return (select(EvidenceFile).where(EvidenceFile.problem_id == problem_id, not_a_draft())
             .order_by(EvidenceFile.id))
+
+
+def not_a_draft():
+    """Submitted evidence: a task's completion submitted it, or it was stored on the problem."""
+    return or_(EvidenceFile.submitted_at.isnot(None), EvidenceFile.task_id.is_(None))
 
 
 def delete_draft(session: Session, row: EvidenceFile, actor: User) -> bool:
     """Remove a draft; True when no other file keeps its stored content (the caller removes it
     once the transaction has committed). A submitted file is immutable: Conflict."""
-    if row.submitted_at is not None:
+    if row.submitted_at is not None or row.task_id is None:
         raise Conflict(f"evidence file {row.id} was submitted and can no longer be deleted")
     ledger.record(session, Action.EVIDENCE_DELETED, actor=actor, subject_type="evidence_file", subject_id=row.id,
                   problem_id=row.problem_id, payload={"filename": row.filename, "sha256": row.sha256,

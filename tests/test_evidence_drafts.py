@@ -98,6 +98,8 @@ def test_the_content_stays_while_another_file_has_it(duban, org):
     draft = duban.upload_task_evidence(user, task, "evidence", "d.png", "image/png", png())
     duban.delete_evidence(user, draft.id)
     assert duban.evidence_path(kept).exists()
+    with pytest.raises(Conflict):  # a file stored on the problem is no task's draft
+        duban.delete_evidence(user, kept.id)
 
 
 def test_only_the_uploader_or_the_holder_deletes_and_only_the_holder_uploads(duban, org):

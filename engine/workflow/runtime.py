@@ -534,7 +534,7 @@ def _check_evidence(session, task: HumanTask, form: dict | None, clean: dict) ->
         # keeps what it submitted before); never another task's drafts
         found = set(session.scalars(select(EvidenceFile.id).where(
             EvidenceFile.id.in_(ids), EvidenceFile.problem_id == task.problem_id,
-            or_(EvidenceFile.submitted_at.isnot(None), EvidenceFile.task_id == task.id))))
+            or_(evidence.not_a_draft(), EvidenceFile.task_id == task.id))))
         missing = [i for i in ids if i not in found]
         if missing:
             raise Invalid("the form has errors",

@@ -15,7 +15,8 @@
   document.body.addEventListener("htmx:xhr:progress", function (event) {
     var progress = bar(event.detail.elt || event.target);
     if (!progress || !event.detail.lengthComputable) return;
-    progress.value = Math.round(event.detail.loaded * 100 / event.detail.total);
+    // htmx reports the response coming down too: the bar only goes forward
+    progress.value = Math.max(progress.value, Math.round(event.detail.loaded * 100 / event.detail.total));
   });
   document.body.addEventListener("htmx:afterRequest", function (event) {
     var progress = bar(event.detail.elt);

@@ -81,7 +81,7 @@ def delete_evidence(task_id: int, evidence_id: int):
     view = _load_task(task_id)
     with duban().db.reading() as db:
         row = db.get(EvidenceFile, evidence_id)
-        if row is None or row.problem_id != view["problem"]["id"] or (row.task_id != task_id
+        if row is None or row.problem_id != view["problem"]["id"] or (row.task_id not in (task_id, None)
                                                                        and row.submitted_at is None):
             abort(404, _("没有这个佐证材料。"))
     try:
@@ -236,7 +236,8 @@ def _load_task(task_id: int) -> dict:
             wanted = [i for field_ids in ids.values() for i in field_ids]
             rows = {row.id: row for row in db.scalars(select(EvidenceFile).where(
                 EvidenceFile.id.in_(wanted), EvidenceFile.problem_id == problem.id))} if wanted else {}
-            view["drafts"] = {field: [_evidence(rows[i], deletable=editable and rows[i].submitted_at is None)
+            view["drafts"] = {field: [_evidence(rows[i], deletable=editable and rows[i].submitted_at is None
+                                                and rows[i].task_id == task.id)
                                       for i in field_ids if i in rows]
                               for field, field_ids in ids.items()}
             view["accept"] = evidence.accept_attribute(load_policy(app.settings.evidence_types))

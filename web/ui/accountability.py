@@ -16,6 +16,7 @@ from engine.errors import NotFound
 from engine.models import InstanceStatus, PostKind, Role
 
 from . import timeline
+from .labels import label
 from .layout import EVENT_LABELS, current_user, duban, page_blueprint, page_number
 
 bp = page_blueprint("cases", __name__)
@@ -54,7 +55,7 @@ def case_list():
 
 def _decision(decision, today) -> dict:
     until = decision.influence_until
-    return {"id": decision.id, "category": decision.category.label, "form": decision.form_label,
+    return {"id": decision.id, "category": label(decision.category), "form": decision.form_label,
             "decision_no": decision.decision_no, "decision_date": decision.decision_date,
             "months": decision.influence_months, "last_day": until - timedelta(days=1) if until else None,
             "in_force": decision.in_force(today), "basis": decision.basis,
@@ -113,8 +114,8 @@ def case_page(instance_id: int):
             "case": _case_row(found.case),
             "official": _official(found.case.official) if found.case.official else None,
             "problem": {"id": problem.id, "code": problem.code, "title": problem.title, "region": problem.region.name,
-                        "lead_unit": problem.lead_unit.name, "status": problem.status.label, "light": problem.light,
-                        "deadline": problem.deadline, "deadline_kind": problem.deadline_kind.label},
+                        "lead_unit": problem.lead_unit.name, "status": label(problem.status), "light": problem.light,
+                        "deadline": problem.deadline, "deadline_kind": label(problem.deadline_kind)},
             "cause": {"level": escalation.level, "name": escalation.rule_name, "fired_at": escalation.fired_at,
                       "trigger": trigger_text(escalation), "deadline": escalation.deadline,
                       "rule_version": escalation.rule_version,

@@ -16,6 +16,7 @@ from engine.errors import NotFound
 from engine.models import InstanceStatus, Light, Role
 from engine.text import ID_MAX
 
+from .labels import LEVEL_TITLES
 from .layout import LIGHT_LABELS, OVERSIGHT, current_user, duban, local_time, page_blueprint
 
 bp = page_blueprint("dashboard", __name__)
@@ -61,7 +62,7 @@ def overview():
         levels = dashboard.escalation_levels(db, where)
         if partial:
             return render_template("dashboard/_escalations.html", firings=firings, levels=levels, level=level,
-                                   region_id=region_id, level_names=dashboard.LEVEL_NAMES)
+                                   region_id=region_id, level_names=LEVEL_TITLES)
         codes = dashboard.scoped_codes(db, where)
         breakdowns = dashboard.breakdowns(db, where)
         links = _links(breakdowns, region_id)
@@ -79,7 +80,7 @@ def overview():
             cases=dashboard.accountability_cases(db, where) if reads_cases else [],
             case_counts=dashboard.accountability_counts(db, where) if reads_cases else {},
             forecast_days=FORECAST_DAYS, stack=dashboard.STACK, stack_labels=STACK_LABELS, titles=BREAKDOWN_TITLES,
-            level_names=dashboard.LEVEL_NAMES, instance_labels=INSTANCE_LABELS, now_local=local_time(clock.now()))
+            level_names=LEVEL_TITLES, instance_labels=INSTANCE_LABELS, now_local=local_time(clock.now()))
 
 
 # the ledger's filter for each breakdown: the unit breakdown counts lead units only

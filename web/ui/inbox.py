@@ -17,6 +17,7 @@ from engine.organization import region_heads, unit_heads
 from engine.workflow.forms import evidence_keys, inputs
 
 from .. import evidence as evidence_files
+from .labels import label
 from .layout import current_user, duban, page_blueprint
 
 bp = page_blueprint("inbox", __name__)
@@ -185,13 +186,13 @@ def _load_task(task_id: int) -> dict:
                 "problem": {
                     "id": problem.id, "code": problem.code, "title": problem.title,
                     "description": problem.description, "region": problem.region.name,
-                    "status": problem.status.label, "light": problem.light,
+                    "status": label(problem.status), "light": problem.light,
                     "leading_official": problem.leading_official.name if problem.leading_official else None,
                     "lead_unit": problem.lead_unit.name,
                     "cooperating_units": [unit.name for unit in problem.cooperating_units],
                     "responsible": problem.responsible_official.name,
                     "industry_unit": problem.industry_unit.name if problem.industry_unit else None,
-                    "deadline_kind": problem.deadline_kind.label, "deadline": problem.deadline,
+                    "deadline_kind": label(problem.deadline_kind), "deadline": problem.deadline,
                     "region_heads": _heads(region_heads(db, problem.region)),
                     "lead_unit_heads": _heads(unit_heads(db, problem.lead_unit)),
                 },

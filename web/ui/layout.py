@@ -21,6 +21,8 @@ from engine.errors import DubanError, Forbidden, NotFound, Unauthenticated
 from engine.models import Light, Role
 from engine.service import Duban
 
+from .labels import LABELS
+
 DEFAULT_LANGUAGE = "zh_CN"
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 
@@ -64,7 +66,7 @@ ROLE_LABELS = {Role.ADMIN: _l("环督办"), Role.DISCIPLINE: _l("纪委监委"),
 EVENT_LABELS = {"listed_case_missed": _l("挂牌督办期限已过仍未完成整改"),
                 "commitment_missed": _l("约谈整改承诺未按期兑现"),
                 "false_rectification": _l("经核查存在虚假整改、敷衍整改")}
-LIGHT_LABELS = {Light.GREEN: _l("绿灯"), Light.YELLOW: _l("黄灯"), Light.RED: _l("红灯"), Light.CLOSED: _l("已办结")}
+LIGHT_LABELS = {Light(code): word for code, word in LABELS[Light].items()}
 
 
 @dataclass(frozen=True)

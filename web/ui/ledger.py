@@ -21,6 +21,7 @@ from engine.organization import region_heads, unit_heads
 from engine.text import ID_MAX
 from engine.workflow import trail
 
+from .labels import label
 from .layout import ROLE_LABELS, current_user, duban, page_blueprint
 from . import timeline
 from .inbox import before_after
@@ -155,10 +156,10 @@ def _overdue_days(problem: Problem) -> int | None:
 def _row(problem: Problem) -> dict:
     return {"id": problem.id, "code": problem.code, "title": problem.title, "region": problem.region.name,
             "lead_unit": problem.lead_unit.name, "cooperating_units": [u.name for u in problem.cooperating_units],
-            "responsible": problem.responsible_official.name, "source": problem.source.label,
-            "batch": problem.batch, "category": problem.category.label,
+            "responsible": problem.responsible_official.name, "source": label(problem.source),
+            "batch": problem.batch, "category": label(problem.category),
             "deadline": problem.deadline, "deadline_text": deadline_text(problem.deadline_kind, problem.deadline),
-            "light": problem.light, "status": problem.status.label,
+            "light": problem.light, "status": label(problem.status),
             "overdue_days": _overdue_days(problem)}
 
 
@@ -217,7 +218,6 @@ def _partial() -> bool:
 MILESTONE_DONE, MILESTONE_LATE, MILESTONE_OPEN = "done", "late", "open"
 MILESTONE_LABELS = {MILESTONE_DONE: _l("已完成"), MILESTONE_LATE: _l("逾期未完成"), MILESTONE_OPEN: _l("推进中")}
 INSTANCE_STATUS = {"running": _l("运行中"), "completed": _l("已结束"), "error": _l("出错")}
-LEVEL_NAMES = {1: _l("提醒"), 2: _l("催办"), 3: _l("专函督办"), 4: _l("约谈"), 5: _l("问责")}
 
 
 def _visible_problem(db: Session, problem_id: int) -> tuple[User, Problem]:
@@ -312,9 +312,9 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
     return {
         "problem": {
             "id": problem.id, "code": problem.code, "title": problem.title, "description": problem.description,
-            "source": problem.source.label, "batch": problem.batch, "category": problem.category.label,
-            "status": problem.status.label, "light": problem.light,
-            "deadline_kind": problem.deadline_kind.label, "deadline": problem.deadline,
+            "source": label(problem.source), "batch": problem.batch, "category": label(problem.category),
+            "status": label(problem.status), "light": problem.light,
+            "deadline_kind": label(problem.deadline_kind), "deadline": problem.deadline,
             "deadline_text": deadline_text(problem.deadline_kind, problem.deadline),
             "overdue_days": _overdue_days(problem), "registered_at": problem.registered_at,
             "closed_at": problem.closed_at, "target": problem.target, "measures": problem.measures,
@@ -338,10 +338,10 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
         "comparisons": before_after(db, problem.id),
         "evidence": [{"id": e.id, "filename": e.filename, "image": shown_inline(e.content_type),
                       "size": e.size, "uploaded_at": e.uploaded_at} for e in evidence],
-        "escalations": [{"id": e.id, "level": e.level, "level_name": LEVEL_NAMES.get(e.level, e.level),
+        "escalations": [{"id": e.id, "level": e.level, "level_name": label(e.level),
                          "rule_name": e.rule_name, "fired_at": e.fired_at, "deadline": e.deadline,
                          "targets": [t.get("name") for t in e.targets]} for e in escalations],
-        "extensions": [{"id": r.id, "status": r.status.label, "status_code": r.status.value,
+        "extensions": [{"id": r.id, "status": label(r.status), "status_code": r.status.value,
                         "current_deadline": r.current_deadline, "requested_deadline": r.requested_deadline,
                         "approved_deadline": r.approved_deadline, "reason": r.reason,
                         "requested_by": r.requested_by.display_name, "requested_at": r.requested_at,

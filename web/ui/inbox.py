@@ -18,6 +18,7 @@ from engine.workflow.forms import evidence_keys, inputs
 
 from .. import evidence as evidence_files
 from .labels import label
+from .messages import word, worded
 from .layout import current_user, duban, page_blueprint
 
 bp = page_blueprint("inbox", __name__)
@@ -97,7 +98,7 @@ def _upload_error(failure: Invalid) -> str:
         return _("文件超过 %(mb)s MB。", mb=failure.max_megabytes)
     if failure.errors.get("file") == ["the file is empty"]:
         return _("文件是空的。")
-    return "；".join(m for ms in failure.errors.values() for m in ms) or failure.message
+    return "；".join(word(m) for ms in failure.errors.values() for m in ms) or failure.message
 
 
 @bp.get("/tasks/<int:task_id>/complete")
@@ -149,7 +150,7 @@ def evidence_file(evidence_id: int):
 
 def _render_task(task_id: int, errors: dict | None = None, submitted: dict | None = None, status: int = 200):
     view = _load_task(task_id)
-    errors = errors or {}
+    errors = worded(errors or {})
     form = view["form"] or {"components": []}
     field_ids = {component["key"]: component["id"] for component in inputs(form) if component.get("id")}
     shown = set(field_ids) | set(view["file_fields"])

@@ -18,7 +18,7 @@ from engine.workflow.forms import evidence_keys, inputs
 
 from .. import evidence as evidence_files
 from .labels import label
-from .messages import word, worded
+from .messages import viewer_messages, word, worded
 from .layout import current_user, duban, page_blueprint
 
 bp = page_blueprint("inbox", __name__)
@@ -161,7 +161,8 @@ def _render_task(task_id: int, errors: dict | None = None, submitted: dict | Non
     data = {**view["context"], **{k: v for k, v in {**stored, **(submitted or {})}.items()
                                   if k not in view["file_fields"]}}
     return render_template("inbox/task.html", **view, errors=errors, general_errors=general,
-                           viewer_schema=_without_files(form), form_data=data, form_errors=form_errors), status
+                           viewer_schema=_without_files(form), form_data=data, form_errors=form_errors,
+                           viewer_messages=viewer_messages()), status
 
 
 def _load_task(task_id: int) -> dict:

@@ -67,3 +67,27 @@ def worded(errors: dict) -> dict:
     """A refusal's per-field messages in the reader's language."""
     return {key: [word(m) for m in (messages if isinstance(messages, list) else [messages])]
             for key, messages in errors.items()}
+
+
+# the form-js viewer's own sentences (@bpmn-io/form-js-viewer's Validator), as JavaScript
+# patterns with named groups, and their wording; web/static/task-form.js words them in the page
+VIEWER_MESSAGES = [
+    (r"^Field is required\.$", _l("此项必填。")),
+    (r"^Field must match pattern (?<pattern>.*)\.$", _l("格式不符合要求。")),
+    (r"^Field must have minimum value of (?<min>.*)\.$", _l("不能小于 %(min)s。")),
+    (r"^Field must have maximum value of (?<max>.*)\.$", _l("不能大于 %(max)s。")),
+    (r"^Field must have minimum length of (?<min>.*)\.$", _l("至少 %(min)s 个字符。")),
+    (r"^Field must have maximum length of (?<max>.*)\.$", _l("最多 %(max)s 个字符。")),
+    (r"^Field must be a valid +international phone number\..*$", _l("不是有效的国际电话号码（例如 +861012345678）。")),
+    (r"^Field must be a valid email\.$", _l("不是有效的电子邮箱地址。")),
+    (r"^Value is not a number\.$", _l("不是有效的数字。")),
+    (r"^Value is expected to be an integer\.$", _l("须为整数。")),
+    (r"^Value is expected to have at most (?<digits>\d+) decimal digits?\.$", _l("最多 %(digits)s 位小数。")),
+    (r"^Please select a valid value, the two nearest valid values are (?<below>\S+) and (?<above>\S+)\.$",
+     _l("请填写有效的值，最接近的两个有效值是 %(below)s 和 %(above)s。")),
+]
+
+
+def viewer_messages() -> list[list[str]]:
+    """[pattern, wording with %(name)s] pairs in the reader's language, for the page."""
+    return [[pattern, str(wording)] for pattern, wording in VIEWER_MESSAGES]

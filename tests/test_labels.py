@@ -68,3 +68,14 @@ def test_the_ledger_shows_statuses_sources_and_categories_in_english(app, org, a
     client.get("/lang/zh_CN")
     listing = client.get("/ledger").get_data(as_text=True)
     assert all(f">{member.label}</option>" in listing for member in (*ProblemSource, *ProblemCategory))
+
+
+def test_the_dashboard_names_sources_in_english(app, org, api):
+    client = app.test_client()
+    api.register()
+    login(client, "admin")
+    client.get("/lang/en")
+    text = client.get("/dashboard").get_data(as_text=True)
+    breakdown = text.split('data-breakdown="source"')[1].split("</figure>")[0]
+    assert "Provincial environmental inspection" in breakdown
+    assert ProblemSource.PROVINCIAL.label not in breakdown

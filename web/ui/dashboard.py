@@ -13,10 +13,10 @@ from flask_babel import lazy_gettext as _l
 
 from engine import clock, dashboard
 from engine.errors import NotFound
-from engine.models import InstanceStatus, Light, Role
+from engine.models import InstanceStatus, Light, ProblemSource, Role
 from engine.text import ID_MAX
 
-from .labels import LEVEL_TITLES
+from .labels import LEVEL_TITLES, label
 from .layout import LIGHT_LABELS, OVERSIGHT, current_user, duban, local_time, page_blueprint
 
 bp = page_blueprint("dashboard", __name__)
@@ -65,6 +65,8 @@ def overview():
                                    region_id=region_id, level_names=LEVEL_TITLES)
         codes = dashboard.scoped_codes(db, where)
         breakdowns = dashboard.breakdowns(db, where)
+        for row in breakdowns["source"]:  # the engine names sources in Chinese
+            row.name = label(ProblemSource(row.key))
         links = _links(breakdowns, region_id)
         return render_template(
             "dashboard/overview.html", region=where.region, region_id=region_id, regions=dashboard.regions(db),

@@ -208,3 +208,24 @@ def test_past_the_deadline_there_is_no_form_and_a_request_is_refused_at_the_date
     assert response.status_code == 400
     assert "整改时限 2026-06-30 已过" in field_errors(response.get_data(as_text=True))["requested_deadline"]
     assert written(duban) == before
+
+
+def test_the_list_shows_every_pending_request_and_only_the_latest_decisions(app, duban, org, monkeypatch):
+    """Cost follows what is shown: the decided requests are the latest DECIDED_SHOWN, not every
+    request ever filed; the pending ones are all there, with their problem's history."""
+    from web.ui import extension_requests
+
+    monkeypatch.setattr(extension_requests, "DECIDED_SHOWN", 1)
+    problem_id = register(duban, org)
+    official, office = signed_in(app, "responsible"), signed_in(app, "admin")
+    file(official, problem_id, requested_deadline="2026-09-30", reason="第一次申请")
+    decide(office, _ids(duban)[-1], decision="refuse", note="理由一")
+    file(official, problem_id, requested_deadline="2026-08-31", reason="第二次申请")
+    decide(office, _ids(duban)[-1], decision="refuse", note="理由二")
+    file(official, problem_id, requested_deadline="2026-07-31", reason="第三次申请")
+    first, second, third = _ids(duban)
+    listing = office.get("/extensions").get_data(as_text=True)
+    sections = re.findall(r'data-extension-id="(\d+)" data-extension-status="(\w+)"', listing)
+    assert sections == [(str(third), "pending"), (str(second), "refused")]
+    pending = listing.split(f'id="extension-{third}"')[1].split("</section>")[0]
+    assert "第一次申请" in pending and "第二次申请" in pending   # the history is read for what is shown

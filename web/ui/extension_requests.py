@@ -10,7 +10,8 @@ from datetime import date
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from engine import extensions
 from engine.errors import Conflict, DubanError, Invalid
@@ -116,19 +117,30 @@ def _line(r: ExtensionRequest) -> dict:
             "note": r.decision_note}
 
 
+DECIDED_SHOWN = 50   # the most recent decisions under the pending requests (the rest are on each problem's page)
+
+
 def _list_page(errors: dict | None = None, values: dict | None = None, status: int = 200):
+    """Every pending request, oldest first, then the latest decisions; each with the earlier
+    requests of its problem. Reads the requests shown and their problems' history only, never
+    every request ever filed."""
     with duban().db.reading() as db:
-        rows = db.scalars(select(ExtensionRequest).order_by(ExtensionRequest.id)).all()
+        with_problem = joinedload(ExtensionRequest.problem)
+        pending = db.scalars(select(ExtensionRequest).where(ExtensionRequest.status == ExtensionStatus.PENDING)
+                             .order_by(ExtensionRequest.requested_at, ExtensionRequest.id).options(with_problem)).all()
+        decided = db.scalars(select(ExtensionRequest).where(ExtensionRequest.status != ExtensionStatus.PENDING)
+                             .order_by(func.coalesce(ExtensionRequest.decided_at, ExtensionRequest.requested_at).desc(),
+                                       ExtensionRequest.id.desc())
+                             .limit(DECIDED_SHOWN).options(with_problem)).all()
+        shown = list(pending) + list(decided)
         by_problem: dict[int, list[ExtensionRequest]] = {}
-        for row in rows:
+        for row in db.scalars(select(ExtensionRequest).where(
+                ExtensionRequest.problem_id.in_({r.problem_id for r in shown})).order_by(ExtensionRequest.id)):
             by_problem.setdefault(row.problem_id, []).append(row)
-        pending = sorted((r for r in rows if r.status == ExtensionStatus.PENDING), key=lambda r: r.requested_at)
-        decided = sorted((r for r in rows if r.status != ExtensionStatus.PENDING),
-                         key=lambda r: (r.decided_at or r.requested_at, r.id), reverse=True)
         items = [{**_line(r), "problem": {"id": r.problem.id, "code": r.problem.code, "title": r.problem.title,
                                           "deadline": r.problem.deadline},
                   "earlier": [_line(e) for e in by_problem[r.problem_id] if e.id < r.id]}
-                 for r in pending + decided]
+                 for r in shown]
     return render_template("extensions/list.html", items=items, pending=len(pending), errors=errors or {},
                            values=values or {}), status
 

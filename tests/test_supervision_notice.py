@@ -119,3 +119,14 @@ def test_the_problem_page_links_its_notices(fired, app, org, duban):
     assert f'data-notice-link="{fired[("A", 2)]}"' in html and f'data-notice-link="{fired[("A", 3)]}"' in html
     assert f'data-notice-link="{fired[("A", 1)]}"' not in html
 
+
+
+def test_without_its_pdf_library_the_pdf_is_a_503_naming_it(fired, app, org, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "weasyprint", None)   # as on a server where it cannot load
+    client = app.test_client()
+    login(client, "admin")
+    answer = client.get(f"/escalations/{fired[('A', 3)]}/notice.pdf")
+    assert answer.status_code == 503 and "WeasyPrint" in answer.get_data(as_text=True)
+    assert client.get(f"/escalations/{fired[('A', 3)]}/notice").status_code == 200   # the page still prints

@@ -39,9 +39,13 @@ def _refuse_fetch(url: str, *args, **kwargs):
 
 @bp.get("/escalations/<int:escalation_id>/notice.pdf")
 def supervision_notice_pdf(escalation_id: int):
-    from weasyprint import CSS, HTML
-
     notice = _notice(escalation_id)
+    try:
+        from weasyprint import CSS, HTML
+    except (ImportError, OSError):   # the package, or the Pango it draws with, is not on this server
+        from flask import abort
+
+        abort(503, _("服务器暂不能生成 PDF（缺少 WeasyPrint 或 Pango，`make install` 会安装）；请用本页的“打印”另存为 PDF。"))
     page = render_template("notice/supervision_notice_document.html", notice=notice)
     pdf = HTML(string=page, url_fetcher=_refuse_fetch).write_pdf(
         stylesheets=[CSS(filename=str(STYLE), url_fetcher=_refuse_fetch)])

@@ -29,7 +29,8 @@ from .models import (AccountabilityCategory, AccountabilityDecision, Escalation,
 
 PROCESS_KEY = "accountability"  # the process the ladder starts, one case per official
 DECISION = "accountability_decision"
-RECORDS = (DECISION,)  # the values the `records` property may take
+APPEAL, REVIEW = "accountability_appeal", "appeal_decision"  # engine/appeals.py
+RECORDS = (DECISION, APPEAL, REVIEW)  # the values the `records` property may take
 FIELDS = {AccountabilityCategory.PARTY: "party_form", AccountabilityCategory.GOVERNMENT: "government_form"}
 
 
@@ -43,10 +44,18 @@ def add_months(day: date, months: int) -> date:
 def record(session: Session, task: HumanTask, properties: dict, clean: dict, actor: User) -> dict:
     """Write what a completed task's `records` property asks for, in the caller's transaction;
     the process data to add for the steps after it (e.g. the forms' names for a notice)."""
-    if properties.get("records") == DECISION:
+    from . import appeals  # it builds on this module
+
+    kind = properties.get("records")
+    if kind == DECISION:
         decisions = record_decision(session, task, clean, actor)
         return {"decided_forms": "；".join(f"{d.category.label}：{d.form_label}" for d in decisions),
-                "decision_ids": [d.id for d in decisions]}
+                "decision_ids": [d.id for d in decisions],
+                **appeals.lighter_forms(decisions[0].official, decisions)}
+    if kind == APPEAL:
+        return appeals.record_appeal(session, task, clean, actor)
+    if kind == REVIEW:
+        return appeals.record_review(session, task, clean, actor)
     return {}
 
 
@@ -114,16 +123,24 @@ def _why_none(official: Official, category: AccountabilityCategory) -> str:
 
 
 def _decision_date(value, errors: dict) -> date:
+    return dated(value, "decision_date", errors)
+
+
+def dated(value, key: str, errors: dict, earliest: date | None = None) -> date:
+    """The date a decision gives itself (today when none): not after today, nor before
+    `earliest`; a bad one is written to `errors` under `key`."""
     today = clock.today()
     if value in (None, ""):
         return today
     try:
         day = date.fromisoformat(str(value)[:10])
     except ValueError:
-        errors["decision_date"] = [f"{value!r} is not a date"]
+        errors[key] = [f"{value!r} is not a date"]
         return today
     if day > today:
-        errors["decision_date"] = ["a decision cannot be dated after today"]
+        errors[key] = ["a decision cannot be dated after today"]
+    elif earliest is not None and day < earliest:
+        errors[key] = [f"it cannot be dated before the decision it reviews ({earliest.isoformat()})"]
     return day
 
 

@@ -20,6 +20,7 @@ class ChainRole(enum.StrEnum):
     LEADING_OFFICIAL = "leading_official"
     OFFICE = "office"
     DISCIPLINE = "discipline"
+    SUBJECT_OFFICIAL = "subject_official"
 
 
 def load_lane_roles(path: Path = CONFIG_DIR / "roles.toml") -> dict[str, ChainRole]:
@@ -50,7 +51,17 @@ def _official(official: Official | None, unit_id: int | None = None) -> Assignme
                       official_id=official.id)
 
 
-def assign(session: Session, problem: Problem, role: ChainRole) -> Assignment:
+def subject_of(session: Session, instance) -> Official | None:
+    """The official a process instance is about (None for a problem's own process)."""
+    return session.get(Official, instance.subject_official_id) if instance.subject_official_id else None
+
+
+def assign(session: Session, problem: Problem, role: ChainRole, subject: Official | None = None) -> Assignment:
+    """Who does a task in `role`'s lane; `subject` is the official the instance is about (an
+    accountability case's 问责对象), whom the SUBJECT_OFFICIAL lane names; an instance about
+    nobody gives that lane's tasks to the discipline office."""
+    if role == ChainRole.SUBJECT_OFFICIAL:
+        return _official(subject) if subject is not None else Assignment(candidate_role=Role.DISCIPLINE)
     if role == ChainRole.OFFICE:
         return Assignment(candidate_role=Role.ADMIN)
     if role == ChainRole.DISCIPLINE:

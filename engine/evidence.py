@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from . import clock, ledger
-from .errors import Invalid
-from .evidence_types import EvidencePolicy, Kind, describe, load_policy, sniff
+from .errors import Conflict, Invalid
+from .evidence_types import KINDS, EvidencePolicy, Kind, describe, load_policy, sniff
 from .ledger import Action
 from .models import EvidenceFile, HumanTask, Problem, TaskState, User
 
@@ -52,9 +52,12 @@ def stored_name(filename: str, kind: Kind) -> str:
 
 
 def store(session: Session, root: Path, problem: Problem, filename: str, content_type: str, content: bytes,
-          actor: User, policy: EvidencePolicy | None = None) -> EvidenceFile:
+          actor: User, policy: EvidencePolicy | None = None, task: HumanTask | None = None,
+          field: str | None = None) -> EvidenceFile:
     """Keep an upload whose content is of an accepted type. `content_type` (what the browser
-    claimed) is not used: the type stored is the one recognised from the bytes."""
+    claimed) is not used: the type stored is the one recognised from the bytes. Given `task`,
+    the file is a draft of the task's `field` until the task's completion submits it; without,
+    it is on the problem (submitted) at once."""
     policy = policy or load_policy()
     if not content:
         raise Invalid("the file is empty", {"file": ["the file is empty"]})
@@ -73,13 +76,85 @@ def store(session: Session, root: Path, problem: Problem, filename: str, content
         os.replace(handle.name, target)
     row = EvidenceFile(problem_id=problem.id, sha256=digest, filename=name[:255],
                        content_type=kind.mime, size=len(content),
-                       uploaded_by_id=actor.id, uploaded_at=clock.now())
+                       uploaded_by_id=actor.id, uploaded_at=clock.now(),
+                       task_id=task.id if task else None, field=field if task else None,
+                       submitted_at=None if task else clock.now())
     session.add(row)
     session.flush()
+    payload = {"filename": row.filename, "sha256": digest, "size": row.size, "content_type": kind.mime}
+    if task is not None:
+        payload |= {"task_id": task.id, "field": field}
     ledger.record(session, Action.EVIDENCE_UPLOADED, actor=actor, subject_type="evidence_file", subject_id=row.id,
-                  problem_id=problem.id, payload={"filename": row.filename, "sha256": digest, "size": row.size,
-                                                             "content_type": kind.mime})
+                  problem_id=problem.id, payload=payload)
     return row
+
+
+# -- drafts of a task ------------------------------------------------------------------------------
+
+def drafts(session: Session, task_id: int) -> list[EvidenceFile]:
+    """The files uploaded for a task and not yet submitted, in the order they came."""
+    return list(session.scalars(select(EvidenceFile).where(EvidenceFile.task_id == task_id,
+                                                           EvidenceFile.submitted_at.is_(None))
+                                .order_by(EvidenceFile.id)))
+
+
+def submitted_on(problem_id: int):
+    """The statement for a problem's submitted evidence (what its page and the API list)."""
+    return (select(EvidenceFile).where(EvidenceFile.problem_id == problem_id, not_a_draft())
+            .order_by(EvidenceFile.id))
+
+
+def not_a_draft():
+    """Submitted evidence: a task's completion submitted it, or it was stored on the problem."""
+    return or_(EvidenceFile.submitted_at.isnot(None), EvidenceFile.task_id.is_(None))
+
+
+def delete_draft(session: Session, row: EvidenceFile, actor: User) -> bool:
+    """Remove a draft; True when no other file keeps its stored content (the caller removes it
+    once the transaction has committed). A submitted file is immutable: Conflict."""
+    if row.submitted_at is not None or row.task_id is None:
+        raise Conflict(f"evidence file {row.id} was submitted and can no longer be deleted")
+    ledger.record(session, Action.EVIDENCE_DELETED, actor=actor, subject_type="evidence_file", subject_id=row.id,
+                  problem_id=row.problem_id, payload={"filename": row.filename, "sha256": row.sha256,
+                                                      "task_id": row.task_id, "field": row.field})
+    sha256 = row.sha256
+    session.delete(row)
+    session.flush()
+    return not referenced(session, sha256)
+
+
+def referenced(session: Session, sha256: str) -> bool:
+    return session.scalar(select(EvidenceFile.id).where(EvidenceFile.sha256 == sha256).limit(1)) is not None
+
+
+def submit(session: Session, task: HumanTask, ids: list[int], actor: User) -> list[EvidenceFile]:
+    """The task's completion: its drafts among `ids` become submitted evidence, immutable."""
+    if not ids:
+        return []
+    rows = list(session.scalars(select(EvidenceFile).where(EvidenceFile.id.in_(ids), EvidenceFile.task_id == task.id,
+                                                           EvidenceFile.submitted_at.is_(None))
+                                .order_by(EvidenceFile.id)))
+    now = clock.now()
+    for row in rows:
+        row.submitted_at = now
+    if rows:
+        ledger.record(session, Action.EVIDENCE_SUBMITTED, actor=actor, subject_type="human_task", subject_id=task.id,
+                      problem_id=task.problem_id,
+                      payload={"task_id": task.id, "name": task.name,
+                               "files": [{"id": row.id, "filename": row.filename, "field": row.field,
+                                          "sha256": row.sha256} for row in rows]})
+    return rows
+
+
+def accept_attribute(policy: EvidencePolicy) -> str:
+    """The upload input's `accept`: the allow-list's types and extensions."""
+    kinds = [KINDS[name] for name in policy.allowed if name in KINDS]
+    values = []
+    for kind in kinds:
+        for value in (kind.mime, kind.extension, *_ALSO.get(kind.name, ())):
+            if value not in values:
+                values.append(value)
+    return ",".join(values)
 
 
 # -- before and after (整改前后对比) ---------------------------------------------------------------

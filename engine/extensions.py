@@ -90,9 +90,12 @@ def file(session: Session, problem: Problem, new: NewRequest, actor: User, chann
                            "reason": row.reason})
     offices = session.scalars(select(User).where(User.active.is_(True))).all()
     notifications.notify(session, users=[u for u in offices if u.has_role(Role.ADMIN)],
-                         subject=f"延期申请：{problem.code}",
-                         body=(f"{actor.display_name} 申请将问题 {problem.code}「{problem.title}」的整改时限由 "
-                               f"{_chinese(problem.deadline)} 延至 {_chinese(new.requested_deadline)}。理由：{row.reason}"),
+                         subject=[notifications.words("extension.requested.subject", code=problem.code)],
+                         body=[notifications.words(
+                             "extension.requested.body", who=actor.display_name, code=problem.code,
+                             title=problem.title, reason=row.reason,
+                             from_on=problem.deadline.isoformat() if problem.deadline else None,
+                             to_on=new.requested_deadline.isoformat())],
                          kind="extension_requested", problem_id=problem.id, payload={"request_id": row.id},
                          channels=channels)
     return row
@@ -113,9 +116,10 @@ def decide(session: Session, request: ExtensionRequest, actor: User, approve: bo
         request.status = ExtensionStatus.REFUSED
         ledger.record(session, Action.EXTENSION_REFUSED, actor=actor, subject_type="extension_request",
                       subject_id=request.id, problem_id=problem.id, payload={"note": request.decision_note})
-        _tell_requester(session, request, f"延期申请未获批准：{problem.code}",
-                        f"问题 {problem.code}「{problem.title}」的延期申请未获批准，整改时限仍为 "
-                        f"{_chinese(problem.deadline)}。说明：{request.decision_note}", channels)
+        _tell_requester(session, request, [notifications.words("extension.refused.subject", code=problem.code)],
+                        [notifications.words("extension.refused.body", code=problem.code, title=problem.title,
+                                             deadline_on=_iso(problem.deadline)),
+                         notifications.words("extension.note", note=request.decision_note)], channels)
         return request
     new_deadline = approved_deadline or request.requested_deadline
     if problem.status == ProblemStatus.CLOSED or problem.deadline is None:
@@ -133,10 +137,12 @@ def decide(session: Session, request: ExtensionRequest, actor: User, approve: bo
                   payload={"from": before.isoformat(), "to": new_deadline.isoformat(),
                            "requested": request.requested_deadline.isoformat(), "note": request.decision_note,
                            "tasks_retimed": [task.id for task in moved]})
-    _tell_requester(session, request, f"延期申请已批准：{problem.code}",
-                    f"问题 {problem.code}「{problem.title}」的整改时限由 {_chinese(before)} 延至 "
-                    f"{_chinese(new_deadline)}。" + (f"说明：{request.decision_note}" if request.decision_note else ""),
-                    channels)
+    said = [notifications.words("extension.approved.body", code=problem.code, title=problem.title,
+                                from_on=_iso(before), to_on=_iso(new_deadline))]
+    if request.decision_note:
+        said.append(notifications.words("extension.note", note=request.decision_note))
+    _tell_requester(session, request, [notifications.words("extension.approved.subject", code=problem.code)],
+                    said, channels)
     return request
 
 
@@ -155,7 +161,7 @@ def _retime_tasks(session: Session, problem: Problem, calendar) -> list[HumanTas
     return moved
 
 
-def _tell_requester(session: Session, request: ExtensionRequest, subject: str, body: str, channels) -> None:
+def _tell_requester(session: Session, request: ExtensionRequest, subject: list, body: list, channels) -> None:
     problem = request.problem
     notifications.notify(session, users=[request.requested_by_id],
                          officials=[o for o in (problem.responsible_official,) if o is not None],
@@ -163,5 +169,5 @@ def _tell_requester(session: Session, request: ExtensionRequest, subject: str, b
                          payload={"request_id": request.id, "status": request.status.value}, channels=channels)
 
 
-def _chinese(day: date | None) -> str:
-    return f"{day.year}年{day.month}月{day.day}日" if day else "—"
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None

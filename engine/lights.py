@@ -7,9 +7,12 @@ the problem is closed (销号), the task completed or cancelled. A problem witho
 (长期坚持) is green unless it misses a milestone.
 
 The light is stored on the row (indexed, so that a dashboard filters and counts by it) and
-kept current where the row is written (the runtime sets it after every step of a process)
-and by `refresh`, which the scheduler runs at `next_change`, the next moment a light changes
-with the passing of time alone.
+kept current where the row is written (the runtime sets it after every step of a process).
+Each row also carries `light_changes_at`, the next moment its light changes with the passing
+of time alone (None: never; long ago: not yet worked out). `catch_up` brings every row whose
+moment has come up to date through that indexed column, so a read shows the light that holds
+now whether or not a scheduler ran, at a cost that follows what changed; the scheduler runs
+`refresh` at `next_change` as well.
 """
 from __future__ import annotations
 
@@ -20,13 +23,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import event, func, or_, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session, selectinload
 
 from .calendar import WorkingCalendar
 from .clock import SHANGHAI
 from .errors import Invalid
-from .models import HumanTask, Light, Problem, ProblemStatus, TaskState
+from .models import HumanTask, Light, Milestone, Problem, ProblemStatus, TaskState
+from .models.base import LONG_AGO
 from .settings import CONFIG_DIR
 
 DEFAULT_FILE = CONFIG_DIR / "lights.toml"
@@ -126,16 +131,36 @@ def update(problem: Problem, tasks: Iterable[HumanTask], calendar: WorkingCalend
     """Set the lights of a problem and of some of its tasks (in the caller's transaction)."""
     rules = rules or load_rules()
     changes = []
-    colour = light_of(problem, calendar, now, rules)
-    if problem.light != colour:
-        changes.append(LightChange("problem", problem.id, problem.id, problem.light, colour))
-        problem.light = colour
+    if change := _set(problem, "problem", problem.id, problem.status != ProblemStatus.CLOSED,
+                      lambda: problem_thresholds(problem, calendar, rules), now):
+        changes.append(change)
     for task in tasks:
-        colour = task_light_of(task, calendar, now, rules)
-        if task.light != colour:
-            changes.append(LightChange("task", task.id, task.problem_id, task.light, colour))
-            task.light = colour
+        if change := _update_task(task, calendar, now, rules):
+            changes.append(change)
     return changes
+
+
+def _update_task(task: HumanTask, calendar: WorkingCalendar, now: datetime, rules: LightRules) -> LightChange | None:
+    return _set(task, "task", task.problem_id, task.state == TaskState.READY,
+                lambda: task_thresholds(task, calendar, rules), now)
+
+
+def _set(row, kind: str, problem_id: int, running: bool, thresholds, now: datetime) -> LightChange | None:
+    """Give a problem or a task the colour it has at `now` and the next moment it changes (a
+    row no longer running is CLOSED for good); the change of colour, if any."""
+    if running:
+        found = thresholds()
+        colour = _colour(found, now)
+        moment = _next(found, colour, now)
+    else:
+        colour, moment = Light.CLOSED, None
+    if row.light_changes_at != moment:
+        row.light_changes_at = moment
+    if row.light == colour:
+        return None
+    change = LightChange(kind, row.id, problem_id, row.light, colour)
+    row.light = colour
+    return change
 
 
 def _open_problems(session: Session):
@@ -157,28 +182,75 @@ def refresh(session: Session, calendar: WorkingCalendar, now: datetime,
     for problem in _open_problems(session):
         changes += update(problem, (), calendar, now, rules)
     for task in _open_tasks(session):
-        colour = task_light_of(task, calendar, now, rules)
-        if task.light != colour:
-            changes.append(LightChange("task", task.id, task.problem_id, task.light, colour))
-            task.light = colour
+        if change := _update_task(task, calendar, now, rules):
+            changes.append(change)
     session.flush()
     return changes
 
 
-def next_change(session: Session, calendar: WorkingCalendar, now: datetime,
-                rules: LightRules | None = None) -> datetime | None:
-    """The earliest moment after `now` at which a light changes with time alone."""
+# A write to what decides a light (deadline, status, a milestone, a task's due time or state)
+# leaves it "to be worked out" unless `update` works it out in the same transaction.
+def _to_work_out(target, value, old, initiator):
+    if value != old:
+        target.light_changes_at = LONG_AGO
+
+
+def _milestone_changed(target, value, old, initiator):
+    if value != old and target.problem is not None:
+        target.problem.light_changes_at = LONG_AGO
+
+
+for _attribute in (Problem.deadline, Problem.status, HumanTask.due_at, HumanTask.state):
+    event.listen(_attribute, "set", _to_work_out)
+for _attribute in (Milestone.due, Milestone.done_at):
+    event.listen(_attribute, "set", _milestone_changed)
+
+
+def stale(session: Session, now: datetime) -> bool:
+    """Whether some row's light has changed by `now` and is not yet stored (indexed look)."""
+    return any(session.scalar(select(model.id).where(model.light_changes_at <= now).limit(1)) is not None
+               for model in (Problem, HumanTask))
+
+
+def catch_up(session: Session, calendar: WorkingCalendar, now: datetime,
+             rules: LightRules | None = None) -> list[LightChange]:
+    """Bring up to date the rows whose light has changed by `now` and only those (found through
+    the indexed `light_changes_at`); what changed."""
     rules = rules or load_rules()
-    moments = []
-    for problem in _open_problems(session):
-        if problem.status != ProblemStatus.CLOSED:
-            thresholds = problem_thresholds(problem, calendar, rules)
-            moments.append(_next(thresholds, _colour(thresholds, now), now))
-    for task in session.scalars(select(HumanTask).where(HumanTask.state == TaskState.READY,
-                                                        HumanTask.due_at.is_not(None))):
-        thresholds = task_thresholds(task, calendar, rules)
-        moments.append(_next(thresholds, _colour(thresholds, now), now))
-    return min((m for m in moments if m is not None), default=None)
+    changes = []
+    due = session.scalars(select(Problem).where(Problem.light_changes_at <= now)
+                          .options(selectinload(Problem.milestones)).order_by(Problem.id).with_for_update())
+    for problem in due:
+        changes += update(problem, (), calendar, now, rules)
+    for task in session.scalars(select(HumanTask).where(HumanTask.light_changes_at <= now)
+                                .order_by(HumanTask.id).with_for_update()):
+        if change := _update_task(task, calendar, now, rules):
+            changes.append(change)
+    session.flush()
+    return changes
+
+
+def next_change(session: Session, now: datetime) -> datetime | None:
+    """The earliest moment at which a light changes with time alone (indexed): `now` when some
+    row's light has changed by now and is not stored yet (`catch_up` brings it up to date)."""
+    if stale(session, now):
+        return now
+    return min((moment for model in (Problem, HumanTask)
+                if (moment := session.scalar(select(func.min(model.light_changes_at))
+                                             .where(model.light_changes_at > now))) is not None), default=None)
+
+
+def work_out_again(session: Session, first_id: int, last_id: int) -> None:
+    """Mark the lights of the problems with ids in [first_id, last_id] and of their tasks to be
+    worked out again (the scheduler's safety net: `catch_up` then works them out)."""
+    problem, task = Problem.__table__, HumanTask.__table__
+    session.execute(sql_update(problem).where(problem.c.id >= first_id, problem.c.id <= last_id,
+                                          or_(problem.c.status != ProblemStatus.CLOSED.value,
+                                              problem.c.light != Light.CLOSED.value))
+                    .values(light_changes_at=LONG_AGO))
+    session.execute(sql_update(task).where(task.c.problem_id >= first_id, task.c.problem_id <= last_id,
+                                       or_(task.c.state == TaskState.READY.value, task.c.light != Light.CLOSED.value))
+                    .values(light_changes_at=LONG_AGO))
 
 
 def counts(session: Session, statement, column) -> dict[str, int]:

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from . import clock
 from .errors import NotFound
 from .escalation.targets import resolve
-from .models import (Channel, Escalation, HumanTask, Notification, NotificationStatus, Official, Post,
+from .models import (Channel, DeadlineKind, Escalation, HumanTask, Notification, NotificationStatus, Official, Post,
                      ProcessInstance, TaskState, Unit, User, UserRole)
 from .organization import unit_heads
 from .settings import NotificationSettings
@@ -56,19 +56,122 @@ DELIVERY_HEADER = "X-Duban-Delivery"    # the notification id: a gateway can dro
 SUBJECT_LENGTH = 200
 
 
+# -- wording: a notice is stored as codes with parameters, worded in the reader's language ------
+
+# Each code's Chinese wording (the source language; the pages translate the same sentence from
+# the catalog). Parameters ending in `_at` are moments (ISO), shown in Beijing time; `_on` are
+# days (ISO). A notice keeps its wording in `payload["words"]`: {"subject": [[code, params]],
+# "body": [[code, params], ...]}; the stored subject and body are the Chinese, for the email,
+# the webhook and the rows written before codes existed.
+NOTICES = {
+    "task.subject": "新待办：%(task)s（%(code)s）",
+    "task.body": "问题 %(code)s「%(title)s」有一项新的待办「%(task)s」，",
+    "task.sent_back.subject": "退回：%(task)s（%(code)s）",
+    "task.sent_back.body": "问题 %(code)s「%(title)s」的「%(step)s」将工作退回到「%(task)s」，请根据意见重新办理，",
+    "task.due": "请于%(due_at)s（北京时间）前办理。",
+    "task.soon": "请及时办理。",
+    "process.subject": "%(element)s：%(code)s %(title)s",
+    "process.level_subject": "【%(rule)s】%(element)s：%(code)s %(title)s",
+    "process.level": "【%(rule)s】",
+    "process.done": "问题 %(code)s「%(title)s」的「%(element)s」已于%(now_at)s办理完成（%(process)s）。",
+    "process.reached": "问题 %(code)s「%(title)s」的%(process)s流程已于%(now_at)s到达「%(element)s」。",
+    "extension.requested.subject": "延期申请：%(code)s",
+    "extension.requested.body": ("%(who)s 申请将问题 %(code)s「%(title)s」的整改时限由 %(from_on)s 延至 %(to_on)s。"
+                                 "理由：%(reason)s"),
+    "extension.refused.subject": "延期申请未获批准：%(code)s",
+    "extension.refused.body": "问题 %(code)s「%(title)s」的延期申请未获批准，整改时限仍为 %(deadline_on)s。",
+    "extension.approved.subject": "延期申请已批准：%(code)s",
+    "extension.approved.body": "问题 %(code)s「%(title)s」的整改时限由 %(from_on)s 延至 %(to_on)s。",
+    "extension.note": "说明：%(note)s",
+    "escalation.subject": "【%(rule)s】%(code)s %(title)s",
+    "escalation.problem": "问题 %(code)s「%(title)s」",
+    "escalation.before_deadline": "距整改时限已不足%(days)s个工作日。\n",
+    "escalation.overdue_days": "已超过整改时限%(days)s个工作日。\n",
+    "escalation.overdue": "已超过整改时限。\n",
+    "escalation.repeat": "第%(level)s级督办已累计%(count)s次。\n",
+    "escalation.event.listed_case_missed": "挂牌督办期限已过仍未完成整改。\n",
+    "escalation.event.commitment_missed": "约谈整改承诺未按期兑现。\n",
+    "escalation.event.false_rectification": "经核查存在虚假整改、敷衍整改。\n",
+    "escalation.event": "流程报告：%(event)s。\n",
+    "escalation.fired": "触发督办。\n",
+    "escalation.level": "督办等级：第%(level)s级 %(rule)s\n",
+    "escalation.where": "所属区域：%(region)s；牵头单位：%(unit)s；责任人：%(responsible)s\n",
+    "escalation.deadline": "整改时限：%(deadline_on)s（%(deadline_kind)s）\n",
+    "escalation.deadline_kind": "整改时限：%(deadline_kind)s\n",
+    "escalation.no_deadline": "整改时限：未设定\n",
+    "escalation.expected.1": "工作要求：请抓紧推进整改，确保在整改时限内完成，并及时报送整改进展。\n",
+    "escalation.expected.2": "工作要求：请立即整改，并书面说明逾期原因、下一步措施和完成时间。\n",
+    "escalation.expected.3": "工作要求：该问题已专函督办、挂牌督办：请在督办期限内完成整改，逐项报送整改情况。\n",
+    "escalation.expected.4": "工作要求：将对党政主要负责同志进行约谈：请按约谈通知准时参加，约谈后30日内提交书面整改承诺。\n",
+    "escalation.expected.5": "工作要求：已移送纪委监委追责问责：请配合核实，如实说明情况。\n",
+    "escalation.expected": "工作要求：请按督办要求落实整改，并及时报送整改情况。\n",
+    "escalation.targets": "督办对象：%(targets)s\n",
+    "escalation.fired_at": "发出时间：%(fired_at)s",
+    "bulletin.subject": "督察整改工作通报第%(number)s期（%(day)s）已发布",
+    "bulletin.body": "%(day)s的督察整改工作通报已生成，请查阅。",
+}
+
+
+def words(key: str, /, **params) -> list:
+    """One sentence of a notice: its code and parameters (JSON-ready)."""
+    if key not in NOTICES:
+        raise KeyError(f"no notice wording {key!r}")
+    return [key, params]
+
+
+def chinese_params(params: dict) -> dict:
+    shown = {}
+    for key, value in params.items():
+        if isinstance(value, str) and key.endswith("_at"):
+            value = beijing(datetime.fromisoformat(value))
+        elif isinstance(value, str) and key.endswith("_on"):
+            value = chinese_date(datetime.fromisoformat(value).date()) if value else "—"
+        elif key == "deadline_kind" and isinstance(value, str):
+            value = _deadline_kind(value)
+        elif value is None:
+            value = "未确定" if key == "responsible" else "—"
+        shown[key] = value
+    return shown
+
+
+def _deadline_kind(value: str) -> str:
+    try:
+        return DeadlineKind(value).label
+    except ValueError:
+        return value
+
+
+def say(parts: list) -> str:
+    """The Chinese text of a notice's sentences."""
+    return "".join(NOTICES[code] % chinese_params(params) for code, params in parts)
+
+
 # -- writing: in the caller's transaction -------------------------------------------------------
 
 def notify(session: Session, *, officials: Iterable[Official | int] = (), users: Iterable[User | int] = (),
-           subject: str, body: str, kind: str, problem_id: int | None = None, payload: dict | None = None,
+           subject: str | list | None = None, body: str | list | None = None, kind: str,
+           problem_id: int | None = None, payload: dict | None = None,
            channels: NotificationSettings | None = None) -> list[Notification]:
     """Write the notices for these recipients in the caller's transaction; the rows written.
+
+    `subject` and `body` are text, or sentences (`words`): those are kept as codes with their
+    parameters in the payload, so that each reader sees them in their language.
 
     Officials and users may be given as rows or ids; an official with an account and that
     account are one recipient, told once. `channels` says which channels besides in-app exist
     (the Duban's settings; the environment when not given)."""
     channels = channels or NotificationSettings.from_env()
     now = clock.now()
-    subject = _one_line(subject)
+    payload = dict(payload or {})
+    wording = {}
+    if isinstance(subject, list):
+        wording["subject"], subject = subject, say(subject)
+    if isinstance(body, list):
+        wording["body"], body = body, say(body)
+    if wording:
+        payload["words"] = wording
+    subject = _one_line(subject or "")
+    body = body or ""
     if len(subject) > SUBJECT_LENGTH:
         subject = subject[:SUBJECT_LENGTH - 1] + "…"
     rows: list[Notification] = []
@@ -85,7 +188,7 @@ def notify(session: Session, *, officials: Iterable[Official | int] = (), users:
             rows.append(Notification(
                 channel=channel, status=NotificationStatus.SENT if inapp else NotificationStatus.PENDING,
                 kind=kind, user_id=user.id if user else None, official_id=official.id if official else None,
-                address=address, problem_id=problem_id, subject=subject, body=body, payload=payload or {},
+                address=address, problem_id=problem_id, subject=subject, body=body, payload=payload,
                 created_at=now, attempts=0, next_attempt_at=None if inapp else now, sent_at=now if inapp else None))
     session.add_all(rows)
     session.flush()
@@ -138,15 +241,15 @@ def task_assigned(session: Session, task: HumanTask, channels: NotificationSetti
     if not users and not officials:
         return []
     problem = task.problem
-    when = f"请于{beijing(task.due_at)}（北京时间）前办理。" if task.due_at else "请及时办理。"
+    when = words("task.due", due_at=task.due_at.isoformat()) if task.due_at else words("task.soon")
+    named = {"task": task.name, "code": problem.code}
     if sent_back_from is not None:
-        subject = f"退回：{task.name}（{problem.code}）"
-        body = (f"问题 {problem.code}「{problem.title}」的「{sent_back_from.name}」将工作退回到「{task.name}」，"
-                f"请根据意见重新办理，{when}")
+        subject = [words("task.sent_back.subject", **named)]
+        body = [words("task.sent_back.body", **named, title=problem.title, step=sent_back_from.name), when]
         kind = "task_sent_back"
     else:
-        subject = f"新待办：{task.name}（{problem.code}）"
-        body = f"问题 {problem.code}「{problem.title}」有一项新的待办「{task.name}」，{when}"
+        subject = [words("task.subject", **named)]
+        body = [words("task.body", **named, title=problem.title), when]
         kind = "task_assigned"
     return notify(session, officials=officials, users=users, subject=subject, body=body, kind=kind,
                   problem_id=problem.id, channels=channels,
@@ -216,16 +319,18 @@ def element_notice(session: Session, instance: ProcessInstance, *, element_id: s
               "now": beijing(clock.now())}
     if escalation is not None:
         values.setdefault("level_name", escalation.rule_name)
-    label = f"【{escalation.rule_name}】" if escalation is not None else ""
-    subject = f"{label}{name}：{problem.code} {problem.title}"
-    if message:
-        body = fill(message, values)
-    elif was_task:
-        body = f"问题 {problem.code}「{problem.title}」的「{name}」已于{values['now']}办理完成（{process}）。"
+    named = {"element": name, "code": problem.code, "title": problem.title}
+    if escalation is not None:
+        subject = [words("process.level_subject", rule=escalation.rule_name, level=escalation.level, **named)]
     else:
-        body = f"问题 {problem.code}「{problem.title}」的{process}流程已于{values['now']}到达「{name}」。"
-    if escalation is not None and not message:
-        body = f"{label}{body}"
+        subject = [words("process.subject", **named)]
+    if message:  # the process author's own words
+        body = fill(message, values)
+    else:
+        body = [words("process.done" if was_task else "process.reached", **named, process=process,
+                      now_at=clock.now().isoformat())]
+        if escalation is not None:
+            body.insert(0, words("process.level", rule=escalation.rule_name, level=escalation.level))
     return notify(session, officials=officials, subject=subject, body=body, kind="process_notice",
                   problem_id=problem.id, channels=channels,
                   payload={"instance_id": instance.id, "process": instance.definition.key, "element": element_id,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Select, case, false, func, literal, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -37,6 +37,7 @@ class NewProblem:
     deadline: date | None = None
     sites: list[str] = field(default_factory=list)
     milestones: list[tuple[str, date]] = field(default_factory=list)
+    ladder_from: datetime | None = None  # a grace date's start: the ladder counts from it (default: now)
 
 
 def register(session: Session, new: NewProblem, actor: User | None) -> Problem:
@@ -81,7 +82,7 @@ def register(session: Session, new: NewProblem, actor: User | None) -> Problem:
         category=new.category, region=region, lead_unit=lead_unit, responsible_official=responsible,
         leading_official=leading, industry_unit=industry, cooperating_units=cooperating, target=new.target,
         measures=new.measures, deadline_kind=new.deadline_kind, deadline=new.deadline,
-        status=ProblemStatus.REGISTERED, registered_at=clock.now(),
+        status=ProblemStatus.REGISTERED, registered_at=clock.now(), ladder_from=new.ladder_from or clock.now(),
         sites=[Site(name=name) for name in new.sites],
         milestones=[Milestone(title=title, due=due) for title, due in new.milestones])
     session.add(problem)
@@ -91,7 +92,8 @@ def register(session: Session, new: NewProblem, actor: User | None) -> Problem:
                       "code": problem.code, "title": problem.title, "source": problem.source.value,
                       "batch": problem.batch, "lead_unit": lead_unit.name, "responsible": responsible.name,
                       "leading_official": leading.name if leading else None,
-                      "deadline": new.deadline.isoformat() if new.deadline else None})
+                      "deadline": new.deadline.isoformat() if new.deadline else None,
+                      **({"ladder_from": new.ladder_from.isoformat()} if new.ladder_from else {})})
     return problem
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.util.task import TaskState as SpiffState
 
 from . import clock, incidents, ledger, lights
-from .assignment import ChainRole, assign
+from .assignment import ChainRole, assign, subject_of
 from .errors import Conflict, DubanError, Invalid, NotFound
 from .ledger import Action
 from .models import (DefinitionStatus, HumanTask, Incident, IncidentStatus, InstanceStatus, ProcessDefinition, ProcessInstance, Role,
@@ -260,7 +260,7 @@ def _realign(session, runtime, instance, workflow, actor, target) -> list[dict]:
         row.element_id, row.name = spec.bpmn_id, spec.bpmn_name or spec.bpmn_id
         lane = spec.lane or ""
         if lane != row.lane:
-            who = assign(session, problem, runtime.lane_roles.get(lane, ChainRole.OFFICE))
+            who = assign(session, problem, runtime.lane_roles.get(lane, ChainRole.OFFICE), subject_of(session, instance))
             row.lane, row.assignee_id = lane, who.assignee_id
             row.candidate_unit_id, row.candidate_role = who.candidate_unit_id, who.candidate_role
         due = runtime._due(getattr(spec, "extensions", {}).get("properties", {}), problem, start=row.created_at)

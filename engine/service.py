@@ -2,40 +2,37 @@
 and the scheduler call."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Callable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import accounts, clock, evidence, evidence_types, extensions, ledger, notifications, problems, tasks
-from . import calendar_store, incidents, lights, repair, version_migration, sign_in as guarded_sign_in
-from . import organization_admin as org_admin
+from . import accounts, clock, extensions, ledger, notifications, problems, tasks
+from . import incidents, lights, repair, version_migration, sign_in as guarded_sign_in
 from .calendar import WorkingCalendar
 from .db import Database
-from .errors import Conflict, DubanError, Forbidden, NotFound, Unauthenticated
+from .errors import Conflict, Forbidden, NotFound, Unauthenticated
 from .ledger import Action
 from .incident_desk import IncidentDesk, Wakening
-from .models import Escalation, EvidenceFile, IncidentStatus, Official, Post, Problem, ProcessDefinition, Role, User
+from .models import Escalation, Official, Post, Problem, ProcessDefinition, Role, User
 from .settings import BPMN_DIR, Settings
-from .escalation import firing, rules
+from .escalation import due_moments, firing, gaps, rules
 from .escalation import ladder as ladder_module
 from .escalation.targets import resolve
 from .scheduling import signal as scheduling_signal
 from .workflow import purpose, versions
 from .workflow.runtime import Runtime
-from .workflow.sandbox import rehearsal
-
-DEFAULT_PROCESS = "rectification"
-# what a door wants back from an action, built inside its transaction: (session, id) -> answer
-Answer = Callable[[Session, int], Any]
-# the same for a calendar change: (session, the calendar as changed, what the change did) -> answer
-CalendarAnswer = Callable[[Session, WorkingCalendar, dict], Any]
+from .areas import DEFAULT_PROCESS, Answer
+from .areas.bulletin import BulletinActions
+from .areas.calendar import CalendarActions
+from .areas.evidence import EvidenceActions
+from .areas.incidents import IncidentActions
+from .areas.ledgers import LedgerImports
+from .areas.organisation import OrganisationActions
+from .areas.repairs import RepairActions
 
 
 @dataclass(frozen=True)
@@ -48,21 +45,37 @@ class Firing:
     due_at: datetime
     targets: list[dict]
     escalation_id: int | None = None
+    passed_over: list[dict] = field(default_factory=list)  # the rungs it enters the ladder in place of
+    missing: list[dict] = field(default_factory=list)  # planned: the vacant head posts that will hold it (党政同责)
+
+    @property
+    def held(self) -> bool:
+        return bool(self.missing)
 
     @classmethod
     def of(cls, escalation: Escalation) -> "Firing":
         return cls(escalation.problem.code, escalation.level, escalation.rule_name, escalation.due_at,
-                   escalation.targets, escalation.id)
+                   escalation.targets, escalation.id, [
+                       {"level": p.level, "rule": p.rule_code, "name": p.rule_name, "due_at": p.due_at}
+                       for p in escalation.passed_over])
 
     @classmethod
     def planned(cls, session, due, heads: dict | None = None) -> "Firing":
+        """A firing the ladder will make; `missing` says, by the sweep's own rule, which head
+        posts are vacant now so that it will be held as an organisation gap instead."""
         problem = session.get(Problem, due.problem_id)
         return cls(problem.code, due.rule["level"], due.rule["name"], due.moment,
-                   resolve(session, problem, due.rule["targets"], heads))
+                   resolve(session, problem, due.rule["targets"], heads), passed_over=[
+                       {"level": p.rule["level"], "rule": p.rule["code"], "name": p.rule["name"], "due_at": p.moment}
+                       for p in due.passed_over],
+                   missing=gaps.missing_heads(session, problem, due.rule["targets"], heads))
 
     def line(self) -> str:
         names = "、".join(f"{t['name']}（{t.get('title') or t['role']}）" for t in self.targets)
-        return f"{self.problem_code}  L{self.level} {self.rule_name}  {names}"
+        levels = ", ".join(f"L{passed['level']}" for passed in self.passed_over)
+        passed = f"  (passed over: {levels})" if levels else ""
+        held = f"  (held: {gaps.describe_missing(self.missing)})" if self.missing else ""
+        return f"{self.problem_code}  L{self.level} {self.rule_name}  {names}{passed}{held}"
 
 
 # the shipped ladder processes set no problemStatus on purpose: the problem's own process does
@@ -70,7 +83,13 @@ SHIPPED_WARNINGS = "shipped with the release"
 SHIPPED_NOTE = "随版本发布"   # the 版本说明 of a shipped diagram's version
 
 
-class Duban:
+class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, CalendarActions, BulletinActions,
+            OrganisationActions):
+    """Duban's actions, each one transaction. The areas' actions are in engine/areas/ (Excel
+    ledgers, evidence, incidents, repairs, the calendar, the bulletin, the organisation); the
+    rest (who is acting, process definitions, problems, tasks, the ladder, lights, notices,
+    audit) are here."""
+
     def __init__(self, settings: Settings, runtime: Runtime | None = None, **engine_options):
         """`engine_options` go to SQLAlchemy's create_engine (`duban serve` sizes the pool)."""
         self.settings = settings
@@ -254,77 +273,6 @@ class Duban:
             self.runtime.start(session, definition, problem, actor)
             return answer(session, problem.id) if answer else problem.id
 
-    # -- Excel ledgers (整改台账) ------------------------------------------------------------------
-
-    def import_ledger(self, user_id: int | None, content: bytes, confirm: bool = False, skip_refused: bool = False,
-                      filename: str = "", process_key: str = DEFAULT_PROCESS, progress=None, committed=None) -> dict:
-        """Read an office's ledger (环督办 only). A dry run (the default) only reports, row by
-        row, with the sheet's unfinished import run if it has one; `confirm` creates the
-        regions, units and officials it names that Duban lacks and registers every good row,
-        starting its process, in batches that each commit within
-        DUBAN_IMPORT_BATCH_SECONDS, under an import run record that resumes where it stopped
-        when the same sheet is confirmed again (engine/excel/batches.py). A confirmed import
-        with refused rows imports nothing unless `skip_refused` is given; codes Duban already
-        has are reported as duplicates and left alone. `progress(done, total)` is called
-        after each row, `committed(run)` after each batch that committed."""
-        import hashlib
-
-        from .excel import batches, importing, runs, sheet
-
-        if user_id is not None:
-            with self.db.reading() as session:
-                allowed = self.actor(session, user_id).has_role(Role.ADMIN)
-            if not allowed:
-                self.deny(user_id, "import a ledger", "problem", None)
-        table = sheet.read(content, self.settings.imports)
-        if confirm:
-            return batches.ConfirmedImport(self, user_id, table, content, filename, skip_refused, process_key,
-                                           progress, committed).run()
-        digest = hashlib.sha256(content).hexdigest()
-        with self.db.reading() as session:
-            plan = importing.analyse(session, table, progress, sheet_sha256=digest)
-            return plan.report(run=runs.describe(runs.unfinished(session, digest), clock.now()))
-
-    def mark_stopped_imports(self) -> list[int]:
-        """Mark the import runs whose process is gone as interrupted (at start-up); their ids."""
-        from .excel import runs
-
-        with self.db.reading() as session:
-            if not runs.any_stopped(session, clock.now()):
-                return []
-        with self.db.transaction() as session:
-            return [run.id for run in runs.mark_stopped(session, clock.now())]
-
-    def export_ledger(self, user_id: int | None, wanted: problems.ProblemFilter | None = None,
-                      progress=None) -> bytes:
-        """The ledger as .xlsx, in the columns an import reads: the problems the caller may see
-        (`user_id` None: all of them); `progress(done, total)` is called after each row."""
-        from .excel import exporting
-
-        with self.db.reading() as session:
-            if user_id is None:
-                statement = select(Problem)
-            else:
-                statement = problems.query(session, self.actor(session, user_id), wanted or problems.ProblemFilter())
-            rows = session.scalars(statement.order_by(Problem.id).options(
-                selectinload(Problem.cooperating_units), selectinload(Problem.sites),
-                selectinload(Problem.region), selectinload(Problem.lead_unit),
-                selectinload(Problem.responsible_official), selectinload(Problem.leading_official))).all()
-            return exporting.write(rows, progress=progress)
-
-    def upload_evidence(self, user_id: int, problem_id: int, filename: str, content_type: str,
-                        content: bytes) -> EvidenceFile:
-        with self.db.transaction() as session:
-            actor = self.actor(session, user_id)
-            problem = problems.get(session, problem_id)
-            if problems.may_see(actor, problem):
-                return evidence.store(session, self.settings.evidence_path, problem, filename, content_type,
-                                      content, actor, evidence_types.load_policy(self.settings.evidence_types))
-        self.deny(user_id, "add evidence to this problem", "problem", problem_id, problem_id)
-
-    def evidence_path(self, row: EvidenceFile) -> Path:
-        return evidence.path_for(self.settings.evidence_path, row.sha256)
-
     # -- tasks ---------------------------------------------------------------------------------
 
     def complete_task(self, user_id: int, task_id: int, data: dict, answer: Answer | None = None):
@@ -359,65 +307,6 @@ class Duban:
         instance per transaction: [(instance id, timer names)], with `.incidents`."""
         return self.incident_desk.wake_due()
 
-    # -- incidents (流程异常) ----------------------------------------------------------------------
-
-    def incidents(self, user_id: int, status: IncidentStatus | None = None, page: int = 1,
-                  per_page: int = 20) -> tuple[list[incidents.View], int]:
-        """Incidents, newest first (admins and the discipline office)."""
-        return self.incident_desk.listing(user_id, status, page, per_page)
-
-    def incident(self, user_id: int, incident_id: int) -> incidents.View:
-        return self.incident_desk.get(user_id, incident_id)
-
-    def retry_incident(self, user_id: int, incident_id: int, reason: str | None = None) -> incidents.View:
-        """Run an incident's failed step again now (admins), with the reason if one is given
-        (kept in the ledger); 409 when it is resolved."""
-        return self.incident_desk.retry(user_id, incident_id, reason)
-
-    # -- repairing running work (流程修复, admins) ------------------------------------------------
-
-    def move_token(self, user_id: int, instance_id: int | None, reason, to_element: str,
-                   from_element: str | None = None, incident_id: int | None = None) -> repair.Repaired:
-        """Move an instance's token to another element (redo or skip a step), with a reason."""
-        return self.repair_desk.move(user_id, instance_id, reason, to_element, from_element, incident_id)
-
-    def cancel_instance(self, user_id: int, instance_id: int | None, reason,
-                        incident_id: int | None = None) -> repair.Repaired:
-        """End an instance (终止流程); its problem stays, the reason in its timeline."""
-        return self.repair_desk.cancel(user_id, instance_id, reason, incident_id)
-
-    def migrate_instance(self, user_id: int, instance_id: int | None, reason, to_version, choices=None,
-                         process: str | None = None, incident_id: int | None = None) -> repair.Repaired:
-        """Put one instance on another version of its process."""
-        return self.repair_desk.migrate(user_id, instance_id, reason, to_version, choices, process, incident_id)
-
-    def incident_case(self, user_id: int, incident_id: int, target_version: int | None = None) -> dict:
-        """An incident with what its repair needs (its page): version, diagram, data, elements
-        (and those of `target_version`, to choose where a task without counterpart goes)."""
-        with self.db.reading() as session:
-            incident = incidents.get(session, incident_id)
-            if self.actor(session, user_id).has_role(Role.ADMIN):
-                return repair.incident_case(session, self.runtime, incident, target_version)
-            problem_id = incident.problem_id
-        self.deny(user_id, f"read incident {incident_id}", "incident", incident_id, problem_id)
-
-    def migration_dry_run(self, user_id: int, key: str, version: int, to_version, page: int = 1,
-                          per_page: int = 20) -> version_migration.DryRun:
-        """What migrating the open instances of a version would change (nothing is changed)."""
-        with self.db.reading() as session:
-            if self.actor(session, user_id).has_role(Role.ADMIN):
-                return version_migration.dry_run(session, self.runtime, key, version, to_version, page, per_page)
-        self.deny(user_id, f"plan the migration of {key} version {version}", "process_definition", None)
-
-    def migrate_version(self, user_id: int, key: str, version: int, to_version, reason, choices=None,
-                        instance_choices=None, limit: int = 100):
-        """Migrate up to `limit` open instances of a version, one transaction each."""
-        with self.db.reading() as session:
-            allowed = self.actor(session, user_id).has_role(Role.ADMIN)
-        if not allowed:
-            self.deny(user_id, f"migrate the instances of {key} version {version}", "process_definition", None)
-        return self.migrations.run(user_id, key, version, to_version, reason, choices, instance_choices, limit)
-
     # -- the escalation ladder -----------------------------------------------------------------
 
     def escalation_rules(self) -> rules.Ladder:
@@ -433,14 +322,18 @@ class Duban:
 
     def sweep(self, dry_run: bool = False) -> list[Firing]:
         """Fire everything on the ladder due by the engine's clock, each firing once and in
-        its own transaction; a dry run only lists it."""
+        its own transaction; a dry run only lists it. Only the problems whose next rung is due
+        (or to be worked out, or held as a gap) are looked at. A firing that fails leaves its
+        problem due, for the next sweep, and the others fire; the first failure is raised
+        after them."""
         done: list[Firing] = []
+        failure: BaseException | None = None
         for _ in range(10):  # a firing can make a repeat trigger due (the second yellow card)
             now = clock.now()
             with self.db.transaction() as session:
                 self._calendar(session)
                 ladder = rules.current(session)
-                due = firing.pending(session, ladder, self.runtime.calendar, now)
+                due = firing.pending(session, ladder, self.runtime.calendar, now, record=not dry_run)
                 if dry_run:
                     return [Firing.planned(session, d) for d in due]
             fired_now = 0
@@ -448,12 +341,20 @@ class Duban:
                 try:
                     with self.db.transaction() as session:
                         escalation = firing.fire(session, item, ladder, self.runtime, now)
+                        if escalation is None:
+                            continue  # held: an organisation gap (党政同责), listed for the office
                         done.append(Firing.of(escalation))
                         fired_now += 1
                 except IntegrityError:
                     continue  # fired meanwhile by another sweep or scheduler
+                except Exception as error:  # noqa: BLE001 - one failing firing stays one failure
+                    failure = failure or error
+                    with self.db.transaction() as session:
+                        due_moments.store(session, {item.problem_id: item.moment})
             if not fired_now:
                 break
+        if failure is not None:
+            raise failure
         return done
 
     def forecast(self, working_days: int) -> list[Firing]:
@@ -502,110 +403,6 @@ class Duban:
                 return answer(session, request_id) if answer else None
         self.deny(user_id, f"decide extension request {request_id}", "extension_request", request_id, problem_id)
 
-    # -- the working-day calendar (工作日) -------------------------------------------------------
-
-    @contextmanager
-    def scripts_first(self, rehearse: Callable[[Session], None]) -> Iterator[None]:
-        """On SQLite, where a write transaction locks out every other writer, the scripts of
-        the action inside this block run before it: `rehearse(session)` (a Runtime.rehearse_*
-        call, on a session that only reads) meets them, and the action finds them answered
-        (workflow/sandbox/rehearsal.py). A rehearsal that cannot run is the action's to meet."""
-        if not self.db.is_sqlite:
-            yield
-            return
-        with rehearsal.rehearsed():
-            try:
-                with self.db.reading() as session:
-                    self.current_calendar(session)
-                    rehearse(session)
-            except DubanError:
-                pass
-            yield
-
-    def _calendar(self, session: Session) -> WorkingCalendar:
-        """The runtime's calendar, first brought in step with the database: the years of
-        config/calendar.toml the database lacks are seeded (in this transaction), and the
-        overrides are reloaded when their revision moved (another process changed them).
-        Called at the start of every action that counts working days."""
-        calendar_store.seed(session)
-        calendar_store.sync(session, self.runtime.calendar)
-        return self.runtime.calendar
-
-    def current_calendar(self, session: Session | None = None) -> WorkingCalendar:
-        """The calendar as the database has it now (for readers: one cheap query)."""
-        if session is not None:
-            calendar_store.sync(session, self.runtime.calendar)
-            return self.runtime.calendar
-        with self.db.reading() as reading:
-            if not calendar_store.missing_seeds(reading):
-                calendar_store.sync(reading, self.runtime.calendar)
-                return self.runtime.calendar
-        with self.db.transaction() as writing:
-            return self._calendar(writing)
-
-    def calendar_year(self, year: int) -> dict:
-        calendar = self.current_calendar()
-        with self.db.reading() as session:
-            return calendar_store.year_view(session, calendar, year)
-
-    def calendar_day(self, day) -> dict:
-        calendar = self.current_calendar()
-        with self.db.reading() as session:
-            return calendar_store.day_view(session, calendar, day)
-
-    def declare_calendar_year(self, user_id: int, year: int, body, answer: CalendarAnswer | None = None):
-        """Enter a year's whole holiday arrangement (环督办): `body` is the list of its days
-        (or {"days", "note"}); it replaces that year's overrides and the year is no longer
-        provisional."""
-        return self._change_calendar(user_id, f"declare the {year} calendar", str(year),
-                                     lambda session, actor: calendar_store.declare_year(session, year, body, actor),
-                                     answer)
-
-    def withdraw_calendar_year(self, user_id: int, year: int, answer: CalendarAnswer | None = None):
-        return self._change_calendar(user_id, f"withdraw the {year} calendar", str(year),
-                                     lambda session, actor: calendar_store.withdraw_year(session, year, actor),
-                                     answer)
-
-    def set_calendar_day(self, user_id: int, day, data, answer: CalendarAnswer | None = None):
-        return self._change_calendar(user_id, f"change the calendar on {day}", str(day),
-                                     lambda session, actor: calendar_store.set_day(
-                                         session, day, *calendar_store.validate_day_change(data), actor), answer)
-
-    def remove_calendar_day(self, user_id: int, day, answer: CalendarAnswer | None = None):
-        return self._change_calendar(user_id, f"change the calendar on {day}", str(day),
-                                     lambda session, actor: calendar_store.remove_day(session, day, actor), answer)
-
-    def _change_calendar(self, user_id: int, what: str, subject: str, change, answer: CalendarAnswer | None = None):
-        """One calendar change in one transaction, with what was counted on the old calendar
-        counted again: working-day due times of ready tasks, and every light. Other processes
-        pick the change up at their next action; the scheduler plans again (told by the same
-        commit). What it did, as plain data; given `answer`, what `answer(session, calendar,
-        change)` builds inside the transaction."""
-        try:
-            with self.db.transaction() as session:
-                self._calendar(session)
-                actor = self.actor(session, user_id)
-                if actor.has_role(Role.ADMIN):
-                    done = change(session, actor)
-                    fresh = calendar_store.build(session)
-                    moved = self.runtime.recompute_working_dues(session, fresh, actor)
-                    changed = lights.refresh(session, fresh, clock.now(), self.runtime.light_rules)
-                    result = {"year": done.year, "declared": done.declared,
-                              "days_changed": [d.isoformat() for d in done.moved],
-                              "tasks_rescheduled": [task.id for task, _, _ in moved],
-                              "lights_changed": len(changed)}
-                    scheduling_signal.changed(session)
-                    if answer:
-                        result = answer(session, fresh, result)
-                else:
-                    result = None
-        except IntegrityError:
-            raise Conflict("the calendar was changed by someone else at the same moment; try again") from None
-        if result is None:
-            self.deny(user_id, what, "calendar_year", subject)
-        self.runtime.calendar.adopt(fresh.arrangement)
-        return result
-
     # -- traffic lights (红黄绿灯) ----------------------------------------------------------------
 
     def refresh_lights(self) -> int:
@@ -614,10 +411,21 @@ class Duban:
             calendar = self._calendar(session)
             return len(lights.refresh(session, calendar, clock.now(), self.runtime.light_rules))
 
+    def current_lights(self) -> int:
+        """Bring up to date the lights that have changed by the engine's clock since they were
+        stored (only those: an indexed look when none has), so that what is read next shows the
+        light that holds now whether or not a scheduler ran; how many changed."""
+        now = clock.now()
+        with self.db.reading() as session:
+            if not lights.stale(session, now):
+                return 0
+        with self.db.transaction() as session:
+            return len(lights.catch_up(session, self._calendar(session), now, self.runtime.light_rules))
+
     def next_light_change(self):
         """The next moment a light changes with time alone (None: none will)."""
         with self.db.reading() as session:
-            return lights.next_change(session, self.current_calendar(session), clock.now(), self.runtime.light_rules)
+            return lights.next_change(session, clock.now())
 
     def schedule_changed(self) -> None:
         """Tell the scheduler to plan again (in this process at once, in others through
@@ -643,165 +451,6 @@ class Duban:
         """Mark every unread notice of the caller read; how many were."""
         with self.db.transaction() as session:
             return notifications.mark_all_read(session, self.actor(session, user_id))
-
-    # -- the daily bulletin (一天一通报) ---------------------------------------------------------
-
-    def make_bulletin(self, user_id: int | None, day=None, remake: bool = False):
-        """Issue the bulletin of `day` (default: today, Beijing time) and return it with whether
-        it was made now; a day already issued returns the stored bulletin unless `remake`.
-        Administrators make and remake on demand; None is the scheduler or the command line."""
-        from . import bulletin as bulletins
-
-        day = bulletins.parse_day(day) if day is not None else clock.today()
-        try:
-            with self.db.transaction() as session:
-                calendar = self._calendar(session)
-                actor = self.actor(session, user_id)
-                if actor is None or actor.has_role(Role.ADMIN):
-                    record, made = bulletins.issue(session, day, calendar, actor, remake)
-                    if made:
-                        notifications.notify(session, users=bulletins.audience(session), kind="bulletin.issued",
-                                             subject=f"督察整改工作通报第{record.number}期（{day.isoformat()}）已发布",
-                                             body=f"{day.isoformat()}的督察整改工作通报已生成，请查阅。",
-                                             payload={"day": day.isoformat(), "number": record.number},
-                                             channels=self.settings.notifications)
-                    return bulletins.Bulletin.from_record(record), made
-        except IntegrityError:  # issued meanwhile by another process: the one stored stands
-            with self.db.reading() as session:
-                return bulletins.Bulletin.from_record(bulletins.get(session, day)), False
-        self.deny(user_id, f"make the bulletin of {day.isoformat()}", "bulletin", day.isoformat())
-
-    def bulletin(self, day, user_id: int | None = None):
-        """The bulletin issued for `day` (readers: administrators, the discipline office, leaders)."""
-        from . import bulletin as bulletins
-
-        day = bulletins.parse_day(day)
-        with self.db.reading() as session:
-            if bulletins.may_read(self.actor(session, user_id)):
-                return bulletins.Bulletin.from_record(bulletins.get(session, day))
-        self.deny(user_id, f"read the bulletin of {day.isoformat()}", "bulletin", day.isoformat())
-
-    def supervision_notice(self, escalation_id: int, user_id: int | None = None):
-        """The 督办单 of an urging or a supervised case (engine/supervision_notice.py), for whoever
-        may see its problem; NotFound for another rung."""
-        from . import supervision_notice
-        from .models import Escalation
-
-        calendar = self.current_calendar()
-        with self.db.reading() as session:
-            escalation = session.get(Escalation, escalation_id)
-            viewer = self.actor(session, user_id)
-            if escalation is None or user_id is None or (viewer is not None
-                                                         and problems.may_see(viewer, escalation.problem)):
-                return supervision_notice.compose(session, escalation_id, calendar)
-            problem_id = escalation.problem_id
-        self.deny(user_id, f"read the supervision notice {escalation_id}", "escalation", escalation_id, problem_id)
-
-    def bulletins(self, user_id: int | None = None) -> list:
-        """Every bulletin issued, newest day first."""
-        from . import bulletin as bulletins
-
-        with self.db.reading() as session:
-            if bulletins.may_read(self.actor(session, user_id)):
-                return [bulletins.Bulletin.from_record(r) for r in bulletins.listing(session)]
-        self.deny(user_id, "read the bulletins", "bulletin", None)
-
-    def bulletin_due(self):
-        """The scheduler's step: issue today's bulletin when today is a working day and its time
-        (DUBAN_BULLETIN_TIME) has passed; the day's bulletin if made now, None otherwise."""
-        from . import bulletin as bulletins
-
-        with self.db.reading() as session:
-            day = bulletins.due_day(session, self.current_calendar(session), clock.now(), bulletins.issue_time())
-        if day is None:
-            return None
-        made, fresh = self.make_bulletin(None, day)
-        return made if fresh else None
-
-    # -- the organisation: regions, units, officials, posts, users (管理) -------------------------
-
-    def _administer(self, user_id: int | None, what: str, subject_type: str, subject_id, change,
-                    answer: Answer | None = None):
-        """One change to the organisation by an administrator (None: the command line), in one
-        transaction with its ledger entry; anyone else is refused and the refusal recorded.
-        Given `answer`, what `answer(session, id)` builds inside the transaction is returned
-        instead of the id the change returned."""
-        refused = object()
-        try:
-            with self.db.transaction() as session:
-                actor = self.actor(session, user_id)
-                result = change(session, actor) if actor is None or actor.has_role(Role.ADMIN) else refused
-                if answer and result is not refused:
-                    session.flush()
-                    result = answer(session, result)
-        except IntegrityError:
-            raise Conflict(f"someone else changed the same records at the same moment; {what} again") from None
-        if result is refused:
-            self.deny(user_id, what, subject_type, subject_id)
-        return result
-
-    def create_region(self, user_id: int | None, name, level, parent_id=None, answer: Answer | None = None):
-        return self._administer(user_id, "create a region", "region", None, lambda session, actor: org_admin.create_region(
-            session, actor, name, level, parent_id).id, answer)
-
-    def rename_region(self, user_id: int | None, region_id: int, name, answer: Answer | None = None):
-        return self._administer(user_id, f"rename region {region_id}", "region", region_id,
-                                lambda session, actor: org_admin.rename_region(session, actor, region_id, name).id,
-                                answer)
-
-    def create_unit(self, user_id: int | None, name, kind, region_id, short_name=None,
-                    answer: Answer | None = None):
-        return self._administer(user_id, "create a unit", "unit", None, lambda session, actor: org_admin.create_unit(
-            session, actor, name, kind, region_id, short_name).id, answer)
-
-    def rename_unit(self, user_id: int | None, unit_id: int, name, short_name=None, answer: Answer | None = None):
-        return self._administer(user_id, f"rename unit {unit_id}", "unit", unit_id,
-                                lambda session, actor: org_admin.rename_unit(session, actor, unit_id, name, short_name).id,
-                                answer)
-
-    def create_official(self, user_id: int | None, name, party_member=False, gender=None, email=None,
-                        mobile=None, answer: Answer | None = None):
-        return self._administer(user_id, "create an official", "official", None,
-                                lambda session, actor: org_admin.create_official(
-                                    session, actor, name, party_member, gender, email, mobile).id, answer)
-
-    def update_official(self, user_id: int | None, official_id: int, answer: Answer | None = None, **changes):
-        return self._administer(user_id, f"change official {official_id}", "official", official_id,
-                                lambda session, actor: org_admin.update_official(
-                                    session, actor, official_id, **changes).id, answer)
-
-    def add_post(self, user_id: int | None, official_id: int, unit_id, title, kind, is_head=False,
-                 succeed=False, answer: Answer | None = None):
-        """Give an official a post; with `succeed`, a head post replaces the unit's current
-        head of its side (whose post ends in the same transaction)."""
-        return self._administer(user_id, f"give official {official_id} a post", "official", official_id,
-                                lambda session, actor: org_admin.add_post(
-                                    session, actor, official_id, unit_id, title, kind, is_head, succeed).id, answer)
-
-    def end_post(self, user_id: int | None, official_id: int, post_id: int, note=None) -> dict:
-        """End a post unless the engine still relies on it (see engine/organization_admin.py)."""
-        return self._administer(user_id, f"end post {post_id}", "post", post_id,
-                                lambda session, actor: org_admin.end_post(session, actor, official_id, post_id, note))
-
-    def create_user(self, user_id: int | None, username, display_name, password, roles, official_id=None,
-                    answer: Answer | None = None):
-        return self._administer(user_id, "create a user", "user", None, lambda session, actor: org_admin.create_user(
-            session, actor, username, display_name, password, roles, official_id).id, answer)
-
-    def update_user(self, user_id: int | None, target_id: int, answer: Answer | None = None, **changes):
-        """Change a user's display name, roles, linked official, active state or password (the
-        keywords given), all in one transaction."""
-        return self._administer(user_id, f"change user {target_id}", "user", target_id,
-                                lambda session, actor: org_admin.patch_user(session, actor, target_id, **changes).id,
-                                answer)
-
-    def reset_password(self, user_id: int | None, target_id: int, password) -> None:
-        self._administer(user_id, f"reset the password of user {target_id}", "user", target_id,
-                         lambda session, actor: org_admin.reset_password(session, actor, target_id, password))
-
-    def set_user_active(self, user_id: int | None, target_id: int, active) -> None:
-        self._administer(user_id, f"{'reactivate' if active else 'deactivate'} user {target_id}", "user", target_id,
-                         lambda session, actor: org_admin.set_active(session, actor, target_id, active))
 
     # -- audit ---------------------------------------------------------------------------------
 

@@ -96,9 +96,11 @@ def shows_data(definition, element_id: str) -> list[str]:
     return []
 
 
-def of_task(session: Session, task: HumanTask) -> TaskCase:
+def of_task(session: Session, task: HumanTask, options: dict | None = None) -> TaskCase:
+    """`options`: the process data's dynamic options (valuesKey -> form-js options), so that a
+    choice made from them shows by its label (e.g. 记过, not gov_demerit)."""
     instance = task.instance
-    forms = instance.definition.forms or {}
+    forms = _with_options(instance.definition.forms or {}, options or {})
     first = shows_data(instance.definition, task.element_id)
     done = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
                                                         HumanTask.state == TaskState.COMPLETED)
@@ -127,6 +129,22 @@ def of_task(session: Session, task: HumanTask) -> TaskCase:
         previous=dict(previous[-1].data or {}) if previous else None,
         own=_submission(task, forms.get(task.element_id), files, []) if task.state == TaskState.COMPLETED else None,
         shows_first=first)
+
+
+def _with_options(forms: dict, options: dict) -> dict:
+    """The forms with each valuesKey choice given the options the process data holds for it."""
+    if not options:
+        return forms
+    def resolved(component):
+        if isinstance(component, dict):
+            found = options.get(component.get("valuesKey"))
+            component = {k: resolved(v) for k, v in component.items()}
+            if isinstance(found, list) and not component.get("values"):
+                component["values"] = found
+        elif isinstance(component, list):
+            return [resolved(c) for c in component]
+        return component
+    return {element: resolved(form) for element, form in forms.items()}
 
 
 def _send_back_entries(session: Session, instance_id: int, problem_id: int) -> list[LedgerEntry]:

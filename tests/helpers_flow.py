@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from engine.models import Base, HumanTask, LedgerEntry, Problem, ProcessInstance
 
 PLAN = {"target": "出水稳定达到一级A标准", "measures": "提标改造，新增深度处理单元", "deadline_kind": "by_date",
-        "deadline": "2026-07-31"}
+        "deadline": "2026-06-20"}
 
 # The steps from registration to each user task, with who does them and what they enter.
 STEPS = [

@@ -284,7 +284,7 @@ def test_the_api_answers_the_published_report_schema(api, duban):
     schema = _nullable_as_null(document["paths"]["/api/ledger/import"]["post"]["responses"]["200"]["content"][
         "application/json"]["schema"])
     content, answers = ledger_sheet(), []  # one file: a sheet saved again is another file (another digest)
-    for form in ({}, {"confirm": "true", "skip_refused": "true"}, {}):
+    for form in ({}, {"confirm": "true", "skip_refused": "true", "accept_gaps": "true"}, {}):
         response = api.post("/api/ledger/import", as_="admin", content_type="multipart/form-data",
                             data={"file": (io.BytesIO(content), "台账.xlsx"), **form})
         assert response.status_code == 200
@@ -292,6 +292,9 @@ def test_the_api_answers_the_published_report_schema(api, duban):
         answers.append(response.json)
     assert answers[0]["run"] is None and answers[1]["run"]["status"] == "completed"
     assert answers[2]["rows"][0]["details"][0]["code"] == "imported_by_run"
+    assert [e["name"] for e in answers[0]["without_heads"] if e["new"]] == [
+        "北山县", "青石镇人民政府", "南岭县自然资源局", "北山县水利局"]
+    assert answers[1]["without_heads"] == answers[0]["without_heads"]
 
 
 def test_the_batch_budget_comes_from_the_environment(monkeypatch):

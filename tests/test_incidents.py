@@ -134,7 +134,7 @@ def test_each_stage_of_the_cycle_is_its_own_unit_of_failure(api, duban, caplog):
         calls.append(1)
         raise SystemExit("a stage that raises past `except Exception`")
 
-    duban.refresh_lights = lights_crash
+    duban.current_lights = lights_crash
     first = scheduler.cycle("one")
     second = scheduler.cycle("two")
     assert calls == [1, 1] and first["lights"] is None

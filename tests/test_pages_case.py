@@ -66,7 +66,7 @@ def test_the_reviewer_sees_the_plan_beside_the_form(client, duban, org):
     assert page.index("提交整改方案") < page.index("确认签收")  # showsData first, then the sign-off
     # the problem page, the chain of responsibility, the deadline and its light
     assert f'href="/problems/{problem_id}" data-problem-link' in page
-    for shown in ("周书记", "吴县长", "李局长", "张科长", "2026-07-31", 'data-light="green"', "data-due"):
+    for shown in ("周书记", "吴县长", "李局长", "张科长", PLAN["deadline"], 'data-light="green"', "data-due"):
         assert shown in page
 
 
@@ -86,7 +86,7 @@ def test_the_industry_department_sees_the_evidence(client, duban, org):
     case = page.split('class="task-case"', 1)[1]
     rectify = case.split('data-submission=', 1)[1].split('<section class="card', 1)[0]
     assert "整改实施并申请销号" in rectify and "已完成提标改造" in rectify
-    assert re.search(rf'<a href="/evidence/{report}" data-evidence-id="{report}">报告.pdf</a>', rectify)
+    assert re.search(rf'<a href="/evidence/{report}" data-evidence-id="{report}" data-data>报告.pdf</a>', rectify)
     pair = section(rectify, "data-comparison")
     assert re.search(rf'href="/evidence/{before}" target="_blank" data-lightbox><img class="photo"', pair)
     assert f'data-evidence-id="{after}"' in pair.split('data-side="after"')[1]

@@ -236,7 +236,8 @@ def test_problem_page_shows_chain_plan_tasks_and_timeline(client, duban, org):
         assert shown in chain, shown
     assert 'data-head="party">周书记<' in chain and 'data-head="government">吴县长<' in chain
     plan_card = html.split('id="plan"')[1].split("</section>")[0]
-    assert PLAN["target"] in plan_card and PLAN["measures"] in plan_card and "2026年7月底前" in plan_card
+    assert PLAN["target"] in plan_card and PLAN["measures"] in plan_card and "2026-06-20" in plan_card
+    assert 'data-pending-state="returned"' in plan_card  # the plan was sent back: kept as what was sent back
     assert "共 2 个，已完成整改 0 个" in plan_card
     assert 'data-milestone="late"' in plan_card and 'data-milestone="open"' in plan_card
     # the plan went back: the responsible person's task is open again, and links to the task page
@@ -245,7 +246,7 @@ def test_problem_page_shows_chain_plan_tasks_and_timeline(client, duban, org):
     assert f'href="/tasks/{task_id}"' in tasks_card and "提交整改方案" in tasks_card and "张科长" in tasks_card
     timeline = html.split('id="timeline"')[1].split("</section>")[0]
     for shown in ("登记交办", "启动流程", "环保督察问题整改（第 1 版）", "派发任务", "「签收」交 张科长 办理",
-                  "办理任务", "更新整改方案", "退回", "从「审核整改方案」退回至「提交整改方案」", "措施不够具体",
+                  "办理任务", "提交整改方案（待审核）", "整改方案退回", "退回", "从「审核整改方案」退回至「提交整改方案」", "措施不够具体",
                   "状态变更", "已交办 → 方案编制", "上传佐证材料", "现场.png", "张科长", "admin"):
         assert shown in timeline, shown
     assert timeline.index("登记交办") < timeline.index("退回")

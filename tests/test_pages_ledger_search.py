@@ -131,7 +131,7 @@ def test_the_current_step_column_names_the_ready_tasks_of_open_instances(client,
         shown = unescape(re.search(r'data-steps="([^"]*)"', row).group(1))
         assert shown.split("|") == ready[problem_id], code
         for name in ready[problem_id]:
-            assert f'<span class="step">{name}</span>' in row
+            assert f'<span class="step" data-data>{name}</span>' in row
 
 
 def test_the_current_steps_are_one_query_for_the_page(client, duban, org, kept):

@@ -68,7 +68,7 @@ def test_the_page_lists_newest_first_with_its_filters_in_the_address(client, dub
     login(client, "responsible")
     page = client.get("/notifications").get_data(as_text=True)
     assert listed(page) == [second.id, first.id]
-    assert "新待办：签收（NL-2026-002）" in page and 'data-unread="1"' in page
+    assert "新待办：<span data-data>签收</span>（<span data-data>NL-2026-002</span>）" in page and 'data-unread="1"' in page
     assert listed(client.get("/notifications?show=unread").get_data(as_text=True)) == [second.id]
     assert listed(client.get("/notifications?kind=task_assigned").get_data(as_text=True)) == [second.id, first.id]
     assert listed(client.get("/notifications?kind=escalation").get_data(as_text=True)) == []

@@ -437,6 +437,9 @@ def test_an_allowed_decision_is_recorded_with_its_influence_period_and_shows_in_
         told = session.scalars(select(Notification).where(Notification.official_id == org["responsible"],
                                                           Notification.kind == "process_notice")).all()
     assert len(told) == 1 and "记过" in told[0].body and "清纪问〔2026〕5号" in told[0].body
+    # the official may appeal (tests/test_appeals.py); he does not
+    api.complete(case_task(api, cases["responsible"], "Task_appeal", as_="responsible"), "responsible",
+                 {"appeal": "accept"})
     api.complete(case_task(api, cases["responsible"], "Task_archive", as_="jiwei"), "jiwei", {"archive_no": "WZ-2026-011"})
     assert instance_state(duban, cases["responsible"])[0] == "completed"
 

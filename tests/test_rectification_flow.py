@@ -8,7 +8,7 @@ from engine import clock
 from engine.models import LedgerEntry
 
 PLAN = {"target": "出水稳定达到一级A标准", "measures": "提标改造，新增深度处理单元", "deadline_kind": "by_date",
-        "deadline": "2026-07-31"}
+        "deadline": "2026-06-20"}
 
 
 def actions(duban, problem_id):
@@ -49,7 +49,14 @@ def test_whole_flow_with_send_backs_and_reopening(api, duban):
     resubmit = api.ready_task(pid, "Task_submit_plan")
     assert resubmit["id"] != plan["id"]
     api.complete(resubmit, "responsible", {**PLAN, "deadline": "2026-08-31"})
-    api.complete(api.ready_task(pid, "Task_review_plan"), "admin", {"decision": "approve"})
+    # a later deadline is an extension: the review cannot approve it until the office grants one
+    review = api.ready_task(pid, "Task_review_plan")
+    refused = api.complete(review, "admin", {"decision": "approve"}, expect=400)
+    assert "extension request" in refused.json["errors"]["decision"][0]
+    filed = api.post(f"/api/problems/{pid}/extension-requests", as_="responsible",
+                     json={"requested_deadline": "2026-08-31", "reason": "设备采购周期长"})
+    assert api.post(f"/api/extension-requests/{filed.json['id']}/approve", as_="admin", json={}).status_code == 200
+    api.complete(review, "admin", {"decision": "approve"})
     detail = api.get(f"/api/problems/{pid}", as_="admin").json
     assert detail["plan"]["deadline"] == "2026-08-31" and detail["plan"]["target"] == PLAN["target"]
     assert detail["status"] == "rectifying"

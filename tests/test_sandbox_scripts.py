@@ -84,7 +84,9 @@ def test_a_hostile_script_is_refused_or_stopped_within_its_limit(api, duban, nam
     response, seconds, health = submit_watching_health(api, task)
 
     text = incident_text(response, "Task_script")
-    assert health and max(health) < 1.0, health
+    # A server frozen by the script answers nothing until the script ends, which for these
+    # scripts is never or far past BOUND; a loaded machine may still take a second to answer.
+    assert health and max(health) < BOUND, health
     assert all(word in text for word in words), text
     assert seconds < BOUND, f"{name} took {seconds:.2f} s"
     woken = duban.wake_due()  # the incident waits for its back-off; the other timer fires

@@ -24,13 +24,14 @@ def at(text: str) -> datetime:
 @pytest.fixture
 def fired(api, duban):
     """One problem urged on Saturday 21 March and supervised on Saturday 4 April; a second
-    problem urged the same Saturday, later in the night."""
+    problem, registered after its deadline had passed, enters the ladder at 催办 the same
+    Saturday, later in the night (its 预警 passed over, not fired)."""
     api.register(deadline=DEADLINE, code="A")
     clock.freeze(at("2026-03-21T00:00:01"))
     assert [(f.problem_code, f.level) for f in duban.sweep()] == [("A", 1), ("A", 2)]
     api.register(deadline="2026-03-20", code="B")
     clock.freeze(at("2026-03-21T02:00:00"))
-    assert [(f.problem_code, f.level) for f in duban.sweep()] == [("B", 1), ("B", 2)]
+    assert [(f.problem_code, f.level) for f in duban.sweep()] == [("B", 2)]
     clock.freeze(at("2026-04-04T00:00:01"))
     assert [(f.problem_code, f.level) for f in duban.sweep()] == [("A", 3), ("B", 3)]
     with duban.db.reading() as session:

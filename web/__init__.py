@@ -1,7 +1,7 @@
 """Duban's web door: the JSON API (and, later, the pages), a thin layer over engine.service."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app, request
 
 from engine.service import Duban
 from engine.settings import Settings
@@ -19,6 +19,7 @@ def create_app(settings: Settings | None = None, duban: Duban | None = None) -> 
     from .api import register_api
 
     edge.install(app)  # before any route: the id converter binds when a rule is added
+    app.before_request(_current_lights)
     from .pages import pages
     from .ui import install as install_pages
     from .vendor import vendor
@@ -30,6 +31,14 @@ def create_app(settings: Settings | None = None, duban: Duban | None = None) -> 
     security.install(app, settings.sign_in.session_hours)
     _mark_stopped_imports(app.extensions["duban"])
     return app
+
+
+def _current_lights() -> None:
+    """Every page and answer shows the lights that hold now, scheduler or not: the rows whose
+    light has changed since it was stored are brought up to date first (engine/lights.py)."""
+    if request.endpoint == "static" or request.blueprint == "vendor":
+        return
+    current_app.extensions["duban"].current_lights()
 
 
 def _mark_stopped_imports(duban: Duban) -> None:

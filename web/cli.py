@@ -284,8 +284,17 @@ def deploy(path: str, forms: tuple[str, ...], comment: str | None) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--confirm", is_flag=True, help="import (without it: a dry run that only reports)")
 @click.option("--skip-refused", is_flag=True, help="with --confirm: import the good rows although others are refused")
+@click.option("--ladder-from", "ladder_from", default=None,
+              help="a grace date (YYYY-MM-DD, after today): nothing escalates before it, and on it each overdue row "
+                   "enters the ladder at the rung that fits how late it is then; default: now")
+@click.option("--look-back", "look_back", is_flag=True,
+              help="with --confirm: rows closed in the ledger get their 回头看 (look-back check) due now")
+@click.option("--accept-gaps", "accept_gaps", is_flag=True,
+              help="with --confirm: accept the regions and units the import creates without a Party or government "
+                   "head as organisation gaps (without it such an import is refused; or enter their heads first)")
 @click.option("--as", "username", default=None, help="the administrator (环督办) acting; default: the system")
-def import_ledger(path: str, confirm: bool, skip_refused: bool, username: str | None) -> None:
+def import_ledger(path: str, confirm: bool, skip_refused: bool, ladder_from: str | None, look_back: bool,
+                  accept_gaps: bool, username: str | None) -> None:
     """Import a 问题清单 or 台账 .xlsx: a row-by-row report, and with --confirm the problems,
     with the regions, units and officials it names that Duban lacks, in batches that commit
     every DUBAN_IMPORT_BATCH_SECONDS; a stopped import of the same sheet resumes."""
@@ -306,14 +315,23 @@ def import_ledger(path: str, confirm: bool, skip_refused: bool, username: str | 
             bar = None
 
     report = duban.import_ledger(user_id, Path(path).read_bytes(), confirm=confirm, skip_refused=skip_refused,
-                                 filename=Path(path).name, progress=progress)
+                                 filename=Path(path).name, progress=progress, ladder_from=ladder_from,
+                                 look_back=look_back, accept_gaps=accept_gaps)
     click.echo(f"sheet {report['sheet']}, header in row {report['header_row']}")
     for row in report["rows"]:
         reasons = "; ".join(row["reasons"] + row["warnings"])
-        click.echo(f"row {row['row']:>4}  {row['status']:<9} {row['code'] or '-'}" + (f"  {reasons}" if reasons else ""))
+        state = f"  [{row['state']}" + (f" {row['closed_on']}" if row.get("closed_on") else "") + "]" if row.get("state") else ""
+        click.echo(f"row {row['row']:>4}  {row['status']:<9} {row['code'] or '-'}{state}" + (f"  {reasons}" if reasons else ""))
     for key, title in (("new_regions", "new regions"), ("new_units", "new units"), ("new_officials", "new officials")):
         if report[key]:
             click.echo(f"{title}: " + "、".join(item["name"] for item in report[key]))
+    _print_without_heads(report["without_heads"], confirm)
+    ladder = report["ladder"]
+    entering = ", ".join(f"{rung['count']} to L{rung['level']} {rung['name']}" for rung in ladder["rungs"])
+    click.echo(f"{ladder['overdue']} overdue" + (f" on {ladder['grace_date']}" if ladder["grace_date"] else " now") +
+               (f": {entering}" if entering else ""))
+    states = report.get("states") or {}
+    click.echo("states: " + ", ".join(f"{states.get(k, 0)} {k}" for k in ("closed", "acceptance", "implementation", "planning", "new")))
     counts = report["counts"]
     summary = f"{counts['ok']} ok, {counts['refused']} refused, {counts['duplicate']} duplicate"
     run = report.get("run")
@@ -326,6 +344,26 @@ def import_ledger(path: str, confirm: bool, skip_refused: bool, username: str | 
                        f"{run['total_rows']} rows; --confirm " + ("resumes it" if run["status"] != "running" else
                                                                  "waits for it to finish"))
         click.echo(f"{summary}; dry run, nothing imported (add --confirm)")
+
+
+def _print_without_heads(found: list[dict], confirmed: bool) -> None:
+    """One line per region or unit left without heads, with the rows naming it and the rows
+    the ladder would hold; then what a confirmation needs."""
+    if not found:
+        return
+    click.echo("without heads:")
+    for entry in found:
+        rows = ", ".join(str(r) for r in entry["rows"])
+        held = "; ".join(f"row {h['row']} {h['code']} L{h['level']} {h['name']}" for h in entry["held"])
+        click.echo(f"  {entry['kind']:<6} {entry['name']}  {'new' if entry['new'] else 'existing'}, "
+                   f"no {' and no '.join(entry['missing'])} head; {entry['row_count']} row(s): {rows}" +
+                   (f"; held on the ladder: {held}" if held else ""))
+    new = [entry for entry in found if entry["new"]]
+    if new and confirmed:
+        click.echo(f"accepted as organisation gaps: {len(new)} new region(s)/unit(s) without heads")
+    elif new:
+        click.echo(f"{len(new)} new region(s)/unit(s) without heads: --confirm needs --accept-gaps "
+                   "(or enter their heads first in 管理 · 区域与单位)")
 
 
 @main.command("export-ledger")

@@ -3,9 +3,15 @@
 Every firing is one transaction: the escalation row (its key unique), the ledger entry and the
 processes it starts commit together; a second sweep or a second scheduler that reaches the
 same key fails on the unique constraint and moves on.
+
+A problem enters the ladder once (ladder.entering): the rungs that fell due before its
+`ladder_from` collapse into the highest of them, and those it passes over are recorded in
+the same transaction as its firing (PassedOverRung, their keys unique too), so that neither a
+deadline, a repeat nor an event fires them afterwards.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -14,47 +20,84 @@ from sqlalchemy.orm import Session
 from .. import ledger
 from ..calendar import WorkingCalendar
 from ..ledger import Action
-from ..models import Escalation, EscalationEvent, Official, Problem, ProblemStatus
+from ..models import Escalation, EscalationEvent, Official, PassedOverRung, Problem, ProblemStatus
 from ..workflow import purpose
 from ..workflow.runtime import Runtime
+from . import due_moments, gaps
 from .accountability import fitting_forms
-from .ladder import Due, deadline_dues, deadline_key, overdue_working_days
+from .ladder import Due, deadline_dues, deadline_key, entering, overdue_working_days
 from .notices import escalation_fired
 from .rules import Ladder
 from .targets import describe, resolve
 
 
-def open_problems(session: Session) -> list[Problem]:
-    return list(session.scalars(select(Problem).where(Problem.status != ProblemStatus.CLOSED).order_by(Problem.id)))
+def fired_keys(session: Session, problem_ids: list[int]) -> set[str]:
+    """The keys of these problems that are settled: fired, or passed over when their problem
+    entered the ladder."""
+    return (set(session.scalars(select(Escalation.key).where(Escalation.problem_id.in_(problem_ids))))
+            | set(session.scalars(select(PassedOverRung.key).where(PassedOverRung.problem_id.in_(problem_ids)))))
 
 
-def fired_keys(session: Session) -> set[str]:
-    return set(session.scalars(select(Escalation.key)))
+@dataclass
+class Survey:
+    """What a look at some problems found: the rungs due by `now` (soonest first, one per key)
+    and, per problem, the moment its next rung falls due after `now` (None: none will)."""
+
+    due: list[Due] = field(default_factory=list)
+    later: dict[int, datetime | None] = field(default_factory=dict)
+    ahead: list[Due] = field(default_factory=list)  # the deadline dues after `now` (by `until`)
 
 
-def pending(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime) -> list[Due]:
-    """Everything due by `now` and not fired yet, soonest first."""
-    fired = fired_keys(session)
-    dues = [due for problem in open_problems(session) for due in deadline_dues(problem, ladder, calendar)
-            if due.moment <= now and due.key not in fired]
-    dues += _repeats(session, ladder, fired, now)
-    dues += _events(session, ladder, fired)
+def survey(session: Session, problem_ids: list[int], ladder: Ladder, calendar: WorkingCalendar, now: datetime,
+           until: datetime | None = None) -> Survey:
+    """Work out these problems' places on the ladder, a batch at a time: their deadline dues
+    (each problem's backlog collapsed into the rung it enters the ladder at), the repeats and
+    the events from processes; with `until`, also the deadline dues after `now` and by then."""
+    found = Survey()
+    dues: list[Due] = []
+    for batch in due_moments.batches(problem_ids):
+        problems = session.scalars(select(Problem).where(Problem.id.in_(batch)).order_by(Problem.id)).all()
+        settled = fired_keys(session, batch)
+        for problem in problems:
+            mine = entering(problem, deadline_dues(problem, ladder, calendar), settled)
+            dues += [due for due in mine if due.moment <= now]
+            found.later[problem.id] = min((due.moment for due in mine if due.moment > now), default=None)
+            if until is not None:
+                found.ahead += [due for due in mine if now < due.moment <= until]
+        dues += _repeats(session, ladder, settled, batch)
+        dues += _events(session, ladder, settled, batch)
     first: dict[str, Due] = {}
     for due in sorted(dues, key=lambda due: (due.moment, due.rule["level"], due.problem_id)):
         first.setdefault(due.key, due)  # one rung, several triggers: the earliest fires it
-    return list(first.values())
+    found.due = list(first.values())
+    found.ahead.sort(key=lambda due: (due.moment, due.rule["level"], due.problem_id))
+    return found
+
+
+def candidates(session: Session, by: datetime) -> list[int]:
+    """The problems the sweep looks at: those whose next rung falls due by `by` or that are to
+    be worked out (indexed), and those holding a rung as an open organisation gap."""
+    return sorted(set(due_moments.due_by(session, by)) | {gap.problem_id for gap in gaps.open_gaps(session)})
+
+
+def pending(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime,
+            record: bool = False) -> list[Due]:
+    """Everything due by `now` and not fired yet, soonest first; `record` stores each problem
+    looked at with the moment its next rung falls due after now."""
+    found = survey(session, candidates(session, now), ladder, calendar, now)
+    if record:
+        due_moments.store(session, found.later)
+    return found.due
 
 
 def forecast(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime,
              until: datetime) -> list[Due]:
-    """What the deadlines will fire after `now` and by `until` (events cannot be foreseen)."""
-    fired = fired_keys(session)
-    dues = [due for problem in open_problems(session) for due in deadline_dues(problem, ladder, calendar)
-            if now < due.moment <= until and due.key not in fired]
-    return sorted(dues, key=lambda due: (due.moment, due.rule["level"], due.problem_id))
+    """What the deadlines will fire after `now` and by `until` (events cannot be foreseen),
+    read from the problems whose next rung falls due by `until`."""
+    return survey(session, due_moments.due_by(session, until), ladder, calendar, now, until).ahead
 
 
-def _repeats(session: Session, ladder: Ladder, fired: set[str], now: datetime) -> list[Due]:
+def _repeats(session: Session, ladder: Ladder, fired: set[str], problem_ids: list[int]) -> list[Due]:
     """The C-th firing of level L (e.g. a second yellow card) fires the rule that counts it."""
     found = []
     for rule in ladder.rules:
@@ -62,7 +105,8 @@ def _repeats(session: Session, ladder: Ladder, fired: set[str], now: datetime) -
             if trigger["kind"] != "repeat":
                 continue
             counts = session.execute(select(Escalation.problem_id, func.count(), func.max(Escalation.fired_at))
-                                     .where(Escalation.level == trigger["level"])
+                                     .where(Escalation.level == trigger["level"],
+                                            Escalation.problem_id.in_(problem_ids))
                                      .group_by(Escalation.problem_id)).all()
             for problem_id, count, last in counts:
                 problem = session.get(Problem, problem_id)
@@ -74,9 +118,10 @@ def _repeats(session: Session, ladder: Ladder, fired: set[str], now: datetime) -
     return found
 
 
-def _events(session: Session, ladder: Ladder, fired: set[str]) -> list[Due]:
+def _events(session: Session, ladder: Ladder, fired: set[str], problem_ids: list[int]) -> list[Due]:
     found = []
-    for event in session.scalars(select(EscalationEvent).order_by(EscalationEvent.id)):
+    for event in session.scalars(select(EscalationEvent).where(EscalationEvent.problem_id.in_(problem_ids))
+                                 .order_by(EscalationEvent.id)):
         for rule in ladder.rules:
             trigger = next((t for t in rule["triggers"] if t["kind"] == "event" and t["event"] == event.event), None)
             if trigger is None:
@@ -91,11 +136,16 @@ def _events(session: Session, ladder: Ladder, fired: set[str]) -> list[Due]:
     return found
 
 
-def fire(session: Session, due: Due, ladder: Ladder, runtime: Runtime, now: datetime) -> Escalation:
+def fire(session: Session, due: Due, ladder: Ladder, runtime: Runtime, now: datetime) -> Escalation | None:
     """Fire one due rule in the caller's transaction (flush raises IntegrityError if the key
-    was fired meanwhile)."""
+    was fired meanwhile). 党政同责: where a `*_heads` target lacks the Party or the government
+    head of a level it names, nothing fires; the rung is held as an organisation gap (None)."""
     problem = session.get(Problem, due.problem_id)
     rule = due.rule
+    missing = gaps.missing_heads(session, problem, rule["targets"])
+    if missing:
+        gaps.hold(session, problem, rule, due.key, missing, now, runtime.channels)
+        return None
     targets = resolve(session, problem, rule["targets"])
     escalation = Escalation(
         key=due.key, problem_id=problem.id, rule_code=rule["code"], rule_name=rule["name"], level=rule["level"],
@@ -104,6 +154,15 @@ def fire(session: Session, due: Due, ladder: Ladder, runtime: Runtime, now: date
         instance_ids=[])
     session.add(escalation)
     session.flush()
+    due_moments.mark(problem)  # the next rung, a repeat it makes due
+    gap = gaps.close(session, due.key, escalation, now)
+    for passed in due.passed_over:  # entered the ladder here: the rungs below are passed over
+        session.add(PassedOverRung(key=passed.key, problem_id=problem.id, escalation_id=escalation.id,
+                                   rule_code=passed.rule["code"], rule_name=passed.rule["name"],
+                                   level=passed.rule["level"], deadline=passed.deadline, due_at=passed.moment,
+                                   recorded_at=now))
+    if due.passed_over:
+        session.flush()
     if rule["action"]["kind"] == "start_process":
         escalation.instance_ids, escalation.note = _start_processes(session, escalation, problem, runtime)
     ledger.record(session, Action.ESCALATION_FIRED, actor=None, subject_type="escalation",
@@ -111,7 +170,11 @@ def fire(session: Session, due: Due, ladder: Ladder, runtime: Runtime, now: date
                       "level": escalation.level, "rule": escalation.rule_code, "name": escalation.rule_name,
                       "rule_version": escalation.rule_version, "key": escalation.key,
                       "due_at": due.moment.isoformat(), "targets": [t["name"] for t in targets],
-                      "instances": escalation.instance_ids, "note": escalation.note})
+                      "instances": escalation.instance_ids, "note": escalation.note,
+                      **({"held_since": gap.since.isoformat()} if gap is not None else {}),
+                      **({"ladder_from": problem.ladder_from.isoformat(),
+                          "passed_over": [passed.rule["code"] for passed in due.passed_over]}
+                         if due.passed_over else {})})
     escalation_fired(session, escalation, runtime.calendar, runtime.channels)  # 督办通知, same transaction
     return escalation
 
@@ -125,6 +188,10 @@ def _start_processes(session: Session, escalation: Escalation, problem: Problem,
     refusal = purpose.refusal_for_ladder(key, definition.purpose)
     if refusal:
         return [], f"{refusal}: nothing was started"
+    if definition.purpose == "interview" and not any(t.get("side") in ("party", "government", "both")
+                                                     for t in escalation.targets):
+        # 约谈 is of the Party and government heads: never an interview that names no head
+        return [], "an interview names the Party and government heads; this rule names none: nothing was started"
     data = {"problem_code": problem.code, "problem_title": problem.title, "level": escalation.level,
             "level_name": escalation.rule_name, "rule": escalation.rule_code,
             "deadline": problem.deadline.isoformat() if problem.deadline else None,

@@ -1,7 +1,7 @@
 """When each rule of the ladder falls due for a problem, counted in working days."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from .. import clock
@@ -21,6 +21,7 @@ class Due:
     deadline: date | None
     key: str
     event_id: int | None = None
+    passed_over: tuple["Due", ...] = ()   # the rungs this one enters the ladder in place of
 
 
 def shift_working(calendar: WorkingCalendar, day: date, count: int) -> date:
@@ -57,6 +58,35 @@ def deadline_dues(problem: Problem, ladder: Ladder, calendar: WorkingCalendar) -
             moment, trigger = min(moments, key=lambda pair: pair[0])
             dues.append(Due(problem.id, rule, trigger, moment, problem.deadline, deadline_key(problem, rule, problem.deadline)))
     return dues
+
+
+def entering(problem: Problem, dues: list[Due], settled: set[str]) -> list[Due]:
+    """The problem's deadline dues as the ladder fires them, those `settled` (fired or passed
+    over) left out. Counted from `problem.ladder_from` (the moment of registration, or an
+    import's grace date): the rungs due at or before it are its backlog, and only the highest
+    of them fires, at `ladder_from`, passing over the others (they are recorded with it and
+    never fire); the rungs due after it fire at their own moment. A problem registered before
+    its deadline has no backlog (at most the reminder, which then fires alone)."""
+    if problem.ladder_from is None:
+        return [due for due in dues if due.key not in settled]
+    backlog = [due for due in dues if due.moment <= problem.ladder_from]
+    later = [due for due in dues if due.moment > problem.ladder_from and due.key not in settled]
+    if not backlog:
+        return later
+    top = max(backlog, key=lambda due: (due.rule["level"], due.moment))
+    if top.key in settled:
+        return later  # entered already
+    below = tuple(due for due in backlog if due is not top and due.key not in settled)
+    return [replace(top, moment=problem.ladder_from, passed_over=below), *later]
+
+
+def entry_rung(problem: Problem, ladder: Ladder, calendar: WorkingCalendar) -> Due | None:
+    """The rung a problem not registered yet would enter the ladder at, at its `ladder_from`
+    (the dry run of an import): None when nothing is due by then."""
+    if problem.ladder_from is None:
+        return None
+    first = entering(problem, deadline_dues(problem, ladder, calendar), set())
+    return first[0] if first and first[0].moment == problem.ladder_from else None
 
 
 def overdue_working_days(problem: Problem, calendar: WorkingCalendar, now: datetime) -> int:

@@ -30,26 +30,24 @@ EVENTS = {
 }
 
 
-def situation(escalation: Escalation, calendar: WorkingCalendar) -> str:
-    """Why the ladder fired, in words: 距整改时限已不足3个工作日, 已超过整改时限12个工作日…"""
+def situation(escalation: Escalation, calendar: WorkingCalendar) -> list:
+    """Why the ladder fired, as a sentence: 距整改时限已不足3个工作日, 已超过整改时限12个工作日…"""
     trigger = escalation.trigger or {}
     kind = trigger.get("kind")
     if kind == "before_deadline":
-        return f"距整改时限已不足{trigger['working_days']}个工作日"
+        return notifications.words("escalation.before_deadline", days=trigger["working_days"])
     if kind == "overdue":
         days = overdue_working_days(escalation.problem, calendar, escalation.fired_at)
-        return f"已超过整改时限{days}个工作日" if days else "已超过整改时限"
+        return notifications.words("escalation.overdue_days", days=days) if days else \
+            notifications.words("escalation.overdue")
     if kind == "repeat":
-        return f"第{trigger['level']}级督办已累计{trigger['count']}次"
+        return notifications.words("escalation.repeat", level=trigger["level"], count=trigger["count"])
     if kind == "event":
-        return EVENTS.get(trigger.get("event"), f"流程报告：{trigger.get('event')}")
-    return "触发督办"
-
-
-def deadline_text(problem) -> str:
-    if problem.deadline is not None:
-        return f"{notifications.chinese_date(problem.deadline)}（{problem.deadline_kind.label}）"
-    return problem.deadline_kind.label if problem.deadline_kind else "未设定"
+        event = trigger.get("event")
+        if event in EVENTS:
+            return notifications.words(f"escalation.event.{event}")
+        return notifications.words("escalation.event", event=event)
+    return notifications.words("escalation.fired")
 
 
 def escalation_fired(session: Session, escalation: Escalation, calendar: WorkingCalendar,
@@ -59,18 +57,28 @@ def escalation_fired(session: Session, escalation: Escalation, calendar: Working
     if not officials:
         return []
     problem = escalation.problem
-    responsible = problem.responsible_official.name if problem.responsible_official else "未确定"
-    body = "\n".join([
-        f"问题 {problem.code}「{problem.title}」{situation(escalation, calendar)}。",
-        f"督办等级：第{escalation.level}级 {escalation.rule_name}",
-        f"所属区域：{problem.region.name}；牵头单位：{problem.lead_unit.name}；责任人：{responsible}",
-        f"整改时限：{deadline_text(problem)}",
-        f"工作要求：{EXPECTED.get(escalation.level, '请按督办要求落实整改，并及时报送整改情况。')}",
-        f"督办对象：{describe(escalation.targets)}",
-        f"发出时间：{notifications.beijing(escalation.fired_at)}",
-    ])
+    responsible = problem.responsible_official.name if problem.responsible_official else None
+    deadline = (notifications.words("escalation.deadline", deadline_on=problem.deadline.isoformat(),
+                                    deadline_kind=problem.deadline_kind.value)
+                if problem.deadline is not None else
+                notifications.words("escalation.deadline_kind", deadline_kind=problem.deadline_kind.value)
+                if problem.deadline_kind else notifications.words("escalation.no_deadline"))
+    body = [
+        notifications.words("escalation.problem", code=problem.code, title=problem.title),
+        situation(escalation, calendar),
+        notifications.words("escalation.level", level=escalation.level, rule=escalation.rule_name),
+        notifications.words("escalation.where", region=problem.region.name, unit=problem.lead_unit.name,
+                            responsible=responsible),
+        deadline,
+        notifications.words(f"escalation.expected.{escalation.level}" if escalation.level in EXPECTED
+                            else "escalation.expected"),
+        notifications.words("escalation.targets", targets=describe(escalation.targets)),
+        notifications.words("escalation.fired_at", fired_at=escalation.fired_at.isoformat()),
+    ]
     return notifications.notify(
-        session, officials=officials, subject=f"【{escalation.rule_name}】{problem.code} {problem.title}", body=body,
+        session, officials=officials, body=body,
+        subject=[notifications.words("escalation.subject", rule=escalation.rule_name, level=escalation.level,
+                                     code=problem.code, title=problem.title)],
         kind="escalation", problem_id=problem.id, channels=channels,
         payload={"escalation_id": escalation.id, "level": escalation.level, "rule": escalation.rule_code,
                  "due_at": escalation.due_at.isoformat(),

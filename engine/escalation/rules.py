@@ -16,6 +16,7 @@ from ..ledger import Action
 from ..models import EscalationRuleSet, ProcessDefinition, User
 from ..settings import CONFIG_DIR
 from ..workflow import purpose
+from . import due_moments
 from .targets import TARGETS
 
 DEFAULT_FILE = CONFIG_DIR / "escalation.toml"
@@ -120,6 +121,13 @@ def current(session: Session) -> Ladder:
     return Ladder(row.version, row.rules)
 
 
+def in_force(session: Session) -> Ladder:
+    """The ladder in force, read without writing: the newest stored version, or the default
+    file (as version 1, which the first firing will store) when none is stored yet."""
+    row = session.scalars(select(EscalationRuleSet).order_by(EscalationRuleSet.version.desc()).limit(1)).first()
+    return Ladder(row.version, row.rules) if row is not None else Ladder(1, load_default()["rules"])
+
+
 def replace(session: Session, data, actor: User | None) -> Ladder:
     checked = validate_ladder(data)
     _processes_fit(session, checked["rules"])
@@ -154,6 +162,7 @@ def _store(session: Session, checked: dict, actor: User | None, note: str | None
                             created_by_id=actor.id if actor else None, created_at=clock.now())
     session.add(row)
     session.flush()
+    due_moments.work_out_again(session)  # every open problem's rungs fall due anew
     ledger.record(session, Action.RULES_CHANGED, actor=actor, subject_type="escalation_rule_set",
                   subject_id=row.version, payload={"version": row.version, "rules": len(row.rules), "note": note})
     return row

@@ -38,20 +38,26 @@ def _title(official: Official, where: str | None) -> str | None:
     return posts[0].title if posts else None
 
 
+def heads_of(session: Session, where: str, place, heads: dict | None = None) -> Heads:
+    """The Party and government heads of a region or a unit (`where`), remembered in `heads`
+    when given, for a caller that reads many problems at once (a forecast)."""
+    if heads is None:
+        return region_heads(session, place) if where == "region" else unit_heads(session, place)
+    if (where, place.id) not in heads:
+        heads[(where, place.id)] = heads_of(session, where, place)
+    return heads[(where, place.id)]
+
+
 def resolve(session: Session, problem: Problem, names: list[str], heads: dict | None = None) -> list[dict]:
     """The officials the targets name, each once (first role kept), with their side. `heads`
     remembers the heads found, for a caller that resolves many problems at once (a forecast)."""
     heads = {} if heads is None else heads
 
     def of_unit(unit) -> Heads:
-        if ("unit", unit.id) not in heads:
-            heads[("unit", unit.id)] = unit_heads(session, unit)
-        return heads[("unit", unit.id)]
+        return heads_of(session, "unit", unit, heads)
 
     def of_region(region) -> Heads:
-        if ("region", region.id) not in heads:
-            heads[("region", region.id)] = region_heads(session, region)
-        return heads[("region", region.id)]
+        return heads_of(session, "region", region, heads)
 
     wanted = list(TARGETS[:-1]) if "chain" in names else names
     found: list[dict] = []

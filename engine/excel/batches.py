@@ -33,7 +33,7 @@ from ..ledger import Action
 from ..models import ImportRun, ImportRunStatus, ProcessDefinition
 from ..text import normal_code
 from ..workflow import purpose
-from . import importing, registering, runs
+from . import importing, ladder_entry, registering, runs, vacant_heads
 from .sheet import Table
 
 log = logging.getLogger("duban.imports")
@@ -54,21 +54,33 @@ class ImportStopped(Conflict):
 class ConfirmedImport:
     def __init__(self, duban, user_id: int | None, table: Table, content: bytes, filename: str, skip_refused: bool,
                  process_key: str, progress: Callable[[int, int], None] | None = None,
-                 committed: Callable[[dict], None] | None = None):
+                 committed: Callable[[dict], None] | None = None, ladder_from=None, look_back: bool = False,
+                 accept_gaps: bool = False, ladder=None, calendar=None):
         """`progress(done, total)` after each row registered; `committed(run)` after each
-        batch has committed, with the run as `runs.describe` shows it."""
+        batch has committed, with the run as `runs.describe` shows it. `ladder_from`: the
+        start of the grace date from which the ladder counts for every row (None: from the
+        moment each row is registered; engine/excel/ladder_entry.py). `accept_gaps`: the
+        office accepts the regions and units the import creates without heads as
+        organisation gaps (engine/excel/vacant_heads.py; without it such an import is
+        refused); `ladder` and `calendar` say which rows the ladder would hold for them."""
         self.duban, self.user_id, self.table = duban, user_id, table
         self.sha256 = hashlib.sha256(content).hexdigest()
         self.filename, self.skip_refused, self.process_key = filename, skip_refused, process_key
         self.progress, self.committed = progress, committed
+        self.ladder_from = ladder_from
+        self.look_back = look_back          # closed rows get their 回头看 due now
+        self.accept_gaps, self.ladder, self.calendar = accept_gaps, ladder, calendar
+        self.without_heads: list[dict] = []  # the regions and units left without heads (vacant_heads.survey)
+        self.plan = None                    # the plan the import went by, once it has run
         self.budget = duban.settings.imports.batch_seconds
         self.imported_now: list[str] = []   # the codes this call registered, in committed batches
 
     def run(self) -> dict:
         db = self.duban.db
         with db.reading() as session:
-            plan = importing.analyse(session, self.table, sheet_sha256=self.sha256)
-        self._refuse(plan)
+            plan = self.plan = importing.analyse(session, self.table, sheet_sha256=self.sha256)
+            self._refuse(plan)
+            self._survey(session, plan)
         pending = list(plan.problems)
         try:
             with db.transaction() as session:
@@ -80,8 +92,9 @@ class ConfirmedImport:
                                    {"process_key": ["not deployed"]})
                 purpose.require_problem_process(definition)
                 if not registering.still_valid(session, plan):
-                    plan = importing.analyse(session, self.table, sheet_sha256=self.sha256)
+                    plan = self.plan = importing.analyse(session, self.table, sheet_sha256=self.sha256)
                     self._refuse(plan)
+                    self._survey(session, plan)
                     pending = list(plan.problems)
                 now = clock.now()
                 run = runs.claim(session, self.sha256, self.filename, actor, self.skip_refused, now)
@@ -163,8 +176,11 @@ class ConfirmedImport:
                     plan.registered_meanwhile(item)
                     run.total_rows -= 1
                 else:
-                    problem = registering.register(session, item, named, actor)
-                    self.duban.runtime.start(session, definition, problem, actor)
+                    problem = registering.register(session, item, named, actor, self.ladder_from)
+                    missing = registering.bring_to_state(session, self.duban.runtime, definition, problem, item,
+                                                         actor, self.look_back)
+                    if missing:
+                        plan.started_at_first_step(item, definition, missing)
                     codes.append(problem.code)
                     if self.progress:
                         self.progress(len(self.imported_now) + len(codes), len(plan.problems))
@@ -187,11 +203,14 @@ class ConfirmedImport:
         ledger.record(session, Action.LEDGER_IMPORTED, actor=actor, subject_type="ledger_sheet",
                       subject_id=self.filename or None, payload={
                           "filename": self.filename, "sheet": plan.sheet, "imported": list(run.imported),
-                          "counts": report["counts"], "run": run.id, "attempts": run.attempts,
+                          "ladder_from": self.ladder_from.isoformat() if self.ladder_from else None,
+                          "counts": report["counts"], "states": report["states"], "run": run.id, "attempts": run.attempts,
                           "refused_rows": [r.row for r in plan.refused],
                           "new_regions": [r["name"] for r in report["new_regions"]],
                           "new_units": [u["name"] for u in report["new_units"]],
-                          "new_officials": [o["name"] for o in report["new_officials"]]})
+                          "new_officials": [o["name"] for o in report["new_officials"]],
+                          "accept_gaps": self.accept_gaps,
+                          "accepted_gaps": vacant_heads.accepted(self.without_heads)})
         return report
 
     # -- around the batches ------------------------------------------------------------------
@@ -201,6 +220,17 @@ class ConfirmedImport:
             raise Invalid(f"{len(plan.refused)} row(s) refused; nothing was imported (fix them, or import "
                           "the others with skip_refused)",
                           {f"row {r.row}": [reason.message for reason in r.reasons] for r in plan.refused})
+
+    def _survey(self, session, plan) -> None:
+        """Which regions and units the rows leave without heads; a refusal naming
+        `accept_gaps` if the import would create any and the office has not accepted them."""
+        if self.ladder is None:
+            entering = {"rows": []}
+        else:
+            entering = ladder_entry.report(plan, self.ladder, self.calendar, self.ladder_from)
+        self.without_heads = vacant_heads.survey(session, plan, self.ladder, entering)
+        if not self.accept_gaps:
+            vacant_heads.refuse_unaccepted(self.without_heads)
 
     def _said(self, described: dict) -> None:
         if self.committed:

@@ -12,9 +12,9 @@ from .columns import label
 
 FIELDS = ("seq", "code", "title", "source", "batch", "description", "category", "region", "leading_official",
           "lead_unit", "cooperating_units", "responsible", "target", "measures", "deadline", "progress",
-          "completion", "light", "closed", "sites")
+          "completion", "light", "closed", "closed_at", "sites")
 WIDTHS = {"description": 48, "measures": 40, "target": 30, "title": 28, "source": 20, "batch": 18,
-          "lead_unit": 22, "cooperating_units": 24, "deadline": 18, "sites": 24}
+          "lead_unit": 22, "cooperating_units": 24, "deadline": 18, "closed_at": 12, "sites": 24}
 TITLE = "生态环境保护督察反馈问题整改台账"
 
 
@@ -30,6 +30,9 @@ def _cells(number: int, problem: Problem) -> list:
         "deadline": deadlines.text(problem.deadline_kind, problem.deadline), "progress": problem.status.label,
         "completion": "已完成" if closed else "推进中", "light": problem.light.label if problem.light else None,
         "closed": "是" if closed else "否", "sites": "、".join(s.name for s in problem.sites),
+        # 销号时间, the day in Beijing time: read back, a closed row closes on the same day
+        "closed_at": problem.closed_at.astimezone(clock.SHANGHAI).date().isoformat()
+        if closed and problem.closed_at else None,
     }
     return [values[f] or None for f in FIELDS]
 

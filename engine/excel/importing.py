@@ -22,7 +22,8 @@ from ..errors import Reason
 from ..text import normal_code
 from ..models import (DeadlineKind, ImportRun, Official, Problem, ProblemCategory, ProblemSource, Region,
                       RegionLevel, Unit, UnitKind)
-from . import deadlines
+from . import deadlines, status as row_status
+from .. import clock
 from .columns import REQUIRED, label
 from .sheet import Row, Table
 
@@ -57,6 +58,8 @@ class RowReport:
     code: str | None
     reasons: list[Reason] = field(default_factory=list)    # why the row is refused (or a duplicate)
     warnings: list[Reason] = field(default_factory=list)   # what was read in a way worth saying
+    state: str | None = None      # the state the row takes (engine/excel/status.py), once judged
+    closed_on: date | None = None
 
     def as_dict(self) -> dict:
         """`reasons` and `warnings` as English sentences; `details` the same as {severity, code,
@@ -64,7 +67,9 @@ class RowReport:
         details = [{"severity": severity, "code": r.code, "column": r.params.get("column"), "message": r.message,
                     "params": {k: v for k, v in r.params.items() if k != "column"}}
                    for severity, found in (("refusal", self.reasons), ("warning", self.warnings)) for r in found]
-        return {"row": self.row, "status": self.status, "code": self.code,
+        return {"row": self.row, "status": self.status, "code": self.code, "state": self.state,
+                "state_label": row_status.LABELS.get(self.state) if self.state else None,
+                "closed_on": self.closed_on.isoformat() if self.closed_on else None,
                 "reasons": [r.message for r in self.reasons], "warnings": [r.message for r in self.warnings],
                 "details": details}
 
@@ -112,6 +117,8 @@ class Planned:
     deadline_kind: DeadlineKind
     deadline: date | None
     sites: list[str]
+    state: str = row_status.NEW      # engine/excel/status.py
+    closed_on: date | None = None
 
 
 @dataclass
@@ -140,9 +147,22 @@ class Plan:
                                       f"{item.code} was registered by someone else during the import; the row is "
                                       "not imported again", code=item.code)]
 
+    def started_at_first_step(self, item: "Planned", definition, missing: str) -> None:
+        """Say on the row that its process has no step for its state (the diagram was edited):
+        it was imported at the process's first task instead."""
+        for row in self.rows:
+            if row.row == item.row:
+                row.warnings.append(why("整改进展", "status_no_step",
+                                        f"process {definition.key} v{definition.version} has no step {missing} for "
+                                        f"the state {item.state}: the row starts at the process's first task",
+                                        state=item.state, step=missing, process=definition.key,
+                                        version=definition.version))
+
     def report(self, confirmed: bool = False, imported: list[str] | None = None, run: dict | None = None) -> dict:
         counts = {status: sum(1 for r in self.rows if r.status == status) for status in ("ok", "refused", "duplicate")}
-        return {
+        states = {state: sum(1 for r in self.rows if r.status == "ok" and r.state == state)
+                  for state in row_status.STATES}
+        return {"states": states,
             "sheet": self.sheet, "header_row": self.header_row, "columns": self.columns,
             "ignored_columns": self.ignored_columns, "confirmed": confirmed, "counts": counts,
             "imported": imported or [], "run": run, "rows": [r.as_dict() for r in self.rows],
@@ -299,6 +319,11 @@ def _judge(row: Row, table: Table, known: _Known, plan: Plan, seen_codes: dict[s
         reasons.append(_too_long(header("title"), LIMITS["title"]))
     if batch and len(batch) > LIMITS["batch"]:
         reasons.append(_too_long(header("batch"), LIMITS["batch"]))
+    judged = row_status.judge(row.values, header, why, clock.today())
+    reasons += judged.reasons
+    warnings += judged.warnings
+    if not reasons:
+        report.state, report.closed_on = judged.state, judged.closed_on
     if reasons:
         return report, None, []
     report.status = "ok"
@@ -307,7 +332,7 @@ def _judge(row: Row, table: Table, known: _Known, plan: Plan, seen_codes: dict[s
         category=category, region=region, lead_unit=lead_unit, cooperating_units=cooperating,
         responsible=responsible, leading_official=leading, target=value("target") or None,
         measures=value("measures") or None, deadline_kind=deadline.kind, deadline=deadline.due,
-        sites=_names(value("sites")))
+        sites=_names(value("sites")), state=judged.state, closed_on=judged.closed_on)
     return report, planned, wants
 
 

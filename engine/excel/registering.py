@@ -4,11 +4,18 @@ them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .. import problems
+from .. import clock, ledger, problems
+from ..escalation.ladder import start_of
+from ..ledger import Action
+from ..models import InstanceStatus, ProblemStatus
+from ..workflow import migration
+from ..workflow.serializer import specs_for
+from . import status as row_status
 from ..models import Official, Post, PostKind, Problem, Region, RegionLevel, Unit, UnitKind, User
 from ..text import normal_code
 from .importing import Plan, Planned
@@ -82,8 +89,10 @@ def create_named(session: Session, plan: Plan) -> Named:
                  {name: o.id for name, o in officials.items()}, chosen | {o.id for o in officials.values()})
 
 
-def register(session: Session, item: Planned, named: Named, actor: User | None) -> Problem:
-    """Register one good row's problem (the caller starts its process)."""
+def register(session: Session, item: Planned, named: Named, actor: User | None,
+             ladder_from: datetime | None = None) -> Problem:
+    """Register one good row's problem (the caller starts its process); the ladder counts
+    from `ladder_from` (a grace date's start) or, without it, from now."""
 
     def official_id(reference: str | None) -> int | None:
         if reference is None:
@@ -95,10 +104,66 @@ def register(session: Session, item: Planned, named: Named, actor: User | None) 
         category=item.category, region_id=named.regions[item.region], lead_unit_id=named.units[item.lead_unit],
         responsible_official_id=official_id(item.responsible), leading_official_id=official_id(item.leading_official),
         cooperating_unit_ids=[named.units[name] for name in item.cooperating_units], target=item.target,
-        measures=item.measures, deadline_kind=item.deadline_kind, deadline=item.deadline, sites=item.sites), actor)
+        measures=item.measures, deadline_kind=item.deadline_kind, deadline=item.deadline, sites=item.sites,
+        ladder_from=ladder_from), actor)
 
 
 def registered_codes(session: Session, items: list[Planned]) -> set[str]:
     """The codes of `items` that are registered now (as stored: normalised)."""
     codes = [normal_code(item.code) for item in items]
     return set(session.scalars(select(Problem.code).where(Problem.code.in_(codes)))) if codes else set()
+
+
+def bring_to_state(session: Session, runtime, definition, problem: Problem, item: Planned, actor: User | None,
+                   look_back: bool = False) -> str | None:
+    """Put a just-registered row's problem in the state its ledger row says (engine/excel/status.py):
+    closed (销号) with its close date and no process (with `look_back`, a process waiting at its
+    回头看核查, due now); or its process started and, for a row in progress, its token moved to
+    the step the row has reached; or at 签收 as any new problem. The step the row's state waits
+    at, when the process (edited since) has no such step: the row then starts at its first task."""
+    closed = item.state == row_status.CLOSED
+    if closed and look_back and _has(runtime, definition, row_status.LOOK_BACK):
+        _start_at(session, runtime, definition, problem, item, actor, row_status.LOOK_BACK, "回头看")
+        problem.status = ProblemStatus.CLOSED
+        problem.closed_at = start_of(item.closed_on) if item.closed_on else clock.now()
+        return None
+    if closed:
+        closed_at = start_of(item.closed_on) if item.closed_on else clock.now()
+        problem.status, problem.closed_at = ProblemStatus.CLOSED, closed_at
+        ledger.record(session, Action.PROBLEM_STATUS_CHANGED, actor=actor, subject_type="problem",
+                      subject_id=problem.id, problem_id=problem.id,
+                      payload={"from": ProblemStatus.REGISTERED.value, "to": ProblemStatus.CLOSED.value,
+                               "to_label": ProblemStatus.CLOSED.label, "imported": True,
+                               "closed_on": item.closed_on.isoformat() if item.closed_on else None})
+        return None
+    if item.state == row_status.NEW:
+        runtime.start(session, definition, problem, actor)
+        return None
+    if not _has(runtime, definition, row_status.ELEMENT[item.state]):
+        runtime.start(session, definition, problem, actor)  # a process without that step: at its first task
+        return row_status.ELEMENT[item.state]
+    _start_at(session, runtime, definition, problem, item, actor, row_status.ELEMENT[item.state],
+              row_status.LABELS[item.state])
+    return None
+
+
+def _has(runtime, definition, element: str) -> bool:
+    spec, _subprocesses = specs_for(definition)
+    return migration._spec_of(spec, element) is not None
+
+
+def _start_at(session: Session, runtime, definition, problem: Problem, item: Planned, actor: User | None,
+              target: str, said: str) -> None:
+    """Start the problem's process and move its token from the first task to `target`."""
+    instance = runtime.start(session, definition, problem, actor)
+    if instance.status != InstanceStatus.RUNNING:
+        return
+    workflow = runtime.load(instance)
+    outcome = migration.move(workflow, target)
+    ledger.record(session, Action.INSTANCE_MOVED, actor=actor, subject_type="process_instance",
+                  subject_id=instance.id, problem_id=problem.id,
+                  payload={"instance": instance.id, "process": definition.key, "version": definition.version,
+                           "reason": f"imported ledger row {item.row}: {said}",
+                           "from": outcome.tokens[0]["element"], "to": target, "direction": outcome.direction,
+                           "skipped": outcome.skipped})
+    runtime.settle(session, instance, workflow, actor)

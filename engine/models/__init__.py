@@ -1,7 +1,7 @@
 """The domain model (SQLAlchemy 2, typed)."""
 from .base import Base
 from .calendar import CalendarOverride, CalendarYear
-from .escalation import Escalation, EscalationEvent, EscalationRuleSet
+from .escalation import Escalation, EscalationEvent, EscalationRuleSet, OrganisationGap, PassedOverRung
 from .extension import ExtensionRequest, ExtensionStatus
 from .ledger import LedgerEntry
 from .notification import Channel, Notification, NotificationStatus
@@ -9,7 +9,7 @@ from .organization import Official, Post, PostKind, Region, RegionLevel, Role, U
 from .problem import (DeadlineKind, EvidenceFile, LabelledEnum, Light, Milestone, Problem, ProblemCategory, ProblemSource,
                       ProblemStatus, Site, problem_cooperating_unit)
 from .process import DefinitionStatus, HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskState
-from .accountability import AccountabilityCategory, AccountabilityDecision
+from .accountability import AccountabilityCategory, AccountabilityDecision, AccountabilityRevision, RevisionOutcome
 from .schedule import scheduler_jobs
 from .bulletin import BulletinRecord
 from .incident import Incident, IncidentStatus
@@ -17,12 +17,12 @@ from .sign_in import SignInThrottle
 from .import_run import ImportRun, ImportRunStatus
 
 __all__ = [
-    "AccountabilityCategory", "AccountabilityDecision", "BulletinRecord", "Incident", "IncidentStatus", "SignInThrottle",
+    "AccountabilityCategory", "AccountabilityDecision", "AccountabilityRevision", "RevisionOutcome", "BulletinRecord", "Incident", "IncidentStatus", "SignInThrottle",
     "ImportRun", "ImportRunStatus",
     "CalendarOverride", "CalendarYear", "Light",
     "ExtensionRequest", "ExtensionStatus", "scheduler_jobs",
     "Channel", "Notification", "NotificationStatus",
-    "Escalation", "EscalationEvent", "EscalationRuleSet",
+    "Escalation", "EscalationEvent", "EscalationRuleSet", "OrganisationGap", "PassedOverRung",
     "Base", "LedgerEntry", "Official", "Post", "PostKind", "Region", "RegionLevel", "Role", "Unit", "UnitKind",
     "User", "UserRole", "DeadlineKind", "EvidenceFile", "LabelledEnum", "Milestone", "Problem", "ProblemCategory",
     "ProblemSource", "ProblemStatus", "Site", "problem_cooperating_unit", "DefinitionStatus", "HumanTask", "InstanceStatus", "ProcessDefinition", "ProcessInstance",

@@ -21,6 +21,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+# The moment before any other: a light "to be worked out" (see engine/lights.py).
+LONG_AGO = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 class UTCDateTime(TypeDecorator):
     """Moments are stored in UTC and come back timezone-aware, on every database."""
 

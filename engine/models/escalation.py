@@ -43,8 +43,34 @@ class Escalation(Base):
     action: Mapped[dict] = mapped_column(JSON)
     instance_ids: Mapped[list] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)
+    held_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # held as an organisation gap since
 
     problem: Mapped[Problem] = relationship()
+    passed_over: Mapped[list["PassedOverRung"]] = relationship(
+        back_populates="escalation", lazy="selectin", order_by="PassedOverRung.level")
+
+
+class PassedOverRung(Base):
+    """A rung of the ladder that fell due before the problem entered the ladder (its
+    `ladder_from`, e.g. an old ledger's row imported long after its deadline) and was passed
+    over: not fired, not counted as a repeat, because a higher rung entered the problem on
+    the ladder in its place (`escalation_id`). Its key is the key the rung would have fired
+    with, so nothing fires it afterwards."""
+
+    __tablename__ = "passed_over_rung"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id"), index=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalation.id"), index=True)
+    rule_code: Mapped[str] = mapped_column(String(40))
+    rule_name: Mapped[str] = mapped_column(String(60))
+    level: Mapped[int] = mapped_column(Integer)
+    deadline: Mapped[date | None] = mapped_column(Date)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    escalation: Mapped[Escalation] = relationship(back_populates="passed_over")
 
 
 class EscalationEvent(Base):
@@ -59,3 +85,26 @@ class EscalationEvent(Base):
     event: Mapped[str] = mapped_column(String(40))
     element_id: Mapped[str] = mapped_column(String(100))
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrganisationGap(Base):
+    """A rung held because a `*_heads` target lacks a Party or a government head (党政同责:
+    the rung fires with both heads or not at all). One row per firing key; `missing` lists
+    each vacant post ({"target", "where": "region"|"unit", "id", "name", "side"}); resolved
+    when the rung fires once the heads are entered."""
+
+    __tablename__ = "organisation_gap"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id"), index=True)
+    rule_code: Mapped[str] = mapped_column(String(40))
+    rule_name: Mapped[str] = mapped_column(String(60))
+    level: Mapped[int] = mapped_column(Integer)
+    missing: Mapped[list] = mapped_column(JSON)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalation.id"))
+
+    problem: Mapped[Problem] = relationship()

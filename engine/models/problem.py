@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime, str_enum
+from .base import LONG_AGO, Base, UTCDateTime, str_enum
 from .organization import Official, Region, Unit
 
 
@@ -104,11 +104,28 @@ class Problem(Base):
     measures: Mapped[str | None] = mapped_column(Text)
     deadline_kind: Mapped[DeadlineKind] = mapped_column(str_enum(DeadlineKind), default=DeadlineKind.BY_DATE)
     deadline: Mapped[date | None] = mapped_column(Date, index=True)
+    # a plan submitted by the chain and not yet approved (待审核方案): {"target", "measures",
+    # "deadline_kind", "deadline", "task_id", "submitted_at"}; it becomes the plan above only when
+    # a task marked `approvesPlan` approves it. `pending_plan_state` is "pending" while it waits,
+    # "returned" once sent back (退回: kept, shown as what was sent back).
+    pending_plan: Mapped[dict | None] = mapped_column(JSON)
+    pending_plan_state: Mapped[str | None] = mapped_column(String(16))
 
     status: Mapped[ProblemStatus] = mapped_column(str_enum(ProblemStatus), default=ProblemStatus.REGISTERED, index=True)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # the moment from which the escalation ladder counts (set at registration: the moment itself,
+    # or an import's grace date); the rungs that fell due at or before it collapse into one
+    # firing, the highest, at this moment (engine/escalation/ladder.py). None: counted from the
+    # deadline alone.
+    ladder_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     light: Mapped[Light] = mapped_column(str_enum(Light, 8), default=Light.GREEN, index=True)
+    # when `light` next changes with time alone (None: never); LONG_AGO until first worked out
+    light_changes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=LONG_AGO, index=True)
+    # when the next rung of the escalation ladder falls due for it by its deadline (None: none
+    # will; LONG_AGO: to be worked out, after a change of deadline, status, rules or calendar, a
+    # firing or an event from a process); engine/escalation/due_moments.py keeps it
+    ladder_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=LONG_AGO, index=True)
 
     region: Mapped[Region] = relationship()
     leading_official: Mapped[Official | None] = relationship(foreign_keys=[leading_official_id])
@@ -149,7 +166,8 @@ class Milestone(Base):
 
 
 class EvidenceFile(Base):
-    """A file offered as evidence (佐证材料), stored once per content under instance/evidence."""
+    """A file offered as evidence (佐证材料), stored once per content under instance/evidence.
+    Until `submitted_at` it is a draft of its task: listed on the task page, deletable."""
 
     __tablename__ = "evidence_file"
 
@@ -161,3 +179,8 @@ class EvidenceFile(Base):
     size: Mapped[int] = mapped_column(Integer)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # a draft of the task it was uploaded for (task_id, field) until the task's completion
+    # submits it; a file stored on the problem directly is submitted when stored
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), index=True)
+    field: Mapped[str | None] = mapped_column(String(100))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime, str_enum
+from .base import LONG_AGO, Base, UTCDateTime, str_enum
 from .organization import Role, Unit, User
 from .problem import Light, Problem
 
@@ -126,6 +126,7 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     data: Mapped[dict | None] = mapped_column(JSON)
     light: Mapped[Light] = mapped_column(str_enum(Light, 8), default=Light.GREEN, index=True)
+    light_changes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=LONG_AGO, index=True)
 
     instance: Mapped[ProcessInstance] = relationship(back_populates="tasks")
     problem: Mapped[Problem] = relationship()

@@ -6,11 +6,16 @@ Each wake-up has a stable id, so that planning again changes only what moved:
                         stopped at an incident included (its other branches go on);
   incident:<id>         the next automatic retry of an open incident (engine/incidents.py);
   ladder:<firing key>   a rung of the escalation ladder for one problem and deadline;
+  gap:<firing key>      a rung held as an organisation gap whose heads are entered now:
+                        it fires at once (engine/escalation/gaps.py);
   lights                the next moment any traffic light changes colour;
   outbox                the next email or webhook notice due for (another) attempt;
   bulletin:<date>       the next working day's daily bulletin (一天一通报), not yet issued.
-Moments further away than the horizon are left to a later planning, so the job store holds
-weeks of work, not years.
+Moments further away than the horizon are left to a later planning, and so are those past the
+first LIMIT of a kind: every kind is read by time through an index (an instance's
+next_wakeup_at, a problem's ladder_due_at and light_changes_at, an incident's next retry, a
+notice's next attempt), so planning costs the same whether the city holds a hundred problems
+or a hundred thousand. The job at the last planned moment plans again.
 """
 from __future__ import annotations
 
@@ -22,11 +27,12 @@ from sqlalchemy.orm import Session
 
 from .. import bulletin, lights
 from ..calendar import WorkingCalendar
-from ..escalation import firing
+from ..escalation import due_moments, firing, gaps
 from ..escalation.rules import Ladder
 from ..models import Incident, IncidentStatus, InstanceStatus, Notification, NotificationStatus, ProcessInstance
 
 HORIZON = timedelta(days=31)
+LIMIT = 200  # wake-ups of one kind planned at a time
 # SpiffWorkflow fires a timer once its moment has passed (strictly), so its job runs just after.
 TIMER_MARGIN = timedelta(milliseconds=5)
 
@@ -39,25 +45,38 @@ class Wakeup:
 
 
 def upcoming(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime,
-             horizon: timedelta = HORIZON, light_rules=None) -> list[Wakeup]:
-    """Every wake-up due after `now` and within the horizon, soonest first. (What is already
-    due is not here: the cycle that runs at start and after every job fires it.)"""
+             horizon: timedelta = HORIZON, limit: int = LIMIT) -> list[Wakeup]:
+    """The wake-ups due after `now` and within the horizon, soonest first, as far as every kind
+    is complete: where a kind has more than `limit`, the plan ends at its last one read. (What
+    is already due is not here, but for a problem whose rungs were to be worked out and are due:
+    the cycle that runs at start and after every job fires what is due.)"""
     until = now + horizon
     found: list[Wakeup] = []
-    for instance_id, moment in session.execute(
-            select(ProcessInstance.id, ProcessInstance.next_wakeup_at)
-            .where(ProcessInstance.status.in_((InstanceStatus.RUNNING, InstanceStatus.ERROR)),
-                   ProcessInstance.next_wakeup_at.is_not(None),
-                   ProcessInstance.next_wakeup_at <= until)):
-        found.append(Wakeup(f"timer:{instance_id}", max(moment + TIMER_MARGIN, now), f"BPMN timer of instance {instance_id}"))
-    for incident_id, instance_id, moment in session.execute(
-            select(Incident.id, Incident.instance_id, Incident.next_retry_at)
-            .where(Incident.status == IncidentStatus.OPEN, Incident.next_retry_at <= until)):
-        found.append(Wakeup(f"incident:{incident_id}", max(moment, now),
-                            f"retry of incident {incident_id} (instance {instance_id})"))
-    for due in firing.forecast(session, ladder, calendar, now, until):
-        found.append(Wakeup(f"ladder:{due.key}", due.moment, f"L{due.rule['level']} {due.rule['name']} for problem {due.problem_id}"))
-    light_change = lights.next_change(session, calendar, now, light_rules)
+    ends: list[datetime] = []  # where a kind read `limit` rows and may have more after
+
+    def read(rows, make) -> None:
+        rows = list(rows)
+        found.extend(make(*row) for row in rows)
+        if len(rows) >= limit:
+            ends.append(found[-1].moment)
+
+    read(session.execute(select(ProcessInstance.id, ProcessInstance.next_wakeup_at)
+                         .where(ProcessInstance.status.in_((InstanceStatus.RUNNING, InstanceStatus.ERROR)),
+                                ProcessInstance.next_wakeup_at.is_not(None),
+                                ProcessInstance.next_wakeup_at <= until)
+                         .order_by(ProcessInstance.next_wakeup_at, ProcessInstance.id).limit(limit)),
+         lambda instance_id, moment: Wakeup(f"timer:{instance_id}", max(moment + TIMER_MARGIN, now),
+                                            f"BPMN timer of instance {instance_id}"))
+    read(session.execute(select(Incident.id, Incident.instance_id, Incident.next_retry_at)
+                         .where(Incident.status == IncidentStatus.OPEN, Incident.next_retry_at <= until)
+                         .order_by(Incident.next_retry_at, Incident.id).limit(limit)),
+         lambda incident_id, instance_id, moment: Wakeup(f"incident:{incident_id}", max(moment, now),
+                                                         f"retry of incident {incident_id} (instance {instance_id})"))
+    found += _ladder(session, ladder, calendar, now, until, limit, ends)
+    for gap in gaps.fillable(session):
+        found.append(Wakeup(f"gap:{gap.key}", now, f"L{gap.level} {gap.rule_name} for problem {gap.problem_id}, "
+                                                    "held for want of heads, now fillable"))
+    light_change = lights.next_change(session, now)
     if light_change is not None and light_change <= until:
         found.append(Wakeup("lights", light_change, "traffic lights change"))
     retry = session.scalar(select(func.min(Notification.next_attempt_at)).where(
@@ -67,4 +86,32 @@ def upcoming(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: d
     issue = bulletin.next_issue(session, calendar, now, until, bulletin.issue_time())
     if issue is not None:
         found.append(Wakeup(f"bulletin:{issue[0].isoformat()}", issue[1], f"daily bulletin of {issue[0].isoformat()}"))
-    return sorted(found, key=lambda w: (w.moment, w.id))
+    end = min(ends, default=None)
+    return sorted((w for w in found if end is None or w.moment <= end), key=lambda w: (w.moment, w.id))
+
+
+def _ladder(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime, until: datetime,
+            limit: int, ends: list[datetime]) -> list[Wakeup]:
+    """The rungs of the ladder: first the problems to be worked out are worked out (their next
+    moment stored; a rung already due wakes the scheduler now), then the rungs of the first
+    `limit` problems whose next rung falls due by `until`."""
+    found = []
+    todo = due_moments.to_work_out(session)
+    if todo:
+        worked = firing.survey(session, todo, ladder, calendar, now)
+        moments = dict(worked.later)
+        for due in worked.due:  # due now: stored as such, so the sweep fires it
+            moments[due.problem_id] = min(due.moment, moments.get(due.problem_id) or due.moment)
+            found.append(_rung(due, now))
+        due_moments.store(session, moments)
+    nearest = due_moments.next_after(session, now, until, limit)
+    if nearest:
+        ahead = firing.survey(session, [problem_id for problem_id, _ in nearest], ladder, calendar, now, until).ahead
+        if len(nearest) >= limit:
+            ends.append(nearest[-1][1])
+        found += [_rung(due, due.moment) for due in ahead]
+    return found
+
+
+def _rung(due, moment: datetime) -> Wakeup:
+    return Wakeup(f"ladder:{due.key}", moment, f"L{due.rule['level']} {due.rule['name']} for problem {due.problem_id}")

@@ -6,8 +6,10 @@ Two job stores:
             so the plan survives a restart and passes to the next leader;
   internal  (memory) the catch-up at start, the periodic sweep and the re-planning.
 Every job runs the same cycle: fire the BPMN timers due (and retry the incidents due), fire
-the ladder, refresh the traffic lights, send the notices, issue the daily bulletin when its
-time has come, plan again. Each stage is its own unit of failure: what one raises (a
+the ladder, bring the traffic lights that changed up to date, send the notices, issue the
+daily bulletin when its time has come, plan again. Each stage reads what is due through an
+index, so a cycle costs what is due, not what is stored; the periodic sweep also works out
+again a slice of the city (safety_net.py). Each stage is its own unit of failure: what one raises (a
 script's SystemExit included) is logged, once while it keeps failing the same way, and the
 others run; an instance that fails is an incident (engine/incidents.py), not a failed
 stage. Each step is idempotent (a firing's key, a bulletin's day is
@@ -31,6 +33,7 @@ from apscheduler.schedulers.base import STATE_STOPPED
 from .. import clock, incidents
 from ..escalation import rules
 from . import leadership as leadership_module
+from . import safety_net
 from .leadership import LostLeadership
 from .plan import HORIZON, Wakeup, upcoming
 
@@ -63,7 +66,8 @@ def fire_due(wakeup_id: str) -> None:
 
 class Scheduler:
     def __init__(self, duban, *, sweep_every: float = 300.0, retry_every: float = 10.0,
-                 listen_every: float = 1.0, horizon: timedelta = HORIZON, leadership=None):
+                 listen_every: float = 1.0, horizon: timedelta = HORIZON, leadership=None,
+                 safety_slice: int = safety_net.SLICE):
         from . import signal
 
         self.duban = duban
@@ -76,6 +80,7 @@ class Scheduler:
         self.leading = threading.Event()
         self.aps: _Background | None = None
         self.cycles = 0
+        self.safety_slice, self.safety_after = safety_slice, 0  # where the safety net's round stands
         self.last_results: dict = {}
         self.failing: dict[str, str] = {}  # stage -> its error, while it keeps failing (logged once)
         # one job at a time, and standing down waits for the one in flight (a job re-plans, so
@@ -180,8 +185,10 @@ class Scheduler:
         """Fire everything due by the engine's clock, then plan the next wake-ups."""
         with self._job_lock:
             results = {}
+            if reason == "sweep":
+                self._stage("safety net", reason, self._look_again)
             for name, step in (("timers", self.duban.wake_due), ("ladder", self.duban.sweep),
-                               ("lights", self.duban.refresh_lights),
+                               ("lights", self.duban.current_lights),
                                ("outbox", self.duban.deliver_notifications),
                                ("bulletin", self.duban.bulletin_due)):
                 results[name] = self._stage(name, reason, step)
@@ -193,6 +200,10 @@ class Scheduler:
             self.last_results = results
             self._stage("plan", reason, self.plan)
         return results
+
+    def _look_again(self) -> int:
+        self.safety_after = safety_net.look_again(self.duban.db, self.safety_after, self.safety_slice)
+        return self.safety_after
 
     def _stage(self, name: str, reason: str, step):
         """Run one stage of the cycle; what it raises is logged (once while it fails the same
@@ -216,8 +227,7 @@ class Scheduler:
     def wakeups(self) -> list[Wakeup]:
         with self.duban.db.transaction() as session:  # the rules and the calendar seed themselves on first use
             calendar = self.duban.current_calendar(session)
-            return upcoming(session, rules.current(session), calendar, clock.now(), self.horizon,
-                            self.duban.runtime.light_rules)
+            return upcoming(session, rules.current(session), calendar, clock.now(), self.horizon)
 
     def plan(self) -> list[Wakeup]:
         """Make the job store hold exactly one date job per upcoming wake-up."""

@@ -2,9 +2,10 @@
 
 The write session watches what each flush touches. When a row of a table that decides a due
 time (an instance's next timer, a problem's deadline, a task, a firing, a notice waiting
-to be sent, the rules, the calendar) is written, the transaction sends `NOTIFY duban_schedule`
-on PostgreSQL (delivered only if it commits, so a rolled-back action wakes nobody) and, once
-committed, calls the listeners registered in this process (the embedded scheduler).
+to be sent, the rules, the calendar, a post or unit that may fill an organisation gap) is
+written, the transaction sends `NOTIFY duban_schedule` on PostgreSQL (delivered only if it
+commits, so a rolled-back action wakes nobody) and, once committed, calls the listeners
+registered in this process (the embedded scheduler).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ CHANNEL = "duban_schedule"
 WATCHED_TABLES = frozenset({
     "process_instance", "problem", "milestone", "human_task", "escalation", "escalation_event",
     "escalation_rule_set", "notification", "calendar_override", "calendar_year", "extension_request",
+    "post", "unit",  # a head entered may free a rung held as an organisation gap
 })
 _FLAG = "duban_schedule_changed"
 log = logging.getLogger("duban.scheduler")

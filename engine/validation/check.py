@@ -9,7 +9,7 @@ from SpiffWorkflow.spiff.parser import VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from ..workflow import document, purpose
-from . import encoding, fields, flows
+from . import encoding, fields, flows, plan_approval
 from .findings import ERROR, WARNING, DocumentError, Finding, errors, name_and_sentence, warnings
 from .graph import FlowGraph
 from .parser_errors import translate
@@ -58,6 +58,7 @@ def inspect(content: bytes, lane_roles: set[str] | dict, filename: str = "upload
     flows.check_reachable(graph, findings)
     flows.check_ways_out(graph, findings)
     setters = fields.check_names(graph, forms, findings)
+    plan_approval.check(process, forms, findings)
     flows.check_gateways(graph, forms, setters, broken, findings)
     declared, purpose_findings = purpose.read(process)
     findings += purpose_findings

@@ -275,6 +275,22 @@ def _check_records(process, forms, findings) -> None:
             if "decision_date" in keys and keys["decision_date"]["type"] != "datetime":
                 findings.append(Finding(element_id, element.sourceline,
                                         f"records={kind}: decision_date must be a date field", code="records"))
+        else:  # an appeal, or its review: the field that says which way it went
+            keys = {c["key"]: c for c in task_forms.inputs(forms[element_id])}
+            key, values = _RECORDED_CHOICE[kind]
+            offered = {str(v.get("value")) for v in keys.get(key, {}).get("values") or []}
+            if key not in keys or keys[key]["type"] not in ("select", "radio"):
+                findings.append(Finding(element_id, element.sourceline,
+                                        f"records={kind}: the form needs a select or radio field {key} "
+                                        f"with the values {', '.join(values)}", code="records"))
+            elif not offered <= set(values) or not offered:
+                findings.append(Finding(element_id, element.sourceline,
+                                        f"records={kind}: {key} may offer only {', '.join(values)}", code="records"))
+
+
+# the field a `records` task of an appeal decides by, and the values it may take (engine/appeals.py)
+_RECORDED_CHOICE = {"accountability_appeal": ("appeal", ("appeal", "accept")),
+                    "appeal_decision": ("appeal_outcome", ("upheld", "revoked", "changed"))}
 
 
 def _check_properties(process, findings) -> None:

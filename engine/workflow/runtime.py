@@ -11,17 +11,18 @@ import threading
 from datetime import date, datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState as SpiffState
 
-from .. import accountability, clock, incidents, ledger, lights, notifications
-from ..assignment import ChainRole, assign, load_lane_roles
+from .. import accountability, clock, evidence, incidents, ledger, lights, notifications, plans
+from ..assignment import ChainRole, assign, load_lane_roles, subject_of
 from ..calendar import WorkingCalendar, default_calendar
 from ..errors import Conflict, DubanError, Invalid, field_errors
+from ..escalation import due_moments
 from ..settings import NotificationSettings, ScriptLimits
 from ..ledger import Action
 from ..models import (DeadlineKind, EscalationEvent, EvidenceFile, HumanTask, Incident, InstanceStatus, Problem, ProblemStatus,
@@ -186,6 +187,8 @@ class Runtime:
         except ValidationError as error:
             raise Invalid("the form has errors", field_errors(error.messages)) from None
         _check_evidence(session, task, form, clean)
+        evidence.submit(session, task, [i for key in evidence_keys(form) for i in clean.get(key) or []
+                                        if isinstance(i, int)], actor)
         self._update_plan(session, task, spiff_task, clean, actor)
         # a task with a `records` property writes its record (问责决定) or refuses the form
         spiff_task.data.update(accountability.record(session, task, _properties(spiff_task.task_spec), clean, actor))
@@ -259,6 +262,18 @@ class Runtime:
         spiff_task = self.load(task.instance).get_task_from_id(UUID(task.spiff_task_id))
         return {key: spiff_task.data.get(key) for key in keys} if spiff_task else {}
 
+    def case_options(self, task: HumanTask) -> dict:
+        """The dynamic options (valuesKey) of every form of the task's process as the task's data
+        holds them: the choices earlier steps made from them are shown by their labels."""
+        forms = task.instance.definition.forms or {}
+        keys = {key for form in forms.values() for key in context_keys(form)}
+        if not keys:
+            return {}
+        workflow = self.load(task.instance)
+        spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
+        data = spiff_task.data if spiff_task is not None else workflow.data
+        return {key: data[key] for key in keys if isinstance(data.get(key), list)}
+
     @staticmethod
     def due_instances(session: Session, by: datetime) -> list[int]:
         """Instances with a timer due (one stopped at an incident too: its other branches go on;
@@ -305,6 +320,7 @@ class Runtime:
             row = EscalationEvent(problem_id=instance.problem_id, instance_id=instance.id, event=event,
                                   element_id=spiff_task.task_spec.bpmn_id, raised_at=clock.now())
             session.add(row)
+            due_moments.mark(session.get(Problem, instance.problem_id))  # the sweep looks at it again
             session.flush()
             ledger.record(session, Action.ESCALATION_EVENT, actor=actor, subject_type="escalation_event",
                           subject_id=row.id, problem_id=instance.problem_id,
@@ -351,8 +367,8 @@ class Runtime:
                 continue
             spec = spiff_task.task_spec
             lane = spec.lane or ""
-            who = assign(session, problem, self.lane_roles[lane]) if lane in self.lane_roles else assign(
-                session, problem, ChainRole.OFFICE)  # a lane renamed in config since deployment
+            who = assign(session, problem, self.lane_roles[lane], subject_of(session, instance)) \
+                if lane in self.lane_roles else assign(session, problem, ChainRole.OFFICE)  # a lane renamed since
             properties = _properties(spec)
             row = HumanTask(instance=instance, problem_id=problem.id, spiff_task_id=spiff_id,
                             element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, lane=lane,
@@ -439,27 +455,12 @@ class Runtime:
         return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
 
     def _update_plan(self, session, task: HumanTask, spiff_task, clean: dict, actor: User) -> None:
-        names = _properties(spiff_task.task_spec).get("updatesProblem")
-        if not names:
-            return
-        problem, changed = task.problem, {}
-        for name in (n.strip() for n in names.split(",")):
-            if name not in clean or clean[name] is None:
-                continue
-            value = clean[name]
-            try:
-                if name == "deadline_kind":
-                    value = DeadlineKind.parse(value)
-                elif name == "deadline":
-                    value = datetime.fromisoformat(value).date() if "T" in value else date.fromisoformat(value)
-            except ValueError:
-                raise Invalid("the form has errors", {name: [f"{value!r} is not a valid {name}"]}) from None
-            if getattr(problem, name) != value:
-                setattr(problem, name, value)
-                changed[name] = str(value)
-        if changed:
-            ledger.record(session, Action.PLAN_UPDATED, actor=actor, subject_type="problem", subject_id=problem.id,
-                          problem_id=problem.id, payload=changed)
+        """`updatesProblem` stores the submitted plan as pending; `approvesPlan` decides it."""
+        properties = _properties(spiff_task.task_spec)
+        if properties.get("updatesProblem"):
+            plans.submit(session, task, plans.parse_fields(properties["updatesProblem"], clean), actor)
+        if properties.get("approvesPlan"):
+            plans.decide(session, task, properties["approvesPlan"], clean, actor)
 
 
 def _sent_back(element: str, completed: HumanTask, last_done: dict[str, int], earlier: dict[str, int]) -> bool:
@@ -528,8 +529,11 @@ def _check_evidence(session, task: HumanTask, form: dict | None, clean: dict) ->
         ids = clean.get(key) or []
         if not ids:
             continue
-        found = set(session.scalars(select(EvidenceFile.id).where(EvidenceFile.id.in_(ids),
-                                                                  EvidenceFile.problem_id == task.problem_id)))
+        # the task's own drafts, or files already submitted on the problem (a step sent back
+        # keeps what it submitted before); never another task's drafts
+        found = set(session.scalars(select(EvidenceFile.id).where(
+            EvidenceFile.id.in_(ids), EvidenceFile.problem_id == task.problem_id,
+            or_(evidence.not_a_draft(), EvidenceFile.task_id == task.id))))
         missing = [i for i in ids if i not in found]
         if missing:
             raise Invalid("the form has errors",

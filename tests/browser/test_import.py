@@ -1,6 +1,7 @@
 """导入台账 in a real browser: the office opens 整改台账 → 导入台账, uploads an office's sheet
 (merged title, dated subtitle, a refused row), reads the dry-run report, confirms with the
-refused row skipped, and lands on the result."""
+refused row skipped and the new regions and units accepted without heads, and lands on the
+result."""
 from __future__ import annotations
 
 import re
@@ -57,6 +58,9 @@ def test_office_imports_a_ledger_after_the_dry_run(server, page, shoot, duban, o
     expect(refused).to_contain_text("无法识别“尽快”")
     expect(page.locator('[data-created="units"]')).to_contain_text("北山县水利局")
     expect(page.locator('[data-created="officials"]')).to_contain_text("陈镇长")
+    without_heads = page.locator("[data-without-heads]")       # new regions and units come without heads
+    expect(without_heads.locator('tr[data-gap-new="true"]')).to_have_count(4)
+    expect(without_heads.locator('tr[data-gap-name="北山县"]')).to_contain_text("将新建（无主要负责人）")
     shoot(page, "dry-run-report")
 
     # confirming without skipping imports nothing
@@ -67,6 +71,13 @@ def test_office_imports_a_ledger_after_the_dry_run(server, page, shoot, duban, o
     shoot(page, "refused-without-skip")
 
     page.get_by_label(re.compile("跳过被拒绝的行")).check()
+    page.get_by_role("button", name="确认导入").click()
+    # the new regions and units have no heads: the office accepts them as organisation gaps
+    expect(page.locator('[data-error="accept_gaps"]')).to_contain_text("未导入任何数据")
+    with duban.db.reading() as session:
+        assert session.scalars(select(Problem)).first() is None
+    page.get_by_label(re.compile("跳过被拒绝的行")).check()
+    page.get_by_label(re.compile("接受组织缺口")).check()
     page.get_by_role("button", name="确认导入").click()
     expect(page.get_by_role("heading", name=re.compile("导入完成"))).to_be_visible()
     expect(page.locator('[data-count="imported"] b')).to_have_text("3")

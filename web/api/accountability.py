@@ -34,6 +34,22 @@ class OfficialBrief(Schema):
                                         "is_head": p.is_head} for p in sorted(o.posts, key=lambda p: p.id)])
 
 
+class RevisionOut(Schema):
+    id = fields.Integer()
+    outcome = fields.Function(lambda r: r.outcome.value,
+                              metadata={"description": "upheld (维持原决定), revoked (撤销) or changed (变更)"})
+    outcome_label = fields.Function(lambda r: r.outcome.label)
+    replacement_id = fields.Integer(allow_none=True, metadata={"description": "changed: the new, lighter decision"})
+    appealed_at = fields.AwareDateTime(allow_none=True, metadata={"description": "when the official appealed (申诉)"})
+    appeal_reason = fields.String(allow_none=True, metadata={"description": "the official's grounds (申诉理由)"})
+    decision_no = fields.String(allow_none=True, metadata={"description": "申诉处理决定文号"})
+    decision_date = fields.Date(metadata={"description": "a revocation or change takes effect on this day"})
+    decided_at = fields.AwareDateTime()
+    decided_by = fields.Function(lambda r: r.decided_by.username if r.decided_by else None)
+    reason = fields.String(allow_none=True, metadata={"description": "复查意见"})
+    task_id = fields.Integer(attribute="human_task_id")
+
+
 class DecisionOut(Schema):
     id = fields.Integer()
     official_id = fields.Integer()
@@ -55,6 +71,13 @@ class DecisionOut(Schema):
     influence_until = fields.Date(allow_none=True, metadata={"description": "the first day after the period"})
     in_force = fields.Function(lambda d: d.in_force(clock.today()),
                                metadata={"description": "the period still runs at the engine's clock"})
+    ended_on = fields.Date(allow_none=True, metadata={"description": "the day an appeal revoked or changed it: "
+                                                                     "its period no longer runs from then"})
+    replaces = fields.Function(lambda d: [r.decision_id for r in d.changed_from],
+                               metadata={"description": "ids of the decisions an appeal changed into this one"})
+    revisions = fields.List(fields.Nested(RevisionOut),
+                            metadata={"description": "what reviews of appeals (申诉复查) decided about it, oldest "
+                                                     "first; the decision itself is never changed"})
 
 
 class OpenTask(Schema):
@@ -142,8 +165,9 @@ def list_cases(query):
 @blp.response(200, RecordOut)
 @blp.doc(security=BEARER)
 def official_record(official_id: int):
-    """An official's accountability record: every decision with its influence period (影响期)
-    and whether it is still in force; the discipline office, administrators and the official."""
+    """An official's accountability record: every decision with its influence period (影响期),
+    whether it is still in force, and what appeals (申诉) did to it (a revocation or a change is
+    a new entry, never an edit); the discipline office, administrators and the official."""
     app, user_id = duban(), caller_id()
     with app.db.reading() as session:
         viewer = app.actor(session, user_id)

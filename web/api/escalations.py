@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from engine import problems
 from engine.errors import Invalid
+from engine.escalation import gaps
 from engine.models import Escalation, Problem
 
 from .common import BEARER, Blueprint, caller_id, duban, reply
@@ -34,6 +35,20 @@ class Target(Schema):
     of = fields.String(allow_none=True)
 
 
+class PassedOverOut(Schema):
+    level = fields.Integer()
+    rule = fields.String(attribute="rule_code")
+    name = fields.String(attribute="rule_name")
+    due_at = fields.AwareDateTime(metadata={"description": "when the rung fell due, before the problem entered the ladder"})
+
+
+class PlannedPassedOverOut(Schema):
+    level = fields.Integer()
+    rule = fields.String()
+    name = fields.String()
+    due_at = fields.AwareDateTime()
+
+
 class EscalationOut(Schema):
     id = fields.Integer()
     problem_id = fields.Integer()
@@ -50,6 +65,11 @@ class EscalationOut(Schema):
     action = fields.Raw()
     instance_ids = fields.List(fields.Integer())
     note = fields.String(allow_none=True)
+    held_since = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "held as an organisation gap from this moment until fired_at (党政同责); null if never held"})
+    passed_over = fields.List(fields.Nested(PassedOverOut), metadata={
+        "description": "the rungs this firing entered the ladder in place of (due before the problem's ladder_from, "
+                       "e.g. an old ledger's row): not fired, not counted as repeats"})
 
 
 class EscalationPage(Schema):
@@ -64,12 +84,47 @@ class ForecastQuery(Schema):
                           metadata={"description": "working days ahead"})
 
 
+class MissingHead(Schema):
+    target = fields.String(metadata={"description": "the rule's target naming this level (e.g. region_heads)"})
+    where = fields.String(metadata={"description": "region or unit"})
+    id = fields.Integer(metadata={"description": "the region's or the unit's id"})
+    name = fields.String()
+    side = fields.String(metadata={"description": "the vacant head post: party (书记) or government (行政主要负责人)"})
+
+
 class ForecastOut(Schema):
     problem_code = fields.String()
     level = fields.Integer()
     name = fields.String(attribute="rule_name")
     due_at = fields.AwareDateTime()
     targets = fields.List(fields.Nested(Target))
+    passed_over = fields.List(fields.Nested(PlannedPassedOverOut), metadata={
+        "description": "the rungs the problem will pass over, entering the ladder at this one (at its grace date)"})
+    held = fields.Boolean(metadata={
+        "description": "true when, as the organisation stands now, this firing will be held as an organisation gap "
+                       "(党政同责: a region or unit it targets lacks its Party or government head)"})
+    missing = fields.List(fields.Nested(MissingHead), metadata={
+        "description": "the vacant head posts that will hold it, as the sweep decides a hold; empty when it will fire"})
+
+
+class GapQuery(Schema):
+    state = fields.String(load_default="open", validate=validate.OneOf(("open", "resolved", "all")),
+                          metadata={"description": "open (holding a rung), resolved (fired since), all"})
+
+
+class GapOut(Schema):
+    id = fields.Integer()
+    key = fields.String(metadata={"description": "the firing key of the held rung"})
+    problem_id = fields.Integer()
+    problem_code = fields.Function(lambda g: g.problem.code)
+    level = fields.Integer()
+    rule = fields.String(attribute="rule_code")
+    name = fields.String(attribute="rule_name")
+    missing = fields.List(fields.Nested(MissingHead))
+    since = fields.AwareDateTime()
+    checked_at = fields.AwareDateTime()
+    resolved_at = fields.AwareDateTime(allow_none=True)
+    escalation_id = fields.Integer(allow_none=True)
 
 
 class RulesOut(Schema):
@@ -117,6 +172,21 @@ def forecast(query):
     if not allowed:
         app.deny(user_id, "read the escalation forecast", "escalation", None)
     return reply(ForecastOut(many=True), app.forecast(query["days"]))
+
+
+@blp.get("/organisation-gaps")
+@blp.arguments(GapQuery, location="query")
+@blp.response(200, GapOut(many=True))
+@blp.doc(security=BEARER)
+def list_gaps(query):
+    """Rungs held for want of a Party or government head (组织缺口, 党政同责), oldest first
+    (环督办 and the discipline office)."""
+    app = duban()
+    user_id = caller_id()
+    with app.db.reading() as session:
+        if app.actor(session, user_id).reads_everything:
+            return reply(GapOut(many=True), gaps.listing(session, query["state"]))
+    app.deny(user_id, "read the organisation gaps", "organisation_gap", None)
 
 
 @blp.get("/escalation-rules")

@@ -40,14 +40,60 @@ REPORT = {"type": "object", "required": ["sheet", "confirmed", "counts", "import
     "columns": {"type": "object", "additionalProperties": {"type": "string"}}, "ignored_columns": _STRINGS,
     "confirmed": {"type": "boolean"},
     "counts": {"type": "object", "properties": {k: {"type": "integer"} for k in ("ok", "refused", "duplicate")}},
+    "states": {"type": "object", "description": "good rows per state they take (README, Excel ledgers): closed (已销号, "
+               "no process), acceptance (验收中, at 行业部门认定), implementation (整改中, at 整改实施), new (at 签收)",
+               "properties": {k: {"type": "integer"} for k in ("closed", "acceptance", "implementation", "planning", "new")}},
     "imported": dict(_STRINGS, description="codes this request registered"), "run": RUN,
     "rows": {"type": "array", "items": {"type": "object", "required": ["row", "status"], "properties": {
         "row": {"type": "integer"}, "status": {"type": "string", "enum": ["ok", "refused", "duplicate"]},
         "code": {"type": "string", "nullable": True}, "reasons": _STRINGS, "warnings": _STRINGS,
+        "state": {"type": "string", "nullable": True, "enum": ["closed", "acceptance", "implementation", "planning", "new", None],
+                  "description": "the state a good row takes, read from its status columns; null for other rows"},
+        "state_label": {"type": "string", "nullable": True, "description": "the state in Chinese"},
+        "closed_on": {"type": "string", "format": "date", "nullable": True,
+                      "description": "a closed row's 销号时间 (null: closed at the import)"},
         "details": {"type": "array", "items": {"type": "object", "properties": {
             "severity": {"type": "string", "enum": ["refusal", "warning"]}, "code": {"type": "string"},
             "column": {"type": "string", "nullable": True}, "message": {"type": "string"}, "params": {"type": "object"}}}}}}},
-    "new_regions": _NAMED, "new_units": _NAMED, "new_officials": _NAMED}}
+    "new_regions": _NAMED, "new_units": _NAMED, "new_officials": _NAMED,
+    "without_heads": {"type": "array", "description": "the regions and units the good rows leave without a Party head "
+                      "(党委（党组）书记) or a government head (行政主要负责人): those the import creates (`new`) and "
+                      "existing ones the rows name that lack a head. A rung targeting their heads is held as an "
+                      "organisation gap until the heads are entered; a confirmed import that creates any needs "
+                      "accept_gaps=true (or enter them with their heads first, then import)", "items": {
+        "type": "object", "required": ["kind", "name", "new", "missing", "rows", "row_count", "held"], "properties": {
+            "kind": {"type": "string", "enum": ["region", "unit"]}, "name": {"type": "string"},
+            "new": {"type": "boolean", "description": "the import creates it (without heads)"},
+            "missing": {"type": "array", "items": {"type": "string", "enum": ["party", "government"]},
+                        "description": "the heads it lacks"},
+            "rows": {"type": "array", "items": {"type": "integer"}, "description": "the sheet's rows naming it"},
+            "row_count": {"type": "integer"},
+            "held": {"type": "array", "description": "the overdue rows whose entry rung targets its heads: the "
+                     "ladder holds them as organisation gaps", "items": {"type": "object", "properties": {
+                         "row": {"type": "integer"}, "code": {"type": "string"}, "level": {"type": "integer"},
+                         "rule": {"type": "string"}, "name": {"type": "string"},
+                         "target": {"type": "string", "enum": ["region_heads", "lead_unit_heads",
+                                                               "cooperating_unit_heads"]}}}}}}},
+    "ladder": {"type": "object", "description": "what entering the escalation ladder fires for the rows (imported "
+               "or, in a dry run, to be imported) at `ladder_from`: each overdue row enters once, at the highest rung "
+               "due by then, the rungs below passed over", "required": ["overdue", "rungs", "rows"], "properties": {
+        "ladder_from": {"type": "string", "format": "date-time", "nullable": True,
+                        "description": "the grace date's start; null: now"},
+        "grace_date": {"type": "string", "format": "date", "nullable": True},
+        "at": {"type": "string", "format": "date-time", "description": "the moment counted at"},
+        "overdue": {"type": "integer", "description": "rows whose deadline has passed by then"},
+        "rungs": {"type": "array", "items": {"type": "object", "properties": {
+            "level": {"type": "integer"}, "rule": {"type": "string"}, "name": {"type": "string"},
+            "count": {"type": "integer", "description": "rows entering the ladder at this rung"}}}},
+        "rows": {"type": "array", "items": {"type": "object", "properties": {
+            "row": {"type": "integer"}, "code": {"type": "string"}, "level": {"type": "integer"},
+            "rule": {"type": "string"}, "name": {"type": "string"}, "passed_over": _STRINGS,
+            "to": {"type": "array", "description": "in a dry run: whom the entry rung reaches, as the firing will "
+                   "resolve it; a target naming heads gives both sides (党政同责), `name` null where the post is "
+                   "vacant (the rung is then held)", "items": {"type": "object", "properties": {
+                       "target": {"type": "string"}, "of": {"type": "string", "nullable": True},
+                       "side": {"type": "string", "enum": ["person", "party", "government"]},
+                       "name": {"type": "string", "nullable": True}}}}}}}}}}}
 
 
 def _flag(name: str) -> bool:
@@ -63,8 +109,22 @@ def _flag(name: str) -> bool:
         "file": {"type": "string", "format": "binary", "description": "the 问题清单 or 台账 .xlsx"},
         "confirm": {"type": "boolean", "default": False,
                     "description": "false: a dry run that only reports; true: import"},
+        "look_back": {"type": "boolean", "default": False,
+                      "description": "with confirm: the rows closed in the ledger get their 回头看 (look-back "
+                                     "check) due now, a process waiting at 回头看核查; without it they have no process"},
+        "accept_gaps": {"type": "boolean", "default": False,
+                        "description": "with confirm: accept the regions and units the import creates without a Party "
+                                       "or government head (`without_heads`, `new`) as organisation gaps; without it "
+                                       "such an import is a 400 naming accept_gaps, nothing imported. Alternatively "
+                                       "enter them with their heads first (管理 · 区域与单位)"},
         "skip_refused": {"type": "boolean", "default": False,
-                         "description": "with confirm: import the good rows although others are refused"}}}}}},
+                         "description": "with confirm: import the good rows although others are refused"},
+        "ladder_from": {"type": "string", "format": "date",
+                        "description": "the grace date (宽限日期, after today, within a year) from which the escalation "
+                                       "ladder counts for the imported rows: nothing fires before it, and on it each "
+                                       "overdue row enters at the rung that fits how late it is then. Omitted: from "
+                                       "now (each overdue row enters at its fitting rung at the next sweep). In a dry "
+                                       "run, `ladder` reports what the choice fires"}}}}}},
     responses={"200": {"description": "the row-by-row report, with the import run",
                        "content": {"application/json": {"schema": REPORT}}}})
 def import_ledger():
@@ -78,18 +138,27 @@ def import_ledger():
     registered during the import is a duplicate (reason code `registered_meanwhile`). A run
     that stopped (409 naming the run, or the process gone) keeps the rows it committed;
     confirming the same sheet again resumes it, its rows reported as duplicates with reason
-    code `imported_by_run`."""
+    code `imported_by_run`. `ladder` says what the rows fire on entering the escalation ladder
+    (at the grace date `ladder_from`, or now): how many are overdue and how many enter at each
+    rung, once, the rungs below passed over; a bad `ladder_from` is a 400 naming it.
+    `without_heads` lists the regions and units left without a Party or government head, with
+    the rows naming them and the overdue rows the ladder would hold for them; a confirmed
+    import that creates any is a 400 naming `accept_gaps` (listing them, nothing imported)
+    unless accept_gaps=true."""
     user_id = caller_id()
     upload = request.files.get("file")
     if upload is None:
         raise Invalid("send the sheet as the multipart field 'file'", {"file": ["Missing data for required field."]})
-    confirm, skip_refused = _flag("confirm"), _flag("skip_refused")
+    confirm, skip_refused, look_back = _flag("confirm"), _flag("skip_refused"), _flag("look_back")
+    accept_gaps = _flag("accept_gaps")
     name = upload.filename or ""
     if name and not name.lower().endswith((".xlsx", ".xlsm")):
         raise Invalid("the file is not an Excel workbook (.xlsx)", {"file": [f"{name} is not an .xlsx file"]})
     app = duban()
     content = read_at_most(upload.stream, app.settings.imports.upload_bytes)  # the engine refuses anything longer
-    return app.import_ledger(user_id, content, confirm=confirm, skip_refused=skip_refused, filename=name)
+    return app.import_ledger(user_id, content, confirm=confirm, skip_refused=skip_refused, filename=name,
+                             ladder_from=request.form.get("ladder_from", request.args.get("ladder_from")),
+                             look_back=look_back, accept_gaps=accept_gaps)
 
 
 @blp.get("/ledger/export.xlsx")

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from flask import request, session as cookie
+from flask_babel import force_locale
 from marshmallow import Schema, fields, validate
 
 from engine import notifications
 from engine.models import Notification
 
+from ..ui.layout import DEFAULT_LANGUAGE, LANGUAGES
+from ..ui.notice_words import worded
 from .common import BEARER, Blueprint, caller_id, duban, reply, reply_json
 from .schemas import Page, PerPage
 
@@ -20,9 +24,11 @@ class NotificationQuery(Schema):
 class NotificationOut(Schema):
     id = fields.Integer()
     kind = fields.String(metadata={"description": "escalation (督办通知), task_assigned (新待办), task_sent_back (退回), "
-                                            "process_notice (a BPMN element's notify), extension_requested..."})
-    subject = fields.String()
-    body = fields.String()
+                                            "process_notice (a BPMN element's notify), extension_requested, "
+                                            "organisation_gap (a rung held for want of a head)..."})
+    subject = fields.Function(lambda n: worded(n)[0], metadata={"type": "string",
+        "description": "in the caller's language (Accept-Language: zh-CN or en; Chinese by default)"})
+    body = fields.Function(lambda n: worded(n)[1], metadata={"type": "string", "description": "in the caller's language"})
     problem_id = fields.Integer(allow_none=True)
     problem_code = fields.Function(lambda n: n.problem.code if n.problem else None)
     payload = fields.Raw()
@@ -39,6 +45,14 @@ class NotificationPage(Schema):
     per_page = fields.Integer()
 
 
+def language() -> str:
+    """The caller's language: the page's choice for a signed-in browser, else Accept-Language."""
+    chosen = cookie.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return "en" if request.accept_languages.best_match(["zh-CN", "zh", "en"]) == "en" else DEFAULT_LANGUAGE
+
+
 @blp.get("/notifications")
 @blp.arguments(NotificationQuery, location="query")
 @blp.response(200, NotificationPage)
@@ -50,8 +64,9 @@ def list_notifications(query):
         viewer = app.actor(session, caller_id())
         found = notifications.inbox(session, viewer, unread_only=query["unread"], page=query["page"],
                                     per_page=query["per_page"])
-        return reply(NotificationPage(), {"items": found.items, "total": found.total, "unread": found.unread,
-                                          "page": query["page"], "per_page": query["per_page"]})
+        with force_locale(language()):
+            return reply(NotificationPage(), {"items": found.items, "total": found.total, "unread": found.unread,
+                                              "page": query["page"], "per_page": query["per_page"]})
 
 
 @blp.post("/notifications/<int:notification_id>/read")
@@ -61,4 +76,9 @@ def read_notification(notification_id: int):
     """Mark one of the caller's notifications read; someone else's is not found (404)."""
     return reply_json(duban().mark_notification_read(
         caller_id(), notification_id,
-        answer=lambda session, marked: NotificationOut().dump(session.get(Notification, marked))))
+        answer=lambda session, marked: _dump(session.get(Notification, marked))))
+
+
+def _dump(row: Notification) -> dict:
+    with force_locale(language()):
+        return NotificationOut().dump(row)

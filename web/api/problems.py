@@ -4,6 +4,7 @@ from flask import request
 from sqlalchemy import select
 
 from engine import incidents, lights, problems, tasks
+from engine import evidence as evidence_store
 from engine.models import (DeadlineKind, EvidenceFile, LedgerEntry, Light, Problem, ProblemCategory, ProblemSource,
                            ProblemStatus, ProcessInstance, Role)
 from engine.errors import Invalid, NotFound
@@ -109,8 +110,7 @@ def _detail(problem_id: int, status: int = 200):
 
 def _with_details(session, problem):
     problem.current_tasks = session.scalars(tasks.open_on(problem.id)).all()
-    problem.evidence = session.scalars(select(EvidenceFile).where(EvidenceFile.problem_id == problem.id)
-                                       .order_by(EvidenceFile.id)).all()
+    problem.evidence = session.scalars(evidence_store.submitted_on(problem.id)).all()
     problem.incidents = incidents.open_on(session, session.scalars(
         select(ProcessInstance.id).where(ProcessInstance.problem_id == problem.id)))
     problem.timeline = session.scalars(select(LedgerEntry).where(LedgerEntry.problem_id == problem.id)

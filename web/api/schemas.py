@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from engine import plans
 from engine.problems import SORT_CHOICES, is_overdue
 from engine.text import ID_MAX
 from engine.models import DeadlineKind, Light, ProblemCategory, ProblemSource, ProblemStatus, TaskState
@@ -283,6 +284,13 @@ class ProblemDetail(ProblemOut):
         "deadline_provisional": p.deadline is not None and _calendar().is_provisional(p.deadline),
         "milestones": MilestoneOut(many=True).dump(p.milestones),
     })
+    pending_plan = fields.Function(lambda p: plans.view(p), allow_none=True, metadata={
+        "description": "the plan submitted and not yet approved (待审核方案), beside the approved `plan`: "
+                       "target, measures, deadline_kind, deadline, state (pending: waiting for the review; "
+                       "returned: sent back, kept as what was sent back), submitted_at, task_id, and "
+                       "needs_extension (its deadline is later than the plan's, or it makes a dated problem "
+                       "long-term: the review cannot approve it without an approved extension request); null "
+                       "when there is none"})
     sites = fields.List(fields.Nested(SiteOut))
     current_tasks = fields.List(fields.Nested(TaskOut))
     incidents = fields.List(fields.Nested(IncidentOut), metadata={

@@ -44,10 +44,11 @@ def install(app: Flask) -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and not request.path.startswith("/api/"):
             csrf.protect()
 
-    from . import (accountability, admin, bulletins, dashboard, excel, extension_requests, inbox, interviews, layout,
+    from . import (accountability, admin, bulletins, dashboard, excel, extension_requests, inbox, interviews, labels, layout,
                    ledger, notices, registration, signin, supervision_notices)
 
     layout.install(app)
+    labels.install(app)
     notices.install(app)
     for module in (signin, inbox, ledger, registration, extension_requests, excel, dashboard, accountability,
                    interviews, bulletins, supervision_notices, admin):

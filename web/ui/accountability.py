@@ -16,6 +16,7 @@ from engine.errors import NotFound
 from engine.models import InstanceStatus, PostKind, Role
 
 from . import timeline
+from .labels import label
 from .layout import EVENT_LABELS, current_user, duban, page_blueprint, page_number
 
 bp = page_blueprint("cases", __name__)
@@ -52,9 +53,19 @@ def case_list():
                            status=status, counts=counts, status_labels=STATUS_LABELS)
 
 
+def _revision(revision) -> dict:
+    return {"outcome": revision.outcome.value, "outcome_label": label(revision.outcome),
+            "replacement": revision.replacement.form_label if revision.replacement else None,
+            "appealed_at": revision.appealed_at, "appeal_reason": revision.appeal_reason,
+            "decision_no": revision.decision_no, "decision_date": revision.decision_date, "reason": revision.reason,
+            "decided_by": revision.decided_by.display_name if revision.decided_by else None}
+
+
 def _decision(decision, today) -> dict:
     until = decision.influence_until
-    return {"id": decision.id, "category": decision.category.label, "form": decision.form_label,
+    return {"id": decision.id, "category": label(decision.category), "form": decision.form_label,
+            "revisions": [_revision(r) for r in decision.revisions], "ended_on": decision.ended_on,
+            "replaces": [r.decision.form_label for r in decision.changed_from],
             "decision_no": decision.decision_no, "decision_date": decision.decision_date,
             "months": decision.influence_months, "last_day": until - timedelta(days=1) if until else None,
             "in_force": decision.in_force(today), "basis": decision.basis,
@@ -113,8 +124,8 @@ def case_page(instance_id: int):
             "case": _case_row(found.case),
             "official": _official(found.case.official) if found.case.official else None,
             "problem": {"id": problem.id, "code": problem.code, "title": problem.title, "region": problem.region.name,
-                        "lead_unit": problem.lead_unit.name, "status": problem.status.label, "light": problem.light,
-                        "deadline": problem.deadline, "deadline_kind": problem.deadline_kind.label},
+                        "lead_unit": problem.lead_unit.name, "status": label(problem.status), "light": problem.light,
+                        "deadline": problem.deadline, "deadline_kind": label(problem.deadline_kind)},
             "cause": {"level": escalation.level, "name": escalation.rule_name, "fired_at": escalation.fired_at,
                       "trigger": trigger_text(escalation), "deadline": escalation.deadline,
                       "rule_version": escalation.rule_version,
@@ -131,7 +142,8 @@ def case_page(instance_id: int):
 
 @bp.get("/officials/<int:official_id>")
 def official_record(official_id: int):
-    _oversee(f"read the accountability record of official {official_id}", "official", official_id)
+    if current_user().official_id != official_id:  # an official reads their own record, as the API lets them
+        _oversee(f"read the accountability record of official {official_id}", "official", official_id)
     with duban().db.reading() as db:
         try:
             record = accountability.official_record(db, official_id)
@@ -140,5 +152,6 @@ def official_record(official_id: int):
         found, total = accountability.cases(db, accountability.cases_query(official_id=official_id), 1, 100)
         view = {"official": _official(record.official), "as_of": record.today,
                 "decisions": [_decision(d, record.today) for d in record.decisions],
-                "in_force": len(record.in_force), "cases": [_case_row(case) for case in found], "case_total": total}
+                "in_force": len(record.in_force), "cases": [_case_row(case) for case in found], "case_total": total,
+                "overseer": any(role in (Role.DISCIPLINE, Role.ADMIN) for role in current_user().roles)}
     return render_template("cases/official.html", **view, status_labels=STATUS_LABELS)

@@ -1,6 +1,7 @@
 """督办看板: totals and traffic lights, problems by region, lead unit, source and batch (ECharts,
 with the figures as tables beneath), the ladder's latest firings by level, the overdue
-problems, what the ladder will fire in the next ten working days, interviews (约谈) and
+problems, what the ladder will fire in the next ten working days, the rungs held for want of a Party
+or government head (组织缺口), interviews (约谈) and
 accountability cases (问责). For the rectification office, the discipline office and leaders;
 narrowed to one region and the regions below it with `?region=<id>`."""
 from __future__ import annotations
@@ -12,10 +13,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from engine import clock, dashboard
+from engine.escalation import gaps as organisation_gaps
 from engine.errors import NotFound
-from engine.models import InstanceStatus, Light, Role
+from engine.models import InstanceStatus, Light, ProblemSource, Role
 from engine.text import ID_MAX
 
+from .labels import LEVEL_TITLES, label
+from .timeline import SIDE_LABELS
 from .layout import LIGHT_LABELS, OVERSIGHT, current_user, duban, local_time, page_blueprint
 
 bp = page_blueprint("dashboard", __name__)
@@ -61,9 +65,11 @@ def overview():
         levels = dashboard.escalation_levels(db, where)
         if partial:
             return render_template("dashboard/_escalations.html", firings=firings, levels=levels, level=level,
-                                   region_id=region_id, level_names=dashboard.LEVEL_NAMES)
+                                   region_id=region_id, level_names=LEVEL_TITLES)
         codes = dashboard.scoped_codes(db, where)
         breakdowns = dashboard.breakdowns(db, where)
+        for row in breakdowns["source"]:  # the engine names sources in Chinese
+            row.name = label(ProblemSource(row.key))
         links = _links(breakdowns, region_id)
         return render_template(
             "dashboard/overview.html", region=where.region, region_id=region_id, regions=dashboard.regions(db),
@@ -77,9 +83,11 @@ def overview():
             reads_cases=reads_cases,
             open_incidents=dashboard.open_incidents(db) if Role.ADMIN in user.roles else None,
             cases=dashboard.accountability_cases(db, where) if reads_cases else [],
+            gaps=organisation_gaps.open_gaps(db, set(where.region_ids) if where.region_ids is not None else None)
+            if reads_cases else [], side_labels=SIDE_LABELS, org_links=Role.ADMIN in user.roles,
             case_counts=dashboard.accountability_counts(db, where) if reads_cases else {},
             forecast_days=FORECAST_DAYS, stack=dashboard.STACK, stack_labels=STACK_LABELS, titles=BREAKDOWN_TITLES,
-            level_names=dashboard.LEVEL_NAMES, instance_labels=INSTANCE_LABELS, now_local=local_time(clock.now()))
+            level_names=LEVEL_TITLES, instance_labels=INSTANCE_LABELS, now_local=local_time(clock.now()))
 
 
 # the ledger's filter for each breakdown: the unit breakdown counts lead units only

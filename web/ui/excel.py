@@ -127,7 +127,17 @@ def review(token: str):
     if sheet.imported:
         return render_template("imports/result.html", sheet=sheet, report=_readable(sheet.result),
                                levels=REGION_LEVELS, kinds=UNIT_KINDS)
-    return _render_report(sheet, user.id)
+    grace = request.args.get("ladder_from", "").strip()
+    try:
+        return _render_report(sheet, user.id, grace=grace)
+    except Invalid as failure:
+        if "ladder_from" not in failure.errors:
+            raise
+        return _render_report(sheet, user.id, status=400, grace=grace, grace_error=_grace_error(failure))
+
+
+def _grace_error(failure: Invalid) -> str:
+    return _("宽限日期须为明天至一年内的某一天（%(why)s）。", why="; ".join(failure.errors["ladder_from"]))
 
 
 @bp.post("/ledger/import/<token>")
@@ -138,10 +148,22 @@ def confirm(token: str):
         return redirect(url_for("imports.review", token=token), 303)
     content = _content(sheet)
     skip_refused = request.form.get("skip_refused") in ("1", "on", "true", "yes")
+    look_back = request.form.get("look_back") in ("1", "on", "true", "yes")
+    accept_gaps = request.form.get("accept_gaps") in ("1", "on", "true", "yes")
+    grace = request.form.get("ladder_from", "").strip() if request.form.get("ladder_entry") == "grace" else ""
+    if request.form.get("ladder_entry") == "grace" and not grace:
+        return _render_report(sheet, user.id, status=400, grace_error=_("选择宽限时请填写宽限日期。"))
     try:
         report = duban().import_ledger(user.id, content, confirm=True, skip_refused=skip_refused,
-                                       filename=sheet.filename)
+                                       filename=sheet.filename, ladder_from=grace or None, look_back=look_back,
+                                       accept_gaps=accept_gaps)
     except Invalid as failure:
+        if "ladder_from" in failure.errors:
+            return _render_report(sheet, user.id, status=400, grace_error=_grace_error(failure))
+        if "accept_gaps" in failure.errors:
+            message = _("本次导入将新建没有主要负责人的地区或单位，未导入任何数据。请勾选“接受组织缺口”后再确认，"
+                        "或先在“管理 · 区域与单位”中录入它们的主要负责人后再导入。")
+            return _render_report(sheet, user.id, status=400, gaps_error=message, grace=grace)
         if any(key.startswith("row ") for key in failure.errors):
             refused = len([key for key in failure.errors if key.startswith("row ")])
             message = _("有 %(n)s 行被拒绝，未导入任何数据。请修改这些行后重新上传，或勾选“跳过被拒绝的行”只导入通过校验的行。",
@@ -173,11 +195,15 @@ def _content(sheet) -> bytes:
     return content
 
 
-def _render_report(sheet, user_id: int, error: str | None = None, status: int = 200):
-    """The dry run as the database stands now (rows may have become duplicates meanwhile)."""
-    report = duban().import_ledger(user_id, _content(sheet), confirm=False, filename=sheet.filename)
+def _render_report(sheet, user_id: int, error: str | None = None, status: int = 200, grace: str = "",
+                   grace_error: str | None = None, gaps_error: str | None = None):
+    """The dry run as the database stands now (rows may have become duplicates meanwhile);
+    with `grace`, what the ladder fires is counted at that grace date."""
+    report = duban().import_ledger(user_id, _content(sheet), confirm=False, filename=sheet.filename,
+                                   ladder_from=None if grace_error else grace or None)
     return render_template("imports/report.html", sheet=sheet, report=_readable(report), error=error,
-                           levels=REGION_LEVELS, kinds=UNIT_KINDS), status
+                           levels=REGION_LEVELS, kinds=UNIT_KINDS, grace=grace, grace_error=grace_error,
+                           gaps_error=gaps_error), status
 
 
 def _readable(report: dict) -> dict:
@@ -215,6 +241,15 @@ _REASONS = {
     "leading_first": lambda p: _("由 %(first)s 包抓，%(others)s 未记录", first=p["first"], others=p["others"]),
     "several_regions": lambda p: _("填写了多个地区，问题归入 %(first)s", first=p["first"]),
     "imported_by_run": lambda p: _("%(code)s 已由第 %(run)s 号导入记录导入", code=p["code"], run=p["run"]),
+    "status_date": lambda p: _("无法识别日期“%(value)s”", value=p["value"]),
+    "status_future": lambda p: _("%(value)s 晚于今天", value=p["value"]),
+    "status_closed": lambda p: _("“%(value)s”应填写“是”或“否”", value=p["value"]),
+    "status_unknown": lambda p: _("“%(value)s”不是可识别的状态，未读取", value=p["value"]),
+    "status_contradiction": lambda p: _("“%(value)s”与“%(other)s”矛盾：本行既像已销号又像未销号", value=p["value"],
+                                        other=p["other"]),
+    "status_no_step": lambda p: _("流程 %(process)s 第 %(version)s 版没有该状态对应的环节（%(step)s）：已从流程的第一个环节开始",
+                                  process=p["process"], version=p["version"], step=p["step"]),
+    "status_done_open": lambda p: _("已完成整改但未销号（无销号时间）：按整改中导入，停在“整改实施并申请销号”"),
     "registered_meanwhile": lambda p: _("%(code)s 在导入过程中已由他人登记，本行未导入", code=p["code"]),
 }
 

@@ -17,6 +17,7 @@ from engine import extensions
 from engine.errors import Conflict, DubanError, Invalid
 from engine.models import ExtensionRequest, ExtensionStatus, Problem, Role
 
+from .labels import label
 from .layout import current_user, duban, page_blueprint
 from .ledger import _deny, _problem_view, _visible_problem
 
@@ -109,7 +110,7 @@ def _office_only():
 
 
 def _line(r: ExtensionRequest) -> dict:
-    return {"id": r.id, "status": r.status.label, "status_code": r.status.value,
+    return {"id": r.id, "status": label(r.status), "status_code": r.status.value,
             "current_deadline": r.current_deadline, "requested_deadline": r.requested_deadline,
             "approved_deadline": r.approved_deadline, "reason": r.reason,
             "requested_by": r.requested_by.display_name, "requested_at": r.requested_at,

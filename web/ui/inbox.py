@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from engine import accountability, evidence, lights, problems, task_case, tasks
-from engine.errors import DubanError, Forbidden, Invalid, NotFound
-from engine.evidence_types import shown_inline
+from engine.errors import Conflict, DubanError, Forbidden, Invalid, NotFound
+from engine.evidence_types import load_policy, shown_inline
 from engine.models import EvidenceFile, HumanTask, Light, Problem, TaskState
 from engine.organization import region_heads, unit_heads
 from engine.workflow.forms import evidence_keys, inputs
 
 from .. import evidence as evidence_files
+from .labels import label, pending_plan
+from .messages import viewer_messages, word, worded
 from .layout import current_user, duban, page_blueprint
 
 bp = page_blueprint("inbox", __name__)
@@ -68,19 +70,53 @@ def upload_evidence(task_id: int):
         error = _("请选择要上传的文件。")
     else:
         try:
-            row = duban().upload_evidence(current_user().id, view["problem"]["id"], upload.filename,
-                                          upload.mimetype or "", upload.read())
+            files = duban().upload_task_evidence(current_user().id, task_id, field, upload.filename,
+                                                 upload.mimetype or "", upload.read(),
+                                                 answer=lambda session, row: _field_files(session, view, task_id, field))
         except Invalid as failure:
             error = _upload_error(failure)
         else:
-            drafts = session.setdefault("evidence", {})
-            drafts.setdefault(str(task_id), {}).setdefault(field, []).append(row.id)
-            session.modified = True
+            return _field_answer(task_id, field, None, view, files)
+    return _field_answer(task_id, field, error)
+
+
+@bp.post("/tasks/<int:task_id>/evidence/<int:evidence_id>/delete")
+def delete_evidence(task_id: int, evidence_id: int):
+    """Delete a draft (a file not yet submitted); a submitted one answers 409."""
+    view = _load_task(task_id)
+    with duban().db.reading() as db:
+        row = db.get(EvidenceFile, evidence_id)
+        if row is None or row.problem_id != view["problem"]["id"] or (row.task_id not in (task_id, None)
+                                                                       and row.submitted_at is None):
+            abort(404, _("没有这个佐证材料。"))
+    try:
+        deleted = duban().delete_evidence(current_user().id, evidence_id, answer=lambda session, gone: _field_files(
+            session, view, task_id, gone["field"]) if gone["field"] in view["file_fields"] else None)
+    except Conflict:
+        abort(409, _("该佐证材料已随办理提交，不能删除。"))
+    field = deleted["field"]
+    if field not in view["file_fields"]:
+        return redirect(url_for("inbox.task_page", task_id=task_id))
+    return _field_answer(task_id, field, None, view, deleted["answer"])
+
+
+def _field_files(session, view: dict, task_id: int, field: str) -> list[dict]:
+    """The files a file field lists after an upload or a deletion, read in its transaction: the
+    earlier submission's files the page showed there, then the field's drafts now."""
+    kept = [f for f in view["drafts"].get(field, []) if not f["deletable"]]
+    return kept + [_evidence(row, deletable=True) for row in evidence.drafts(session, task_id) if row.field == field]
+
+
+def _field_answer(task_id: int, field: str, error: str | None, view: dict | None = None,
+                  files: list[dict] | None = None):
+    """After an upload or a deletion: the field again for htmx (its files as the action's own
+    transaction read them, when given), else back to the task page."""
     if request.headers.get("HX-Request"):
-        view = _load_task(task_id)
+        view = view if files is not None else _load_task(task_id)
+        files = files if files is not None else view["drafts"].get(field, [])
         return render_template("inbox/_evidence_field.html", task=view["task"], field=view["file_fields"][field],
-                               files=view["drafts"].get(field, []), errors=[error] if error else [],
-                               editable=True)  # 200 even with an error: htmx swaps only 2xx
+                               files=files, errors=[error] if error else [],
+                               editable=view["editable"], accept=view["accept"])  # 200 even with an error: htmx swaps only 2xx
     if error:
         flash(error, "error")
     return redirect(url_for("inbox.task_page", task_id=task_id) + f"#evidence-{field}")
@@ -96,7 +132,7 @@ def _upload_error(failure: Invalid) -> str:
         return _("文件超过 %(mb)s MB。", mb=failure.max_megabytes)
     if failure.errors.get("file") == ["the file is empty"]:
         return _("文件是空的。")
-    return "；".join(m for ms in failure.errors.values() for m in ms) or failure.message
+    return "；".join(word(m) for ms in failure.errors.values() for m in ms) or failure.message
 
 
 @bp.get("/tasks/<int:task_id>/complete")
@@ -114,7 +150,7 @@ def complete(task_id: int):
         data = None
     if not isinstance(data, dict):
         return _render_task(task_id, errors={"": [_("表单数据无法读取，请重试。")]}, status=400)
-    for key in view["file_fields"]:
+    for key in view["file_fields"]:  # the files the task page lists: the task's drafts (and a resubmission's)
         data[key] = [item["id"] for item in view["drafts"].get(key, [])]
     try:
         incident = duban().complete_task(current_user().id, task_id, data)
@@ -123,8 +159,6 @@ def complete(task_id: int):
     except DubanError as failure:
         errors = failure.errors or {"": [failure.message]}
         return _render_task(task_id, errors=errors, submitted=data, status=422)
-    session.get("evidence", {}).pop(str(task_id), None)
-    session.modified = True
     flash(_("已办理：%(name)s（%(code)s）", name=view["task"]["name"], code=view["problem"]["code"]), "success")
     if incident is not None:  # the completion stands; the step after it failed
         flash(_("流程在“%(element)s”处出现异常，已通知环督办处理。", element=incident.element_name or incident.element_id),
@@ -148,7 +182,7 @@ def evidence_file(evidence_id: int):
 
 def _render_task(task_id: int, errors: dict | None = None, submitted: dict | None = None, status: int = 200):
     view = _load_task(task_id)
-    errors = errors or {}
+    errors = worded(errors or {})
     form = view["form"] or {"components": []}
     field_ids = {component["key"]: component["id"] for component in inputs(form) if component.get("id")}
     shown = set(field_ids) | set(view["file_fields"])
@@ -159,7 +193,8 @@ def _render_task(task_id: int, errors: dict | None = None, submitted: dict | Non
     data = {**view["context"], **{k: v for k, v in {**stored, **(submitted or {})}.items()
                                   if k not in view["file_fields"]}}
     return render_template("inbox/task.html", **view, errors=errors, general_errors=general,
-                           viewer_schema=_without_files(form), form_data=data, form_errors=form_errors), status
+                           viewer_schema=_without_files(form), form_data=data, form_errors=form_errors,
+                           viewer_messages=viewer_messages()), status
 
 
 def _load_task(task_id: int) -> dict:
@@ -185,35 +220,45 @@ def _load_task(task_id: int) -> dict:
                 "problem": {
                     "id": problem.id, "code": problem.code, "title": problem.title,
                     "description": problem.description, "region": problem.region.name,
-                    "status": problem.status.label, "light": problem.light,
+                    "status": label(problem.status), "light": problem.light,
                     "leading_official": problem.leading_official.name if problem.leading_official else None,
                     "lead_unit": problem.lead_unit.name,
                     "cooperating_units": [unit.name for unit in problem.cooperating_units],
                     "responsible": problem.responsible_official.name,
                     "industry_unit": problem.industry_unit.name if problem.industry_unit else None,
-                    "deadline_kind": problem.deadline_kind.label, "deadline": problem.deadline,
+                    "deadline_kind": label(problem.deadline_kind), "deadline": problem.deadline,
+                    "pending_plan": pending_plan(problem),
                     "region_heads": _heads(region_heads(db, problem.region)),
                     "lead_unit_heads": _heads(unit_heads(db, problem.lead_unit)),
                 },
                 "form": form, "context": context, "editable": editable,
                 "file_fields": {c["key"]: c for c in inputs(form or {}) if c["key"] in evidence_keys(form)},
             }
-            case = task_case.of_task(db, task)
+            case = task_case.of_task(db, task, app.runtime.case_options(task))
             view["case"] = _case(case)
             # what the form shows: a done task's submission; a step the work was sent back to,
             # what it submitted before (a step that merely comes round again starts empty)
             view["stored"] = (task.data if task.state == TaskState.COMPLETED
                               else case.previous if editable and case.reopened_by else None)
             view["file_groups"] = _file_groups(list(view["file_fields"]))
-            ids = dict(session.get("evidence", {}).get(str(task_id), {})) if editable else {}
+            # the files listed at each file field: the task's drafts (kept in the database until
+            # the completion submits them); a step sent back starts from what it submitted before
+            drafted = evidence.drafts(db, task.id) if editable else []
+            ids = {}
+            for row in drafted:
+                ids.setdefault(row.field, []).append(row.id)
             for key in view["file_fields"]:
-                if key not in ids and view["stored"] and view["stored"].get(key):
-                    ids[key] = [i for i in view["stored"][key] if isinstance(i, int)]
+                if view["stored"] and view["stored"].get(key):
+                    earlier = [i for i in view["stored"][key] if isinstance(i, int)]
+                    ids[key] = earlier + [i for i in ids.get(key, []) if i not in earlier]
             wanted = [i for field_ids in ids.values() for i in field_ids]
             rows = {row.id: row for row in db.scalars(select(EvidenceFile).where(
                 EvidenceFile.id.in_(wanted), EvidenceFile.problem_id == problem.id))} if wanted else {}
-            view["drafts"] = {field: [_evidence(rows[i]) for i in field_ids if i in rows]
+            view["drafts"] = {field: [_evidence(rows[i], deletable=editable and rows[i].submitted_at is None
+                                                and rows[i].task_id == task.id)
+                                      for i in field_ids if i in rows]
                               for field, field_ids in ids.items()}
+            view["accept"] = evidence.accept_attribute(load_policy(app.settings.evidence_types))
     if task is None:
         app.deny(user.id, f"see task {task_id}", "human_task", task_id, problem_id)
     return view
@@ -265,8 +310,9 @@ def before_after(db, problem_id: int) -> list[dict]:
             for c in evidence.comparisons(db, problem_id)]
 
 
-def _evidence(row: EvidenceFile) -> dict:
-    return {"id": row.id, "filename": row.filename, "image": shown_inline(row.content_type)}
+def _evidence(row: EvidenceFile, deletable: bool = False) -> dict:
+    return {"id": row.id, "filename": row.filename, "image": shown_inline(row.content_type), "field": row.field,
+            "size": row.size, "deletable": deletable}
 
 
 def _without_files(form: dict) -> dict:

@@ -21,6 +21,8 @@ from engine.errors import DubanError, Forbidden, NotFound, Unauthenticated
 from engine.models import Light, Role
 from engine.service import Duban
 
+from .labels import LABELS
+
 DEFAULT_LANGUAGE = "zh_CN"
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 
@@ -64,7 +66,7 @@ ROLE_LABELS = {Role.ADMIN: _l("环督办"), Role.DISCIPLINE: _l("纪委监委"),
 EVENT_LABELS = {"listed_case_missed": _l("挂牌督办期限已过仍未完成整改"),
                 "commitment_missed": _l("约谈整改承诺未按期兑现"),
                 "false_rectification": _l("经核查存在虚假整改、敷衍整改")}
-LIGHT_LABELS = {Light.GREEN: _l("绿灯"), Light.YELLOW: _l("黄灯"), Light.RED: _l("红灯"), Light.CLOSED: _l("已办结")}
+LIGHT_LABELS = {Light(code): word for code, word in LABELS[Light].items()}
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class SignedIn:
     username: str
     name: str
     roles: tuple[Role, ...]
+    official_id: int | None = None  # the official the account belongs to, if any
 
     @property
     def role_labels(self) -> list:
@@ -99,7 +102,7 @@ def current_user() -> SignedIn | None:
                 with duban().db.reading() as db:
                     user = duban().session_user(db, user_id, session)
                     g.user = SignedIn(user.id, user.username, user.display_name,
-                                      tuple(sorted(user.roles, key=list(Role).index)))
+                                      tuple(sorted(user.roles, key=list(Role).index)), user.official_id)
             except Unauthenticated:
                 for key in SESSION_KEYS:
                     session.pop(key, None)

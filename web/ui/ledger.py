@@ -1,6 +1,7 @@
 """整改台账: the problems the viewer may see, filtered, sorted and paged as a ledger reader
 expects; and one problem's page: its chain of responsibility, plan, milestones, current
-tasks, timeline (留痕), evidence, escalations, extension requests, and its process diagrams
+tasks, timeline (留痕), evidence, escalations and the rungs that did not fire (passed over, held
+for want of a head), extension requests, and its process diagrams
 with the path taken and the tasks open now."""
 from __future__ import annotations
 
@@ -13,16 +14,40 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import accountability, clock, extensions, interviews, lights, problems, tasks
+from engine import evidence as evidence_files
 from engine.evidence_types import shown_inline
-from engine.excel.deadlines import text as deadline_text
+import calendar as month_days
+
+from flask_babel import get_locale
+
+from engine.excel.deadlines import text as ledger_deadline_text
 from engine.models import (Escalation, EvidenceFile, ExtensionStatus, HumanTask, LedgerEntry, Light, Problem,
                            ProblemCategory, ProblemSource, ProblemStatus, ProcessInstance, Region, Role, Unit, User)
 from engine.organization import region_heads, unit_heads
 from engine.text import ID_MAX
 from engine.workflow import trail
 
+from .labels import label, pending_plan
 from .layout import ROLE_LABELS, current_user, duban, page_blueprint
-from . import timeline
+from . import timeline, unfired
+
+
+def deadline_text(kind, due) -> str:
+    """A deadline as the ledger writes it ("2020年12月底前", "长期坚持（2026年6月30日前）"), in the
+    reader's language."""
+    locale = get_locale()
+    if locale is None or locale.language == "zh":
+        return ledger_deadline_text(kind, due)
+    written = None
+    if due is not None:
+        if due.day == month_days.monthrange(due.year, due.month)[1]:
+            written = _("%(year)s年%(month)s月底前", year=due.year, month=f"{due.month:02d}")
+        else:
+            written = _("%(year)s年%(month)s月%(day)s日前", year=due.year, month=f"{due.month:02d}",
+                        day=f"{due.day:02d}")
+    if kind is None or kind.value == "by_date":
+        return written or ""
+    return _("%(kind)s（%(date)s）", kind=label(kind), date=written) if written else label(kind)
 from .inbox import before_after
 from .interviews import view as interview_view
 from .accountability import trigger_text
@@ -155,10 +180,10 @@ def _overdue_days(problem: Problem) -> int | None:
 def _row(problem: Problem) -> dict:
     return {"id": problem.id, "code": problem.code, "title": problem.title, "region": problem.region.name,
             "lead_unit": problem.lead_unit.name, "cooperating_units": [u.name for u in problem.cooperating_units],
-            "responsible": problem.responsible_official.name, "source": problem.source.label,
-            "batch": problem.batch, "category": problem.category.label,
+            "responsible": problem.responsible_official.name, "source": label(problem.source),
+            "batch": problem.batch, "category": label(problem.category),
             "deadline": problem.deadline, "deadline_text": deadline_text(problem.deadline_kind, problem.deadline),
-            "light": problem.light, "status": problem.status.label,
+            "light": problem.light, "status": label(problem.status),
             "overdue_days": _overdue_days(problem)}
 
 
@@ -217,7 +242,6 @@ def _partial() -> bool:
 MILESTONE_DONE, MILESTONE_LATE, MILESTONE_OPEN = "done", "late", "open"
 MILESTONE_LABELS = {MILESTONE_DONE: _l("已完成"), MILESTONE_LATE: _l("逾期未完成"), MILESTONE_OPEN: _l("推进中")}
 INSTANCE_STATUS = {"running": _l("运行中"), "completed": _l("已结束"), "error": _l("出错")}
-LEVEL_NAMES = {1: _l("提醒"), 2: _l("催办"), 3: _l("专函督办"), 4: _l("约谈"), 5: _l("问责")}
 
 
 def _visible_problem(db: Session, problem_id: int) -> tuple[User, Problem]:
@@ -303,8 +327,7 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
     if not viewer.reads_everything:
         entries = [e for e in entries if e.action != "permission.denied"]
     current = db.scalars(tasks.open_on(problem.id)).all()
-    evidence = db.scalars(select(EvidenceFile).where(EvidenceFile.problem_id == problem.id)
-                          .order_by(EvidenceFile.id)).all()
+    evidence = db.scalars(evidence_files.submitted_on(problem.id)).all()
     escalations = db.scalars(select(Escalation).where(Escalation.problem_id == problem.id)
                              .order_by(Escalation.fired_at, Escalation.id)).all()
     requests = extensions.of_problem(db, problem.id)
@@ -312,12 +335,13 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
     return {
         "problem": {
             "id": problem.id, "code": problem.code, "title": problem.title, "description": problem.description,
-            "source": problem.source.label, "batch": problem.batch, "category": problem.category.label,
-            "status": problem.status.label, "light": problem.light,
-            "deadline_kind": problem.deadline_kind.label, "deadline": problem.deadline,
+            "source": label(problem.source), "batch": problem.batch, "category": label(problem.category),
+            "status": label(problem.status), "light": problem.light,
+            "deadline_kind": label(problem.deadline_kind), "deadline": problem.deadline,
             "deadline_text": deadline_text(problem.deadline_kind, problem.deadline),
             "overdue_days": _overdue_days(problem), "registered_at": problem.registered_at,
             "closed_at": problem.closed_at, "target": problem.target, "measures": problem.measures,
+            "pending_plan": pending_plan(problem),
         },
         "chain": {
             "region": " › ".join(r.name for r in reversed(problem.region.lineage())),
@@ -338,15 +362,16 @@ def _problem_view(db: Session, viewer: User, problem: Problem) -> dict:
         "comparisons": before_after(db, problem.id),
         "evidence": [{"id": e.id, "filename": e.filename, "image": shown_inline(e.content_type),
                       "size": e.size, "uploaded_at": e.uploaded_at} for e in evidence],
-        "escalations": [{"id": e.id, "level": e.level, "level_name": LEVEL_NAMES.get(e.level, e.level),
+        "escalations": [{"id": e.id, "level": e.level, "level_name": label(e.level),
                          "rule_name": e.rule_name, "fired_at": e.fired_at, "deadline": e.deadline,
                          "targets": [t.get("name") for t in e.targets]} for e in escalations],
-        "extensions": [{"id": r.id, "status": r.status.label, "status_code": r.status.value,
+        "extensions": [{"id": r.id, "status": label(r.status), "status_code": r.status.value,
                         "current_deadline": r.current_deadline, "requested_deadline": r.requested_deadline,
                         "approved_deadline": r.approved_deadline, "reason": r.reason,
                         "requested_by": r.requested_by.display_name, "requested_at": r.requested_at,
                         "decided_by": r.decided_by.display_name if r.decided_by else None,
                         "decided_at": r.decided_at, "note": r.decision_note} for r in requests],
+        "unfired": unfired.view(db, problem),
         "interviews": [interview_view(i) for i in interviews.of_problem(db, problem.id)],
         "may_open_interviews": viewer.reads_everything,
         "may_request_extension": (extensions.may_request(viewer, problem) and problem.deadline is not None

@@ -9,10 +9,12 @@ from datetime import date, datetime, time, timedelta
 from flask import Flask, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from engine import clock, notifications, tasks
 from .layout import current_user, duban, page_blueprint, page_number
+from .notice_words import worded
 
 bp = page_blueprint("notices", __name__)
 # the bell's own blueprint: its polling must not be redirected to the sign-in page (htmx would
@@ -25,7 +27,7 @@ SHOWS = ("all", "unread")
 KIND_PATTERN = re.compile(r"[a-z_]{1,40}")
 KIND_LABELS = {"task_assigned": _l("新待办"), "task_sent_back": _l("退回"), "escalation": _l("督办"),
                "process_notice": _l("流程通知"), "extension_requested": _l("延期申请"),
-               "extension_decided": _l("延期审批结果")}
+               "extension_decided": _l("延期审批结果"), "organisation_gap": _l("组织缺口")}
 
 
 def kind_label(kind: str) -> str:
@@ -95,7 +97,10 @@ def _row(item, lead: notifications.Destination) -> dict:
         link, link_label = url_for("ledger.problem_page", problem_id=lead.problem_id), _("查看问题")
     else:
         link, link_label = None, None
-    return {"id": item.id, "kind": item.kind, "subject": item.subject, "body": item.body,
+    subject, body = worded(item, marked=True)
+    # a notice without codes (older, or a process author's own words) shows its stored Chinese
+    return {"id": item.id, "kind": item.kind, "subject": subject, "body": body,
+            "stored_subject": not isinstance(subject, Markup), "stored_body": not isinstance(body, Markup),
             "created_at": item.created_at, "read": item.read_at is not None, "link": link, "link_label": link_label,
             "problem_code": item.problem.code if item.problem else None}
 

@@ -20,7 +20,11 @@ LABELS = {
     "problem.registered": _l("登记交办"),
     "problem.status_changed": _l("状态变更"),
     "problem.plan_updated": _l("更新整改方案"),
+    "problem.plan_submitted": _l("提交整改方案（待审核）"),
+    "problem.plan_returned": _l("整改方案退回"),
     "evidence.uploaded": _l("上传佐证材料"),
+    "evidence.deleted": _l("删除佐证材料草稿"),
+    "evidence.submitted": _l("提交佐证材料"),
     "instance.started": _l("启动流程"),
     "instance.completed": _l("流程结束"),
     "instance.failed": _l("流程出错"),
@@ -39,14 +43,18 @@ LABELS = {
     "permission.denied": _l("拒绝访问"),
     "escalation.fired": _l("触发督办"),
     "escalation.event_raised": _l("流程上报督办事件"),
+    "escalation.held": _l("督办暂缓（缺党政主要负责人）"),
     "accountability.decided": _l("问责决定"),
     "extension.requested": _l("申请延期"),
     "extension.approved": _l("批准延期"),
     "extension.refused": _l("不予批准延期"),
 }
 
+# the head post an organisation gap lacks
+SIDE_LABELS = {"party": _l("党委（党组）书记"), "government": _l("行政主要负责人")}
+
 # the kind of mark a timeline entry carries (its CSS class)
-TONES = {"task.sent_back": "warn", "escalation.fired": "alarm", "escalation.event_raised": "alarm",
+TONES = {"escalation.held": "warn", "task.sent_back": "warn", "escalation.fired": "alarm", "escalation.event_raised": "alarm",
          "accountability.decided": "alarm", "extension.refused": "warn", "instance.failed": "alarm",
          "incident.opened": "alarm", "incident.retried": "warn", "incident.resolved": "done",
          "instance.moved": "warn", "instance.migrated": "warn", "instance.cancelled": "alarm",
@@ -79,10 +87,12 @@ def _detail(entry: LedgerEntry, process_names: dict[str, str], people: dict[str,
     if action == "problem.status_changed":
         return _("%(before)s → %(after)s", before=STATUS_LABELS.get(p.get("from"), p.get("from") or "—"),
                  after=p.get("to_label") or STATUS_LABELS.get(p.get("to"), p.get("to") or "—"))
-    if action == "problem.plan_updated":
+    if action in ("problem.plan_updated", "problem.plan_submitted", "problem.plan_returned"):
         return "；".join(f"{PLAN_FIELDS.get(key, key)}：{value}" for key, value in p.items())
-    if action == "evidence.uploaded":
+    if action in ("evidence.uploaded", "evidence.deleted"):
         return p.get("filename", "")
+    if action == "evidence.submitted":
+        return "、".join(f.get("filename", "") for f in p.get("files", []))
     if action == "instance.started":
         key = p.get("process", "")
         return _("%(name)s（第 %(version)s 版）", name=process_names.get(key, key), version=p.get("version", "?"))
@@ -127,6 +137,10 @@ def _detail(entry: LedgerEntry, process_names: dict[str, str], people: dict[str,
     if action == "escalation.fired":
         return _("第 %(level)s 级 %(name)s；对象：%(targets)s", level=p.get("level", "?"), name=p.get("name", ""),
                  targets="、".join(p.get("targets") or []) or "—")
+    if action == "escalation.held":
+        return _("第 %(level)s 级；缺：%(missing)s", level=p.get("level", "?"),
+                 missing="、".join(f"{m.get('name', '')}（{SIDE_LABELS.get(m.get('side'), m.get('side', ''))}）"
+                                  for m in p.get("missing") or []) or "—")
     if action == "escalation.event_raised":
         return str(EVENT_LABELS.get(p.get("event"), p.get("event", "")))
     if action == "accountability.decided":

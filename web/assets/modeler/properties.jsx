@@ -120,6 +120,23 @@ function LaneRole({ element, id }) {
     setValue={(v) => modeling.updateProperties(element, { name: v || undefined })} />;
 }
 
+/** approvesPlan: the options of this task's own form, each a chip writing `field=value`. */
+function ApprovalChoices({ element, id }) {
+  const injector = useService("injector");
+  const fields = formFields(parseForm(getForm(element))).filter((f) => f.values.length);
+  return <div class="bio-properties-panel-entry duban-fields" data-entry-id={id}>
+    <span class="bio-properties-panel-label">{S.approvesPlanChoices}</span>
+    {fields.length === 0 && <p class="duban-summary">{S.noChoices}</p>}
+    <ul class="duban-field-list">
+      {fields.map((f) => <li key={f.key} data-field={f.key}>
+        <span class="duban-field-label">{f.label}</span>
+        {f.values.map((v) => <button type="button" class="duban-chip" key={v} data-value={v}
+          onClick={() => setProperties(injector, element, { approvesPlan: `${f.key}=${v}` })}>{`${f.key}=${v}`}</button>)}
+      </li>)}
+    </ul>
+  </div>;
+}
+
 // --- timers -------------------------------------------------------------------------------
 function timerOf(element) {
   return (element.businessObject.eventDefinitions || []).find((d) => is(d, "bpmn:TimerEventDefinition"));
@@ -283,6 +300,10 @@ function entriesFor(element) {
   }
   if (isAny(element, TASKS)) {
     add("updates-problem", PropChecklist, { name: "updatesProblem", label: S.updatesProblem, choices: V.planFields });
+    if (is(element, "bpmn:UserTask")) {
+      add("approves-plan", PropText, { name: "approvesPlan", label: S.approvesPlan, description: S.approvesPlanHint }, edited.text);
+      add("approves-plan-choices", ApprovalChoices);
+    }
     add("records", PropSelect, { name: "records", label: S.records, choices: V.records }, edited.select);
   }
   if (isAny(element, PASSING)) {

@@ -8,10 +8,12 @@ from flask_babel import gettext as _
 
 from engine import organization_admin as org_admin
 from engine.errors import NotFound
+from engine.escalation import gaps as organisation_gaps
 from engine.models import PostKind, RegionLevel, UnitKind
 from engine.organization_admin import OrganizationInvalid
 
 from ..layout import current_user, duban
+from ..timeline import SIDE_LABELS
 from . import bp
 from .org_forms import (PER_PAGE, POST_KINDS, REGION_LEVELS, SIDES, UNIT_KINDS, field_errors, list_arguments,
                         reason_text)
@@ -29,7 +31,9 @@ def _organization_page(form: str | None = None, errors: dict | None = None, valu
     app = duban()
     with app.db.reading() as db:
         tree = org_admin.region_tree(db)
+        gaps = organisation_gaps.open_gaps(db)  # with their problems loaded
     return render_template("admin/organization.html", tree=tree, form=form, errors=errors or {},
+                           gaps=gaps, side_labels=SIDE_LABELS, org_links=True,
                            values=values or {}, levels=REGION_LEVELS, unit_kinds=UNIT_KINDS, sides=SIDES,
                            level_choices=list(RegionLevel), kind_choices=list(UnitKind)), status
 

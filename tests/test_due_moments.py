@@ -1,0 +1,166 @@
+"""Due moments kept where they change: the sweep, the forecast and the scheduler's plan look
+only at the problems whose next rung falls due (problem.ladder_due_at, indexed), a firing that
+fails stays one failure, and the safety net puts right a moment that was not kept."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import event, select, update
+
+from engine import clock
+from engine.escalation import due_moments, firing, rules
+from engine.models import Escalation, Problem
+from engine.scheduling import safety_net
+from engine.scheduling.plan import upcoming
+from engine.scheduling.runner import Scheduler
+
+DEADLINE = "2026-03-20"  # a Friday; the reminder falls due as Tue 17 March begins
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=clock.SHANGHAI)
+
+
+_codes = iter(range(1, 10_000))
+
+
+def register(api, deadline: str = DEADLINE) -> int:
+    return api.register(code=f"DM-{next(_codes)}", deadline=deadline)["id"]
+
+
+def moments(duban) -> dict[int, datetime | None]:
+    with duban.db.reading() as session:
+        return dict(session.execute(select(Problem.id, Problem.ladder_due_at)).all())
+
+
+def candidates(duban) -> list[int]:
+    with duban.db.reading() as session:
+        return firing.candidates(session, clock.now())
+
+
+def fired(duban) -> list[str]:
+    with duban.db.reading() as session:
+        return list(session.scalars(select(Escalation.key).order_by(Escalation.id)))
+
+
+class Statements:
+    def __init__(self, engine):
+        self.engine, self.count = engine, 0
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._one)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._one)
+
+    def _one(self, *args):
+        self.count += 1
+
+
+def test_a_registered_problem_is_worked_out_once_then_read_by_its_moment(api, duban):
+    pid = register(api, DEADLINE)
+    assert moments(duban)[pid] == due_moments.TO_WORK_OUT
+    Scheduler(duban).plan()
+    assert moments(duban)[pid] == at("2026-03-17T00:00")  # the reminder, the next rung
+    assert candidates(duban) == []                          # nothing due: the sweep looks at nobody
+    clock.freeze(at("2026-03-17T09:00"))
+    assert candidates(duban) == [pid]
+    assert [f.level for f in duban.sweep()] == [1]
+    assert moments(duban)[pid] == at("2026-03-21T00:00")  # worked out again after the firing: the next rung
+    assert candidates(duban) == []
+
+
+def test_a_deadline_moved_or_closed_is_worked_out_again(api, duban):
+    pid = register(api, DEADLINE)
+    duban.sweep()
+    with duban.db.transaction() as session:
+        session.get(Problem, pid).deadline = datetime(2026, 4, 30).date()
+    assert moments(duban)[pid] == due_moments.TO_WORK_OUT
+    duban.sweep()
+    assert moments(duban)[pid] == at("2026-04-27T00:00")  # 3 working days before 30 April
+    with duban.db.transaction() as session:
+        session.get(Problem, pid).status = "closed"
+    duban.sweep()
+    assert moments(duban)[pid] is None
+
+
+def test_new_rules_work_out_every_open_problem_again(api, duban):
+    first = register(api, DEADLINE)
+    second = register(api, "2026-05-29")
+    duban.sweep()
+    assert due_moments.TO_WORK_OUT not in moments(duban).values()
+    with duban.db.transaction() as session:
+        ladder = rules.current(session)
+        rules.replace(session, {"rules": ladder.rules, "note": "再次发布"}, None)
+    assert moments(duban)[first] == moments(duban)[second] == due_moments.TO_WORK_OUT
+
+
+def test_the_cost_of_planning_and_sweeping_does_not_follow_the_problems_stored(api, duban):
+    def measure() -> tuple[int, int]:
+        scheduler = Scheduler(duban)
+        scheduler.plan()  # works out what was registered
+        with Statements(duban.db.engine) as planning:
+            scheduler.plan()
+        with Statements(duban.db.engine) as sweeping:
+            duban.sweep()
+        return planning.count, sweeping.count
+
+    for _ in range(3):
+        register(api)
+    few = measure()
+    for _ in range(15):
+        register(api)
+    many = measure()
+    assert many == few, (few, many)
+
+
+def test_a_firing_that_fails_stays_one_failure(api, duban, monkeypatch):
+    broken = register(api, DEADLINE)
+    good = register(api, DEADLINE)
+    clock.freeze(at("2026-03-17T09:00"))
+    real = firing.fire
+
+    def fire(session, due, *args):
+        if due.problem_id == broken:
+            raise RuntimeError("the interview process could not be started")
+        return real(session, due, *args)
+
+    monkeypatch.setattr(firing, "fire", fire)
+    with pytest.raises(RuntimeError):
+        duban.sweep()
+    assert fired(duban) == [f"p{good}:reminder:L1:d{DEADLINE}"]
+    assert broken in candidates(duban)  # still due: the next sweep tries it again
+    monkeypatch.setattr(firing, "fire", real)
+    duban.sweep()
+    assert fired(duban)[-1] == f"p{broken}:reminder:L1:d{DEADLINE}"
+
+
+def test_the_safety_net_puts_right_a_moment_that_was_not_kept(api, duban):
+    lost = register(api, DEADLINE)
+    kept = register(api, DEADLINE)
+    duban.sweep()
+    with duban.db.transaction() as session:  # a change that failed to mark the problem
+        session.execute(update(Problem.__table__).where(Problem.__table__.c.id == lost).values(ladder_due_at=None))
+    clock.freeze(at("2026-03-17T09:00"))
+    duban.sweep()
+    assert fired(duban) == [f"p{kept}:reminder:L1:d{DEADLINE}"]
+    scheduler = Scheduler(duban, safety_slice=1)
+    scheduler.cycle("sweep")  # the first slice: the first problem
+    assert fired(duban)[-1] == f"p{lost}:reminder:L1:d{DEADLINE}"
+    assert scheduler.safety_after == lost
+    assert safety_net.look_again(duban.db, kept, 1) == 0  # the round is over: it starts again
+
+
+def test_a_plan_reads_each_kind_by_time_up_to_its_limit(api, duban):
+    ids = [register(api, day) for day in ("2026-03-20", "2026-03-27", "2026-04-03")]
+    Scheduler(duban).plan()
+    with duban.db.reading() as session:
+        ladder = rules.current(session)
+        plan = upcoming(session, ladder, duban.current_calendar(session), clock.now(), limit=2)
+    ladder_ids = [w.id for w in plan if w.id.startswith("ladder:")]
+    # the first two problems' next rungs are read; the plan ends at the second one's, and the
+    # third problem's rungs wait for the planning that the job at that moment runs
+    assert all(f"p{ids[2]}:" not in w for w in ladder_ids), ladder_ids
+    assert plan[-1].moment <= at("2026-03-24T00:00")

@@ -151,15 +151,16 @@ def breakdowns(session: Session, where: Scope) -> dict[str, list[Row]]:
         return region_id if root is None and parents.get(region_id) is None else None
 
     groups: dict[str, dict] = {name: {} for name in BREAKDOWNS}
-    statement = where.problems().with_only_columns(Problem.region_id, Problem.lead_unit_id, Problem.source,
-                                                   Problem.batch, Problem.light)
-    for region_id, unit_id, source, batch, light in session.execute(statement):
+    # counted in the database: one row per combination present, not per problem
+    columns = (Problem.region_id, Problem.lead_unit_id, Problem.source, Problem.batch, Problem.light)
+    statement = where.problems().with_only_columns(*columns, func.count()).group_by(*columns)
+    for region_id, unit_id, source, batch, light, count in session.execute(statement):
         keys = {"region": (region_group(region_id), names[region_group(region_id)]),
                 "unit": (unit_id, units[unit_id]), "source": (source.value, source.label), "batch": (batch, batch)}
         for name, (key, label) in keys.items():
             own = name == "region" and key in (root, top(key))
             row = groups[name].setdefault(key, Row(key, label, own))
-            row.counts[Light(light).value] += 1
+            row.counts[Light(light).value] += count
     return {name: sorted(rows.values(), key=lambda row: (-row.total, -row.open, row.name))
             for name, rows in groups.items()}
 
@@ -213,9 +214,13 @@ def overdue(session: Session, where: Scope, calendar: WorkingCalendar, limit: in
     return [Overdue(p, (today - p.deadline).days, overdue_working_days(p, calendar, now)) for p in rows]
 
 
-def scoped_codes(session: Session, where: Scope) -> dict[str, int]:
-    """Problem code -> id of the problems in scope (to place the forecast's lines)."""
-    return dict(session.execute(where.problems().with_only_columns(Problem.code, Problem.id)).all())
+def scoped_ids(session: Session, where: Scope, codes) -> dict[str, int]:
+    """Problem code -> id of those of `codes` in scope (to place the forecast's lines)."""
+    codes = list(set(codes))
+    if not codes:
+        return {}
+    return dict(session.execute(where.problems().where(Problem.code.in_(codes))
+                                .with_only_columns(Problem.code, Problem.id)).all())
 
 
 # -- interviews and accountability cases ------------------------------------------------------------

@@ -357,13 +357,15 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
             raise failure
         return done
 
-    def forecast(self, working_days: int) -> list[Firing]:
+    def forecast(self, working_days: int, limit: int | None = None, narrow=None) -> list[Firing]:
+        """The firings the ladder will make within `working_days` (the first `limit` of them;
+        `narrow`, Select -> Select, limits the problems to a scope such as a dashboard's)."""
         self.current_calendar()
         now = clock.now()
         until = ladder_module.start_of(ladder_module.shift_working(
             self.runtime.calendar, now.astimezone(clock.SHANGHAI).date(), working_days + 1))
         with self.db.transaction() as session:
-            dues = firing.forecast(session, rules.current(session), self.runtime.calendar, now, until)
+            dues = firing.forecast(session, rules.current(session), self.runtime.calendar, now, until, limit, narrow)
             wanted = {due.problem_id for due in dues}
             loaded = []  # held: the session keeps only weak references to what it loaded
             if wanted:  # the problems with what their targets read, in a few queries instead of per line

@@ -164,3 +164,22 @@ def test_a_plan_reads_each_kind_by_time_up_to_its_limit(api, duban):
     # third problem's rungs wait for the planning that the job at that moment runs
     assert all(f"p{ids[2]}:" not in w for w in ladder_ids), ladder_ids
     assert plan[-1].moment <= at("2026-03-24T00:00")
+
+
+def test_the_forecast_gives_its_first_lines_read_from_as_many_problems_only(api, duban):
+    ids = [register(api, deadline) for deadline in ("2026-03-20", "2026-03-27", "2026-04-03", "2026-04-10")]
+    Scheduler(duban).plan()
+
+    def lines(found):
+        return [(f.problem_code, f.level, f.due_at) for f in found]
+
+    everything = lines(duban.forecast(25))
+    assert len(everything) > 4  # several rungs of several problems within the window
+    for limit in (1, 2, 3, 4):
+        assert lines(duban.forecast(25, limit)) == everything[:limit]
+    # narrowed to a scope (as a region's dashboard is): that scope's lines only
+    with duban.db.reading() as session:
+        codes = set(session.scalars(select(Problem.code).where(Problem.id.in_(ids[1:3]))))
+    narrowed = lines(duban.forecast(25, narrow=lambda statement: statement.where(Problem.id.in_(ids[1:3]))))
+    assert narrowed == [line for line in everything if line[0] in codes] and narrowed
+    assert lines(duban.forecast(25, 2, lambda statement: statement.where(Problem.id.in_(ids[1:3])))) == narrowed[:2]

@@ -30,9 +30,22 @@ def batches(ids: Iterable[int], size: int = BATCH) -> Iterator[list[int]]:
         yield ids[start:start + size]
 
 
-def due_by(session: Session, moment: datetime) -> list[int]:
-    """The problems whose next rung falls due by `moment` or is to be worked out (indexed)."""
-    return list(session.scalars(select(Problem.id).where(Problem.ladder_due_at <= moment).order_by(Problem.id)))
+def due_by(session: Session, moment: datetime, narrow=None) -> list[int]:
+    """The problems whose next rung falls due by `moment` or is to be worked out (indexed);
+    `narrow` (Select -> Select) limits them to a scope."""
+    statement = select(Problem.id).where(Problem.ladder_due_at <= moment)
+    if narrow is not None:
+        statement = narrow(statement)
+    return list(session.scalars(statement.order_by(Problem.id)))
+
+
+def first_due_by(session: Session, moment: datetime, limit: int, narrow=None) -> list[tuple[int, datetime]]:
+    """The first `limit` problems whose next rung falls due by `moment` (those to be worked out
+    first), soonest first (indexed); `narrow` (Select -> Select) limits them to a scope."""
+    statement = select(Problem.id, Problem.ladder_due_at).where(Problem.ladder_due_at <= moment)
+    if narrow is not None:
+        statement = narrow(statement)
+    return list(session.execute(statement.order_by(Problem.ladder_due_at, Problem.id).limit(limit)).all())
 
 
 def to_work_out(session: Session) -> list[int]:

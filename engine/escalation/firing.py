@@ -91,10 +91,21 @@ def pending(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: da
 
 
 def forecast(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime,
-             until: datetime) -> list[Due]:
+             until: datetime, limit: int | None = None, narrow=None) -> list[Due]:
     """What the deadlines will fire after `now` and by `until` (events cannot be foreseen),
-    read from the problems whose next rung falls due by `until`."""
-    return survey(session, due_moments.due_by(session, until), ladder, calendar, now, until).ahead
+    read from the problems whose next rung falls due by `until`; with `limit`, the first
+    `limit` of them by moment, read from as many problems only (a problem's rungs fall due no
+    sooner than its next one, so no problem further on has a rung before the last one kept);
+    `narrow` (Select -> Select) limits the problems to a scope."""
+    if limit is None and narrow is None:
+        return survey(session, due_moments.due_by(session, until), ladder, calendar, now, until).ahead
+    nearest = due_moments.first_due_by(session, until, limit, narrow) if limit is not None else [
+        (problem_id, None) for problem_id in due_moments.due_by(session, until, narrow)]
+    ahead = survey(session, [problem_id for problem_id, _ in nearest], ladder, calendar, now, until).ahead
+    if limit is not None and len(nearest) >= limit:
+        edge = nearest[-1][1]
+        ahead = [due for due in ahead if due.moment <= edge][:limit]
+    return ahead
 
 
 def _repeats(session: Session, ladder: Ladder, fired: set[str], problem_ids: list[int]) -> list[Due]:

@@ -25,6 +25,7 @@ from .layout import LIGHT_LABELS, OVERSIGHT, current_user, duban, local_time, pa
 bp = page_blueprint("dashboard", __name__)
 
 FORECAST_DAYS = 10
+FORECAST_LINES = 100  # the first of them by moment; the rest is in GET /api/escalations/forecast
 BREAKDOWN_TITLES = {"region": _l("按区域"), "unit": _l("按牵头单位"), "source": _l("按问题来源"), "batch": _l("按批次")}
 STACK_LABELS = {**LIGHT_LABELS, Light.CLOSED: _l("已销号")}
 INSTANCE_LABELS = {InstanceStatus.RUNNING: _l("进行中"), InstanceStatus.COMPLETED: _l("已结束"),
@@ -53,8 +54,6 @@ def overview():
     reads_cases = any(role in (Role.ADMIN, Role.DISCIPLINE) for role in user.roles)
 
     partial = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "escalation-list"
-    # as GET /api/escalations/forecast: for the office and the discipline office
-    upcoming = app.forecast(FORECAST_DAYS) if reads_cases and not partial else []
 
     with app.db.reading() as db:
         try:
@@ -66,7 +65,11 @@ def overview():
         if partial:
             return render_template("dashboard/_escalations.html", firings=firings, levels=levels, level=level,
                                    region_id=region_id, level_names=LEVEL_TITLES)
-        codes = dashboard.scoped_codes(db, where)
+    # as GET /api/escalations/forecast, the first lines within the scope: for the office and the discipline office
+    upcoming = app.forecast(FORECAST_DAYS, FORECAST_LINES, where.narrow) if reads_cases else []
+
+    with app.db.reading() as db:
+        codes = dashboard.scoped_ids(db, where, (firing.problem_code for firing in upcoming))
         breakdowns = dashboard.breakdowns(db, where)
         for row in breakdowns["source"]:  # the engine names sources in Chinese
             row.name = label(ProblemSource(row.key))
@@ -86,7 +89,8 @@ def overview():
             gaps=organisation_gaps.open_gaps(db, set(where.region_ids) if where.region_ids is not None else None)
             if reads_cases else [], side_labels=SIDE_LABELS, org_links=Role.ADMIN in user.roles,
             case_counts=dashboard.accountability_counts(db, where) if reads_cases else {},
-            forecast_days=FORECAST_DAYS, stack=dashboard.STACK, stack_labels=STACK_LABELS, titles=BREAKDOWN_TITLES,
+            forecast_days=FORECAST_DAYS, forecast_more=len(upcoming) >= FORECAST_LINES,
+            stack=dashboard.STACK, stack_labels=STACK_LABELS, titles=BREAKDOWN_TITLES,
             level_names=LEVEL_TITLES, instance_labels=INSTANCE_LABELS, now_local=local_time(clock.now()))
 
 

@@ -201,7 +201,7 @@ def load(city: City, port: int, clients: int, label: str, per_client: int = PER_
             thread.join()
     if failures:
         print(f"    {len(failures)} requests failed, first: {failures[0]}", flush=True)
-    return {"register": registered, "complete": completed, "phases": phases}
+    return {"register": registered, "complete": completed, "phases": phases, "failures": failures}
 
 
 def _figures(city: City, label: str, clients: int, found: dict, raw_start: float, raw_complete: float,
@@ -221,6 +221,9 @@ def _figures(city: City, label: str, clients: int, found: dict, raw_start: float
         out.append(Result(f"HTTP {step}s per second, {clients} client{'s' * (clients > 1)} ({label})", db, size,
                           per_s, "per_s", target=GUNICORN_PER_S if gunicorn and step == "complete" and clients == 4
                           else None, higher_is_better=True, ratio_to_raw=per_s / (1000 / raw)))
+    failures = found["failures"]
+    out.append(Result(f"HTTP requests failed, {clients} client{'s' * (clients > 1)} ({label})", db, size,
+                      len(failures), "count", note=f"first: {failures[0]}"[:200] if failures else None))
     return out
 
 

@@ -48,9 +48,11 @@ run: install
 test: install
 	$(BIN)/pytest
 
-# how fast the pages answer with 1000 problems (exit 1 when a page misses its target)
+# the performance benchmark: cities of 1,000, 10,000 and 100,000 problems (BENCH_SIZES=1000,10000 for
+# fewer), SQLite or DUBAN_BENCH_DATABASE_URL; bench/out/results.json, exit 1 when a target is missed
+BENCH_SIZES ?= 1000,10000,100000
 bench: install
-	$(BIN)/python -m bench.pages --problems 1000
+	$(BIN)/python -m bench --sizes $(BENCH_SIZES)
 
 clean:
 	rm -rf $(VENV) node_modules instance test-artifacts web/static/build

@@ -6,7 +6,8 @@ in the engine (no HTTP), with the demo city loaded and `--problems` problems sto
     add --show to print every statement of the measured actions, --profile to profile them.
 
 The actions measured: registering one more problem (its process starts: the sign task is
-assigned), completing that problem's sign task (签收) and then its plan (整改方案)."""
+assigned), completing that problem's sign task (签收) and then its plan (整改方案); and registering
+through the API (POST /api/problems, its answer built in the same transaction)."""
 from __future__ import annotations
 
 import argparse
@@ -138,7 +139,37 @@ def measure(duban: Duban, rounds: int, show: bool, profile: bool) -> dict[str, t
                     print("   ", line[:220])
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    results["register (API)"] = _through_the_api(duban, counter, base, rounds, show)
     return {name: (rows[-1][0], statistics.median(t for _, t in rows)) for name, rows in results.items()}
+
+
+def _through_the_api(duban: Duban, counter: Statements, base: NewProblem, rounds: int, show: bool) -> list:
+    """POST /api/problems as the demo's 环督办 account, answer included (sign-in not counted)."""
+    from engine.demo import PASSWORD
+    from web import create_app
+
+    client = create_app(duban=duban).test_client()
+    token = client.post("/api/auth/token", json={"username": "admin", "password": PASSWORD}).json["token"]
+    body = {"title": base.title, "description": base.description, "source": base.source.value,
+            "batch": base.batch, "category": base.category.value, "region_id": base.region_id,
+            "lead_unit_id": base.lead_unit_id, "responsible_official_id": base.responsible_official_id,
+            "leading_official_id": base.leading_official_id, "industry_unit_id": base.industry_unit_id,
+            "cooperating_unit_ids": base.cooperating_unit_ids, "deadline_kind": "by_date",
+            "deadline": base.deadline.isoformat(), "sites": base.sites}
+    rows = []
+    for round_ in range(rounds):
+        with counter.counting():
+            began = time.perf_counter()
+            response = client.post("/api/problems", json=dict(body, code=f"API-{time.time_ns()}-{round_}"),
+                                   headers={"Authorization": f"Bearer {token}"})
+            took = time.perf_counter() - began
+        assert response.status_code == 201, response.json
+        rows.append((len(counter.lines), took))
+    if show:
+        print(f"--- register (API): {len(counter.lines)} statements")
+        for line in counter.lines:
+            print("   ", line[:220])
+    return rows
 
 
 def main() -> None:
@@ -158,7 +189,7 @@ def main() -> None:
         results = measure(duban, args.rounds, args.show, args.profile)
         backend = "postgresql" if args.url else "sqlite"
         for name, (statements, seconds) in results.items():
-            print(f"{backend:<10} {args.problems:>5} problems  {name:<14} {statements:>3} statements  "
+            print(f"{backend:<10} {args.problems:>5} problems  {name:<15} {statements:>3} statements  "
                   f"{seconds * 1000:7.1f} ms (median of {args.rounds})")
         duban.db.dispose()
 

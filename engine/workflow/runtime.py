@@ -92,9 +92,10 @@ class Runtime:
             return check.inspect(content, dict(self.lane_roles), filename, attachments)
 
     @staticmethod
-    def current(session: Session, key: str) -> ProcessDefinition | None:
-        """The version new instances of `key` start on (its published version published last)."""
-        return versions.current(session, key)
+    def current(session: Session, key: str, to_start: bool = False) -> ProcessDefinition | None:
+        """The version new instances of `key` start on (its published version published last);
+        `to_start`: without reading its document and stored spec unless they are needed."""
+        return versions.current(session, key, to_start)
 
     # -- instances -----------------------------------------------------------------------------
 
@@ -110,7 +111,7 @@ class Runtime:
                 start_task.data.update(data)
         instance = ProcessInstance(definition=definition, problem=problem, status=InstanceStatus.RUNNING,
                                    state={}, started_at=clock.now(), escalation_id=escalation_id,
-                                   subject_official_id=subject_official_id)
+                                   subject_official_id=subject_official_id, tasks=[])  # new: none to read
         session.add(instance)
         session.flush()
         ledger.record(session, Action.INSTANCE_STARTED, actor=actor, subject_type="process_instance",

@@ -72,13 +72,12 @@ def get(session: Session, task_id: int) -> HumanTask:
 def _with_its_instance(rehearsal: bool = False) -> list:
     """What completing a task reads of it: its instance and the version it runs on (one joined
     query; the stored document and spec only if the parsed spec is not cached yet), and for the
-    completion itself the problem with its milestones and the instance's other tasks."""
+    completion itself the problem with its milestones."""
     instance = joinedload(HumanTask.instance)
     options = [instance.joinedload(ProcessInstance.definition).options(
         defer(ProcessDefinition.bpmn_xml), defer(ProcessDefinition.spec))]
-    if not rehearsal:
-        options += [instance.joinedload(ProcessInstance.problem).selectinload(Problem.milestones),
-                    instance.selectinload(ProcessInstance.tasks)]
+    if not rehearsal:  # (the instance's tasks are read later, under the ledger's lock: Runtime.complete)
+        options += [instance.joinedload(ProcessInstance.problem).selectinload(Problem.milestones)]
     return options
 
 

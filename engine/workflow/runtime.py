@@ -199,6 +199,10 @@ class Runtime:
         ledger.record(session, Action.TASK_COMPLETED, actor=actor, subject_type="human_task", subject_id=task.id,
                       problem_id=task.problem_id,
                       payload={"element": task.element_id, "name": task.name, "data": clean})
+        # written now, the ledger's lock taken with it (PostgreSQL), before the instance's tasks
+        # are read: a completion of the same task committed meanwhile is then seen, and this
+        # one ends as a conflict on the instance's version instead of a second next task
+        session.flush()
         failure = incidents.step(workflow, spiff_task.run)
         failure = self._advance(session, task.instance, workflow, actor, completed=task, failure=failure)
         return self._incident(session, task.instance, failure, actor)

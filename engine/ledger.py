@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -86,10 +86,9 @@ SYSTEM = "系统"
 
 def record(session: Session, action: Action, *, actor: User | None, subject_type: str,
            subject_id: Any = None, problem_id: int | None = None, payload: dict | None = None) -> LedgerEntry:
-    """Append an entry in the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    last = session.execute(select(LedgerEntry.hash).order_by(LedgerEntry.id.desc()).limit(1)).scalar()
+    """Append an entry in the caller's transaction. It is chained (its id, its link to the
+    entry before and its hash) when the session next flushes, together with every entry the
+    action recorded since: one INSERT for the lot (see _chain)."""
     entry = LedgerEntry(
         at=clock.now(),
         actor_id=actor.id if actor else None,
@@ -99,14 +98,67 @@ def record(session: Session, action: Action, *, actor: User | None, subject_type
         subject_id=None if subject_id is None else str(subject_id),
         problem_id=problem_id,
         payload=json.loads(_canonical(payload or {})),
-        prev_hash=last or GENESIS,
-        hash="",
     )
     session.add(entry)
-    session.flush()  # the id is part of what the hash covers
-    entry.hash = entry_hash(entry)
-    session.flush()
+    session.info.setdefault(_WAITING, []).append(entry)
     return entry
+
+
+_WAITING = "ledger.waiting"  # session.info: the entries recorded and not chained yet, in order
+_HEAD = "ledger.head"  # session.info: (id, hash) of the chain's last entry while this transaction holds it
+
+
+@event.listens_for(Session, "before_flush")
+def _chain(session: Session, _context, _instances) -> None:
+    """Give the entries waiting in this session their ids, links and hashes, in the order they
+    were recorded, just before they are written. The chain's head is read once per transaction,
+    under the lock that serialises appends (PostgreSQL: an advisory lock held until the
+    transaction ends; SQLite: the write lock every write transaction takes when it begins), so
+    no other transaction can append in between and the head this one holds stays the head."""
+    waiting = session.info.pop(_WAITING, None)
+    if not waiting:
+        return
+    new = session.new
+    waiting = [entry for entry in waiting if entry in new]  # not those a rolled-back savepoint dropped
+    if not waiting:
+        return
+    head_id, head_hash = _head(session)
+    for entry, entry_id in zip(waiting, _next_ids(session, head_id, len(waiting))):
+        entry.id, entry.prev_hash = entry_id, head_hash
+        entry.hash = head_hash = entry_hash(entry)
+    session.info[_HEAD] = (waiting[-1].id, head_hash)
+
+
+def _head(session: Session) -> tuple[int, str]:
+    held = session.info.get(_HEAD)
+    if held is not None:
+        return held
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    last = session.execute(select(LedgerEntry.id, LedgerEntry.hash).order_by(LedgerEntry.id.desc()).limit(1)
+                           .execution_options(autoflush=False)).first()
+    return (last.id, last.hash) if last is not None else (0, GENESIS)
+
+
+def _next_ids(session: Session, head_id: int, count: int) -> list[int]:
+    """The ids of the next `count` entries: on PostgreSQL drawn from the table's sequence (in
+    one statement), on SQLite the ones after the head, as SQLite itself would number them."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sorted(session.scalars(text(
+            "SELECT nextval(pg_get_serial_sequence('ledger_entry', 'id')) FROM generate_series(1, :count)")
+            .bindparams(count=count)))
+    return list(range(head_id + 1, head_id + 1 + count))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_head(session: Session, transaction) -> None:
+    """A transaction or a savepoint ended: the head it held may be gone with it. (A flush's
+    own inner transaction ending changes nothing: a flush that fails fails the transaction.)"""
+    if transaction.parent is None:
+        session.info.pop(_HEAD, None)
+        session.info.pop(_WAITING, None)
+    elif transaction.nested:
+        session.info.pop(_HEAD, None)
 
 
 def entry_hash(entry: LedgerEntry) -> str:

@@ -35,7 +35,8 @@ from email.utils import format_datetime, make_msgid
 from typing import Iterable
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from . import clock
 from .errors import NotFound
@@ -200,6 +201,11 @@ def _one_line(text: str) -> str:
 
 
 def _recipients(session: Session, officials, users) -> list[tuple[Official | None, User | None]]:
+    officials, users = list(officials), list(users)
+    # those given by id, each with its account or official, in a few queries instead of some per
+    # recipient (held here: the session keeps only weak references to what it loaded)
+    loaded = [*_by_id(session, Official, officials, selectinload(Official.user)),
+              *_by_id(session, User, users, selectinload(User.official))]
     found: dict[tuple[str, int], tuple[Official | None, User | None]] = {}
     for item in officials:
         official = session.get(Official, item) if isinstance(item, int) else item
@@ -211,7 +217,16 @@ def _recipients(session: Session, officials, users) -> list[tuple[Official | Non
             continue
         key = ("official", user.official_id) if user.official_id else ("user", user.id)
         found.setdefault(key, (user.official, user))
+    del loaded
     return list(found.values())
+
+
+def _by_id(session: Session, model, items: list, option) -> list:
+    """The rows of `model` given by id that the session does not hold yet, when there are
+    several (one is read as before, by its key)."""
+    ids = sorted({item for item in items if isinstance(item, int)
+                  and identity_key(model, item) not in session.identity_map})
+    return list(session.scalars(select(model).where(model.id.in_(ids)).options(option))) if len(ids) > 1 else []
 
 
 def beijing(moment: datetime) -> str:

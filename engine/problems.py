@@ -43,6 +43,9 @@ class NewProblem:
 def register(session: Session, new: NewProblem, actor: User | None) -> Problem:
     """Register a problem with its chain of responsibility; the caller starts its process."""
     errors: dict[str, list[str]] = {}
+    # the units and officials it names, one query each (held: the session's references are weak)
+    units = _by_id(session, Unit, [new.lead_unit_id, new.industry_unit_id, *new.cooperating_unit_ids])
+    officials = _by_id(session, Official, [new.responsible_official_id, new.leading_official_id])
 
     def need(model, key: str, value, optional: bool = False):
         if value is None:
@@ -61,7 +64,7 @@ def register(session: Session, new: NewProblem, actor: User | None) -> Problem:
     industry = need(Unit, "industry_unit_id", new.industry_unit_id, optional=True)
     cooperating = []
     for index, unit_id in enumerate(new.cooperating_unit_ids):
-        unit = session.get(Unit, unit_id)
+        unit = units.get(unit_id) if isinstance(unit_id, int) else session.get(Unit, unit_id)
         if unit is None:
             errors[f"cooperating_unit_ids.{index}"] = [f"no unit with id {unit_id}"]
         cooperating.append(unit)
@@ -95,6 +98,14 @@ def register(session: Session, new: NewProblem, actor: User | None) -> Problem:
                       "deadline": new.deadline.isoformat() if new.deadline else None,
                       **({"ladder_from": new.ladder_from.isoformat()} if new.ladder_from else {})})
     return problem
+
+
+def _by_id(session: Session, model, ids: list) -> dict:
+    """The rows of `model` with these ids (those that exist), in one query."""
+    wanted = {i for i in ids if isinstance(i, int) and not isinstance(i, bool)}
+    if not wanted:
+        return {}
+    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(sorted(wanted))))}
 
 
 GOVERNING = (UnitKind.PARTY_COMMITTEE, UnitKind.GOVERNMENT)

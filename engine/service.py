@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import accounts, clock, extensions, ledger, notifications, problems, tasks
@@ -25,6 +25,7 @@ from .escalation.targets import resolve
 from .scheduling import signal as scheduling_signal
 from .workflow import purpose, versions
 from .workflow.runtime import Runtime
+from .workflow.serializer import has_scripts
 from .areas import DEFAULT_PROCESS, Answer
 from .areas.bulletin import BulletinActions
 from .areas.calendar import CalendarActions
@@ -109,7 +110,7 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
     def actor(session: Session, user_id: int | None) -> User | None:
         if user_id is None:
             return None
-        user = session.get(User, user_id)
+        user = session.get(User, user_id, options=[joinedload(User.role_rows)])  # one query with the roles
         if user is None or not user.active:
             raise Unauthenticated("this account no longer exists or is disabled")
         return user
@@ -258,14 +259,14 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
         """The new problem's id; or, given `answer`, what `answer(session, problem_id)` builds
         inside the transaction (a door's response, complete before the commit)."""
         def rehearse(session):
-            definition = self.runtime.current(session, process_key)
+            definition = self.runtime.current(session, process_key, to_start=True)
             if definition is not None and definition.purpose == purpose.PROBLEM:
                 self.runtime.rehearse_start(definition)
 
         with self.scripts_first(rehearse), self.db.transaction() as session:
             self._calendar(session)
             actor = self.actor(session, user_id)
-            definition = self.runtime.current(session, process_key)
+            definition = self.runtime.current(session, process_key, to_start=True)
             if definition is None:
                 raise NotFound(f"no process {process_key!r} is deployed", {"process_key": ["not deployed"]})
             purpose.require_problem_process(definition)
@@ -281,15 +282,15 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
         `answer(session, task_id)` builds inside the transaction is returned instead, so that a
         committed completion is answered with what it committed."""
         def rehearse(session):
-            task = tasks.get(session, task_id)
-            if tasks.may_complete(self.actor(session, user_id), task):
+            task = tasks.for_completion(session, task_id, rehearsal=True)
+            if has_scripts(task.instance.definition) and tasks.may_complete(self.actor(session, user_id), task):
                 self.runtime.rehearse_completion(task, data)
 
         try:
             with self.scripts_first(rehearse), self.db.transaction() as session:
                 self._calendar(session)
                 actor = self.actor(session, user_id)
-                task = tasks.get(session, task_id)
+                task = tasks.for_completion(session, task_id)
                 problem_id = task.problem_id
                 if tasks.may_complete(actor, task):
                     incident = self.runtime.complete(session, task, actor, data)

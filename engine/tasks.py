@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
 from .errors import NotFound
-from .models import HumanTask, InstanceStatus, Light, ProcessInstance, TaskState, User
+from .models import HumanTask, InstanceStatus, Light, Problem, ProcessDefinition, ProcessInstance, TaskState, User
 
 
 def assigned_to(user: User) -> list:
@@ -64,6 +64,27 @@ def current_steps(session: Session, problem_ids: list[int]) -> dict[int, list[st
 
 def get(session: Session, task_id: int) -> HumanTask:
     task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"no task with id {task_id}")
+    return task
+
+
+def _with_its_instance(rehearsal: bool = False) -> list:
+    """What completing a task reads of it: its instance and the version it runs on (one joined
+    query; the stored document and spec only if the parsed spec is not cached yet), and for the
+    completion itself the problem with its milestones."""
+    instance = joinedload(HumanTask.instance)
+    options = [instance.joinedload(ProcessInstance.definition).options(
+        defer(ProcessDefinition.bpmn_xml), defer(ProcessDefinition.spec))]
+    if not rehearsal:  # (the instance's tasks are read later, under the ledger's lock: Runtime.complete)
+        options += [instance.joinedload(ProcessInstance.problem).selectinload(Problem.milestones)]
+    return options
+
+
+def for_completion(session: Session, task_id: int, rehearsal: bool = False) -> HumanTask:
+    """The task with what completing it reads, in a fixed few queries (`rehearsal`: only the
+    instance and its version, for running its scripts ahead)."""
+    task = session.get(HumanTask, task_id, options=_with_its_instance(rehearsal))
     if task is None:
         raise NotFound(f"no task with id {task_id}")
     return task

@@ -92,9 +92,10 @@ class Runtime:
             return check.inspect(content, dict(self.lane_roles), filename, attachments)
 
     @staticmethod
-    def current(session: Session, key: str) -> ProcessDefinition | None:
-        """The version new instances of `key` start on (its published version published last)."""
-        return versions.current(session, key)
+    def current(session: Session, key: str, to_start: bool = False) -> ProcessDefinition | None:
+        """The version new instances of `key` start on (its published version published last);
+        `to_start`: without reading its document and stored spec unless they are needed."""
+        return versions.current(session, key, to_start)
 
     # -- instances -----------------------------------------------------------------------------
 
@@ -110,7 +111,7 @@ class Runtime:
                 start_task.data.update(data)
         instance = ProcessInstance(definition=definition, problem=problem, status=InstanceStatus.RUNNING,
                                    state={}, started_at=clock.now(), escalation_id=escalation_id,
-                                   subject_official_id=subject_official_id)
+                                   subject_official_id=subject_official_id, tasks=[])  # new: none to read
         session.add(instance)
         session.flush()
         ledger.record(session, Action.INSTANCE_STARTED, actor=actor, subject_type="process_instance",
@@ -198,6 +199,10 @@ class Runtime:
         ledger.record(session, Action.TASK_COMPLETED, actor=actor, subject_type="human_task", subject_id=task.id,
                       problem_id=task.problem_id,
                       payload={"element": task.element_id, "name": task.name, "data": clean})
+        # written now, the ledger's lock taken with it (PostgreSQL), before the instance's tasks
+        # are read: a completion of the same task committed meanwhile is then seen, and this
+        # one ends as a conflict on the instance's version instead of a second next task
+        session.flush()
         failure = incidents.step(workflow, spiff_task.run)
         failure = self._advance(session, task.instance, workflow, actor, completed=task, failure=failure)
         return self._incident(session, task.instance, failure, actor)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from .. import clock, ledger
 from ..errors import Conflict, Invalid, NotFound
@@ -48,11 +48,16 @@ class Outcome(enum.Enum):
         return self is not Outcome.UNCHANGED
 
 
-def current(session: Session, key: str) -> ProcessDefinition | None:
-    """The version new instances of `key` start on: the published one published last."""
-    return session.scalars(select(ProcessDefinition)
-                           .where(ProcessDefinition.key == key, ProcessDefinition.status == DefinitionStatus.PUBLISHED)
-                           .order_by(ProcessDefinition.publication.desc()).limit(1)).first()
+def current(session: Session, key: str, to_start: bool = False) -> ProcessDefinition | None:
+    """The version new instances of `key` start on: the published one published last. Read
+    `to_start` one, its document and stored spec are left unread until asked for (a spec
+    already parsed is cached: engine/workflow/serializer.py)."""
+    statement = (select(ProcessDefinition)
+                 .where(ProcessDefinition.key == key, ProcessDefinition.status == DefinitionStatus.PUBLISHED)
+                 .order_by(ProcessDefinition.publication.desc()).limit(1))
+    if to_start:
+        statement = statement.options(defer(ProcessDefinition.bpmn_xml), defer(ProcessDefinition.spec))
+    return session.scalars(statement).first()
 
 
 def _next_publication(session: Session, key: str) -> int:

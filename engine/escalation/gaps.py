@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
-from .. import ledger, notifications
+from .. import ledger, notifications, paging
 from ..ledger import Action
 from ..models import OrganisationGap, Problem, ProblemStatus, Role, User
 from ..organization import Heads
@@ -132,6 +132,22 @@ def listing(session: Session, state: str = "open") -> list[OrganisationGap]:
     if state == "resolved":
         statement = statement.where(OrganisationGap.resolved_at.is_not(None))
     return list(session.scalars(statement.order_by(OrganisationGap.since, OrganisationGap.id)))
+
+
+def page(session: Session, state: str, number: int, size: int) -> paging.Paged:
+    """One page of `listing(state)`, oldest first, counted and sliced in SQL: for `open`, the
+    gaps not resolved whose problem is not closed and whose key names the problem's deadline
+    as it stands (what `live` checks)."""
+    statement = select(OrganisationGap)
+    if state == "open":
+        deadline = func.coalesce(cast(Problem.deadline, String), literal("none"))
+        statement = statement.join(Problem, Problem.id == OrganisationGap.problem_id).where(
+            OrganisationGap.resolved_at.is_(None), Problem.status != ProblemStatus.CLOSED,
+            OrganisationGap.key.endswith(literal(":d") + deadline))
+    elif state == "resolved":
+        statement = statement.where(OrganisationGap.resolved_at.is_not(None))
+    return paging.page(session, statement.order_by(OrganisationGap.since, OrganisationGap.id), number, size,
+                       selectinload(OrganisationGap.problem))
 
 
 def fillable(session: Session) -> list[OrganisationGap]:

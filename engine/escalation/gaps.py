@@ -123,21 +123,11 @@ def live(gap: OrganisationGap) -> bool:
     return gap.key == deadline_key(problem, {"code": gap.rule_code, "level": gap.level}, problem.deadline)
 
 
-def listing(session: Session, state: str = "open") -> list[OrganisationGap]:
-    """Gaps by state: open (holding a rung now), resolved (fired since), all (those whose
-    problem closed or whose deadline moved before they fired included)."""
-    if state == "open":
-        return open_gaps(session)
-    statement = select(OrganisationGap).options(selectinload(OrganisationGap.problem))
-    if state == "resolved":
-        statement = statement.where(OrganisationGap.resolved_at.is_not(None))
-    return list(session.scalars(statement.order_by(OrganisationGap.since, OrganisationGap.id)))
-
-
 def page(session: Session, state: str, number: int, size: int) -> paging.Paged:
-    """One page of `listing(state)`, oldest first, counted and sliced in SQL: for `open`, the
-    gaps not resolved whose problem is not closed and whose key names the problem's deadline
-    as it stands (what `live` checks)."""
+    """One page of the gaps by state, oldest first, counted and sliced in SQL: open (holding a
+    rung now: not resolved, the problem not closed and the key naming the problem's deadline
+    as it stands, what `live` checks), resolved (fired since), all (those whose problem closed
+    or whose deadline moved before they fired included)."""
     statement = select(OrganisationGap)
     if state == "open":
         deadline = func.coalesce(cast(Problem.deadline, String), literal("none"))

@@ -4,7 +4,8 @@ Builds a fresh database (SQLite in a temporary folder, or DUBAN_BENCH_DATABASE_U
 empties), loads the demo city, registers copies of its problems until there are --problems
 of them (each with its rectification process started), runs the escalation ladder over them,
 then requests each page through the real app (Flask's test client, signed in) and reports
-the median time and the number of SQL statements per request against the targets below.
+the median time, the number of SQL statements and the size of the answer per request against
+the targets below.
 Exit status 1 when a page misses its target.
 
     .venv/bin/python -m bench.pages [--problems 1000] [--repeat 5]
@@ -39,6 +40,9 @@ TARGETS = {
     "/accountability": ("jiwei", 500),
     "/tasks": ("{official}", 300),
     "/admin/officials": ("admin", 400),
+    # the JSON API's longest lists, one page each (signed in with a bearer token)
+    "/api/tasks?all=true": ("admin", 300),
+    "/api/problems": ("admin", 300),
 }
 
 
@@ -79,7 +83,7 @@ class Statements:
         self.count += 1
 
 
-def measure(duban: Duban, repeat: int) -> list[tuple[str, str, float, int, int]]:
+def measure(duban: Duban, repeat: int) -> list[tuple[str, str, float, int, int, int]]:
     from web import create_app
 
     app = create_app(duban=duban)
@@ -95,13 +99,18 @@ def measure(duban: Duban, repeat: int) -> list[tuple[str, str, float, int, int]]
     for page, (who, limit) in TARGETS.items():
         who = who.format(official=official or "admin")
         path = page.format(problem=problem)
-        if who not in clients:
+        if path.startswith("/api/"):
+            client = app.test_client()
+            token = client.post("/api/auth/token", json={"username": who, "password": PASSWORD}).json["token"]
+            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        elif who not in clients:
             client = app.test_client()
             token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))[1]
             response = client.post("/login", data={"username": who, "password": PASSWORD, "csrf_token": token})
             assert response.status_code == 302, (who, response.status_code)
             clients[who] = client
-        client = clients[who]
+        else:
+            client = clients[who]
         assert client.get(path).status_code == 200, path  # warm: templates compiled, specs cached
         times = []
         for _ in range(repeat):
@@ -111,7 +120,7 @@ def measure(duban: Duban, repeat: int) -> list[tuple[str, str, float, int, int]]
             times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (path, response.status_code)
             queries = statements.count - before
-        results.append((path, who, statistics.median(times), queries, limit))
+        results.append((path, who, statistics.median(times), queries, limit, len(response.data)))
     return results
 
 
@@ -141,11 +150,12 @@ def main(argv=None) -> int:
         duban.db.dispose()
     width = max(len(path) for path, *_ in results)
     missed = 0
-    print(f"{'page':<{width}}  {'as':<12} {'median ms':>9} {'SQL':>5} {'target ms':>9}")
-    for path, who, median, queries, limit in results:
+    print(f"{'page':<{width}}  {'as':<12} {'median ms':>9} {'SQL':>5} {'KB':>6} {'target ms':>9}")
+    for path, who, median, queries, limit, size in results:
         ok = median <= limit
         missed += not ok
-        print(f"{path:<{width}}  {who:<12} {median:>9.0f} {queries:>5} {limit:>9}  {'ok' if ok else 'SLOW'}")
+        print(f"{path:<{width}}  {who:<12} {median:>9.0f} {queries:>5} {size / 1024:>6.0f} {limit:>9}  "
+              f"{'ok' if ok else 'SLOW'}")
     return 1 if missed else 0
 
 

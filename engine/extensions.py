@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from . import clock, ledger, lights, notifications, problems
+from . import clock, ledger, lights, notifications, paging, problems
 from .errors import Conflict, Invalid, NotFound
 from .ledger import Action
 from .models import ExtensionRequest, ExtensionStatus, HumanTask, Problem, ProblemStatus, Role, TaskState, User
@@ -49,6 +49,12 @@ def get(session: Session, request_id: int) -> ExtensionRequest:
 def of_problem(session: Session, problem_id: int) -> list[ExtensionRequest]:
     return list(session.scalars(select(ExtensionRequest).where(ExtensionRequest.problem_id == problem_id)
                                 .order_by(ExtensionRequest.id)))
+
+
+def page(session: Session, statement, number: int, size: int) -> paging.Paged:
+    """One page of a select of requests, with the problem and the people it names loaded."""
+    return paging.page(session, statement, number, size, joinedload(ExtensionRequest.problem),
+                       joinedload(ExtensionRequest.requested_by), joinedload(ExtensionRequest.decided_by))
 
 
 def listing(session: Session, status: ExtensionStatus | None = None) -> list[ExtensionRequest]:

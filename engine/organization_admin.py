@@ -33,7 +33,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from .text import ID_MAX
-from . import accounts, ledger, password_policy, sign_in
+from . import accounts, ledger, paging, password_policy, sign_in
 from .ledger import Action
 from .errors import Invalid, NotFound, Reason
 from .models import (HumanTask, Official, Post, PostKind, Problem, ProblemStatus, Region, RegionLevel, Role,
@@ -169,23 +169,51 @@ class RegionNode:
 def region_tree(session: Session) -> list[RegionNode]:
     """Every region, city first and each followed by the regions below it, with its units,
     their heads and the region's Party and government heads."""
+    return [_node(session, region, depth) for region, depth in _tree_order(session)]
+
+
+def regions_page(session: Session, number: int, size: int) -> paging.Paged:
+    """One page of `region_tree`: the order is worked out from the regions alone (one query),
+    the heads only for the page's regions and their units."""
+    order = _tree_order(session)
+    return paging.Paged([_node(session, region, depth) for region, depth in order[(number - 1) * size:number * size]],
+                        len(order))
+
+
+def units_page(session: Session, region_id: int | None, number: int, size: int) -> paging.Paged:
+    """One page of the units in the tree's order (of one region when `region_id` is given);
+    the caller reads the heads of the page's units."""
+    units = [unit for region, _ in _tree_order(session) if region_id is None or region.id == region_id
+             for unit in _units_in_order(region)]
+    return paging.Paged(units[(number - 1) * size:number * size], len(units))
+
+
+def _tree_order(session: Session) -> list[tuple[Region, int]]:
+    """Every region with its depth, each followed by the regions below it."""
     regions = session.scalars(select(Region).options(selectinload(Region.units)).order_by(Region.id)).all()
     children: dict[int | None, list[Region]] = {}
     for region in regions:
         children.setdefault(region.parent_id, []).append(region)
     known = {region.id for region in regions}
-    nodes: list[RegionNode] = []
+    order: list[tuple[Region, int]] = []
 
     def walk(region: Region, depth: int) -> None:
-        units = sorted(region.units, key=lambda u: (_UNIT_ORDER.index(u.kind), u.id))
-        nodes.append(RegionNode(region, depth, region_heads(session, region),
-                                [UnitNode(unit, unit_heads(session, unit)) for unit in units]))
+        order.append((region, depth))
         for child in children.get(region.id, []):
             walk(child, depth + 1)
 
     for root in [r for r in regions if r.parent_id is None or r.parent_id not in known]:
         walk(root, 0)
-    return nodes
+    return order
+
+
+def _units_in_order(region: Region) -> list[Unit]:
+    return sorted(region.units, key=lambda u: (_UNIT_ORDER.index(u.kind), u.id))
+
+
+def _node(session: Session, region: Region, depth: int) -> RegionNode:
+    return RegionNode(region, depth, region_heads(session, region),
+                      [UnitNode(unit, unit_heads(session, unit)) for unit in _units_in_order(region)])
 
 
 _UNIT_ORDER = [UnitKind.PARTY_COMMITTEE, UnitKind.GOVERNMENT, UnitKind.OFFICE, UnitKind.DISCIPLINE,
@@ -195,6 +223,14 @@ _UNIT_ORDER = [UnitKind.PARTY_COMMITTEE, UnitKind.GOVERNMENT, UnitKind.OFFICE, U
 def units_by_region(session: Session) -> list[tuple[Region, list[Unit]]]:
     """The units grouped by region, in the tree's order (for choosing one)."""
     return [(node.region, [u.unit for u in node.units]) for node in region_tree(session) if node.units]
+
+
+def posts_page(session: Session, official_id: int, number: int, size: int) -> paging.Paged:
+    """One page of an official's posts, head posts first, then by id."""
+    get_official(session, official_id)
+    statement = (select(Post).where(Post.official_id == official_id)
+                 .order_by(Post.is_head.desc(), Post.id))
+    return paging.page(session, statement, number, size, selectinload(Post.unit))
 
 
 def officials_query(search: str | None = None):

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import accounts, clock, extensions, ledger, notifications, problems, tasks
+from . import accounts, clock, extensions, ledger, notifications, paging, problems, tasks
 from . import incidents, lights, repair, version_migration, sign_in as guarded_sign_in
 from .calendar import WorkingCalendar
 from .db import Database
@@ -361,12 +361,26 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
     def forecast(self, working_days: int, limit: int | None = None, narrow=None) -> list[Firing]:
         """The firings the ladder will make within `working_days` (the first `limit` of them;
         `narrow`, Select -> Select, limits the problems to a scope such as a dashboard's)."""
+        return self._forecast(working_days, limit=limit, narrow=narrow).items
+
+    def forecast_page(self, working_days: int, page: int, per_page: int) -> paging.Paged:
+        """One page of the forecast, soonest first (then by problem and level); only that
+        page's firings have their targets worked out."""
+        return self._forecast(working_days, (page, per_page))
+
+    def _forecast(self, working_days: int, page: tuple[int, int] | None = None, limit: int | None = None,
+                  narrow=None) -> paging.Paged:
         self.current_calendar()
         now = clock.now()
         until = ladder_module.start_of(ladder_module.shift_working(
             self.runtime.calendar, now.astimezone(clock.SHANGHAI).date(), working_days + 1))
         with self.db.transaction() as session:
             dues = firing.forecast(session, rules.current(session), self.runtime.calendar, now, until, limit, narrow)
+            total = len(dues)
+            if page is not None:
+                number, size = page
+                dues = sorted(dues, key=lambda d: (d.moment, d.problem_id, d.rule["level"], d.key))
+                dues = dues[(number - 1) * size:number * size]
             wanted = {due.problem_id for due in dues}
             loaded = []  # held: the session keeps only weak references to what it loaded
             if wanted:  # the problems with what their targets read, in a few queries instead of per line
@@ -378,7 +392,7 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
             heads: dict = {}
             lines = [Firing.planned(session, due, heads) for due in dues]
             del loaded
-            return lines
+            return paging.Paged(lines, total)
 
     # -- extension requests (延期申请) ----------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
+from . import paging
 from .errors import NotFound
 from .models import HumanTask, InstanceStatus, Light, Problem, ProcessDefinition, ProcessInstance, TaskState, User
 
@@ -36,6 +37,14 @@ def query(user: User, everyone: bool = False, state: TaskState | None = TaskStat
     if light is not None:
         statement = statement.where(HumanTask.light == light)
     return statement.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+
+
+def page(session: Session, statement: Select, number: int, size: int) -> paging.Paged:
+    """One page of a `query`, in its order (soonest due first, then id), with what a listed
+    task names (problem, assignee, unit, completer) loaded in the same statement."""
+    return paging.page(session, statement, number, size, joinedload(HumanTask.problem),
+                       joinedload(HumanTask.assignee), joinedload(HumanTask.candidate_unit),
+                       joinedload(HumanTask.completed_by))
 
 
 def open_on(problem_id: int) -> Select:

@@ -403,7 +403,7 @@ def test_a_signed_in_user_is_signed_out_once_deactivated(client, duban, org):
 
 
 def test_api_regions_units_and_validation(api, duban, org):
-    regions = api.get("/api/regions", as_="admin").json
+    regions = api.get("/api/regions", as_="admin").json["items"]
     county = next(r for r in regions if r["id"] == org["county"])
     assert county["heads"] == {"party": {"id": org["secretary"], "name": "周书记"},
                                "government": {"id": org["magistrate"], "name": "吴县长"}}
@@ -419,7 +419,7 @@ def test_api_regions_units_and_validation(api, duban, org):
                                 headers={"Authorization": f"Bearer {api.token('admin')}"})
     assert response.status_code == 200 and response.json["name"] == "青石街道"
 
-    units = api.get(f"/api/units?region={org['county']}", as_="admin").json
+    units = api.get(f"/api/units?region={org['county']}", as_="admin").json["items"]
     assert {u["name"] for u in units} >= {"中共南岭县委员会", "南岭县人民政府"}
     eco = next(u for u in units if u["id"] == org["eco"])
     assert eco["heads"]["party"]["name"] == "李局长" and eco["kind"] == "department"
@@ -444,7 +444,7 @@ def test_api_officials_and_posts(api, duban, org):
     assert response.status_code == 201 and response.json["is_head"]
     with duban.db.reading() as session:
         assert unit_heads(session, session.get(Unit, org["eco"])).government.name == "陈干部"
-    posts = api.get(f"/api/officials/{official_id}/posts", as_="admin").json
+    posts = api.get(f"/api/officials/{official_id}/posts", as_="admin").json["items"]
     assert [p["title"] for p in posts] == ["局长"]
     ended = api.post(f"/api/officials/{official_id}/posts/{posts[0]['id']}/end", as_="admin", json={"note": "试"})
     assert ended.status_code == 200 and ended.json["unit"] == "南岭县生态环境分局"

@@ -159,7 +159,7 @@ def test_pagination(api, ledger_of_problems):
 
 def test_a_task_names_its_people_by_username_and_carries_its_form(api):
     pid = api.register()["id"]
-    listed_task = api.get("/api/tasks", as_="responsible").json[0]
+    listed_task = api.get("/api/tasks", as_="responsible").json["items"][0]
     assert listed_task["assignee"] == "responsible"
     assert listed_task["problem_code"] == "NL-2026-001" and listed_task["problem_id"] == pid
     assert "form" not in listed_task
@@ -183,11 +183,11 @@ def test_completed_tasks_are_listed_on_request(api):
     pid = api.register()["id"]
     sign = api.ready_task(pid, "Task_sign")
     api.complete(sign, "responsible", {"acknowledged": True})
-    completed = api.get("/api/tasks?state=completed", as_="responsible").json
+    completed = api.get("/api/tasks?state=completed", as_="responsible").json["items"]
     assert [t["id"] for t in completed] == [sign["id"]]
-    assert [t["element_id"] for t in api.get(f"/api/tasks?problem={pid}", as_="responsible").json] == [
+    assert [t["element_id"] for t in api.get(f"/api/tasks?problem={pid}", as_="responsible").json["items"]] == [
         "Task_submit_plan"]
-    assert api.get("/api/tasks?problem=999999", as_="responsible").json == []
+    assert api.get("/api/tasks?problem=999999", as_="responsible").json["items"] == []
 
 
 # -- evidence -----------------------------------------------------------------------------------

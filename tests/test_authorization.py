@@ -128,19 +128,19 @@ def test_an_official_cannot_register_a_problem(api, duban):
 
 def test_tasks_lists_only_the_callers_tasks(api):
     pid = api.register()["id"]
-    mine = api.get("/api/tasks", as_="responsible").json
+    mine = api.get("/api/tasks", as_="responsible").json["items"]
     assert [(t["problem_id"], t["element_id"]) for t in mine] == [(pid, "Task_sign")]
-    assert api.get("/api/tasks", as_="outsider").json == []
-    assert api.get("/api/tasks", as_="eco_clerk").json == []
+    assert api.get("/api/tasks", as_="outsider").json["items"] == []
+    assert api.get("/api/tasks", as_="eco_clerk").json["items"] == []
     # the office's own queue holds nothing yet: the sign task is the responsible person's
-    assert api.get("/api/tasks", as_="admin").json == []
+    assert api.get("/api/tasks", as_="admin").json["items"] == []
 
 
 @pytest.mark.parametrize("reader", ["admin", "jiwei"])
 def test_all_shows_everyones_tasks_to_the_office_and_the_discipline_office(api, reader):
     first = api.register()["id"]
     second = api.register(code="NL-2026-002")["id"]
-    everyone = api.get("/api/tasks?all=true", as_=reader).json
+    everyone = api.get("/api/tasks?all=true", as_=reader).json["items"]
     assert sorted((t["problem_id"], t["element_id"]) for t in everyone) == [(first, "Task_sign"),
                                                                             (second, "Task_sign")]
 
@@ -148,10 +148,10 @@ def test_all_shows_everyones_tasks_to_the_office_and_the_discipline_office(api, 
 def test_all_does_not_widen_an_officials_view(api):
     api.register()
     api.register(code="NL-2026-002", responsible_official_id=api.org["outsider"])
-    own = api.get("/api/tasks", as_="outsider").json
+    own = api.get("/api/tasks", as_="outsider").json["items"]
     assert [t["element_id"] for t in own] == ["Task_sign"]
-    assert api.get("/api/tasks?all=true", as_="outsider").json == own
-    assert api.get("/api/tasks?all=true", as_="eco_clerk").json == []
+    assert api.get("/api/tasks?all=true", as_="outsider").json["items"] == own
+    assert api.get("/api/tasks?all=true", as_="eco_clerk").json["items"] == []
 
 
 def test_an_official_may_not_read_another_officials_task(api, duban):
@@ -171,8 +171,8 @@ def test_a_unit_task_may_be_done_by_anyone_with_a_post_in_the_unit(api):
     certify = drive_to(api, pid, "Task_industry_certify")
     assert certify["assignee"] == "housing_head"
     assert certify["candidate_unit"]["id"] == api.org["housing"]
-    assert "Task_industry_certify" in [t["element_id"] for t in api.get("/api/tasks", as_="responsible").json]
-    assert "Task_industry_certify" not in [t["element_id"] for t in api.get("/api/tasks", as_="eco_clerk").json]
+    assert "Task_industry_certify" in [t["element_id"] for t in api.get("/api/tasks", as_="responsible").json["items"]]
+    assert "Task_industry_certify" not in [t["element_id"] for t in api.get("/api/tasks", as_="eco_clerk").json["items"]]
 
     # somebody outside the unit may not
     refused = api.post(f"/api/tasks/{certify['id']}/complete", as_="eco_clerk", json={"data": {"decision": "certify"}})
@@ -250,7 +250,7 @@ def test_an_official_cannot_deploy_or_read_process_definitions(api, duban):
     assert response.status_code == 403, response.json
     assert api.get("/api/process-definitions", as_="eco_head").status_code == 403
     assert api.get("/api/process-definitions/rectification/versions/1", as_="eco_head").status_code == 403
-    assert [d["version"] for d in api.get("/api/process-definitions", as_="admin").json
+    assert [d["version"] for d in api.get("/api/process-definitions", as_="admin").json["items"]
             if d["key"] == "rectification"] == [1]
     # the discipline office reads definitions but may not deploy them
     assert api.get("/api/process-definitions", as_="jiwei").status_code == 200

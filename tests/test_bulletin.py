@@ -94,7 +94,9 @@ def test_an_issued_bulletin_is_fixed_until_remade(city, duban, api):
     # the next day gets the next number
     clock.freeze(at("2026-03-24T17:40:00"))
     assert duban.make_bulletin(None, "2026-03-24")[0].number == 2
-    assert [b.day.isoformat() for b in duban.bulletins()] == ["2026-03-24", DAY]
+    assert [b.day.isoformat() for b in duban.bulletins().items] == ["2026-03-24", DAY]
+    second = duban.bulletins(None, page=2, per_page=1)
+    assert ([b.day.isoformat() for b in second.items], second.total) == ([DAY], 2)
 
 
 def test_an_interview_started_by_the_ladder_is_counted(city, duban):
@@ -281,7 +283,7 @@ def test_who_may_read_and_make_it(city, api):
     assert api.post("/api/bulletins", as_="admin", json={"day": DAY, "remake": True}).status_code == 201
     for reader in ("admin", "jiwei", "secretary", "magistrate"):
         assert api.get(f"/api/bulletins/{DAY}", as_=reader).json["regions"][0]["name"] == "东坪区"
-        assert [b["day"] for b in api.get("/api/bulletins", as_=reader).json] == [DAY]
+        assert [b["day"] for b in api.get("/api/bulletins", as_=reader).json["items"]] == [DAY]
     for path in ("/api/bulletins", f"/api/bulletins/{DAY}", f"/api/bulletins/{DAY}.docx", f"/api/bulletins/{DAY}.xlsx"):
         response = api.get(path, as_="responsible")
         assert response.status_code == 403 and response.json["code"] == "forbidden"

@@ -97,7 +97,7 @@ def test_a_changed_copy_becomes_version_2(api, duban, first, again):
         "rectification", 2, False, body["id"])
     assert definition_rows(duban) == [("rectification", 1), ("rectification", 2)]
 
-    listed = [d for d in api.get("/api/process-definitions", as_="admin").json if d["key"] not in LADDER_PROCESSES]
+    listed = [d for d in api.get("/api/process-definitions", as_="admin").json["items"] if d["key"] not in LADDER_PROCESSES]
     assert [(d["key"], d["version"]) for d in listed] == [("rectification", 2), ("rectification", 1)]
     assert listed[0]["deployed_by"] == "admin" and listed[1]["deployed_by"] is None
 

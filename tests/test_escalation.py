@@ -111,7 +111,9 @@ def test_the_forecast_lists_what_falls_due(api, duban):
     upcoming = [(f.level, f.due_at.astimezone(clock.SHANGHAI).date().isoformat()) for f in duban.forecast(10)]
     assert upcoming == [(1, "2026-03-17"), (2, "2026-03-21")]
     response = api.get("/api/escalations/forecast?days=10", as_="jiwei")
-    assert response.status_code == 200 and [item["level"] for item in response.json] == [1, 2]
+    assert response.status_code == 200 and [item["level"] for item in response.json["items"]] == [1, 2]
+    second = api.get("/api/escalations/forecast?days=10&per_page=1&page=2", as_="jiwei").json
+    assert ([item["level"] for item in second["items"]], second["total"], second["page"]) == ([2], 2, 2)
     assert api.get("/api/escalations/forecast?days=10", as_="responsible").status_code == 403
     assert api.get("/api/escalations/forecast?days=0", as_="jiwei").status_code == 400
 

@@ -62,7 +62,7 @@ def test_the_office_may_approve_a_different_date_or_refuse_with_a_reason(api, du
     assert api.get(f"/api/problems/{pid}", as_="admin").json["plan"]["deadline"] == "2026-04-10"
     again = api.post(f"/api/extension-requests/{second['id']}/approve", as_="admin", json={})
     assert again.status_code == 409
-    listed = api.get(f"/api/problems/{pid}/extension-requests", as_="responsible").json
+    listed = api.get(f"/api/problems/{pid}/extension-requests", as_="responsible").json["items"]
     assert [r["status"] for r in listed] == ["refused", "approved"]
 
 
@@ -102,7 +102,7 @@ def test_one_pending_request_at_a_time_and_only_the_office_decides(api, duban):
         denials = session.scalar(select(func.count()).select_from(LedgerEntry)
                                  .where(LedgerEntry.action == "permission.denied"))
     assert denials == 3
-    pending = api.get("/api/extension-requests?status=pending", as_="admin").json
+    pending = api.get("/api/extension-requests?status=pending", as_="admin").json["items"]
     assert [r["id"] for r in pending] == [first["id"]]
     assert api.get("/api/extension-requests?status=maybe", as_="admin").status_code == 400
 

@@ -108,7 +108,7 @@ def test_with_a_grace_date_nothing_fires_before_it(duban, org, api):
     forecast = duban.forecast(5)  # the forecast shows one entry per problem, on the grace date
     assert Counter(f.rule_name for f in forecast) == {ACCOUNTABILITY: 4, INTERVIEW: 3}
     assert {f.due_at.astimezone(clock.SHANGHAI).isoformat() for f in forecast} == {"2026-03-16T00:00:00+08:00"}
-    listed = api.get("/api/escalations/forecast?days=5", as_="jiwei").json
+    listed = api.get("/api/escalations/forecast?days=5", as_="jiwei").json["items"]
     assert len(listed) == 7 and {tuple(p["level"] for p in item["passed_over"]) for item in listed} == {
         (1, 2, 3), (1, 2, 3, 4)}
     clock.freeze(at("2026-03-15T23:59:00"))

@@ -66,7 +66,7 @@ def test_a_region_without_its_government_head_holds_the_interview_until_the_head
     # listed for the office (API), refused to an official
     listed = api.get("/api/organisation-gaps", as_="admin")
     assert listed.status_code == 200
-    assert [(g["problem_id"], g["level"], g["missing"][0]["side"]) for g in listed.json
+    assert [(g["problem_id"], g["level"], g["missing"][0]["side"]) for g in listed.json["items"]
             if g["problem_id"] == held] == [(held, 4, "government")]
     assert api.get("/api/organisation-gaps", as_="responsible").status_code == 403
 
@@ -101,8 +101,8 @@ def test_a_region_without_its_government_head_holds_the_interview_until_the_head
         assert gap.resolved_at == escalation.fired_at and gap.escalation_id == escalation.id
     started = [i for i in interviews(duban) if i.problem_id == held]
     assert len(started) == 1
-    assert api.get("/api/organisation-gaps", as_="admin").json == [g for g in api.get(
-        "/api/organisation-gaps", as_="admin").json if g["problem_id"] == other]
+    assert api.get("/api/organisation-gaps", as_="admin").json["items"] == [g for g in api.get(
+        "/api/organisation-gaps", as_="admin").json["items"] if g["problem_id"] == other]
     fired_out = api.get(f"/api/escalations?problem={held}&level=4", as_="admin").json["items"][0]
     assert fired_out["held_since"] is not None
 
@@ -216,12 +216,12 @@ def test_a_gap_stops_holding_when_its_problem_is_closed_or_its_deadline_moves(ap
     first = api.register(deadline=DEADLINE, lead_unit_id=org["housing"])["id"]
     second = api.register(code="NL-2026-002", deadline=DEADLINE, lead_unit_id=org["housing"])["id"]
     sweep_at(duban, SUPERVISION_DUE)
-    assert {g["problem_id"] for g in api.get("/api/organisation-gaps", as_="admin").json} == {first, second}
+    assert {g["problem_id"] for g in api.get("/api/organisation-gaps", as_="admin").json["items"]} == {first, second}
     with duban.db.transaction() as session:
         session.get(Problem, first).status = ProblemStatus.CLOSED
         session.get(Problem, second).deadline = datetime(2026, 6, 30).date()
-    assert api.get("/api/organisation-gaps", as_="admin").json == []
-    assert len(api.get("/api/organisation-gaps?state=all", as_="admin").json) == 4
+    assert api.get("/api/organisation-gaps", as_="admin").json["items"] == []
+    assert len(api.get("/api/organisation-gaps?state=all", as_="admin").json["items"]) == 4
     assert api.get("/api/organisation-gaps?state=nonsense", as_="admin").status_code == 400
 
 
@@ -249,7 +249,7 @@ def test_the_forecast_says_which_firings_will_be_held_and_for_want_of_whom(api, 
     sweep_at(duban, "2026-04-20T23:00:00")   # levels 1 to 3 of NL-2026-001 fire: the lead unit has both heads
 
     def lines():
-        return {(f["problem_code"], f["level"]): f for f in api.get("/api/escalations/forecast?days=3", as_="admin").json}
+        return {(f["problem_code"], f["level"]): f for f in api.get("/api/escalations/forecast?days=3", as_="admin").json["items"]}
 
     before = lines()
     assert before[("NL-2026-001", 4)]["held"] is False and before[("NL-2026-001", 4)]["missing"] == []

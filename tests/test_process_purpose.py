@@ -26,7 +26,7 @@ def problem_count(duban) -> int:
 def purposes(api) -> dict[str, str | None]:
     """The newest version's purpose of each key."""
     found: dict[str, str | None] = {}
-    for row in api.get("/api/process-definitions", as_="admin").json:   # newest first within a key
+    for row in api.get("/api/process-definitions", as_="admin").json["items"]:   # newest first within a key
         found.setdefault(row["key"], row["purpose"])
     return found
 

@@ -62,7 +62,7 @@ def escalation(duban, level: int) -> Escalation:
 
 def case_task(api, instance_id: int, element: str, as_: str = "admin") -> dict:
     """The one ready task at `element` of one process instance."""
-    tasks = [t for t in api.get("/api/tasks?all=true", as_=as_).json
+    tasks = [t for t in api.get("/api/tasks?all=true", as_=as_).json["items"]
              if t["instance_id"] == instance_id and t["element_id"] == element]
     assert len(tasks) == 1, tasks
     return tasks[0]
@@ -175,7 +175,7 @@ def test_urging_asks_the_responsible_person_for_a_written_explanation(api, duban
     assert task["instance_id"] == instance_id and task["assignee"] == "responsible" and task["lane"] == "责任单位"
     # 5 working days from Saturday 21 March: 23..27 March
     assert datetime.fromisoformat(task["due_at"]) == at("2026-03-27T00:00:01")
-    assert task["id"] in [t["id"] for t in api.get("/api/tasks", as_="responsible").json]
+    assert task["id"] in [t["id"] for t in api.get("/api/tasks", as_="responsible").json["items"]]
     api.complete(task, "eco_clerk", EXPLANATION, expect=403)
     api.complete(task, "responsible", {**EXPLANATION, "delay_reason": ""}, expect=400)
     api.complete(task, "responsible", EXPLANATION)

@@ -34,7 +34,7 @@ def publish(api, version: int, comment: str | None = "上线", key: str = "recti
 def listed(api, key: str = "rectification") -> list[dict]:
     response = api.get("/api/process-definitions", as_="admin")
     assert response.status_code == 200, response.json
-    return [d for d in response.json if d["key"] == key]
+    return [d for d in response.json["items"] if d["key"] == key]
 
 
 def started_on(duban, problem_id: int) -> int:

@@ -64,13 +64,14 @@ class BulletinActions:
             problem_id = escalation.problem_id
         self.deny(user_id, f"read the supervision notice {escalation_id}", "escalation", escalation_id, problem_id)
 
-    def bulletins(self, user_id: int | None = None) -> list:
-        """Every bulletin issued, newest day first."""
-        from .. import bulletin as bulletins
+    def bulletins(self, user_id: int | None = None, page: int = 1, per_page: int = 50):
+        """One page of the bulletins issued, newest day first (a paging.Paged of Bulletin)."""
+        from .. import bulletin as bulletins, paging
 
         with self.db.reading() as session:
             if bulletins.may_read(self.actor(session, user_id)):
-                return [bulletins.Bulletin.from_record(r) for r in bulletins.listing(session)]
+                found = bulletins.page(session, page, per_page)
+                return paging.Paged([bulletins.Bulletin.from_record(r) for r in found.items], found.total)
         self.deny(user_id, "read the bulletins", "bulletin", None)
 
     def bulletin_due(self):

@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from .. import clock, ledger
+from .. import clock, ledger, paging
 from ..calendar import WorkingCalendar
 from ..errors import Invalid, NotFound
 from ..ledger import Action
@@ -242,8 +242,9 @@ def get(session: Session, day: date) -> BulletinRecord:
     return record
 
 
-def listing(session: Session) -> list[BulletinRecord]:
-    return list(session.scalars(select(BulletinRecord).order_by(BulletinRecord.day.desc())))
+def page(session: Session, number: int, size: int) -> paging.Paged:
+    """One page of the bulletins issued, newest day first (one bulletin per day)."""
+    return paging.page(session, select(BulletinRecord).order_by(BulletinRecord.day.desc()), number, size)
 
 
 def issue(session: Session, day: date, calendar: WorkingCalendar, actor: User | None,

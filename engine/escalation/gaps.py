@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
-from .. import ledger, notifications
+from .. import ledger, notifications, paging
 from ..ledger import Action
 from ..models import OrganisationGap, Problem, ProblemStatus, Role, User
 from ..organization import Heads
@@ -123,15 +123,21 @@ def live(gap: OrganisationGap) -> bool:
     return gap.key == deadline_key(problem, {"code": gap.rule_code, "level": gap.level}, problem.deadline)
 
 
-def listing(session: Session, state: str = "open") -> list[OrganisationGap]:
-    """Gaps by state: open (holding a rung now), resolved (fired since), all (those whose
-    problem closed or whose deadline moved before they fired included)."""
+def page(session: Session, state: str, number: int, size: int) -> paging.Paged:
+    """One page of the gaps by state, oldest first, counted and sliced in SQL: open (holding a
+    rung now: not resolved, the problem not closed and the key naming the problem's deadline
+    as it stands, what `live` checks), resolved (fired since), all (those whose problem closed
+    or whose deadline moved before they fired included)."""
+    statement = select(OrganisationGap)
     if state == "open":
-        return open_gaps(session)
-    statement = select(OrganisationGap).options(selectinload(OrganisationGap.problem))
-    if state == "resolved":
+        deadline = func.coalesce(cast(Problem.deadline, String), literal("none"))
+        statement = statement.join(Problem, Problem.id == OrganisationGap.problem_id).where(
+            OrganisationGap.resolved_at.is_(None), Problem.status != ProblemStatus.CLOSED,
+            OrganisationGap.key.endswith(literal(":d") + deadline))
+    elif state == "resolved":
         statement = statement.where(OrganisationGap.resolved_at.is_not(None))
-    return list(session.scalars(statement.order_by(OrganisationGap.since, OrganisationGap.id)))
+    return paging.page(session, statement.order_by(OrganisationGap.since, OrganisationGap.id), number, size,
+                       selectinload(OrganisationGap.problem))
 
 
 def fillable(session: Session) -> list[OrganisationGap]:

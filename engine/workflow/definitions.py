@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import paging
 from ..models import InstanceStatus, ProcessDefinition, ProcessInstance
 
 
@@ -47,20 +48,35 @@ def usage(session: Session, definition_ids: list[int] | None = None) -> dict[int
     return {definition_id: Usage(**by_status) for definition_id, by_status in counts.items()}
 
 
+def _versions(key: str | None = None):
+    statement = select(ProcessDefinition).options(selectinload(ProcessDefinition.deployed_by),
+                                                  selectinload(ProcessDefinition.published_by))
+    if key is not None:
+        statement = statement.where(ProcessDefinition.key == key)
+    return statement.order_by(ProcessDefinition.key, ProcessDefinition.version.desc())
+
+
 def listing(session: Session, key: str | None = None) -> list[dict]:
     """Every version (of `key`, or of every process), newest first within each key, as plain
     data: status, whether it is current (or an unfinished draft, with the findings that stop
     its publication), its note (版本说明), who deployed and published it and when, and how
     many instances are open on it — three queries, whatever the number of
     instances."""
+    rows = session.scalars(_versions(key)).all()
+    return _described(session, rows, usage(session, [row.id for row in rows] if key is not None else None))
+
+
+def page(session: Session, number: int, size: int) -> paging.Paged:
+    """One page of `listing()` (every process's versions, in its order), counted and sliced
+    in SQL; the usage counted for that page's versions only."""
+    found = paging.page(session, _versions(), number, size)
+    return paging.Paged(_described(session, found.items, usage(session, [row.id for row in found.items])),
+                        found.total)
+
+
+def _described(session: Session, rows, counts: dict[int, Usage]) -> list[dict]:
     from .versions import current_ids
 
-    statement = select(ProcessDefinition).options(selectinload(ProcessDefinition.deployed_by),
-                                                  selectinload(ProcessDefinition.published_by))
-    if key is not None:
-        statement = statement.where(ProcessDefinition.key == key)
-    rows = session.scalars(statement.order_by(ProcessDefinition.key, ProcessDefinition.version.desc())).all()
-    counts = usage(session, [row.id for row in rows] if key is not None else None)
     in_force = current_ids(session)
     return [{"id": row.id, "key": row.key, "name": row.name, "version": row.version, "checksum": row.checksum,
              "deployed_by": row.deployed_by.username if row.deployed_by else None,

@@ -105,7 +105,7 @@ def test_add_a_user_task_with_role_due_and_form_then_deploy(server, page, shoot,
     # the shipped tasks kept their properties and forms through the round trip
     sign = process.find("bpmn:userTask[@id='Task_sign']", NS)
     assert json.loads(sign.find("bpmn:extensionElements/duban:form", NS).text)["components"][0]["key"] == "acknowledged"
-    listed = api.get("/api/process-definitions", as_="admin").json
+    listed = api.get("/api/process-definitions", as_="admin").json["items"]
     assert task_id in next(d for d in listed if d["key"] == "rectification" and d["version"] == 2)["user_tasks"]
 
 

@@ -34,7 +34,7 @@ def test_the_pool_carries_the_process_purpose(server, page, shoot, api):
     page.locator("#deploy-panel [data-deploy-comment]").fill("督办升级流程")
     page.locator('#deploy-panel [data-action="publish"]').click()
     expect(page.locator('#modeler[data-deployed="1"]')).to_be_attached()
-    listed = api.get("/api/process-definitions", as_="admin").json
+    listed = api.get("/api/process-definitions", as_="admin").json["items"]
     created = next(d for d in listed if d["key"] not in ("rectification", "escalation", "interview", "accountability"))
     assert created["purpose"] == "escalation"
     xml = api.get(f"/api/process-definitions/{created['key']}/versions/1", as_="admin").data

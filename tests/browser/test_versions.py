@@ -115,7 +115,7 @@ def test_the_editor_offers_to_accept_warnings_with_a_reason(server, page, shoot,
     expect(page.locator('#modeler[data-deployed-status="published"]')).to_be_attached()
     expect(warned).to_be_hidden()
     shoot(page, "published")
-    listed = [d for d in api.get("/api/process-definitions", as_="admin").json if d["key"] == "new_process"]
+    listed = [d for d in api.get("/api/process-definitions", as_="admin").json["items"] if d["key"] == "new_process"]
     # the draft was published with the accepted content, under its number
     assert [(d["version"], d["status"], d["current"], d["comment"]) for d in listed] == [
         (1, "published", True, "第一版")]

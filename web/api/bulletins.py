@@ -8,7 +8,8 @@ from marshmallow import Schema, fields
 
 from engine.bulletin import render
 
-from .common import BEARER, Blueprint, caller_id, duban, reply
+from .common import BEARER, Blueprint, caller_id, duban, reply, reply_page
+from .schemas import PageOf, PageQuery
 
 blp = Blueprint("bulletins", __name__, url_prefix="/api", description="The daily bulletin (一天一通报)")
 
@@ -28,6 +29,9 @@ class BulletinSummary(Schema):
     made_at = fields.AwareDateTime()
     made_by = fields.String()
     totals = fields.Raw()
+
+
+BulletinPage = PageOf(BulletinSummary, "BulletinPage")
 
 
 class BulletinOut(Schema):
@@ -58,11 +62,13 @@ def _json(bulletin, status: int = 200):
 
 
 @blp.get("/bulletins")
-@blp.response(200, BulletinSummary(many=True))
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, BulletinPage)
 @blp.doc(security=BEARER)
-def list_bulletins():
-    """Every bulletin issued, newest first (administrators, the discipline office, leaders)."""
-    return reply(BulletinSummary(many=True), duban().bulletins(caller_id()))
+def list_bulletins(query):
+    """The bulletins issued, newest first, a page at a time (administrators, the discipline
+    office, leaders)."""
+    return reply_page(BulletinPage(), duban().bulletins(caller_id(), query["page"], query["per_page"]), query)
 
 
 @blp.post("/bulletins")

@@ -59,3 +59,9 @@ def reply(schema, obj, status: int = 200) -> Response:
     response = jsonify(schema.dump(obj))
     response.status_code = status
     return response
+
+
+def reply_page(schema, paged, query) -> Response:
+    """One page of a list (`paged`: its items and total) as `schema`, a PageOf answer."""
+    return reply(schema, {"items": paged.items, "total": paged.total, "page": query["page"],
+                          "per_page": query["per_page"]})

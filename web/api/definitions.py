@@ -11,8 +11,9 @@ from engine.models import ProcessDefinition, Role
 from engine.workflow import definitions as deployed
 from engine.workflow.document import DocumentError
 
-from .common import BEARER, Blueprint, caller_id, duban, reply, reply_json
-from .schemas import CheckOut, DefinitionOut, DeployedOut, DiffOut, DiffQuery, HeatmapOut, PublishIn, WaitingPage, WaitingQuery
+from .common import BEARER, Blueprint, caller_id, duban, reply, reply_json, reply_page
+from .schemas import (CheckOut, DefinitionOut, DefinitionPage, DeployedOut, DiffOut, DiffQuery, HeatmapOut, PageQuery,
+                      PublishIn, WaitingPage, WaitingQuery)
 
 blp = Blueprint("definitions", __name__, url_prefix="/api", description="Process definitions (BPMN)")
 
@@ -30,15 +31,17 @@ def _require(*roles: Role, what: str) -> int:
 
 
 @blp.get("/process-definitions")
-@blp.response(200, DefinitionOut(many=True))
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, DefinitionPage)
 @blp.doc(security=BEARER)
-def list_definitions():
-    """Every version, drafts included, newest first within each key: its status (draft or
-    published), whether it is the current one (new problems start on it), its note (版本说明),
-    who deployed and published it and when, and how many instances are open on it."""
+def list_definitions(query):
+    """Every version, drafts included, by key and newest first within each key, a page at a
+    time: its status (draft or published), whether it is the current one (new problems start
+    on it), its note (版本说明), who deployed and published it and when, and how many
+    instances are open on it."""
     _require(Role.ADMIN, Role.DISCIPLINE, what="list process definitions")
     with duban().db.reading() as session:
-        return reply(DefinitionOut(many=True), deployed.listing(session))
+        return reply_page(DefinitionPage(), deployed.page(session, query["page"], query["per_page"]), query)
 
 
 @blp.get("/process-definitions/<key>/versions/<int:version>")

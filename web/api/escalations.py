@@ -9,8 +9,8 @@ from engine.errors import Invalid
 from engine.escalation import gaps
 from engine.models import Escalation, Problem
 
-from .common import BEARER, Blueprint, caller_id, duban, reply
-from .schemas import Id, Page, PerPage
+from .common import BEARER, Blueprint, caller_id, duban, reply, reply_page
+from .schemas import Id, Page, PageOf, PageQuery, PerPage
 
 blp = Blueprint("escalations", __name__, url_prefix="/api", description="The escalation ladder (督办 → 问责)")
 
@@ -79,7 +79,7 @@ class EscalationPage(Schema):
     per_page = fields.Integer()
 
 
-class ForecastQuery(Schema):
+class ForecastQuery(PageQuery):
     days = fields.Integer(load_default=10, validate=validate.Range(min=1, max=60),
                           metadata={"description": "working days ahead"})
 
@@ -107,7 +107,7 @@ class ForecastOut(Schema):
         "description": "the vacant head posts that will hold it, as the sweep decides a hold; empty when it will fire"})
 
 
-class GapQuery(Schema):
+class GapQuery(PageQuery):
     state = fields.String(load_default="open", validate=validate.OneOf(("open", "resolved", "all")),
                           metadata={"description": "open (holding a rung), resolved (fired since), all"})
 
@@ -125,6 +125,10 @@ class GapOut(Schema):
     checked_at = fields.AwareDateTime()
     resolved_at = fields.AwareDateTime(allow_none=True)
     escalation_id = fields.Integer(allow_none=True)
+
+
+ForecastPage = PageOf(ForecastOut, "ForecastPage")
+GapPage = PageOf(GapOut, "GapPage")
 
 
 class RulesOut(Schema):
@@ -161,31 +165,32 @@ def list_escalations(query):
 
 @blp.get("/escalations/forecast")
 @blp.arguments(ForecastQuery, location="query")
-@blp.response(200, ForecastOut(many=True))
+@blp.response(200, ForecastPage)
 @blp.doc(security=BEARER)
 def forecast(query):
-    """What the deadlines will fire in the next `days` working days (admins and the discipline office)."""
+    """What the deadlines will fire in the next `days` working days, soonest first, a page at a
+    time (admins and the discipline office)."""
     app = duban()
     user_id = caller_id()
     with app.db.reading() as session:
         allowed = app.actor(session, user_id).reads_everything
     if not allowed:
         app.deny(user_id, "read the escalation forecast", "escalation", None)
-    return reply(ForecastOut(many=True), app.forecast(query["days"]))
+    return reply_page(ForecastPage(), app.forecast_page(query["days"], query["page"], query["per_page"]), query)
 
 
 @blp.get("/organisation-gaps")
 @blp.arguments(GapQuery, location="query")
-@blp.response(200, GapOut(many=True))
+@blp.response(200, GapPage)
 @blp.doc(security=BEARER)
 def list_gaps(query):
-    """Rungs held for want of a Party or government head (组织缺口, 党政同责), oldest first
-    (环督办 and the discipline office)."""
+    """Rungs held for want of a Party or government head (组织缺口, 党政同责), oldest first, a
+    page at a time (环督办 and the discipline office)."""
     app = duban()
     user_id = caller_id()
     with app.db.reading() as session:
         if app.actor(session, user_id).reads_everything:
-            return reply(GapOut(many=True), gaps.listing(session, query["state"]))
+            return reply_page(GapPage(), gaps.page(session, query["state"], query["page"], query["per_page"]), query)
     app.deny(user_id, "read the organisation gaps", "organisation_gap", None)
 
 

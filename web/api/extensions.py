@@ -8,7 +8,8 @@ from sqlalchemy import select
 from engine import extensions, problems
 from engine.models import ExtensionRequest, ExtensionStatus, Problem
 
-from .common import BEARER, Blueprint, caller_id, duban, reply, reply_json
+from .common import BEARER, Blueprint, caller_id, duban, reply_json, reply_page
+from .schemas import PageOf, PageQuery
 
 blp = Blueprint("extensions", __name__, url_prefix="/api", description="Extension requests (延期申请)")
 
@@ -23,7 +24,7 @@ class DecisionIn(Schema):
     approved_deadline = fields.Date(metadata={"description": "approve a different date than the one asked for"})
 
 
-class ExtensionQuery(Schema):
+class ExtensionQuery(PageQuery):
     status = fields.String(validate=validate.OneOf([s.value for s in ExtensionStatus]))
 
 
@@ -44,6 +45,9 @@ class ExtensionOut(Schema):
     decision_note = fields.String(allow_none=True)
 
 
+ExtensionPage = PageOf(ExtensionOut, "ExtensionPage")
+
+
 @blp.post("/problems/<int:problem_id>/extension-requests")
 @blp.arguments(ExtensionIn)
 @blp.response(201, ExtensionOut)
@@ -57,26 +61,30 @@ def file_request(body, problem_id):
 
 
 @blp.get("/problems/<int:problem_id>/extension-requests")
-@blp.response(200, ExtensionOut(many=True))
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, ExtensionPage)
 @blp.doc(security=BEARER)
-def problem_requests(problem_id):
-    """The extension requests of one problem, oldest first."""
+def problem_requests(query, problem_id):
+    """The extension requests of one problem, oldest first, a page at a time."""
     app = duban()
     user_id = caller_id()
     with app.db.reading() as session:
         viewer = app.actor(session, user_id)
         problem = problems.get(session, problem_id)
         if problems.may_see(viewer, problem):
-            return reply(ExtensionOut(many=True), extensions.of_problem(session, problem_id))
+            statement = select(ExtensionRequest).where(ExtensionRequest.problem_id == problem_id).order_by(
+                ExtensionRequest.id)
+            return reply_page(ExtensionPage(), extensions.page(session, statement, query["page"],
+                                                               query["per_page"]), query)
     app.deny(user_id, f"read the extension requests of problem {problem_id}", "problem", problem_id, problem_id)
 
 
 @blp.get("/extension-requests")
 @blp.arguments(ExtensionQuery, location="query")
-@blp.response(200, ExtensionOut(many=True))
+@blp.response(200, ExtensionPage)
 @blp.doc(security=BEARER)
 def list_requests(query):
-    """Extension requests, newest first (officials: those on their own problems)."""
+    """Extension requests, newest first, a page at a time (officials: those on their own problems)."""
     app = duban()
     with app.db.reading() as session:
         viewer = app.actor(session, caller_id())
@@ -85,7 +93,8 @@ def list_requests(query):
             statement = statement.where(ExtensionRequest.status == ExtensionStatus(query["status"]))
         if (visible := problems.visible_to(viewer)) is not None:
             statement = statement.join(Problem).where(visible)
-        return reply(ExtensionOut(many=True), session.scalars(statement).all())
+        return reply_page(ExtensionPage(), extensions.page(session, statement, query["page"], query["per_page"]),
+                          query)
 
 
 def _decided(session, request_id: int) -> dict:

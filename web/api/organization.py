@@ -10,8 +10,8 @@ from engine import organization_admin as org_admin
 from engine.models import Post, PostKind, RegionLevel, Role, Unit, UnitKind
 from engine.organization import region_heads, unit_heads
 
-from .common import BEARER, Blueprint, caller_id, duban, reply, reply_json
-from .schemas import Id, Page, PerPage
+from .common import BEARER, Blueprint, caller_id, duban, reply, reply_json, reply_page
+from .schemas import Id, Page, PageOf, PageQuery, PerPage
 
 blp = Blueprint("organization", __name__, url_prefix="/api",
                 description="The organisation (区域、单位、人员、职务) and the users who sign in, with their roles "
@@ -58,6 +58,9 @@ class UnitOut(Schema):
     heads = fields.Nested(HeadsOut)
 
 
+UnitPage = PageOf(UnitOut, "UnitPage")
+
+
 class RegionOut(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -66,6 +69,9 @@ class RegionOut(Schema):
     depth = fields.Integer(metadata={"description": "0 for a region without a parent"})
     heads = fields.Nested(HeadsOut, metadata={"description": "the heads of its Party committee and government"})
     units = fields.List(fields.Nested(OrgRef))
+
+
+RegionPage = PageOf(RegionOut, "RegionPage")
 
 
 class RegionIn(Schema):
@@ -79,7 +85,7 @@ class RegionPatch(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
-class UnitQuery(Schema):
+class UnitQuery(PageQuery):
     region = Id(metadata={"description": "only the units of this region"})
 
 
@@ -102,6 +108,9 @@ class PostOut(Schema):
     title = fields.String()
     kind = fields.Function(lambda p: p.kind.value, metadata={"description": "party, government or department"})
     is_head = fields.Boolean(metadata={"description": "the unit's Party head (kind party) or government head"})
+
+
+PostPage = PageOf(PostOut, "PostPage")
 
 
 class OfficialOut(Schema):
@@ -224,14 +233,15 @@ def _unit_view(session, unit: Unit) -> dict:
 
 
 @blp.get("/regions")
-@blp.response(200, RegionOut(many=True))
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, RegionPage)
 @blp.doc(security=BEARER)
-def list_regions():
-    """The region tree, flattened: each region followed by the regions below it, with its units
-    and its Party and government heads."""
+def list_regions(query):
+    """The region tree, flattened, a page at a time: each region followed by the regions below
+    it, with its units and its Party and government heads."""
     with duban().db.reading() as session:
-        nodes = org_admin.region_tree(session)
-        return reply(RegionOut(many=True), [_region_dump(node) for node in nodes])
+        found = org_admin.regions_page(session, query["page"], query["per_page"])
+        return reply_page(RegionPage(), found._replace(items=[_region_dump(node) for node in found.items]), query)
 
 
 def _region_dump(node) -> dict:
@@ -275,14 +285,15 @@ def rename_region(body, region_id: int):
 
 @blp.get("/units")
 @blp.arguments(UnitQuery, location="query")
-@blp.response(200, UnitOut(many=True))
+@blp.response(200, UnitPage)
 @blp.doc(security=BEARER)
 def list_units(query):
-    """Units with their heads, in the region tree's order (`region`: one region's only)."""
+    """Units with their heads, in the region tree's order, a page at a time (`region`: one
+    region's only)."""
     with duban().db.reading() as session:
-        units = [u.unit for node in org_admin.region_tree(session) for u in node.units
-                 if "region" not in query or node.region.id == query["region"]]
-        return reply(UnitOut(many=True), [_unit_view(session, unit) for unit in units])
+        found = org_admin.units_page(session, query.get("region"), query["page"], query["per_page"])
+        return reply_page(UnitPage(), found._replace(items=[_unit_view(session, unit) for unit in found.items]),
+                          query)
 
 
 def _unit_answer(session, unit_id: int) -> dict:
@@ -366,13 +377,14 @@ def update_official(body, official_id: int):
 
 
 @blp.get("/officials/<int:official_id>/posts")
-@blp.response(200, PostOut(many=True))
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, PostPage)
 @blp.doc(security=BEARER)
-def list_posts(official_id: int):
-    """An official's posts, head posts first."""
+def list_posts(query, official_id: int):
+    """An official's posts, head posts first (then by id), a page at a time."""
     with duban().db.reading() as session:
-        official = org_admin.get_official(session, official_id)
-        return reply(PostOut(many=True), sorted(official.posts, key=lambda p: (not p.is_head, p.id)))
+        return reply_page(PostPage(), org_admin.posts_page(session, official_id, query["page"], query["per_page"]),
+                          query)
 
 
 @blp.post("/officials/<int:official_id>/posts")

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from flask import request
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from engine import incidents, lights, problems, tasks
 from engine import evidence as evidence_store
-from engine.models import (DeadlineKind, EvidenceFile, LedgerEntry, Light, Problem, ProblemCategory, ProblemSource,
-                           ProblemStatus, ProcessInstance, Role)
+from engine.models import (DeadlineKind, EvidenceFile, LedgerEntry, Light, Official, Problem, ProblemCategory,
+                           ProblemSource, ProblemStatus, ProcessInstance, Role)
 from engine.errors import Invalid, NotFound
 
 from .. import evidence
@@ -29,6 +30,8 @@ def list_problems(query):
         statement = problems.query(session, viewer, wanted)
         if "sort" in query:
             statement = problems.sorted_by(statement, query["sort"])
+        statement = statement.options(selectinload(Problem.region), selectinload(Problem.lead_unit),
+                                      selectinload(Problem.responsible_official).selectinload(Official.user))
         items, total = problems.page(session, statement, query["page"], query["per_page"])
         return reply(ProblemPage(), {"items": items, "total": total, "page": query["page"], "per_page": query["per_page"]})
 

@@ -59,6 +59,23 @@ def PerPage(default: int, most: int) -> fields.Integer:
     return fields.Integer(load_default=default, validate=validate.Range(min=1, max=most))
 
 
+class PageQuery(Schema):
+    """Which page of a list: `page` from 1, `per_page` rows on it (50 unless asked, 200 at most)."""
+    page = Page()
+    per_page = PerPage(50, 200)
+
+
+def PageOf(item: type[Schema], name: str) -> type[Schema]:
+    """The answer of a paginated list: `{"items": [...], "total": n, "page": p, "per_page": k}`,
+    `total` counting every row of the list, not only this page's."""
+    return type(name, (Schema,), {
+        "items": fields.List(fields.Nested(item), required=True),
+        "total": fields.Integer(required=True, metadata={"description": "rows in the whole list"}),
+        "page": fields.Integer(required=True),
+        "per_page": fields.Integer(required=True),
+    })
+
+
 def Text(most: int = DESCRIPTION_MAX, least: int = 0, **kwargs) -> fields.String:
     """Free text with the database column's bound (or DESCRIPTION_MAX for a Text column)."""
     kwargs.setdefault("validate", validate.Length(min=least, max=most))
@@ -189,6 +206,13 @@ class TaskQuery(Schema):
     state = fields.String(load_default=TaskState.READY.value, validate=_codes(TaskState))
     problem = Id()
     light = fields.String(validate=_codes(Light), metadata={"description": "green, yellow, red or closed"})
+
+
+class TaskPageQuery(TaskQuery, PageQuery):
+    pass
+
+
+TaskPage = PageOf(TaskOut, "TaskPage")
 
 
 class CompleteIn(Schema):
@@ -350,6 +374,8 @@ class DefinitionOut(Schema):
         "description": "an unfinished draft's findings at its last check (its errors stop its publication); "
                        "empty for any other version"})
 
+
+DefinitionPage = PageOf(DefinitionOut, "DefinitionPage")
 
 
 class HeatSpotOut(Schema):

@@ -3,25 +3,28 @@ from __future__ import annotations
 from engine import incidents, lights, tasks
 from engine.models import HumanTask, Light, TaskState
 
-from .common import BEARER, Blueprint, calendar_of, caller_id, duban, reply, reply_json
-from .schemas import CompleteIn, LightCounts, TaskDetail, TaskOut, TaskQuery
+from .common import BEARER, Blueprint, calendar_of, caller_id, duban, reply, reply_json, reply_page
+from .schemas import CompleteIn, LightCounts, TaskDetail, TaskPage, TaskPageQuery, TaskQuery
 
 blp = Blueprint("tasks", __name__, url_prefix="/api", description="Human tasks (待办)")
 
 
 @blp.get("/tasks")
-@blp.arguments(TaskQuery, location="query")
-@blp.response(200, TaskOut(many=True))
+@blp.arguments(TaskPageQuery, location="query")
+@blp.response(200, TaskPage)
 @blp.doc(security=BEARER)
 def list_tasks(query):
-    """The caller's tasks, soonest due first; `all=true` lets admins and the discipline office see everyone's."""
+    """The caller's tasks, soonest due first (then by id), a page at a time; `all=true` lets
+    admins and the discipline office see everyone's."""
     app = duban()
     with app.db.reading() as session:
         viewer = app.actor(session, caller_id())
         statement = tasks.query(viewer, everyone=query["all"], state=TaskState(query["state"]),
                                 problem_id=query.get("problem"),
                                 light=Light(query["light"]) if "light" in query else None)
-        return reply(TaskOut(many=True), session.scalars(statement).all())
+        found = tasks.page(session, statement, query["page"], query["per_page"])
+        calendar_of(session)
+        return reply_page(TaskPage(), found, query)
 
 
 @blp.get("/tasks/lights")

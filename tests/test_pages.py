@@ -248,3 +248,28 @@ def test_every_event_the_ladder_knows_has_one_name_on_the_pages():
     from web.ui.layout import EVENT_LABELS
 
     assert set(EVENT_LABELS) == set(EVENTS)
+
+
+def test_my_tasks_come_a_page_at_a_time_soonest_first(client, duban, org, monkeypatch):
+    from web.ui import inbox
+
+    monkeypatch.setattr(inbox, "PER_PAGE", 3)
+    for n in range(1, 8):
+        register(duban, org, f"NL-2026-1{n:02d}", responsible="responsible")
+    login(client, "responsible")
+    seen = []
+    for number in (1, 2, 3):
+        html = client.get(f"/tasks?page={number}").get_data(as_text=True)
+        seen += re.findall(r'data-task-id="(\d+)"', html)
+        assert f'data-page="{number}" data-pages="3"' in html
+        assert 'data-count="total">7<' in html  # the counts are of every task, not of the page
+    assert len(seen) == 7 and len(set(seen)) == 7
+    with duban.db.reading() as session:
+        ordered = [str(task.id) for task in session.query(HumanTask).filter(HumanTask.state == "ready")
+                   .order_by(HumanTask.due_at, HumanTask.id) if task.problem.code.startswith("NL-2026-1")]
+    assert seen == ordered
+    partial = client.get("/tasks?page=2", headers={"HX-Request": "true", "HX-Target": "task-list"})
+    assert "<html" not in partial.get_data(as_text=True) and 'rel="prev"' in partial.get_data(as_text=True)
+    for bad in ("0", "x", "99999999"):
+        response = client.get(f"/tasks?page={bad}")
+        assert response.status_code == 400 and "page" in response.get_data(as_text=True)

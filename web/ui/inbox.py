@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from engine import accountability, evidence, lights, problems, task_case, tasks
+from engine import accountability, evidence, lights, paging, problems, task_case, tasks
 from engine.errors import Conflict, DubanError, Forbidden, Invalid, NotFound
 from engine.evidence_types import load_policy, shown_inline
 from engine.models import EvidenceFile, HumanTask, Light, Problem, TaskState
@@ -24,6 +24,8 @@ from .layout import current_user, duban, page_blueprint
 bp = page_blueprint("inbox", __name__)
 
 FILTER_LIGHTS = (Light.RED, Light.YELLOW, Light.GREEN)
+PER_PAGE = 50  # 我的待办 a page at a time, soonest due first
+MAX_PAGE = 10_000
 
 
 @bp.get("/tasks")
@@ -31,16 +33,21 @@ def my_tasks():
     light = request.args.get("light") or None
     if light is not None and light not in {choice.value for choice in FILTER_LIGHTS}:
         abort(404)
+    page = request.args.get("page", "1")
+    if not (page.isascii() and page.isdigit() and 1 <= int(page) <= MAX_PAGE):
+        abort(400, _("参数 %(name)s 无效：应为 %(allowed)s。", name="page", allowed=_("正整数")))
+    page = int(page)
     app, user = duban(), current_user()
     with app.db.reading() as db:
         viewer = app.actor(db, user.id)
         counts = lights.counts(db, tasks.query(viewer), HumanTask.light)
-        listed = tasks.query(viewer, light=Light(light) if light else None).options(
-            joinedload(HumanTask.problem).joinedload(Problem.region), joinedload(HumanTask.instance))
-        found = list(db.scalars(listed))
+        found, total = paging.page(db, tasks.query(viewer, light=Light(light) if light else None), page, PER_PAGE,
+                                   joinedload(HumanTask.problem).joinedload(Problem.region),
+                                   joinedload(HumanTask.instance))
         named = accountability.subjects(db, {task.instance for task in found})
         rows = [{**_row(task), "subject": named.get(task.instance_id)} for task in found]
-    context = {"rows": rows, "counts": counts, "light": light, "filter_lights": FILTER_LIGHTS}
+    context = {"rows": rows, "counts": counts, "light": light, "filter_lights": FILTER_LIGHTS,
+               "page": page, "per_page": PER_PAGE, "total": total}
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "task-list":
         return render_template("inbox/_task_list.html", **context)
     return render_template("inbox/my_tasks.html", **context)

@@ -18,13 +18,14 @@ from engine.bulletin import render
 from engine.errors import Forbidden, NotFound
 from engine.models import Role
 
-from .layout import current_user, duban, page_blueprint
+from .layout import current_user, duban, page_blueprint, page_number
 
 bp = page_blueprint("bulletin", __name__)
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+PER_PAGE = 50  # bulletins a page, newest day first
 
 
 def _readers_only(call, *args):
@@ -65,10 +66,22 @@ def made_by(bulletin) -> str:
 
 @bp.get("/bulletins")
 def bulletin_list():
-    issued = _readers_only(duban().bulletins)
+    page = page_number()
+    issued = _readers_only(lambda user_id: duban().bulletins(user_id, page, PER_PAGE))
     today = clock.today()
-    return render_template("bulletins/list.html", bulletins=issued, today=today, made_by=made_by,
-                           today_issued=next((b for b in issued if b.day == today), None), office=_is_office())
+    return render_template("bulletins/list.html", bulletins=issued.items, today=today, made_by=made_by,
+                           today_issued=_issued_on(today, issued.items, page), office=_is_office(),
+                           page=page, per_page=PER_PAGE, total=issued.total)
+
+
+def _issued_on(day: date, listed: list, page: int):
+    """The bulletin of `day` if one was issued: the first of the first page (newest day first)."""
+    if page == 1:
+        return next((b for b in listed if b.day == day), None)
+    try:
+        return duban().bulletin(day, current_user().id)
+    except NotFound:
+        return None
 
 
 @bp.post("/bulletins")

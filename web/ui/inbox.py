@@ -19,13 +19,12 @@ from engine.workflow.forms import evidence_keys, inputs
 from .. import evidence as evidence_files
 from .labels import label, pending_plan
 from .messages import viewer_messages, word, worded
-from .layout import current_user, duban, page_blueprint
+from .layout import current_user, duban, page_blueprint, page_number
 
 bp = page_blueprint("inbox", __name__)
 
 FILTER_LIGHTS = (Light.RED, Light.YELLOW, Light.GREEN)
 PER_PAGE = 50  # 我的待办 a page at a time, soonest due first
-MAX_PAGE = 10_000
 
 
 @bp.get("/tasks")
@@ -33,10 +32,7 @@ def my_tasks():
     light = request.args.get("light") or None
     if light is not None and light not in {choice.value for choice in FILTER_LIGHTS}:
         abort(404)
-    page = request.args.get("page", "1")
-    if not (page.isascii() and page.isdigit() and 1 <= int(page) <= MAX_PAGE):
-        abort(400, _("参数 %(name)s 无效：应为 %(allowed)s。", name="page", allowed=_("正整数")))
-    page = int(page)
+    page = page_number()
     app, user = duban(), current_user()
     with app.db.reading() as db:
         viewer = app.actor(db, user.id)

@@ -20,6 +20,7 @@ from . import clock
 CHINESE_CALENDAR = "chinese_calendar"
 ADMINISTRATOR = "administrator"
 WEEKDAYS = "weekdays"
+SHIFTS_KEPT = 100_000  # shifts remembered under one arrangement before they are forgotten
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class WorkingCalendar:
     def __init__(self, overrides: dict[date, bool] | None = None, declared_years=None):
         self._arrangement = Arrangement(dict(overrides or {}), frozenset(declared_years or ()))
         self._lock = threading.Lock()
+        # (arrangement, {(day, count): date}): shifts worked out under the arrangement in force;
+        # many problems share a deadline, so the ladder asks the same shifts again and again
+        self._shifts: tuple[Arrangement, dict] = (self._arrangement, {})
 
     # -- the arrangement in force --------------------------------------------------------------
 
@@ -127,6 +131,18 @@ class WorkingCalendar:
 
     def shift(self, day: date, count: int) -> date:
         """The date `count` working days after `day` (before it when negative); 0 is `day`."""
+        arrangement, known = self._shifts
+        if arrangement is not self._arrangement:
+            arrangement, known = self._arrangement, {}
+            self._shifts = (arrangement, known)
+        found = known.get((day, count))
+        if found is None:
+            if len(known) >= SHIFTS_KEPT:
+                known.clear()
+            found = known[(day, count)] = self._walk(day, count)
+        return found
+
+    def _walk(self, day: date, count: int) -> date:
         step = 1 if count >= 0 else -1
         remaining = abs(count)
         while remaining:

@@ -331,3 +331,15 @@ def test_a_bad_file_names_the_row(tmp_path, text, field):
     with pytest.raises(Invalid) as error:
         calendar_store.load_file(path)
     assert field in error.value.errors, error.value.errors
+
+
+def test_a_shift_remembered_under_one_arrangement_is_worked_out_again_under_the_next():
+    from engine.calendar import Arrangement
+
+    calendar = WorkingCalendar()
+    friday = date(2031, 3, 7)  # a year chinese_calendar does not know: weekdays decide
+    assert calendar.shift(friday, 1) == date(2031, 3, 10)
+    assert calendar.shift(friday, 1) == date(2031, 3, 10)  # remembered, the same answer
+    calendar.adopt(Arrangement({date(2031, 3, 10): False}, frozenset({2031})))  # Monday off
+    assert calendar.shift(friday, 1) == date(2031, 3, 11)
+    assert calendar.shift(date(2031, 3, 11), -1) == date(2031, 3, 7)

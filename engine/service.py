@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import accounts, clock, extensions, ledger, notifications, paging, problems, tasks
@@ -17,7 +17,7 @@ from .db import Database
 from .errors import Conflict, Forbidden, NotFound, Unauthenticated
 from .ledger import Action
 from .incident_desk import IncidentDesk, Wakening
-from .models import Escalation, Official, Post, Problem, ProcessDefinition, Role, User
+from .models import Escalation, Problem, ProcessDefinition, Role, User
 from .settings import BPMN_DIR, Settings
 from .escalation import due_moments, firing, gaps, rules
 from .escalation import ladder as ladder_module
@@ -81,6 +81,7 @@ class Firing:
 
 # the shipped ladder processes set no problemStatus on purpose: the problem's own process does
 SHIPPED_WARNINGS = "shipped with the release"
+FIRING_BATCH = 50  # firings of a sweep committed together, each in its own savepoint
 SHIPPED_NOTE = "随版本发布"   # the 版本说明 of a shipped diagram's version
 
 
@@ -338,25 +339,62 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
                 if dry_run:
                     return [Firing.planned(session, d) for d in due]
             fired_now = 0
-            for item in due:
+            for start in range(0, len(due), FIRING_BATCH):
+                batch = due[start:start + FIRING_BATCH]
                 try:
-                    with self.db.transaction() as session:
-                        escalation = firing.fire(session, item, ladder, self.runtime, now)
-                        if escalation is None:
-                            continue  # held: an organisation gap (党政同责), listed for the office
-                        done.append(Firing.of(escalation))
-                        fired_now += 1
-                except IntegrityError:
-                    continue  # fired meanwhile by another sweep or scheduler
-                except Exception as error:  # noqa: BLE001 - one failing firing stays one failure
-                    failure = failure or error
-                    with self.db.transaction() as session:
-                        due_moments.store(session, {item.problem_id: item.moment})
+                    fired, failed = self._fire_together(batch, ladder, now)
+                except Exception:  # noqa: BLE001 - the batch's commit failed: one firing at a time
+                    fired, failed = self._fire_one_by_one(batch, ladder, now)
+                done += fired
+                fired_now += len(fired)
+                failure = failure or (failed[0] if failed else None)
             if not fired_now:
                 break
         if failure is not None:
             raise failure
         return done
+
+    def _fire_together(self, batch: list, ladder, now) -> tuple[list[Firing], list[BaseException]]:
+        """Fire `batch` in one transaction, each firing in its own savepoint: one that fails or
+        was fired meanwhile is rolled back alone (a failure leaves its problem due, for the next
+        sweep) and the others commit together. The problems and what their targets and notices
+        read are loaded for the whole batch at once."""
+        fired: list[Firing] = []
+        failed: list[BaseException] = []
+        with self.db.transaction() as session:
+            loaded = firing.load_for_firing(session, [item.problem_id for item in batch])  # held for the batch
+            for item in batch:
+                try:
+                    with session.begin_nested():
+                        escalation = firing.fire(session, item, ladder, self.runtime, now)
+                except IntegrityError:
+                    continue  # fired meanwhile by another sweep or scheduler
+                except Exception as error:  # noqa: BLE001 - one failing firing stays one failure
+                    failed.append(error)
+                    due_moments.store(session, {item.problem_id: item.moment})
+                    continue
+                if escalation is not None:  # None: held as an organisation gap (党政同责)
+                    fired.append(Firing.of(escalation))
+            del loaded
+        return fired, failed
+
+    def _fire_one_by_one(self, batch: list, ladder, now) -> tuple[list[Firing], list[BaseException]]:
+        """Fire `batch` one transaction a firing (when a batch could not commit together)."""
+        fired: list[Firing] = []
+        failed: list[BaseException] = []
+        for item in batch:
+            try:
+                with self.db.transaction() as session:
+                    escalation = firing.fire(session, item, ladder, self.runtime, now)
+                    if escalation is not None:
+                        fired.append(Firing.of(escalation))
+            except IntegrityError:
+                continue
+            except Exception as error:  # noqa: BLE001 - one failing firing stays one failure
+                failed.append(error)
+                with self.db.transaction() as session:
+                    due_moments.store(session, {item.problem_id: item.moment})
+        return fired, failed
 
     def forecast(self, working_days: int, limit: int | None = None, narrow=None) -> list[Firing]:
         """The firings the ladder will make within `working_days` (the first `limit` of them;
@@ -382,13 +420,7 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
                 dues = sorted(dues, key=lambda d: (d.moment, d.problem_id, d.rule["level"], d.key))
                 dues = dues[(number - 1) * size:number * size]
             wanted = {due.problem_id for due in dues}
-            loaded = []  # held: the session keeps only weak references to what it loaded
-            if wanted:  # the problems with what their targets read, in a few queries instead of per line
-                loaded = session.scalars(select(Problem).where(Problem.id.in_(wanted)).options(
-                    selectinload(Problem.region), selectinload(Problem.lead_unit),
-                    selectinload(Problem.industry_unit), selectinload(Problem.cooperating_units),
-                    selectinload(Problem.responsible_official).selectinload(Official.posts).selectinload(Post.unit),
-                    selectinload(Problem.leading_official).selectinload(Official.posts).selectinload(Post.unit))).all()
+            loaded = firing.load_for_firing(session, wanted)  # held: the session keeps only weak references
             heads: dict = {}
             lines = [Firing.planned(session, due, heads) for due in dues]
             del loaded

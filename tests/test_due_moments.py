@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import event, select, update
 
-from engine import clock
+from engine import clock, ledger
 from engine.escalation import due_moments, firing, rules
 from engine.models import Escalation, Problem
 from engine.scheduling import safety_net
@@ -183,3 +183,31 @@ def test_the_forecast_gives_its_first_lines_read_from_as_many_problems_only(api,
     narrowed = lines(duban.forecast(25, narrow=lambda statement: statement.where(Problem.id.in_(ids[1:3]))))
     assert narrowed == [line for line in everything if line[0] in codes] and narrowed
     assert lines(duban.forecast(25, 2, lambda statement: statement.where(Problem.id.in_(ids[1:3])))) == narrowed[:2]
+
+
+def test_firings_commit_together_and_one_fired_meanwhile_is_skipped_alone(api, duban, monkeypatch):
+    ids = [register(api, DEADLINE) for _ in range(3)]
+    clock.freeze(at("2026-03-17T09:00"))
+    real = firing.fire
+
+    def fire(session, due, *args):
+        if due.problem_id == ids[1]:  # another sweep fired this key a moment ago
+            escalation = real(session, due, *args)
+            session.add(Escalation(**{column: getattr(escalation, column) for column in (
+                "key", "problem_id", "rule_code", "rule_name", "level", "rule_version", "trigger", "deadline",
+                "due_at", "fired_at", "targets", "action", "instance_ids")}))
+            session.flush()  # the unique key refuses the second
+        return real(session, due, *args)
+
+    monkeypatch.setattr(firing, "fire", fire)
+    fired_now = duban.sweep()  # no error: a key fired meanwhile is not a failure
+    assert sorted(f.problem_code for f in fired_now) == sorted(
+        code for code, pid in codes(duban).items() if pid in (ids[0], ids[2]))
+    assert fired(duban) == [f"p{ids[0]}:reminder:L1:d{DEADLINE}", f"p{ids[2]}:reminder:L1:d{DEADLINE}"]
+    with duban.db.reading() as session:
+        assert ledger.verify(session).intact  # the rolled-back savepoint left no link in the chain
+
+
+def codes(duban) -> dict[str, int]:
+    with duban.db.reading() as session:
+        return dict(session.execute(select(Problem.code, Problem.id)).all())

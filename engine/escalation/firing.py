@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .. import ledger
 from ..calendar import WorkingCalendar
 from ..ledger import Action
-from ..models import Escalation, EscalationEvent, Official, PassedOverRung, Problem, ProblemStatus
+from ..models import Escalation, EscalationEvent, Official, PassedOverRung, Post, Problem, ProblemStatus
 from ..workflow import purpose
 from ..workflow.runtime import Runtime
 from . import due_moments, gaps
@@ -145,6 +145,20 @@ def _events(session: Session, ladder: Ladder, fired: set[str], problem_ids: list
                 fired.add(key)  # two events of one kind raise one rung
                 found.append(Due(event.problem_id, rule, trigger, event.raised_at, problem.deadline, key, event.id))
     return found
+
+
+def load_for_firing(session: Session, problem_ids) -> list[Problem]:
+    """The problems with what their targets and notices read, in a few queries instead of
+    some per firing; the caller holds the list while it fires (the session keeps only weak
+    references to what it loaded)."""
+    problem_ids = sorted(set(problem_ids))
+    if not problem_ids:
+        return []
+    return list(session.scalars(select(Problem).where(Problem.id.in_(problem_ids)).options(
+        selectinload(Problem.region), selectinload(Problem.lead_unit),
+        selectinload(Problem.industry_unit), selectinload(Problem.cooperating_units),
+        selectinload(Problem.responsible_official).selectinload(Official.posts).selectinload(Post.unit),
+        selectinload(Problem.leading_official).selectinload(Official.posts).selectinload(Post.unit))))
 
 
 def fire(session: Session, due: Due, ladder: Ladder, runtime: Runtime, now: datetime) -> Escalation | None:

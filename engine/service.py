@@ -2,6 +2,7 @@
 and the scheduler call."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -81,7 +82,8 @@ class Firing:
 
 # the shipped ladder processes set no problemStatus on purpose: the problem's own process does
 SHIPPED_WARNINGS = "shipped with the release"
-FIRING_BATCH = 50  # firings of a sweep committed together, each in its own savepoint
+FIRING_BATCH = 50  # firings of a sweep committed together, each in its own savepoint,
+FIRING_BUDGET = 0.5  # ... for at most this many seconds of one transaction
 SHIPPED_NOTE = "随版本发布"   # the 版本说明 of a shipped diagram's version
 
 
@@ -339,12 +341,13 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
                 if dry_run:
                     return [Firing.planned(session, d) for d in due]
             fired_now = 0
-            for start in range(0, len(due), FIRING_BATCH):
-                batch = due[start:start + FIRING_BATCH]
+            while due:
+                batch = due[:FIRING_BATCH]
                 try:
-                    fired, failed = self._fire_together(batch, ladder, now)
+                    fired, failed, taken = self._fire_together(batch, ladder, now)
                 except Exception:  # noqa: BLE001 - the batch's commit failed: one firing at a time
-                    fired, failed = self._fire_one_by_one(batch, ladder, now)
+                    (fired, failed), taken = self._fire_one_by_one(batch, ladder, now), len(batch)
+                due = due[taken:]
                 done += fired
                 fired_now += len(fired)
                 failure = failure or (failed[0] if failed else None)
@@ -354,16 +357,22 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
             raise failure
         return done
 
-    def _fire_together(self, batch: list, ladder, now) -> tuple[list[Firing], list[BaseException]]:
-        """Fire `batch` in one transaction, each firing in its own savepoint: one that fails or
-        was fired meanwhile is rolled back alone (a failure leaves its problem due, for the next
-        sweep) and the others commit together. The problems and what their targets and notices
-        read are loaded for the whole batch at once."""
+    def _fire_together(self, batch: list, ladder, now) -> tuple[list[Firing], list[BaseException], int]:
+        """Fire the head of `batch` in one transaction, each firing in its own savepoint: one
+        that fails or was fired meanwhile is rolled back alone (a failure leaves its problem due,
+        for the next sweep) and the others commit together; the problems and what their targets
+        and notices read are loaded for the batch at once. It stops taking firings once it has
+        held the transaction FIRING_BUDGET seconds (on SQLite other writers wait meanwhile);
+        what it fired, the failures, and how many of `batch` it took."""
         fired: list[Firing] = []
         failed: list[BaseException] = []
+        taken, started = 0, time.monotonic()
         with self.db.transaction() as session:
             loaded = firing.load_for_firing(session, [item.problem_id for item in batch])  # held for the batch
             for item in batch:
+                if taken and time.monotonic() - started > FIRING_BUDGET:
+                    break
+                taken += 1
                 try:
                     with session.begin_nested():
                         escalation = firing.fire(session, item, ladder, self.runtime, now)
@@ -376,7 +385,7 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
                 if escalation is not None:  # None: held as an organisation gap (党政同责)
                     fired.append(Firing.of(escalation))
             del loaded
-        return fired, failed
+        return fired, failed, taken
 
     def _fire_one_by_one(self, batch: list, ladder, now) -> tuple[list[Firing], list[BaseException]]:
         """Fire `batch` one transaction a firing (when a batch could not commit together)."""

@@ -211,3 +211,16 @@ def test_firings_commit_together_and_one_fired_meanwhile_is_skipped_alone(api, d
 def codes(duban) -> dict[str, int]:
     with duban.db.reading() as session:
         return dict(session.execute(select(Problem.code, Problem.id)).all())
+
+
+@pytest.mark.parametrize("batch, budget", [(2, 60.0), (50, 0.0)])
+def test_every_due_firing_fires_whatever_the_batch_and_its_time_budget(api, duban, monkeypatch, batch, budget):
+    from engine import service
+
+    monkeypatch.setattr(service, "FIRING_BATCH", batch)
+    monkeypatch.setattr(service, "FIRING_BUDGET", budget)  # 0: one firing a transaction
+    ids = [register(api, DEADLINE) for _ in range(5)]
+    clock.freeze(at("2026-03-17T09:00"))
+    assert len(duban.sweep()) == 5
+    assert fired(duban) == [f"p{pid}:reminder:L1:d{DEADLINE}" for pid in ids]
+    assert candidates(duban) == []

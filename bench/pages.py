@@ -21,9 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import func, select
 
-from engine import migrate
+from bench.city import fresh_database
+from bench.measures import Statements
 from engine.demo import PASSWORD, load_demo
 from engine.models import HumanTask, Problem, ProcessInstance, TaskState, User
 from engine.problems import NewProblem
@@ -70,17 +71,6 @@ def _copy(problem: Problem, n: int) -> NewProblem:
         cooperating_unit_ids=[u.id for u in problem.cooperating_units], target=problem.target,
         measures=problem.measures, deadline_kind=problem.deadline_kind, deadline=problem.deadline,
         sites=[s.name for s in problem.sites], milestones=[])
-
-
-class Statements:
-    """Counts the SQL statements an engine runs."""
-
-    def __init__(self, engine):
-        self.count = 0
-        event.listen(engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, *args, **kwargs):
-        self.count += 1
 
 
 def measure(duban: Duban, repeat: int) -> list[tuple[str, str, float, int, int, int]]:
@@ -131,13 +121,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         url = os.environ.get("DUBAN_BENCH_DATABASE_URL") or f"sqlite:///{folder}/bench.db"
-        if url.startswith("postgresql"):
-            engine = create_engine(url)
-            with engine.begin() as connection:
-                connection.execute(text("DROP SCHEMA public CASCADE"))
-                connection.execute(text("CREATE SCHEMA public"))
-            engine.dispose()
-        migrate.upgrade(url)
+        fresh_database(url)
         started = time.perf_counter()
         duban = build(url, Path(folder) / "instance", args.problems)
         with duban.db.reading() as session:

@@ -238,9 +238,10 @@ def _process(key: str) -> Select:
 
 def process_counts(session: Session, where: Scope, key: str) -> dict[str, int]:
     """Instances of a process in scope: running, completed, error, total."""
-    inner = where.narrow(_process(key)).subquery()
+    statement = where.narrow(_process(key).with_only_columns(ProcessInstance.status, func.count())
+                             .group_by(ProcessInstance.status))
     found = {status.value: 0 for status in InstanceStatus}
-    for status, count in session.execute(select(inner.c.status, func.count()).group_by(inner.c.status)):
+    for status, count in session.execute(statement):
         found[InstanceStatus(status).value] = count
     found["total"] = sum(found.values())
     return found

@@ -75,9 +75,11 @@ class InstanceStatus(enum.StrEnum):
 
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
+    # the dashboard counts a process's instances by status (in scope: by problem) from this index alone
+    __table_args__ = (Index("ix_process_instance_definition_status", "definition_id", "status", "problem_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
     problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id"), index=True)
     # for processes the ladder starts: the firing, and the official a case is about (问责对象)
     escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalation.id"), index=True)
@@ -108,6 +110,12 @@ class HumanTask(Base):
     """A user task of a running instance, as the people assigned to it see it."""
 
     __tablename__ = "human_task"
+    # 我的待办 and the 待办 panel: a user's ready tasks are those assigned to them, to one of their
+    # units or to one of their roles; each way has an index that counts them by light and lists
+    # them soonest due first without reading the table
+    __table_args__ = (Index("ix_human_task_assignee_ready", "assignee_id", "state", "light", "due_at"),
+                      Index("ix_human_task_unit_ready", "candidate_unit_id", "state", "light", "due_at"),
+                      Index("ix_human_task_role_ready", "candidate_role", "state", "light", "due_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
@@ -116,8 +124,8 @@ class HumanTask(Base):
     element_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str] = mapped_column(String(60))
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
-    candidate_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    candidate_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
     candidate_role: Mapped[Role | None] = mapped_column(str_enum(Role, 16))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     state: Mapped[TaskState] = mapped_column(str_enum(TaskState, 16), index=True)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from engine import accountability, evidence, lights, paging, problems, task_case, tasks
 from engine.errors import Conflict, DubanError, Forbidden, Invalid, NotFound
 from engine.evidence_types import load_policy, shown_inline
-from engine.models import EvidenceFile, HumanTask, Light, Problem, TaskState
+from engine.models import EvidenceFile, HumanTask, Light, Problem, ProcessInstance, TaskState
 from engine.organization import region_heads, unit_heads
 from engine.workflow.forms import evidence_keys, inputs
 
@@ -39,7 +39,10 @@ def my_tasks():
         counts = lights.counts(db, tasks.query(viewer), HumanTask.light)
         found, total = paging.page(db, tasks.query(viewer, light=Light(light) if light else None), page, PER_PAGE,
                                    joinedload(HumanTask.problem).joinedload(Problem.region),
-                                   joinedload(HumanTask.instance))
+                                   # what names an accountability case's subject, not the engine's state
+                                   joinedload(HumanTask.instance).load_only(ProcessInstance.subject_official_id,
+                                                                            ProcessInstance.escalation_id),
+                                   total=counts[light] if light else counts["total"])
         named = accountability.subjects(db, {task.instance for task in found})
         rows = [{**_row(task), "subject": named.get(task.instance_id)} for task in found]
     context = {"rows": rows, "counts": counts, "light": light, "filter_lights": FILTER_LIGHTS,

@@ -10,9 +10,10 @@ from flask import Flask, abort, flash, make_response, redirect, render_template,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
-from engine import clock, notifications, tasks
+from engine import clock, notifications, paging, tasks
+from engine.models import HumanTask
 from .layout import current_user, duban, page_blueprint, page_number
 from .notice_words import worded
 
@@ -168,12 +169,11 @@ def ready_panel() -> dict | None:
     app = duban()
     with app.db.reading() as db:
         viewer = app.actor(db, user.id)
-        statement = tasks.query(viewer)
-        total = db.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+        found, total = paging.page(db, tasks.query(viewer), 1, PANEL_SIZE, joinedload(HumanTask.problem))
         if not total:
             return None
         rows = [{"id": t.id, "name": t.name, "due_at": t.due_at, "light": t.light, "problem_code": t.problem.code,
-                 "problem_title": t.problem.title} for t in db.scalars(statement.limit(PANEL_SIZE))]
+                 "problem_title": t.problem.title} for t in found]
     return {"rows": rows, "total": total}
 
 

@@ -152,13 +152,19 @@ def _next_ids(session: Session, head_id: int, count: int) -> list[int]:
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_head(session: Session, transaction) -> None:
-    """A transaction or a savepoint ended: the head it held may be gone with it. (A flush's
-    own inner transaction ending changes nothing: a flush that fails fails the transaction.)"""
+    """The transaction ended: the head it held is no longer held. (A savepoint released keeps
+    the head it chained for the transaction around it; one rolled back is handled below. A
+    flush's own inner transaction ending changes nothing: a flush that fails fails the transaction.)"""
     if transaction.parent is None:
         session.info.pop(_HEAD, None)
         session.info.pop(_WAITING, None)
-    elif transaction.nested:
-        session.info.pop(_HEAD, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back_head(session: Session, previous_transaction) -> None:
+    """A savepoint (or the transaction) rolled back: the entries it chained are gone, and the
+    head is read again, under the lock the transaction still holds, when the next entry needs it."""
+    session.info.pop(_HEAD, None)
 
 
 def entry_hash(entry: LedgerEntry) -> str:

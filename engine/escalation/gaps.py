@@ -94,8 +94,9 @@ def hold(session: Session, problem: Problem, rule: dict, key: str, missing: list
 
 def close(session: Session, key: str, escalation, now: datetime) -> OrganisationGap | None:
     """The rung fired: its gap (if any) is resolved, and the escalation remembers since when it was held."""
-    gap = session.scalars(select(OrganisationGap).where(OrganisationGap.key == key,
-                                                        OrganisationGap.resolved_at.is_(None))).first()
+    with session.no_autoflush:  # a gap is written when it is held, never in the firing that closes it
+        gap = session.scalars(select(OrganisationGap).where(OrganisationGap.key == key,
+                                                            OrganisationGap.resolved_at.is_(None))).first()
     if gap is None:
         return None
     gap.resolved_at = now

@@ -198,3 +198,54 @@ def test_a_boundary_timer_fires_at_its_moment_not_at_a_sweep(api, duban, live):
     assert timedelta(0) < late < timedelta(seconds=4), late
     assert "Task_after" in [t["element_id"] for t in
                             api.get(f"/api/problems/{pid}", as_="admin").json["current_tasks"]]
+
+
+def test_wakeups_that_fell_due_while_a_cycle_ran_are_served_by_the_next_cycle_only(duban):
+    """A burst of wake-ups queued behind a cycle: the first one after that cycle runs a cycle
+    (which fires everything due by then); those due before that cycle began run none."""
+    scheduler = Scheduler(duban)
+    scheduler.leading.set()
+    cycles: list[str] = []
+    scheduler.cycle = lambda reason="manual": (cycles.append(reason), setattr(scheduler, "cycle_began", time.time()))
+    now = time.time()
+    scheduler.on_wakeup("timer:1", now - 1)      # no cycle began since it fell due: it runs one
+    assert cycles == ["timer:1"]
+    scheduler.on_wakeup("timer:2", now - 0.5)    # due before that cycle began: served by it
+    scheduler.on_wakeup("timer:3", now)
+    assert cycles == ["timer:1"]
+    scheduler.on_wakeup("timer:4", time.time() + 5)  # due after the last cycle began: runs one
+    scheduler.on_wakeup("timer:5", None)          # a job stored without its moment always runs
+    assert cycles == ["timer:1", "timer:4", "timer:5"]
+
+
+def test_a_plan_request_that_a_later_plan_covered_plans_nothing_more(duban):
+    scheduler = Scheduler(duban)
+    scheduler.leading.set()
+    planned: list[float] = []
+    scheduler._plan = lambda: (setattr(scheduler, "_plan_began", time.monotonic()), planned.append(1))
+    scheduler._requested_at, scheduler._plan_requested = time.monotonic(), True
+    scheduler.plan()                   # a cycle's own plan, begun after the request
+    scheduler._plan_on_request()
+    assert len(planned) == 1
+    scheduler._requested_at, scheduler._plan_requested = time.monotonic(), True  # a commit after that plan
+    scheduler._plan_on_request()
+    assert len(planned) == 2
+
+
+def test_a_job_is_not_written_again_when_the_store_rounds_its_moment(api, duban, live):
+    """The job store keeps a moment as a float: planning again must not rewrite (and re-run)
+    every job whose moment came back a microsecond off."""
+    clock.release()
+    scheduler = live(duban)
+    assert scheduler.leading.wait(10)
+    api.register(deadline=DEADLINE)
+    assert wait_for(lambda: len(scheduler.aps.get_jobs(jobstore="moments")) > 0)
+    written: list[str] = []
+    original = scheduler.aps.add_job
+    scheduler.aps.add_job = lambda *args, **kwargs: (written.append(kwargs.get("id")), original(*args, **kwargs))[1]
+    try:
+        scheduler.plan()
+        scheduler.plan()
+    finally:
+        scheduler.aps.add_job = original
+    assert written == []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta, timezone
 
 from apscheduler.jobstores.base import JobLookupError
@@ -56,12 +57,13 @@ class _Background(BackgroundScheduler):
             raise
 
 
-def fire_due(wakeup_id: str) -> None:
-    """The job at a wake-up's moment (referenced by name in the job store)."""
+def fire_due(wakeup_id: str, due: float | None = None) -> None:
+    """The job at a wake-up's moment (referenced by name in the job store); `due` is that
+    moment as a wall-clock timestamp (jobs stored before it was passed have none)."""
     if _running is None:
         log.warning("wake-up %s came due with no scheduler running in this process", wakeup_id)
         return
-    _running.on_job(wakeup_id)
+    _running.on_wakeup(wakeup_id, due)
 
 
 class Scheduler:
@@ -89,6 +91,8 @@ class Scheduler:
         self._request_lock = threading.Lock()
         self._plan_requested = False
         self._thread: threading.Thread | None = None
+        self.cycle_began = 0.0  # wall-clock timestamp at which the last cycle began
+        self._requested_at = self._plan_began = 0.0  # monotonic: the pending plan request, the last plan
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -168,12 +172,15 @@ class Scheduler:
             if self._plan_requested:
                 return
             self._plan_requested = True
+            self._requested_at = time.monotonic()
         aps.add_job(self._plan_on_request, jobstore="internal")
 
     def _plan_on_request(self) -> None:
         with self._request_lock:
             self._plan_requested = False
-        if self.leading.is_set():
+            requested_at = self._requested_at
+        # a plan that began after the request (a cycle's own) read every commit made before it
+        if self.leading.is_set() and self._plan_began < requested_at:
             self.plan()
 
     def on_job(self, reason: str) -> None:
@@ -181,9 +188,19 @@ class Scheduler:
         if self.leading.is_set():
             self.cycle(reason)
 
+    def on_wakeup(self, wakeup_id: str, due: float | None) -> None:
+        """A wake-up's job: a cycle, unless one began at or after the wake-up's moment (that
+        cycle's stages all read a clock past it, so they fired what fell due then). Wake-ups
+        that fall due together while a cycle runs are thus served by the next one, not by one
+        cycle each."""
+        if due is not None and self.cycle_began >= due:
+            return
+        self.on_job(wakeup_id)
+
     def cycle(self, reason: str = "manual") -> dict:
         """Fire everything due by the engine's clock, then plan the next wake-ups."""
         with self._job_lock:
+            self.cycle_began = time.time()
             results = {}
             if reason == "sweep":
                 self._stage("safety net", reason, self._look_again)
@@ -235,6 +252,7 @@ class Scheduler:
             return self._plan()
 
     def _plan(self) -> list[Wakeup]:
+        self._plan_began = time.monotonic()
         aps = self.aps
         wanted = {w.id: w for w in self.wakeups()}
         if aps is None or not aps.running:
@@ -246,13 +264,15 @@ class Scheduler:
             except JobLookupError:
                 pass
         # on a stopped clock (tests, demonstrations) the wall time of a moment drifts: a job
-        # within half a second of its place stays where it is
-        slack = timedelta(milliseconds=500) if clock.is_frozen() else timedelta(0)
+        # within half a second of its place stays where it is; on a running one, a job within
+        # a millisecond (the job store keeps a moment as a float, which may round it by a
+        # microsecond: it is not written again, nor run twice, at each plan)
+        slack = timedelta(milliseconds=500) if clock.is_frozen() else timedelta(milliseconds=1)
         for wakeup in wanted.values():
             job = existing.get(wakeup.id)
             run_at = clock.wall_time(wakeup.moment)
             if job is not None and abs(job.next_run_time - run_at) <= slack:
                 continue
-            aps.add_job(f"{__name__}:fire_due", "date", run_date=run_at, args=(wakeup.id,), id=wakeup.id,
-                        name=wakeup.what, jobstore="moments", replace_existing=True)
+            aps.add_job(f"{__name__}:fire_due", "date", run_date=run_at, args=(wakeup.id, run_at.timestamp()),
+                        id=wakeup.id, name=wakeup.what, jobstore="moments", replace_existing=True)
         return list(wanted.values())

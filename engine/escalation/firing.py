@@ -147,11 +147,11 @@ def window(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: dat
     live = sorted(((due.moment, due.problem_id, due.rule["level"], due.key) for due in live_dues), key=sort_key)
     total = None
     if count:
-        total = session.scalar(_stored(session, select(func.count()), now, until, narrow)) + len(live)
+        total = session.scalar(_stored(select(func.count()), now, until, narrow)) + len(live)
     start = max(0, offset - len(live))
     rung_key = LadderRung.key.collate("C") if session.get_bind().dialect.name == "postgresql" else LadderRung.key
     columns = (LadderRung.moment, LadderRung.problem_id, LadderRung.level, rung_key)
-    statement = _stored(session, select(LadderRung.moment, LadderRung.problem_id, LadderRung.level, LadderRung.key),
+    statement = _stored(select(LadderRung.moment, LadderRung.problem_id, LadderRung.level, LadderRung.key),
                         now, until, narrow).order_by(*(columns[i] for i in order)).offset(start)
     if size is not None:
         statement = statement.limit(offset + size - start)
@@ -168,7 +168,7 @@ def window(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: dat
     return [found[line[3]] for line in kept if line[3] in found], total
 
 
-def _stored(session: Session, statement, now: datetime, until: datetime, narrow=None):
+def _stored(statement, now: datetime, until: datetime, narrow=None):
     """`statement` over the stored rungs after `now` and by `until` of the problems that are
     worked out (a problem to be worked out keeps stale rows until it is), within the scope."""
     statement = (statement.select_from(LadderRung).join(Problem, Problem.id == LadderRung.problem_id)

@@ -82,7 +82,8 @@ class LadderRung(Base):
     stale until it is, and are not read. `key` is the key the rung fires with (unique)."""
 
     __tablename__ = "ladder_rung"
-    __table_args__ = (Index("ix_ladder_rung_order", "moment", "problem_id", "level", "key"),)
+    __table_args__ = (Index("ix_ladder_rung_order", "moment", "problem_id", "level", "key"),  # a page's order
+                      Index("ix_ladder_rung_first", "moment", "level", "problem_id", "key"))  # the first lines
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id"), index=True)

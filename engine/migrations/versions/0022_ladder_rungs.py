@@ -27,6 +27,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_ladder_rung_problem_id", "ladder_rung", ["problem_id"])
     op.create_index("ix_ladder_rung_order", "ladder_rung", ["moment", "problem_id", "level", "key"])
+    op.create_index("ix_ladder_rung_first", "ladder_rung", ["moment", "level", "problem_id", "key"])
     long_ago = datetime(1970, 1, 1, tzinfo=timezone.utc)
     if op.get_bind().dialect.name == "sqlite":
         long_ago = long_ago.replace(tzinfo=None)
@@ -36,6 +37,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ladder_rung_first", table_name="ladder_rung")
     op.drop_index("ix_ladder_rung_order", table_name="ladder_rung")
     op.drop_index("ix_ladder_rung_problem_id", table_name="ladder_rung")
     op.drop_table("ladder_rung")

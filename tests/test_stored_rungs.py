@@ -161,3 +161,38 @@ def test_the_stored_rungs_answer_what_a_survey_of_every_problem_answers(api, dub
         agree(duban, scope)
         duban.sweep()
         agree(duban, scope)
+
+
+def test_a_page_of_the_forecast_costs_the_same_whatever_the_city_holds(api, duban, monkeypatch):
+    """The same statements, and only the page's problems worked out, with 3 problems or 18."""
+    from .test_due_moments import Statements
+
+    surveyed: list[int] = []
+    real_survey = firing.survey
+
+    def survey(session, problem_ids, *args, **kwargs):
+        surveyed.extend(problem_ids)
+        return real_survey(session, problem_ids, *args, **kwargs)
+
+    def measure() -> tuple[int, int]:
+        Scheduler(duban).plan()  # works out what was registered
+        now = clock.now()
+        surveyed.clear()
+        with duban.db.transaction() as session:
+            ladder, calendar = rules.current(session), duban.current_calendar(session)
+            until = start_of(shift_working(calendar, now.astimezone(clock.SHANGHAI).date(), 41))
+            with Statements(duban.db.engine) as reading:
+                monkeypatch.setattr(firing, "survey", survey)
+                page, total = firing.forecast_page(session, ladder, calendar, now, until, 2, 2)
+                monkeypatch.setattr(firing, "survey", real_survey)
+            assert len(page) == 2 and total > 4
+            assert set(surveyed) == {due.problem_id for due in page}
+        return reading.count, len(surveyed)
+
+    for number in range(3):
+        api.register(code=f"SC-{number}", deadline=DEADLINES[number + 5])
+    few = measure()
+    for number in range(15):
+        api.register(code=f"SC-{number + 3}", deadline=DEADLINES[number % len(DEADLINES)])
+    many = measure()
+    assert many == few, (few, many)

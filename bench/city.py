@@ -8,7 +8,8 @@
    their traffic lights and their next rung of the ladder (`ladder_due_at`) are worked out by
    the engine.
 3. Every seed is replicated in bulk (SQLAlchemy Core executemany) until there are N problems:
-   the problem row with a new id and code, its sites and cooperating units, its process
+   the problem row with a new id and code, its sites and cooperating units, its stored rungs of
+   the ladder (their keys naming the copy), its process
    instance with the engine's serialized workflow state (every SpiffWorkflow task id replaced by
    a fresh one), its ready task, its in-app notice and its three ledger entries (registered,
    instance started, task assigned), appended to the hash chain with their hashes worked out
@@ -38,8 +39,8 @@ from sqlalchemy import create_engine, func, insert, select, text
 from engine import clock, ledger, migrate
 from engine.demo import load_demo
 from engine.escalation import due_moments, firing, rules
-from engine.models import (DeadlineKind, HumanTask, LedgerEntry, Notification, Problem, ProcessInstance, Site,
-                           User, problem_cooperating_unit)
+from engine.models import (DeadlineKind, HumanTask, LadderRung, LedgerEntry, Notification, Problem, ProcessInstance,
+                           Site, User, problem_cooperating_unit)
 from engine.problems import NewProblem
 from engine.service import Duban
 from engine.settings import Settings
@@ -145,7 +146,7 @@ def work_out_ladder(duban: Duban, problem_ids: list[int]) -> None:
         moments = dict(found.later)
         for due in found.due:
             moments[due.problem_id] = min(due.moment, moments.get(due.problem_id) or due.moment)
-        due_moments.store(session, moments)
+        due_moments.store(session, moments, found.rungs)
 
 
 def replicate(duban: Duban, seeds: list[int], copies: int) -> None:
@@ -155,6 +156,7 @@ def replicate(duban: Duban, seeds: list[int], copies: int) -> None:
         ("problem", Problem), ("site", Site), ("process_instance", ProcessInstance),
         ("human_task", HumanTask), ("notification", Notification), ("ledger_entry", LedgerEntry))}
     tables["problem_cooperating_unit"] = problem_cooperating_unit
+    tables["ladder_rung"] = LadderRung.__table__
     with engine.connect() as connection:
         def rows(table, column):
             return [dict(r) for r in connection.execute(
@@ -164,6 +166,7 @@ def replicate(duban: Duban, seeds: list[int], copies: int) -> None:
             "problem": rows(tables["problem"], tables["problem"].c.id),
             "site": rows(tables["site"], tables["site"].c.problem_id),
             "problem_cooperating_unit": rows(problem_cooperating_unit, problem_cooperating_unit.c.problem_id),
+            "ladder_rung": rows(tables["ladder_rung"], tables["ladder_rung"].c.problem_id),
             "process_instance": rows(tables["process_instance"], tables["process_instance"].c.problem_id),
             "human_task": rows(tables["human_task"], tables["human_task"].c.problem_id),
             "notification": rows(tables["notification"], tables["notification"].c.problem_id),
@@ -171,7 +174,7 @@ def replicate(duban: Duban, seeds: list[int], copies: int) -> None:
                              if r["action"] in COPIED_ACTIONS],
         }
         next_id = {name: (connection.scalar(select(func.max(table.c.id))) or 0) + 1
-                   for name, table in tables.items() if name != "problem_cooperating_unit"}
+                   for name, table in tables.items() if name not in ("problem_cooperating_unit", "ladder_rung")}
         last_hash = connection.scalar(select(tables["ledger_entry"].c.hash)
                                       .order_by(tables["ledger_entry"].c.id.desc()).limit(1)) or ledger.GENESIS
     by_problem = {name: {} for name in seed_rows}
@@ -181,8 +184,8 @@ def replicate(duban: Duban, seeds: list[int], copies: int) -> None:
     states = {row["id"]: json.dumps(row["state"]) for row in seed_rows["process_instance"]}
 
     pending = {name: [] for name in seed_rows}
-    order = ["problem", "site", "problem_cooperating_unit", "process_instance", "human_task", "notification",
-             "ledger_entry"]
+    order = ["problem", "site", "problem_cooperating_unit", "ladder_rung", "process_instance", "human_task",
+             "notification", "ledger_entry"]
 
     def flush(force: bool = False) -> None:
         if not force and len(pending["problem"]) < CHUNK:
@@ -207,6 +210,9 @@ def replicate(duban: Duban, seeds: list[int], copies: int) -> None:
             next_id["site"] += 1
         for link in by_problem["problem_cooperating_unit"].get(seed, []):
             pending["problem_cooperating_unit"].append({**link, "problem_id": problem_id})
+        for rung in by_problem["ladder_rung"].get(seed, []):  # the key names its problem: p<id>:…
+            pending["ladder_rung"].append({**rung, "problem_id": problem_id,
+                                           "key": f"p{problem_id}:{rung['key'].split(':', 1)[1]}"})
         fresh: dict[str, str] = {}
 
         def new_uuid(match) -> str:

@@ -380,7 +380,7 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
                     continue  # fired meanwhile by another sweep or scheduler
                 except Exception as error:  # noqa: BLE001 - one failing firing stays one failure
                     failed.append(error)
-                    due_moments.store(session, {item.problem_id: item.moment})
+                    due_moments.still_due(session, item.problem_id, item.moment)
                     continue
                 if escalation is not None:  # None: held as an organisation gap (党政同责)
                     fired.append(Firing.of(escalation))
@@ -402,7 +402,7 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
             except Exception as error:  # noqa: BLE001 - one failing firing stays one failure
                 failed.append(error)
                 with self.db.transaction() as session:
-                    due_moments.store(session, {item.problem_id: item.moment})
+                    due_moments.still_due(session, item.problem_id, item.moment)
         return fired, failed
 
     def forecast(self, working_days: int, limit: int | None = None, narrow=None) -> list[Firing]:
@@ -422,12 +422,14 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
         until = ladder_module.start_of(ladder_module.shift_working(
             self.runtime.calendar, now.astimezone(clock.SHANGHAI).date(), working_days + 1))
         with self.db.transaction() as session:
-            dues = firing.forecast(session, rules.current(session), self.runtime.calendar, now, until, limit, narrow)
-            total = len(dues)
+            ladder = rules.current(session)
             if page is not None:
                 number, size = page
-                dues = sorted(dues, key=lambda d: (d.moment, d.problem_id, d.rule["level"], d.key))
-                dues = dues[(number - 1) * size:number * size]
+                dues, total = firing.forecast_page(session, ladder, self.runtime.calendar, now, until,
+                                                   (number - 1) * size, size)
+            else:
+                dues = firing.forecast(session, ladder, self.runtime.calendar, now, until, limit, narrow)
+                total = len(dues)
             wanted = {due.problem_id for due in dues}
             loaded = firing.load_for_firing(session, wanted)  # held: the session keeps only weak references
             heads: dict = {}

@@ -7,6 +7,10 @@ fall due in a window instead of working out every open problem.
               rung fired, a process raised an event, or the rules or the calendar changed;
   a moment    the next rung falls due then (at or before now: it is due and the sweep fires it).
 
+With the next moment, every later rung the same survey found is stored (`ladder_rung`: key,
+moment, level), replaced whenever the problem is worked out again; the rows of a problem to be
+worked out are stale and not read. The forecast counts and pages them by moment.
+
 Writes here go through the table, not the ORM, so that they are not taken for a change of a due
 time (engine/scheduling/signal.py) and do not make the scheduler plan again for nothing."""
 from __future__ import annotations
@@ -14,10 +18,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Iterator
 
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import bindparam, delete, event, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Problem, ProblemStatus
+from ..models import LadderRung, Problem, ProblemStatus
 from ..models.base import LONG_AGO
 
 TO_WORK_OUT = LONG_AGO
@@ -39,17 +43,12 @@ def due_by(session: Session, moment: datetime, narrow=None) -> list[int]:
     return list(session.scalars(statement.order_by(Problem.id)))
 
 
-def first_due_by(session: Session, moment: datetime, limit: int, narrow=None) -> list[tuple[int, datetime]]:
-    """The first `limit` problems whose next rung falls due by `moment` (those to be worked out
-    first), soonest first (indexed); `narrow` (Select -> Select) limits them to a scope."""
-    statement = select(Problem.id, Problem.ladder_due_at).where(Problem.ladder_due_at <= moment)
+def to_work_out(session: Session, narrow=None) -> list[int]:
+    """The problems to be worked out (indexed); `narrow` (Select -> Select) limits them to a scope."""
+    statement = select(Problem.id).where(Problem.ladder_due_at == TO_WORK_OUT)
     if narrow is not None:
         statement = narrow(statement)
-    return list(session.execute(statement.order_by(Problem.ladder_due_at, Problem.id).limit(limit)).all())
-
-
-def to_work_out(session: Session) -> list[int]:
-    return list(session.scalars(select(Problem.id).where(Problem.ladder_due_at == TO_WORK_OUT).order_by(Problem.id)))
+    return list(session.scalars(statement.order_by(Problem.id)))
 
 
 def next_after(session: Session, now: datetime, until: datetime, limit: int) -> list[tuple[int, datetime]]:
@@ -63,11 +62,37 @@ _store = (update(Problem.__table__).where(Problem.__table__.c.id == bindparam("p
           .values(ladder_due_at=bindparam("moment")))
 
 
-def store(session: Session, moments: dict[int, datetime | None]) -> None:
-    """Write each problem's next due moment (one statement for the lot)."""
+def store(session: Session, moments: dict[int, datetime | None], rungs: dict[int, list] | None = None) -> None:
+    """Write each problem's next due moment (one statement for the lot) and, given `rungs`
+    (problem id -> the `Due`s after now the same survey found), replace those problems' stored
+    rungs: a delete and an insert a batch. The moments are written first, so that on PostgreSQL
+    a second transaction storing the same problem waits on its row until this one commits, and
+    then deletes what this one inserted."""
     if moments:
         session.execute(_store, [{"problem_id": problem_id, "moment": moment}
                                  for problem_id, moment in sorted(moments.items())])
+    if rungs:
+        store_rungs(session, rungs)
+
+
+def store_rungs(session: Session, rungs: dict[int, list]) -> None:
+    """Replace the stored rungs of the problems in `rungs` with those given (`Due`s)."""
+    table = LadderRung.__table__
+    for batch in batches(sorted(rungs)):
+        session.execute(delete(table).where(table.c.problem_id.in_(batch)))
+        rows = {due.key: {"key": due.key, "problem_id": problem_id, "moment": due.moment, "level": due.rule["level"]}
+                for problem_id in batch for due in rungs[problem_id]}
+        if rows:
+            session.execute(insert(table), list(rows.values()))
+
+
+def still_due(session: Session, problem_id: int, moment: datetime) -> None:
+    """A rung due at `moment` failed to fire: its problem stays due then, for the next sweep
+    (unless it was marked to be worked out meanwhile, which is due too and keeps its mark)."""
+    session.execute(update(Problem.__table__).where(
+        Problem.__table__.c.id == problem_id,
+        or_(Problem.__table__.c.ladder_due_at.is_(None), Problem.__table__.c.ladder_due_at != TO_WORK_OUT))
+        .values(ladder_due_at=moment))
 
 
 def work_out_again(session: Session, first_id: int | None = None, last_id: int | None = None) -> int:

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, selectinload
 from .. import ledger
 from ..calendar import WorkingCalendar
 from ..ledger import Action
-from ..models import Escalation, EscalationEvent, Official, PassedOverRung, Post, Problem, ProblemStatus
+from ..models import (Escalation, EscalationEvent, LadderRung, Official, PassedOverRung, Post, Problem,
+                      ProblemStatus)
 from ..workflow import purpose
 from ..workflow.runtime import Runtime
 from . import due_moments, gaps
@@ -41,10 +42,12 @@ def fired_keys(session: Session, problem_ids: list[int]) -> set[str]:
 @dataclass
 class Survey:
     """What a look at some problems found: the rungs due by `now` (soonest first, one per key)
-    and, per problem, the moment its next rung falls due after `now` (None: none will)."""
+    and, per problem, the moment its next rung falls due after `now` (None: none will) and
+    every deadline rung after `now` (`rungs`, soonest first: what due_moments stores)."""
 
     due: list[Due] = field(default_factory=list)
     later: dict[int, datetime | None] = field(default_factory=dict)
+    rungs: dict[int, list[Due]] = field(default_factory=dict)
     ahead: list[Due] = field(default_factory=list)  # the deadline dues after `now` (by `until`)
 
 
@@ -61,9 +64,11 @@ def survey(session: Session, problem_ids: list[int], ladder: Ladder, calendar: W
         for problem in problems:
             mine = entering(problem, deadline_dues(problem, ladder, calendar), settled)
             dues += [due for due in mine if due.moment <= now]
-            found.later[problem.id] = min((due.moment for due in mine if due.moment > now), default=None)
+            after = sorted((due for due in mine if due.moment > now), key=lambda due: (due.moment, due.rule["level"]))
+            found.rungs[problem.id] = after
+            found.later[problem.id] = after[0].moment if after else None
             if until is not None:
-                found.ahead += [due for due in mine if now < due.moment <= until]
+                found.ahead += [due for due in after if due.moment <= until]
         dues += _repeats(session, ladder, settled, batch)
         dues += _events(session, ladder, settled, batch)
     first: dict[str, Due] = {}
@@ -86,26 +91,90 @@ def pending(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: da
     looked at with the moment its next rung falls due after now."""
     found = survey(session, candidates(session, now), ladder, calendar, now)
     if record:
-        due_moments.store(session, found.later)
+        due_moments.store(session, found.later, found.rungs)
     return found.due
+
+
+# the forecast's two orders, of (moment, problem id, level, key): a page's, and the first lines'
+PAGE_ORDER = (0, 1, 2, 3)   # soonest first, then by problem, level and key
+FIRST_ORDER = (0, 2, 1, 3)  # soonest first, then by level, problem and key
+
+
+def forecast_live(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime, until: datetime,
+                  narrow=None) -> list[Due]:
+    """What the deadlines will fire after `now` and by `until`, worked out from every problem
+    whose next rung falls due by `until` (soonest first, then by level and problem): what the
+    stored rungs must always agree with, and the forecast of the problems still to be worked
+    out. `narrow` (Select -> Select) limits the problems to a scope."""
+    return survey(session, due_moments.due_by(session, until, narrow), ladder, calendar, now, until).ahead
 
 
 def forecast(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime,
              until: datetime, limit: int | None = None, narrow=None) -> list[Due]:
     """What the deadlines will fire after `now` and by `until` (events cannot be foreseen),
-    read from the problems whose next rung falls due by `until`; with `limit`, the first
-    `limit` of them by moment, read from as many problems only (a problem's rungs fall due no
-    sooner than its next one, so no problem further on has a rung before the last one kept);
-    `narrow` (Select -> Select) limits the problems to a scope."""
-    if limit is None and narrow is None:
-        return survey(session, due_moments.due_by(session, until), ladder, calendar, now, until).ahead
-    nearest = due_moments.first_due_by(session, until, limit, narrow) if limit is not None else [
-        (problem_id, None) for problem_id in due_moments.due_by(session, until, narrow)]
-    ahead = survey(session, [problem_id for problem_id, _ in nearest], ladder, calendar, now, until).ahead
-    if limit is not None and len(nearest) >= limit:
-        edge = nearest[-1][1]
-        ahead = [due for due in ahead if due.moment <= edge][:limit]
-    return ahead
+    soonest first (then by level and problem); with `limit`, the first `limit` of them only;
+    `narrow` (Select -> Select) limits the problems to a scope. Read from the stored rungs
+    (and a survey of the problems still to be worked out): only the problems of the lines
+    given are worked out."""
+    lines, _ = window(session, ladder, calendar, now, until, FIRST_ORDER, 0, limit, narrow, count=False)
+    return lines
+
+
+def forecast_page(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime,
+                  until: datetime, offset: int, size: int) -> tuple[list[Due], int]:
+    """Lines `offset` to `offset + size` of the forecast soonest first (then by problem, level
+    and key) and how many lines it has in all."""
+    return window(session, ladder, calendar, now, until, PAGE_ORDER, offset, size)
+
+
+def window(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime, until: datetime,
+           order: tuple[int, ...], offset: int, size: int | None, narrow=None,
+           count: bool = True) -> tuple[list[Due], int | None]:
+    """Lines [offset, offset + size) of the forecast in `order` (all from `offset` when `size`
+    is None) and, with `count`, how many lines it has.
+
+    The stored rungs (due_moments) of the problems that are worked out are counted and sliced
+    in the database; the problems to be worked out (normally few) are surveyed now, and their
+    lines merged in: a stored rung's place is its index among the stored ones plus the live
+    lines before it, so that the slice read from the database starts at most as many places
+    before `offset` as there are live lines. Then only the problems of the lines kept are
+    surveyed, for the `Due`s with their rules and passed-over rungs."""
+    def sort_key(line):
+        return tuple(line[i] for i in order)
+
+    live_dues = survey(session, due_moments.to_work_out(session, narrow), ladder, calendar, now, until).ahead
+    found = {due.key: due for due in live_dues}
+    live = sorted(((due.moment, due.problem_id, due.rule["level"], due.key) for due in live_dues), key=sort_key)
+    total = None
+    if count:
+        total = session.scalar(_stored(select(func.count()), now, until, narrow)) + len(live)
+    start = max(0, offset - len(live))
+    rung_key = LadderRung.key.collate("C") if session.get_bind().dialect.name == "postgresql" else LadderRung.key
+    columns = (LadderRung.moment, LadderRung.problem_id, LadderRung.level, rung_key)
+    statement = _stored(select(LadderRung.moment, LadderRung.problem_id, LadderRung.level, LadderRung.key),
+                        now, until, narrow).order_by(*(columns[i] for i in order)).offset(start)
+    if size is not None:
+        statement = statement.limit(offset + size - start)
+    stored = [tuple(row) for row in session.execute(statement).all()]
+    full = size is not None and len(stored) == offset + size - start
+    before = {line for line in live if start and (not stored or sort_key(line) < sort_key(stored[0]))}
+    after = {line for line in live if full and sort_key(line) > sort_key(stored[-1])}
+    merged = sorted(stored + [line for line in live if line not in before and line not in after], key=sort_key)
+    first = offset - start - len(before)
+    kept = merged[first:] if size is None else merged[first:first + size]
+    wanted = sorted({line[1] for line in kept if line[3] not in found})
+    if wanted:
+        found.update((due.key, due) for due in survey(session, wanted, ladder, calendar, now, until).ahead)
+    return [found[line[3]] for line in kept if line[3] in found], total
+
+
+def _stored(statement, now: datetime, until: datetime, narrow=None):
+    """`statement` over the stored rungs after `now` and by `until` of the problems that are
+    worked out (a problem to be worked out keeps stale rows until it is), within the scope."""
+    statement = (statement.select_from(LadderRung).join(Problem, Problem.id == LadderRung.problem_id)
+                 .where(LadderRung.moment > now, LadderRung.moment <= until,
+                        Problem.ladder_due_at > due_moments.TO_WORK_OUT))
+    return narrow(statement) if narrow is not None else statement
 
 
 def _repeats(session: Session, ladder: Ladder, fired: set[str], problem_ids: list[int]) -> list[Due]:

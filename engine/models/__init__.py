@@ -1,7 +1,8 @@
 """The domain model (SQLAlchemy 2, typed)."""
 from .base import Base
 from .calendar import CalendarOverride, CalendarYear
-from .escalation import Escalation, EscalationEvent, EscalationRuleSet, OrganisationGap, PassedOverRung
+from .escalation import (Escalation, EscalationEvent, EscalationRuleSet, LadderRung, OrganisationGap,
+                         PassedOverRung)
 from .extension import ExtensionRequest, ExtensionStatus
 from .ledger import LedgerEntry
 from .notification import Channel, Notification, NotificationStatus
@@ -22,7 +23,7 @@ __all__ = [
     "CalendarOverride", "CalendarYear", "Light",
     "ExtensionRequest", "ExtensionStatus", "scheduler_jobs",
     "Channel", "Notification", "NotificationStatus",
-    "Escalation", "EscalationEvent", "EscalationRuleSet", "OrganisationGap", "PassedOverRung",
+    "Escalation", "EscalationEvent", "EscalationRuleSet", "LadderRung", "OrganisationGap", "PassedOverRung",
     "Base", "LedgerEntry", "Official", "Post", "PostKind", "Region", "RegionLevel", "Role", "Unit", "UnitKind",
     "User", "UserRole", "DeadlineKind", "EvidenceFile", "LabelledEnum", "Milestone", "Problem", "ProblemCategory",
     "ProblemSource", "ProblemStatus", "Site", "problem_cooperating_unit", "DefinitionStatus", "HumanTask", "InstanceStatus", "ProcessDefinition", "ProcessInstance",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime
@@ -71,6 +71,24 @@ class PassedOverRung(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     escalation: Mapped[Escalation] = relationship(back_populates="passed_over")
+
+
+class LadderRung(Base):
+    """A rung of the ladder that a problem's deadline will make due after the moment it was
+    worked out (engine/escalation/due_moments.py stores them with `problem.ladder_due_at`, from
+    the same survey, and replaces them whenever it is worked out again), so that the forecast
+    counts and pages the rungs of a window through an index instead of working out every problem
+    due within it. The rows of a problem marked to be worked out (ladder_due_at long ago) are
+    stale until it is, and are not read. `key` is the key the rung fires with (unique)."""
+
+    __tablename__ = "ladder_rung"
+    __table_args__ = (Index("ix_ladder_rung_order", "moment", "problem_id", "level", "key"),  # a page's order
+                      Index("ix_ladder_rung_first", "moment", "level", "problem_id", "key"))  # the first lines
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id"), index=True)
+    moment: Mapped[datetime] = mapped_column(UTCDateTime)
+    level: Mapped[int] = mapped_column(Integer)
 
 
 class EscalationEvent(Base):

@@ -103,7 +103,7 @@ def _ladder(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: da
         for due in worked.due:  # due now: stored as such, so the sweep fires it
             moments[due.problem_id] = min(due.moment, moments.get(due.problem_id) or due.moment)
             found.append(_rung(due, now))
-        due_moments.store(session, moments)
+        due_moments.store(session, moments, worked.rungs)
     nearest = due_moments.next_after(session, now, until, limit)
     if nearest:
         ahead = firing.survey(session, [problem_id for problem_id, _ in nearest], ladder, calendar, now, until).ahead

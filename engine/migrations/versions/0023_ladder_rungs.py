@@ -3,16 +3,16 @@ moment, level), stored with its next due moment from the same survey, so that th
 counts and pages a window's rungs through an index; open problems are to be worked out again
 (ladder_due_at long ago), which stores their rungs
 
-Revision ID: 0022_ladder_rungs
-Revises: 0021_ladder_due
+Revision ID: 0023_ladder_rungs
+Revises: 0022_list_indexes
 """
 from datetime import datetime, timezone
 
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0022_ladder_rungs"
-down_revision = "0021_ladder_due"
+revision = "0023_ladder_rungs"
+down_revision = "0022_list_indexes"
 branch_labels = None
 depends_on = None
 

@@ -84,6 +84,7 @@ class Firing:
 SHIPPED_WARNINGS = "shipped with the release"
 FIRING_BATCH = 50  # firings of a sweep committed together, each in its own savepoint,
 FIRING_BUDGET = 0.5  # ... for at most this many seconds of one transaction
+MAX_SLICES = 500  # slices of problems to be worked out in one sweep at most (due_moments.WORK_OUT_SLICE)
 SHIPPED_NOTE = "随版本发布"   # the 版本说明 of a shipped diagram's version
 
 
@@ -327,19 +328,24 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
     def sweep(self, dry_run: bool = False) -> list[Firing]:
         """Fire everything on the ladder due by the engine's clock, each firing once and in
         its own transaction; a dry run only lists it. Only the problems whose next rung is due
-        (or to be worked out, or held as a gap) are looked at. A firing that fails leaves its
+        (or to be worked out, or held as a gap) are looked at; those to be worked out (all of
+        them after a change of the rules) a slice a transaction, so that other writers
+        get their turn in between. A firing that fails leaves its
         problem due, for the next sweep, and the others fire; the first failure is raised
         after them."""
         done: list[Firing] = []
         failure: BaseException | None = None
-        for _ in range(10):  # a firing can make a repeat trigger due (the second yellow card)
+        passes = slices = 0
+        while passes < 10:  # a firing can make a repeat trigger due (the second yellow card)
             now = clock.now()
             with self.db.transaction() as session:
                 self._calendar(session)
                 ladder = rules.current(session)
-                due = firing.pending(session, ladder, self.runtime.calendar, now, record=not dry_run)
+                due = firing.pending(session, ladder, self.runtime.calendar, now, record=not dry_run,
+                                     work_out=due_moments.WORK_OUT_SLICE)
                 if dry_run:
                     return [Firing.planned(session, d) for d in due]
+                more = due_moments.any_to_work_out(session)
             fired_now = 0
             while due:
                 batch = due[:FIRING_BATCH]
@@ -351,8 +357,12 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
                 done += fired
                 fired_now += len(fired)
                 failure = failure or (failed[0] if failed else None)
+            slices += 1
+            if more and slices < MAX_SLICES:  # still some to work out: the next slice, in a transaction of its own
+                continue
             if not fired_now:
                 break
+            passes += 1
         if failure is not None:
             raise failure
         return done

@@ -224,3 +224,44 @@ def test_every_due_firing_fires_whatever_the_batch_and_its_time_budget(api, duba
     assert len(duban.sweep()) == 5
     assert fired(duban) == [f"p{pid}:reminder:L1:d{DEADLINE}" for pid in ids]
     assert candidates(duban) == []
+
+
+def test_a_city_to_be_worked_out_is_worked_out_a_slice_a_transaction_and_fires_the_same(api, duban, monkeypatch):
+    """After a change of the rules every open problem is to be worked out: the sweep takes them
+    a slice at a time, each slice its own transaction (other writers get their turn in between),
+    and fires exactly what one look at all of them would have."""
+    pids = [register(api, deadline) for deadline in ("2026-03-03", "2026-03-05", DEADLINE, "2026-03-10",
+                                                    "2026-04-30", "2026-03-04", "2026-03-06")]
+    clock.freeze(at("2026-03-09T09:00"))
+    with duban.db.transaction() as session:
+        due_moments.work_out_again(session)
+    expected = sorted((f.problem_code, f.level) for f in duban.sweep(dry_run=True))
+    assert expected  # some rungs are due
+    monkeypatch.setattr(due_moments, "WORK_OUT_SLICE", 2)
+    slices: list[int] = []
+    to_work_out = due_moments.to_work_out
+
+    def counted(session, narrow=None, limit=None):
+        found = to_work_out(session, narrow, limit)
+        if limit is not None:
+            slices.append(len(found))
+        return found
+
+    monkeypatch.setattr(due_moments, "to_work_out", counted)
+    fired_now = duban.sweep()
+    assert sorted((f.problem_code, f.level) for f in fired_now) == expected
+    assert len(fired(duban)) == len(expected)
+    assert all(moment != due_moments.TO_WORK_OUT for pid, moment in moments(duban).items() if pid in pids)
+    assert max(slices) == 2 and sum(slices) >= len(pids)  # two a transaction, every one of them
+    assert duban.sweep() == []
+
+
+def test_the_plan_works_out_a_slice_and_wakes_the_scheduler_for_the_rest(api, duban, monkeypatch):
+    pids = [register(api, deadline) for deadline in ("2026-04-30", "2026-05-29", "2026-06-30", "2026-07-31", "2026-08-31")]
+    monkeypatch.setattr(due_moments, "WORK_OUT_SLICE", 2)
+    plan = Scheduler(duban).wakeups()
+    assert [w.moment for w in plan if w.id == "ladder:work-out"] == [clock.now()]
+    assert sum(moments(duban)[pid] == due_moments.TO_WORK_OUT for pid in pids) == 3  # two worked out
+    duban.sweep()                                       # the cycle that wake-up runs: the rest, a slice at a time
+    assert all(moments(duban)[pid] != due_moments.TO_WORK_OUT for pid in pids)
+    assert "ladder:work-out" not in {w.id for w in Scheduler(duban).wakeups()}

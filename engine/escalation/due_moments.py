@@ -26,6 +26,7 @@ from ..models.base import LONG_AGO
 
 TO_WORK_OUT = LONG_AGO
 BATCH = 500
+WORK_OUT_SLICE = 2000  # problems to be worked out in one transaction (after a change of the rules: every open one)
 
 
 def batches(ids: Iterable[int], size: int = BATCH) -> Iterator[list[int]]:
@@ -43,12 +44,27 @@ def due_by(session: Session, moment: datetime, narrow=None) -> list[int]:
     return list(session.scalars(statement.order_by(Problem.id)))
 
 
-def to_work_out(session: Session, narrow=None) -> list[int]:
-    """The problems to be worked out (indexed); `narrow` (Select -> Select) limits them to a scope."""
+def due_between(session: Session, after: datetime, by: datetime) -> list[int]:
+    """The problems whose next rung falls due after `after` and by `by` (indexed)."""
+    return list(session.scalars(select(Problem.id).where(Problem.ladder_due_at > after, Problem.ladder_due_at <= by)
+                                .order_by(Problem.id)))
+
+
+def to_work_out(session: Session, narrow=None, limit: int | None = None) -> list[int]:
+    """The problems to be worked out (indexed), the first `limit` of them by id if given;
+    `narrow` (Select -> Select) limits them to a scope."""
     statement = select(Problem.id).where(Problem.ladder_due_at == TO_WORK_OUT)
     if narrow is not None:
         statement = narrow(statement)
-    return list(session.scalars(statement.order_by(Problem.id)))
+    return list(session.scalars(statement.order_by(Problem.id).limit(limit)))
+
+
+def any_to_work_out(session: Session, after: int | None = None) -> bool:
+    """Whether any problem (with an id above `after`, if given) is to be worked out."""
+    statement = select(Problem.id).where(Problem.ladder_due_at == TO_WORK_OUT)
+    if after is not None:
+        statement = statement.where(Problem.id > after)
+    return session.scalar(statement.limit(1)) is not None
 
 
 def next_after(session: Session, now: datetime, until: datetime, limit: int) -> list[tuple[int, datetime]]:

@@ -79,17 +79,25 @@ def survey(session: Session, problem_ids: list[int], ladder: Ladder, calendar: W
     return found
 
 
-def candidates(session: Session, by: datetime) -> list[int]:
+def candidates(session: Session, by: datetime, work_out: int | None = None) -> list[int]:
     """The problems the sweep looks at: those whose next rung falls due by `by` or that are to
-    be worked out (indexed), and those holding a rung as an open organisation gap."""
-    return sorted(set(due_moments.due_by(session, by)) | {gap.problem_id for gap in gaps.open_gaps(session)})
+    be worked out (indexed; with `work_out`, the first that many of those to be worked out
+    only), and those holding a rung as an open organisation gap."""
+    if work_out is None:
+        due = set(due_moments.due_by(session, by))
+    else:
+        due = set(due_moments.due_between(session, due_moments.TO_WORK_OUT, by)) | set(
+            due_moments.to_work_out(session, limit=work_out))
+    return sorted(due | {gap.problem_id for gap in gaps.open_gaps(session)})
 
 
 def pending(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime,
-            record: bool = False) -> list[Due]:
+            record: bool = False, work_out: int | None = None) -> list[Due]:
     """Everything due by `now` and not fired yet, soonest first; `record` stores each problem
-    looked at with the moment its next rung falls due after now."""
-    found = survey(session, candidates(session, now), ladder, calendar, now)
+    looked at with the moment its next rung falls due after now. With `work_out` (and
+    `record`), only the first that many problems to be worked out are: the others wait for
+    the next call, in another transaction."""
+    found = survey(session, candidates(session, now, work_out if record else None), ladder, calendar, now)
     if record:
         due_moments.store(session, found.later, found.rungs)
     return found.due

@@ -92,11 +92,14 @@ def upcoming(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: d
 
 def _ladder(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime, until: datetime,
             limit: int, ends: list[datetime]) -> list[Wakeup]:
-    """The rungs of the ladder: first the problems to be worked out are worked out (their next
-    moment stored; a rung already due wakes the scheduler now), then the rungs of the first
-    `limit` problems whose next rung falls due by `until`."""
+    """The rungs of the ladder: first the problems to be worked out are worked out, a slice of
+    them (their next moment stored; a rung already due wakes the scheduler now, and so do
+    problems left to work out: the sweep works them out a slice a transaction), then the rungs
+    of the first `limit` problems whose next rung falls due by `until`."""
     found = []
-    todo = due_moments.to_work_out(session)
+    todo = due_moments.to_work_out(session, limit=due_moments.WORK_OUT_SLICE)
+    if len(todo) == due_moments.WORK_OUT_SLICE and due_moments.any_to_work_out(session, after=todo[-1]):
+        found.append(Wakeup("ladder:work-out", now, "problems left to work out"))
     if todo:
         worked = firing.survey(session, todo, ladder, calendar, now)
         moments = dict(worked.later)

@@ -100,7 +100,8 @@ def test_the_dry_run_lists_the_regions_and_units_without_heads(api, duban, water
     assert [[(h["row"], h["level"]) for h in e["held"]] for e in later] == [[], [(5, 4)], [(6, 4)]]
 
 
-def test_the_report_page_shows_them(app, duban, org, water_bureau):
+def upload_page(app):
+    """The office signed in on the import page, the sheet uploaded: the client and the answer."""
     client = app.test_client()
     login(client, "admin")
     page = client.get("/ledger/import")
@@ -108,6 +109,11 @@ def test_the_report_page_shows_them(app, duban, org, water_bureau):
                                                     "file": (io.BytesIO(sheet()), "南岭县台账.xlsx")},
                            content_type="multipart/form-data")
     assert uploaded.status_code == 303
+    return client, uploaded
+
+
+def test_the_report_page_shows_them(app, duban, org, water_bureau):
+    client, uploaded = upload_page(app)
     html = client.get(uploaded.headers["Location"]).get_data(as_text=True)
     assert 'data-without-heads="3"' in html and 'data-new-without-heads="2"' in html
     listed = re.findall(r'data-gap-kind="(\w+)" data-gap-name="([^"]+)" data-gap-new="(\w+)"', html)
@@ -201,12 +207,7 @@ def test_heads_entered_first_need_no_acceptance(api, duban, water_bureau):
 
 
 def test_the_confirm_page_asks_for_the_acceptance(app, duban, org, water_bureau):
-    client = app.test_client()
-    login(client, "admin")
-    page = client.get("/ledger/import")
-    uploaded = client.post("/ledger/import", data={"csrf_token": token_of(page.get_data(as_text=True)),
-                                                    "file": (io.BytesIO(sheet()), "南岭县台账.xlsx")},
-                           content_type="multipart/form-data")
+    client, uploaded = upload_page(app)
     address = uploaded.headers["Location"]
     html = client.get(address).get_data(as_text=True)
     before = counts(duban)

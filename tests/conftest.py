@@ -3,6 +3,10 @@
 SQLite always; PostgreSQL too when DUBAN_TEST_DATABASE_URL points at one (CI sets it). The
 schema is built by the real Alembic migrations once per session; each test then starts from
 empty tables (a copied SQLite file, or TRUNCATE on PostgreSQL).
+
+The suite runs in parallel (pytest-xdist): each worker process has its own SQLite files (under
+its own temporary folder) and its own PostgreSQL database, DUBAN_TEST_DATABASE_URL's name with
+the worker's id after it (`test` → `test_gw0`, `test_gw1`, …), created when missing.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from datetime import datetime
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from engine import clock, migrate
 from engine.models import Base
@@ -20,7 +25,33 @@ from engine.settings import Settings
 
 from .support import Api, build_org
 
-PG_URL = os.environ.get("DUBAN_TEST_DATABASE_URL")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, … in a worker; None when serial
+
+
+def worker_database(url: str | None, worker: str | None = WORKER) -> str | None:
+    """The PostgreSQL database this process's tests may empty: the given one when serial, its
+    name with `_<worker>` after it in a worker (two workers must never drop each other's tables)."""
+    if not url or not worker:
+        return url
+    given = make_url(url)
+    return given.set(database=f"{given.database}_{worker}").render_as_string(hide_password=False)
+
+
+def _create_database(url: str) -> None:
+    """Create the database of `url` unless it exists, through the server's `postgres` database."""
+    wanted = make_url(url)
+    engine = create_engine(wanted.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                       {"name": wanted.database})
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{wanted.database}"'))
+    finally:
+        engine.dispose()
+
+
+PG_URL = worker_database(os.environ.get("DUBAN_TEST_DATABASE_URL"))
 START = datetime(2026, 3, 2, 9, 0, tzinfo=clock.SHANGHAI)  # a Monday, after the Spring Festival
 
 
@@ -31,7 +62,10 @@ def pytest_generate_tests(metafunc):
 
 
 def pytest_report_header(config):
-    return f"databases: sqlite{', postgresql (' + PG_URL.split('@')[-1] + ')' if PG_URL else ' (set DUBAN_TEST_DATABASE_URL for postgresql)'}"
+    if not PG_URL:
+        return "databases: sqlite (set DUBAN_TEST_DATABASE_URL for postgresql)"
+    workers = " with _gw0, _gw1, … after its name, one per worker" if getattr(config.option, "numprocesses", None) else ""
+    return f"databases: sqlite, postgresql ({PG_URL.split('@')[-1]}{workers})"
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +75,8 @@ def migrated(backend, tmp_path_factory):
         path = tmp_path_factory.mktemp("template") / "template.db"
         migrate.upgrade(f"sqlite:///{path}")
         return str(path)
+    if WORKER:
+        _create_database(PG_URL)
     engine = create_engine(PG_URL)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
@@ -110,7 +146,12 @@ def pytest_sessionfinish(session, exitstatus):
 
 def pytest_unconfigure(config):
     """A thread a test left running (a server, a scheduler's worker) must not keep the run
-    from ending: name it and its stack, then end with the tests' own status."""
+    from ending: name it and its stack, then end with the tests' own status.
+
+    In parallel runs this happens in each worker after it has reported its results to the
+    controller (pytest-xdist sends them from pytest_sessionfinish, before this hook), so ending
+    a worker here loses nothing; the controller runs no tests and ends with the whole run's
+    status."""
     import sys
     import threading
     import traceback

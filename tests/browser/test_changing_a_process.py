@@ -39,7 +39,11 @@ def picture(page, name: str, centre=None) -> None:
     if centre is not None:
         centre.evaluate('e => e.scrollIntoView({block: "center", behavior: "instant"})')
     HELP.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(HELP / f"{name}.png"), animations="disabled")
+    # the test runs once per database, and two workers may take the same picture at once: each
+    # writes a file of its own and moves it into place, so <name>.png is always one whole picture
+    part = HELP / f".{name}.{os.getpid()}.png"
+    page.screenshot(path=str(part), animations="disabled")
+    os.replace(part, HELP / f"{name}.png")
 
 
 def test_an_administrator_adds_a_step_publishes_migrates_and_repairs(server, page, api, duban, org):

@@ -232,6 +232,31 @@ def test_a_plan_request_that_a_later_plan_covered_plans_nothing_more(duban):
     assert len(planned) == 2
 
 
+def test_a_commit_made_while_a_plan_request_waits_is_not_lost(duban):
+    """A request waits; a plan begins (a cycle's own) and reads; another action commits and asks
+    again, finding the first request still waiting: that request must plan again."""
+    scheduler = Scheduler(duban)
+    scheduler.leading.set()
+    planned: list[int] = []
+    scheduler._plan = lambda: (setattr(scheduler, "_plan_began", time.monotonic()), planned.append(1))
+
+    class Store:  # what request_plan needs of APScheduler: a running scheduler that queues the job
+        running = True
+
+        def add_job(self, *args, **kwargs):
+            queued.append(args)
+
+    queued: list = []
+    scheduler.aps = Store()
+    scheduler.request_plan()            # the first commit's request, queued
+    scheduler.plan()                    # a cycle's plan begins and reads
+    time.sleep(0.001)
+    scheduler.request_plan()            # a commit after that read: the request is still queued
+    assert len(queued) == 1
+    scheduler._plan_on_request()        # the queued request runs: it must plan
+    assert len(planned) == 2
+
+
 def test_a_job_is_not_written_again_when_the_store_rounds_its_moment(api, duban, live):
     """The job store keeps a moment as a float: planning again must not rewrite (and re-run)
     every job whose moment came back a microsecond off."""

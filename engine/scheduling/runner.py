@@ -169,10 +169,10 @@ class Scheduler:
         if aps is None or not aps.running:
             return
         with self._request_lock:
+            self._requested_at = time.monotonic()  # the latest request: a plan must begin after it
             if self._plan_requested:
                 return
             self._plan_requested = True
-            self._requested_at = time.monotonic()
         aps.add_job(self._plan_on_request, jobstore="internal")
 
     def _plan_on_request(self) -> None:

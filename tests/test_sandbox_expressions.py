@@ -11,7 +11,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from engine.workflow.sandbox import ExpressionError, SandboxScriptEngine
 
 from .helpers_flow import snapshot
-from .helpers_sandbox import deploy, diagram, failure_text, incident_text, start, submit
+from .helpers_sandbox import deploy, diagram, failure_text, incident_text, start, submit, submit_in_process
 
 # written in a diagram: refused at deployment, with the words the refusal must say
 REFUSED = [
@@ -73,14 +73,14 @@ BOUNDED = [
 @pytest.mark.parametrize("name,condition", BOUNDED, ids=[b[0] for b in BOUNDED])
 def test_a_condition_too_big_for_its_data_is_a_clear_422_at_once(api, duban, name, condition):
     task = start(api, diagram("bounded_condition", condition=condition))
-    response, seconds = submit(api, task, "99999")
+    response, seconds = submit_in_process(api, task, "99999")
     assert incident_text(response, "Gateway_check")
     assert seconds < 1.0
 
 
 def test_a_timer_expression_too_big_is_a_clear_422(api, duban):
     task = start(api, diagram("bounded_timer", timer="('P' + answer * 10**8 + 'D')"))
-    response, seconds = submit(api, task, "9")
+    response, seconds = submit_in_process(api, task, "9")
     assert seconds < 1.0
     assert "items" in incident_text(response, "Event_wait")
 

@@ -23,9 +23,11 @@ from .helpers_incidents import deploy as deploy_chain
 from .helpers_sandbox import deploy, diagram, failure_text, incident_text, start, submit, submit_watching_health
 
 LIMITS = ScriptLimits(cpu_seconds=0.3, memory_mb=160, data_bytes=20_000, workers=2)
-# the wall-clock limit, plus starting a fresh worker: about 0.3 s idle, seconds on a loaded machine
-# (a script the limit failed to stop would run on for good, far past this)
-BOUND = LIMITS.wall_seconds + 3.0
+# A script the limits failed to stop runs on for good; one they stop ends within the wall-clock
+# limit plus the start of a fresh worker: about 0.3 s on an idle machine, but up to 8 s was seen
+# with the suite's workers sharing two cores. That the CPU or memory limit is what stopped it
+# shows in the error's words, which no load changes.
+BOUND = LIMITS.wall_seconds + 30.0
 
 
 @pytest.fixture
@@ -124,3 +126,25 @@ def _zombie_child(proc: Path) -> bool:
         return False
     fields = stat[stat.rindex(")") + 2:].split()
     return fields[0] == "Z" and int(fields[1]) == os.getpid()
+
+
+def test_a_worker_slow_to_start_does_not_spend_the_scripts_time(tmp_path, monkeypatch):
+    """The wall-clock limit is the script's: a new worker that takes longer to start than the
+    whole limit (as on a loaded machine) still runs a quick script, and a runaway on it is
+    still stopped by its CPU limit."""
+    from engine.workflow.sandbox import pool as pools
+
+    slow = tmp_path / "slow_worker.py"
+    slow.write_text(
+        "import runpy, sys, time\n"
+        f"time.sleep({LIMITS.wall_seconds + 1.5})\n"
+        f"sys.argv[0] = {str(pools.WORKER)!r}\n"
+        f"runpy.run_path({str(pools.WORKER)!r}, run_name='__main__')\n")
+    monkeypatch.setattr(pools, "WORKER", slow)
+    pool = pools.ScriptPool()
+    try:
+        assert pool.run("total = 1 + 1", {}, LIMITS) == {"total": 2}
+        with pytest.raises(pools.ScriptFailed, match="CPU"):
+            pool.run("while True:\n    pass", {}, LIMITS)
+    finally:
+        pool.shutdown()

@@ -4,7 +4,7 @@ Each worker is a separate Python process (worker.py, started with `python -I`, s
 no database connection, no open file and no state of the server). A caller takes an idle
 worker (or starts one, up to `ScriptLimits.workers`), hands it one job and waits on the pipe
 with `select`, holding neither a lock nor the GIL. A worker that overruns the wall-clock limit
-is killed; one that the kernel ended (CPU, memory) is replaced on the next call. The pool
+(counted from the job's hand-over: a new worker first says it is ready) is killed; one that the kernel ended (CPU, memory) is replaced on the next call. The pool
 belongs to the process that made it (a forked child makes its own) and is shut down at exit.
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ from . import rehearsal
 WORKER = Path(__file__).with_name("worker.py")
 _HEADER = struct.Struct(">I")
 _CPU_SIGNALS = {signal.SIGXCPU, signal.SIGPROF}
+START_SECONDS = 30.0  # how long a new worker may take to start (not counted in a script's time)
 
 
 class ScriptFailed(Exception):
@@ -46,10 +47,13 @@ class _Worker:
             [sys.executable, "-I", str(WORKER), str(limits.memory_mb * 1024 * 1024), str(limits.data_bytes)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True,
             start_new_session=True, env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"})
+        self.ready = False
 
     def call(self, job: bytes) -> dict:
-        deadline = time.monotonic() + self.limits.wall_seconds + 1.0  # + starting the interpreter
         try:
+            if not self.ready:
+                self._await_start()
+            deadline = time.monotonic() + self.limits.wall_seconds
             self.process.stdin.write(_HEADER.pack(len(job)) + job)
             self.process.stdin.flush()
             header = self._read(_HEADER.size, deadline)
@@ -59,6 +63,19 @@ class _Worker:
             return json.loads(self._read(size, deadline))
         except (BrokenPipeError, EOFError):
             raise ScriptFailed(self._why_ended(), kind="ScriptLimitExceeded") from None
+
+    def _await_start(self) -> None:
+        """Wait for the worker's empty ready message: starting an interpreter takes 0.1 s on an
+        idle machine and seconds on a loaded one, and none of it is the script's time."""
+        try:
+            header = self._read(_HEADER.size, time.monotonic() + START_SECONDS)
+        except ScriptFailed:
+            raise ScriptFailed(f"the script worker did not start within {START_SECONDS:g} s",
+                               kind="ScriptWorkerFailed") from None
+        if _HEADER.unpack(header)[0] != 0:
+            self.kill()
+            raise ScriptFailed("the script worker started with nonsense", kind="ScriptWorkerFailed")
+        self.ready = True
 
     def _read(self, size: int, deadline: float) -> bytes:
         fd, chunks, missing = self.process.stdout.fileno(), [], size

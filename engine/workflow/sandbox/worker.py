@@ -162,6 +162,7 @@ def main() -> None:
     sys.stdout = sys.stderr = open(os.devnull, "w")
     for limit, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, 0)):
         resource.setrlimit(limit, (value, value))
+    _write(1, b"")  # ready: the parent's wall clock for a job starts after this, not at the interpreter's start
     while True:
         header = _read(0, _HEADER.size)
         if not header:

@@ -25,3 +25,27 @@ def upgrade(database_url: str, revision: str = "heads") -> None:
 def revision(database_url: str, message: str) -> None:
     """Autogenerate a migration from the models (for developers)."""
     command.revision(alembic_config(database_url), message=message, autogenerate=True)
+
+
+
+def schema_problem(engine) -> str | None:
+    """What keeps this database's schema from being the code's (None: it is current): no schema
+    yet, a schema behind the code, or one migrated by a newer release. `engine` is a SQLAlchemy
+    Engine; what is said names the command that helps."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    wanted = set(script.get_heads())
+    if current == wanted:
+        return None
+    if not current:
+        return "the database has no schema yet: run `duban db upgrade`"
+    known = {revision.revision for revision in script.walk_revisions()}
+    if current - known:
+        return (f"the database is at revision {', '.join(sorted(current - known))}, which this release of "
+                f"Duban does not know (a newer release migrated it): run that release")
+    return (f"the database is at revision {', '.join(sorted(current))} and this release needs "
+            f"{', '.join(sorted(wanted))}: run `duban db upgrade`")

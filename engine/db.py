@@ -2,11 +2,24 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from contextvars import ContextVar
+from typing import Iterator, Protocol
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+
+class Fence(Protocol):
+    """What a fenced transaction asks at its start and just before it commits (the
+    scheduler's lease, engine/scheduling/lease.py); `check` raises to refuse the commit."""
+
+    def begin(self, session: Session) -> None: ...
+
+    def check(self, session: Session) -> None: ...
+
+
+_fence: ContextVar[Fence | None] = ContextVar("duban_fence", default=None)
 
 
 class Database:
@@ -28,14 +41,30 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """One action: everything written inside commits together, or nothing does."""
         session = self._write_sessions()
+        fence = _fence.get()
         try:
+            if fence is not None:
+                fence.begin(session)
             yield session
+            if fence is not None:
+                fence.check(session)
             session.commit()
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
+
+    @staticmethod
+    @contextmanager
+    def fenced(fence: Fence) -> Iterator[None]:
+        """Every transaction this thread begins inside the block is fenced: it commits only if
+        `fence.check` lets it, just before the commit."""
+        token = _fence.set(fence)
+        try:
+            yield
+        finally:
+            _fence.reset(token)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

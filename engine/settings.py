@@ -152,6 +152,9 @@ class Settings:
     # the database holds the demo city (DUBAN_DEMO=1, set by `make run`): the sign-in page lists
     # the demo accounts with what waits for each. Never set it where real people sign in.
     demo: bool = field(default_factory=lambda: os.environ.get("DUBAN_DEMO", "").strip() == "1")
+    # the scheduler's lease (engine/scheduling/lease.py): a standby leads within about this long
+    # (plus its retry, 2 s) after the leader dies, freezes or loses the database
+    lease_seconds: float = field(default_factory=lambda: float(os.environ.get("DUBAN_SCHEDULER_LEASE_SECONDS") or 10))
 
     @property
     def evidence_path(self) -> Path:

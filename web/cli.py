@@ -131,8 +131,9 @@ def serve(host: str, port: int, scheduler: bool, threads: int) -> None:
 @click.option("--plan", "show_plan", is_flag=True, help="print the upcoming wake-ups and exit")
 def scheduler(sweep_every: int, show_plan: bool) -> None:
     """Run the scheduler alone: BPMN timers, the escalation ladder, traffic lights and notices,
-    each at the moment it falls due. Run one per host or several: one leads, the others stand
-    by and take over within 30 s when it stops."""
+    each at the moment it falls due. Run one per host or several: one leads, holding a lease
+    in the database; the others stand by and take over within the lease's length (10 s,
+    DUBAN_SCHEDULER_LEASE_SECONDS) plus 2 s when it dies, freezes or loses the database."""
     import logging
     import signal as os_signal
 
@@ -153,7 +154,8 @@ def scheduler(sweep_every: int, show_plan: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     incidents.watch_for_shutdown()
     os_signal.signal(os_signal.SIGTERM, lambda *_: running.stopping.set())
-    click.echo("scheduler started; it leads when it holds the lock (Ctrl-C stops it)")
+    click.echo(f"scheduler started as {running.leadership.lease.holder}; it leads when it holds the lease "
+               "(Ctrl-C stops it)")
     try:
         running.run()
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from .problem import (DeadlineKind, EvidenceFile, LabelledEnum, Light, Milestone
                       ProblemStatus, Site, problem_cooperating_unit)
 from .process import DefinitionStatus, HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskState
 from .accountability import AccountabilityCategory, AccountabilityDecision, AccountabilityRevision, RevisionOutcome
-from .schedule import scheduler_jobs
+from .schedule import scheduler_jobs, scheduler_lease
 from .bulletin import BulletinRecord
 from .incident import Incident, IncidentStatus
 from .sign_in import SignInThrottle
@@ -21,7 +21,7 @@ __all__ = [
     "AccountabilityCategory", "AccountabilityDecision", "AccountabilityRevision", "RevisionOutcome", "BulletinRecord", "Incident", "IncidentStatus", "SignInThrottle",
     "ImportRun", "ImportRunStatus",
     "CalendarOverride", "CalendarYear", "Light",
-    "ExtensionRequest", "ExtensionStatus", "scheduler_jobs",
+    "ExtensionRequest", "ExtensionStatus", "scheduler_jobs", "scheduler_lease",
     "Channel", "Notification", "NotificationStatus",
     "Escalation", "EscalationEvent", "EscalationRuleSet", "LadderRung", "OrganisationGap", "PassedOverRung",
     "Base", "LedgerEntry", "Official", "Post", "PostKind", "Region", "RegionLevel", "Role", "Unit", "UnitKind",

@@ -4,6 +4,7 @@ moment they fall due (APScheduler), and the leader election that runs them in on
 - `signal`: notices when a committed action moved a due time, and tells the scheduler
   (in this process directly, in others by PostgreSQL NOTIFY);
 - `plan`: what falls due when, read from the database (a pure function of its rows);
-- `leadership`: which process runs the jobs (a PostgreSQL advisory lock, a file lock on SQLite);
+- `lease`, `leadership`: which process runs the jobs (a lease in the database with a fencing
+  number that every commit of the leader's cycle checks);
 - `runner`: APScheduler with its SQLAlchemy job store in Duban's own database.
 """

@@ -36,6 +36,7 @@ from ..escalation import rules
 from . import leadership as leadership_module
 from . import safety_net
 from .leadership import LostLeadership
+from .lease import FencedOut
 from .plan import HORIZON, Wakeup, upcoming
 
 log = logging.getLogger("duban.scheduler")
@@ -67,7 +68,7 @@ def fire_due(wakeup_id: str, due: float | None = None) -> None:
 
 
 class Scheduler:
-    def __init__(self, duban, *, sweep_every: float = 300.0, retry_every: float = 10.0,
+    def __init__(self, duban, *, sweep_every: float = 300.0, retry_every: float = 2.0,
                  listen_every: float = 1.0, horizon: timedelta = HORIZON, leadership=None,
                  safety_slice: int = safety_net.SLICE):
         from . import signal
@@ -76,8 +77,8 @@ class Scheduler:
         signal.install(duban.db)
         self.sweep_every, self.retry_every, self.listen_every, self.horizon = (
             sweep_every, retry_every, listen_every, horizon)
-        self.leadership = leadership or leadership_module.for_database(
-            duban.settings.database_url, duban.settings.instance_path)
+        self.leadership = leadership or leadership_module.for_database(duban.db.engine,
+                                                                       duban.settings.lease_seconds)
         self.stopping = threading.Event()
         self.leading = threading.Event()
         self.aps: _Background | None = None
@@ -181,12 +182,23 @@ class Scheduler:
             requested_at = self._requested_at
         # a plan that began after the request (a cycle's own) read every commit made before it
         if self.leading.is_set() and self._plan_began < requested_at:
-            self.plan()
+            self._fenced(self.plan)
 
     def on_job(self, reason: str) -> None:
         """What every scheduled job runs, while this process leads."""
         if self.leading.is_set():
-            self.cycle(reason)
+            self._fenced(lambda: self.cycle(reason))
+
+    def _fenced(self, work) -> None:
+        """Run a job's work with every transaction it commits fenced by the lease: a leader that
+        lost its lease (frozen, cut off, slow) commits nothing, and stands down."""
+        try:
+            with self.duban.db.fenced(self.leadership.lease):
+                work()
+        except FencedOut as error:
+            log.warning("scheduler fenced out, nothing committed: %s", error)
+            self.leadership.fenced_out.set()
+            self.leading.clear()
 
     def on_wakeup(self, wakeup_id: str, due: float | None) -> None:
         """A wake-up's job: a cycle, unless one began at or after the wake-up's moment (that
@@ -228,7 +240,7 @@ class Scheduler:
         try:
             result = step()
         except BaseException as error:  # noqa: BLE001 - a script's SystemExit must not end the cycle
-            if not incidents.contained(error):
+            if isinstance(error, FencedOut) or not incidents.contained(error):
                 raise
             said = f"{type(error).__name__}: {error}"
             if self.failing.get(name) != said:

@@ -1,0 +1,162 @@
+"""Leadership as a lease in the database, with a fencing number.
+
+One row (`scheduler_lease`, named 'scheduler') says which process leads and until when, by
+the database's clock (one clock for every host, whatever theirs say). A scheduler takes the
+lease once it has expired (or was given up), and every taking raises the fencing number; the
+leader renews it every third of its length. A leader that stops renewing (killed, frozen by
+SIGSTOP or a VM pause, cut from the database) loses it when it expires, and a standby takes
+it at its next try.
+
+Losing the lease is not enough: a leader frozen in the middle of a cycle wakes up still
+believing it leads. So every transaction the leader's cycle commits is fenced (`begin`,
+`check`, run by `Database.transaction` while `Database.fenced` holds): just before it commits,
+it reads the lease row and commits only if the lease is still this process's, with the
+fencing number it took, and not expired; otherwise it raises FencedOut and rolls back. On
+PostgreSQL the check takes a share lock on the row (a taking waits for the commit it
+guards) and every fenced transaction bounds its idle time
+(`idle_in_transaction_session_timeout`, the lease's length), so that a leader frozen inside
+a transaction, holding row locks or the check's lock, is cut off by the server rather than
+blocking the standby that takes over. On SQLite a write transaction holds the database, so
+the check inside it is atomic with the commit.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+
+from sqlalchemy import and_, literal_column, or_, select, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from ..models import scheduler_lease
+
+log = logging.getLogger("duban.scheduler")
+NAME = "scheduler"
+LEASE_SECONDS = 10.0
+
+
+class FencedOut(BaseException):
+    """This process no longer holds the lease it leads by: what it was about to commit is
+    rolled back. A BaseException, so that no `except Exception` on the way (one failing
+    firing, one failing instance) takes it for a failure of the work itself."""
+
+
+def database_now(dialect: str):
+    """The database's clock, in seconds since the epoch, as an SQL expression."""
+    if dialect == "sqlite":
+        return literal_column("((julianday('now') - 2440587.5) * 86400.0)")
+    return literal_column("CAST(extract(epoch from clock_timestamp()) AS double precision)")
+
+
+class Lease:
+    def __init__(self, engine: Engine, seconds: float = LEASE_SECONDS, holder: str | None = None):
+        self.engine = engine
+        self.seconds = float(seconds)
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.fencing: int | None = None
+        self.renewed = 0.0  # monotonic moment of the last taking or renewal
+        self._now = database_now(engine.dialect.name)
+        self._postgres = engine.dialect.name == "postgresql"
+        writer = engine.execution_options(duban_writer=True) if engine.dialect.name == "sqlite" else engine
+        self._writer = writer
+
+    # -- taking, renewing, giving up ---------------------------------------------------------------
+
+    def take(self) -> bool:
+        """Take the lease if nobody holds it (expired or given up); True when this process now leads."""
+        table = scheduler_lease
+        statement = (update(table)
+                     .where(table.c.name == NAME, or_(table.c.expires_at <= self._now, table.c.holder.is_(None)))
+                     .values(holder=self.holder, fencing=table.c.fencing + 1,
+                             expires_at=self._now + self.seconds, taken_at=self._now)
+                     .returning(table.c.fencing))
+        with self._writer.begin() as connection:
+            connection.execute(self._row_if_missing())
+            fencing = connection.execute(statement).scalar()
+        if fencing is None:
+            return False
+        self.fencing, self.renewed = int(fencing), time.monotonic()
+        log.info("scheduler lease taken by %s (fencing %d, %g s)", self.holder, self.fencing, self.seconds)
+        return True
+
+    def _row_if_missing(self):
+        """The lease's row, nobody holding it, unless it is there (the migration makes it; a
+        table emptied by hand loses it)."""
+        if self._postgres:
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(scheduler_lease).values(name=NAME, holder=None, fencing=0, expires_at=0.0).on_conflict_do_nothing()
+
+    def due_for_renewal(self) -> bool:
+        return self.fencing is not None and time.monotonic() - self.renewed >= self.seconds / 3
+
+    def renew(self) -> bool:
+        """Extend the lease by its length; False when it is no longer this process's (expired,
+        taken by another, fencing number moved)."""
+        if self.fencing is None:
+            return False
+        table = scheduler_lease
+        began = time.monotonic()
+        statement = (update(table).where(self._mine(table)).values(expires_at=self._now + self.seconds)
+                     .returning(table.c.fencing))
+        with self._writer.begin() as connection:
+            held = connection.execute(statement).scalar() is not None
+        if held:
+            self.renewed = began
+        else:
+            self.fencing = None
+        return held
+
+    def give_up(self) -> None:
+        """End the lease now (a clean stop): a standby takes it at its next try."""
+        if self.fencing is None:
+            return
+        table = scheduler_lease
+        try:
+            with self._writer.begin() as connection:
+                connection.execute(update(table).where(table.c.name == NAME, table.c.holder == self.holder,
+                                                       table.c.fencing == self.fencing)
+                                   .values(holder=None, expires_at=self._now))
+        except Exception as error:  # noqa: BLE001 - it expires by itself
+            log.warning("could not give up the scheduler lease (it expires by itself): %s", error)
+        finally:
+            self.fencing = None
+
+    # -- fencing: inside the leader's own transactions -------------------------------------------
+
+    def begin(self, session: Session) -> None:
+        """At the start of a fenced transaction (PostgreSQL): the server ends this session if
+        it stays idle inside the transaction for longer than the lease (its holder froze)."""
+        if self._postgres:
+            session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(self.seconds * 1000)}"))
+
+    def check(self, session: Session) -> None:
+        """Just before a fenced transaction commits: raise FencedOut unless the lease is still
+        this process's, with the fencing number it took, and not expired."""
+        fencing = self.fencing
+        if fencing is None:
+            raise FencedOut("this process does not hold the scheduler lease")
+        table = scheduler_lease
+        statement = select(table.c.fencing).where(self._mine(table, fencing))
+        if self._postgres:
+            statement = statement.with_for_update(read=True)
+        if session.execute(statement).scalar() is None:
+            raise FencedOut(f"the scheduler lease (fencing {fencing}) is no longer held by {self.holder}")
+
+    def _mine(self, table, fencing: int | None = None):
+        return and_(table.c.name == NAME, table.c.holder == self.holder,
+                    table.c.fencing == (self.fencing if fencing is None else fencing),
+                    table.c.expires_at > self._now)
+
+    def state(self) -> dict:
+        """The lease row as the database holds it (for operators and tests)."""
+        table = scheduler_lease
+        with self.engine.connect() as connection:
+            row = connection.execute(select(table, self._now.label("now")).where(table.c.name == NAME)).first()
+        if row is None:
+            return {"holder": None, "fencing": 0, "expires_in": 0.0}
+        return {"holder": row.holder, "fencing": row.fencing, "expires_in": row.expires_at - row.now}

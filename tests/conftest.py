@@ -92,12 +92,35 @@ def database_url(backend, migrated, tmp_path):
         path = tmp_path / "duban.db"
         shutil.copyfile(migrated, path)
         return f"sqlite:///{path}"
-    engine = create_engine(migrated)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    _empty_postgresql(migrated)
     return migrated
+
+
+_emptying: dict[str, object] = {}
+
+
+def _empty_postgresql(url: str) -> None:
+    """Every table of the schema emptied and every sequence restarted, as TRUNCATE … RESTART
+    IDENTITY would, but by DELETE with the triggers (the write-once ones, the foreign keys')
+    off for this session: 20–40 ms where TRUNCATE of the 33 tables took 0.4–0.8 s a test.
+    `session_replication_role` is a superuser's setting; without it, TRUNCATE."""
+    engine = _emptying.get(url)
+    if engine is None:  # one connection per worker, kept; no server-side prepared statements
+        engine = _emptying[url] = create_engine(url, pool_size=1, connect_args={"prepare_threshold": None})
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+            for table in tables:
+                connection.execute(text(f'DELETE FROM "{table}"'))
+            connection.execute(text("SELECT setval(c.oid, 1, false) FROM pg_class c "
+                                    "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"))
+        return
+    except Exception:  # noqa: BLE001 - not a superuser: the slow way
+        pass
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE TABLE {', '.join(f'{chr(34)}{t}{chr(34)}' for t in tables)} "
+                                "RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(autouse=True)

@@ -117,6 +117,7 @@ def serve(host: str, port: int, scheduler: bool, threads: int) -> None:
         if created:
             click.echo(f"deployed {definition.key} version {definition.version}")
     running = Scheduler(duban).start() if scheduler else None
+    app.extensions["duban_scheduler"] = running  # /api/ready says what it does
     click.echo(f"Duban on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
     try:
         run_simple(host, port, at_most(threads, app), threaded=True, use_reloader=False)

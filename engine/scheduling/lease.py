@@ -153,10 +153,16 @@ class Lease:
                     table.c.expires_at > self._now)
 
     def state(self) -> dict:
-        """The lease row as the database holds it (for operators and tests)."""
-        table = scheduler_lease
-        with self.engine.connect() as connection:
-            row = connection.execute(select(table, self._now.label("now")).where(table.c.name == NAME)).first()
-        if row is None:
-            return {"holder": None, "fencing": 0, "expires_in": 0.0}
-        return {"holder": row.holder, "fencing": row.fencing, "expires_in": row.expires_at - row.now}
+        return standing(self.engine)
+
+
+def standing(engine: Engine) -> dict:
+    """The lease as the database holds it, for operators (`/api/ready`) and tests: `holder`
+    (None: nobody leads), `fencing`, and `expires_in` seconds (negative: expired)."""
+    table = scheduler_lease
+    now = database_now(engine.dialect.name)
+    with engine.connect() as connection:
+        row = connection.execute(select(table, now.label("now")).where(table.c.name == NAME)).first()
+    if row is None:
+        return {"holder": None, "fencing": 0, "expires_in": 0.0}
+    return {"holder": row.holder, "fencing": row.fencing, "expires_in": round(row.expires_at - row.now, 3)}

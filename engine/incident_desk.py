@@ -13,7 +13,7 @@ import logging
 
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import clock, incidents
+from . import clock, incidents, metrics
 from .errors import Conflict, Forbidden, NotFound, Unauthenticated
 from .models import Incident, IncidentStatus, InstanceStatus, ProcessInstance, Role
 
@@ -74,8 +74,12 @@ class IncidentDesk:
                 if (instance is None or instance.status not in (InstanceStatus.RUNNING, InstanceStatus.ERROR)
                         or instance.next_wakeup_at is None or instance.next_wakeup_at > clock.now()):
                     return None, None  # another process woke it first
+                due = instance.next_wakeup_at
                 names, incident = duban.runtime.wake(session, instance)
-                return (instance_id, names), incidents.View.of(incident) if incident is not None else None
+                woken = (instance_id, names), incidents.View.of(incident) if incident is not None else None
+            if names:  # committed: a timer fired (not only an incident retried)
+                metrics.timer_fired(due)
+            return woken
         except StaleDataError:
             return None, None
         except BaseException as error:  # noqa: BLE001 - contained: see incidents.contained

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import accounts, clock, extensions, ledger, notifications, paging, problems, tasks
+from . import accounts, clock, extensions, ledger, metrics, notifications, paging, problems, tasks
 from . import incidents, lights, repair, version_migration, sign_in as guarded_sign_in
 from .calendar import WorkingCalendar
 from .db import Database
@@ -296,13 +296,16 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
                 actor = self.actor(session, user_id)
                 task = tasks.for_completion(session, task_id)
                 problem_id = task.problem_id
-                if tasks.may_complete(actor, task):
+                allowed = tasks.may_complete(actor, task)
+                if allowed:
                     incident = self.runtime.complete(session, task, actor, data)
-                    if answer:
-                        return answer(session, task_id)
-                    return incidents.View.of(incident) if incident is not None else None
+                    result = (answer(session, task_id) if answer
+                              else incidents.View.of(incident) if incident is not None else None)
         except StaleDataError:
             raise Conflict(f"task {task_id} was completed by someone else at the same moment") from None
+        if allowed:  # committed
+            metrics.task_completed()
+            return result
         self.deny(user_id, f"complete task {task_id}", "human_task", task_id, problem_id)
 
     # -- time ----------------------------------------------------------------------------------
@@ -355,6 +358,7 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
                     (fired, failed), taken = self._fire_one_by_one(batch, ladder, now), len(batch)
                 due = due[taken:]
                 done += fired
+                metrics.escalations_fired(firing_.level for firing_ in fired)
                 fired_now += len(fired)
                 failure = failure or (failed[0] if failed else None)
             slices += 1
@@ -508,7 +512,9 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
 
     def deliver_notifications(self) -> notifications.Delivery:
         """Send the email and webhook notices due by the engine's clock (safe on several hosts)."""
-        return notifications.deliver_pending(self.db, self.settings.notifications)
+        delivery = notifications.deliver_pending(self.db, self.settings.notifications)
+        metrics.sends(delivery)
+        return delivery
 
     def mark_notification_read(self, user_id: int, notification_id: int, answer: Answer | None = None):
         """Mark one of the caller's notices read; given `answer`, what `answer(session,

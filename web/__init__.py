@@ -19,6 +19,9 @@ def create_app(settings: Settings | None = None, duban: Duban | None = None) -> 
     from .api import register_api
 
     edge.install(app)  # before any route: the id converter binds when a rule is added
+    from . import observability
+
+    observability.install(app)
     app.before_request(_current_lights)
     from .pages import pages
     from .ui import install as install_pages

@@ -200,22 +200,59 @@ def test_a_boundary_timer_fires_at_its_moment_not_at_a_sweep(api, duban, live):
                             api.get(f"/api/problems/{pid}", as_="admin").json["current_tasks"]]
 
 
-def test_wakeups_that_fell_due_while_a_cycle_ran_are_served_by_the_next_cycle_only(duban):
-    """A burst of wake-ups queued behind a cycle: the first one after that cycle runs a cycle
-    (which fires everything due by then); those due before that cycle began run none."""
+def test_wakeups_that_fell_due_while_their_stage_ran_are_served_by_its_next_run_only(duban):
+    """A burst of timer wake-ups queued behind a run of the timers' stage: the first one after
+    that run runs the stage (which fires everything due by then); those due before it began
+    run none; a cycle, which runs every stage, serves them too."""
     scheduler = Scheduler(duban)
     scheduler.leading.set()
-    cycles: list[str] = []
-    scheduler.cycle = lambda reason="manual": (cycles.append(reason), setattr(scheduler, "cycle_began", time.time()))
+    runs: list[tuple[str, str]] = []
+
+    def run_stage(stage, reason):
+        runs.append((stage, reason))
+        scheduler.stage_began[stage] = time.time()
+
+    scheduler._run_stage = run_stage
     now = time.time()
-    scheduler.on_wakeup("timer:1", now - 1)      # no cycle began since it fell due: it runs one
-    assert cycles == ["timer:1"]
-    scheduler.on_wakeup("timer:2", now - 0.5)    # due before that cycle began: served by it
-    scheduler.on_wakeup("timer:3", now)
-    assert cycles == ["timer:1"]
-    scheduler.on_wakeup("timer:4", time.time() + 5)  # due after the last cycle began: runs one
+    scheduler.on_wakeup("timer:1", now - 1)      # the stage has not run since it fell due: it runs
+    assert runs == [("timers", "timer:1")]
+    scheduler.on_wakeup("timer:2", now - 0.5)    # due before that run began: served by it
+    scheduler.on_wakeup("incident:3", now)
+    assert runs == [("timers", "timer:1")]
+    scheduler.on_wakeup("ladder:p1:reminder:L1:d2026-03-20", now)  # another stage: runs its own
+    scheduler.on_wakeup("timer:4", time.time() + 5)  # due after the last run began: runs it
     scheduler.on_wakeup("timer:5", None)          # a job stored without its moment always runs
-    assert cycles == ["timer:1", "timer:4", "timer:5"]
+    assert runs == [("timers", "timer:1"), ("ladder", "ladder:p1:reminder:L1:d2026-03-20"), ("timers", "timer:4"),
+                    ("timers", "timer:5")]
+    scheduler.cycle_began = time.time() + 10     # a cycle began after it: served by that cycle
+    scheduler.on_wakeup("timer:6", time.time() + 5)
+    assert len(runs) == 4
+
+
+def test_a_timer_does_not_wait_behind_a_long_stage(duban):
+    """While the ladder's stage runs long (a big sweep), a timer's wake-up fires at once on
+    the timers' own executor thread."""
+    scheduler = Scheduler(duban)
+    scheduler.leading.set()
+    in_ladder, release, order = threading.Event(), threading.Event(), []
+
+    def run_stage(stage, reason):
+        if stage == "ladder":
+            in_ladder.set()
+            release.wait(10)
+        order.append(stage)
+
+    scheduler._run_stage = run_stage
+    ladder = threading.Thread(target=scheduler.on_wakeup, args=("ladder:some-rung", None))
+    ladder.start()
+    assert in_ladder.wait(5)
+    timer = threading.Thread(target=scheduler.on_wakeup, args=("timer:7", None))
+    timer.start()
+    timer.join(5)
+    assert not timer.is_alive() and order == ["timers"], order
+    release.set()
+    ladder.join(5)
+    assert order == ["timers", "ladder"]
 
 
 def test_a_plan_request_that_a_later_plan_covered_plans_nothing_more(duban):

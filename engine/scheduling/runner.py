@@ -5,17 +5,20 @@ Two job stores:
   moments   (SQLAlchemy, table apscheduler_jobs) one date job per wake-up of `plan.upcoming`,
             so the plan survives a restart and passes to the next leader;
   internal  (memory) the catch-up at start, the periodic sweep and the re-planning.
-Every job runs the same cycle: fire the BPMN timers due (and retry the incidents due), fire
-the ladder, bring the traffic lights that changed up to date, send the notices, issue the
-daily bulletin when its time has come, plan again. Each stage reads what is due through an
+The catch-up at start and the periodic sweep run the whole cycle: fire the BPMN timers due
+(and retry the incidents due), fire the ladder, bring the traffic lights that changed up to
+date, send the notices, issue the daily bulletin when its time has come, plan again. A
+wake-up runs only its own stage (STAGE_OF), and BPMN timers and incident retries run on an
+executor of their own, so that a timer never waits behind a ladder sweep, a bulletin or a plan;
+what a stage commits asks for a plan, as any commit does. Each stage reads what is due through an
 index, so a cycle costs what is due, not what is stored; the periodic sweep also works out
 again a slice of the city (safety_net.py). Each stage is its own unit of failure: what one raises (a
 script's SystemExit included) is logged, once while it keeps failing the same way, and the
 others run; an instance that fails is an incident (engine/incidents.py), not a failed
 stage. Each step is idempotent (a firing's key, a bulletin's day is
 unique in the database), so a late, repeated or concurrent cycle fires nothing twice; the
-periodic sweep catches whatever fell due while no scheduler ran. One executor thread runs
-one job at a time.
+periodic sweep catches whatever fell due while no scheduler ran. Two executor threads: the
+timers' one, and one for everything else, each running one job at a time.
 """
 from __future__ import annotations
 
@@ -41,6 +44,11 @@ from .plan import HORIZON, Wakeup, upcoming
 
 log = logging.getLogger("duban.scheduler")
 JOB_TABLE = "apscheduler_jobs"
+TIMERS = "timers"  # the executor of BPMN timers' and incident retries' wake-ups: they never wait for a cycle
+# what a wake-up of each kind runs (its id's prefix): only its own stage; the periodic sweep and
+# the catch-up at start run the whole cycle
+STAGE_OF = {"timer": "timers", "incident": "timers", "ladder": "ladder", "gap": "ladder", "lights": "lights",
+            "outbox": "outbox", "bulletin": "bulletin"}
 _running: "Scheduler | None" = None  # the leader in this process, for jobs read back from the store
 
 
@@ -89,6 +97,8 @@ class Scheduler:
         # one job at a time, and standing down waits for the one in flight (a job re-plans, so
         # it may call into APScheduler: never wait for it while holding APScheduler's locks)
         self._job_lock = threading.RLock()
+        self._timer_lock = threading.Lock()  # the timers' executor: one wake-up of a timer at a time
+        self.stage_began: dict[str, float] = {}  # wall-clock timestamp at which each stage last began
         self._request_lock = threading.Lock()
         self._plan_requested = False
         self._thread: threading.Thread | None = None
@@ -131,7 +141,7 @@ class Scheduler:
         self.aps = _Background(
             jobstores={"moments": SQLAlchemyJobStore(engine=job_engine, tablename=JOB_TABLE),
                        "internal": MemoryJobStore()},
-            executors={"default": ThreadPoolExecutor(1)},
+            executors={"default": ThreadPoolExecutor(1), TIMERS: ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=timezone.utc)
         _running = self
@@ -154,7 +164,7 @@ class Scheduler:
             # not shutdown(wait=True): it holds the job-store lock while it waits, and a job in
             # flight that re-plans needs that lock
             self.aps.shutdown(wait=False)
-        with self._job_lock:  # the job in flight finishes before another process may lead
+        with self._job_lock, self._timer_lock:  # the jobs in flight finish before another process may lead
             pass
         if _running is self:
             _running = None
@@ -201,13 +211,30 @@ class Scheduler:
             self.leading.clear()
 
     def on_wakeup(self, wakeup_id: str, due: float | None) -> None:
-        """A wake-up's job: a cycle, unless one began at or after the wake-up's moment (that
-        cycle's stages all read a clock past it, so they fired what fell due then). Wake-ups
-        that fall due together while a cycle runs are thus served by the next one, not by one
-        cycle each."""
-        if due is not None and self.cycle_began >= due:
+        """A wake-up's job: its own stage only (a BPMN timer fires the due timers, on an
+        executor of their own, never behind a ladder sweep or a bulletin), unless that stage
+        began at or after the wake-up's moment (it read a clock past it, so it served what fell
+        due then): wake-ups that fall due together while their stage runs are served by its
+        next run, not by one run each. A kind without a stage of its own runs the cycle."""
+        stage = STAGE_OF.get(wakeup_id.split(":", 1)[0])
+        if stage is None:
+            if due is not None and self.cycle_began >= due:
+                return
+            self.on_job(wakeup_id)
             return
-        self.on_job(wakeup_id)
+        if due is not None and max(self.cycle_began, self.stage_began.get(stage, 0.0)) >= due:
+            return
+        lock = self._timer_lock if stage == "timers" else self._job_lock
+        with lock:
+            if self.leading.is_set():
+                self._fenced(lambda: self._run_stage(stage, wakeup_id))
+        self.request_plan()  # what the stage committed asked for one already; this covers a stage that failed
+
+    def _run_stage(self, stage: str, reason: str):
+        self.stage_began[stage] = time.time()
+        step = {"timers": self.duban.wake_due, "ladder": self.duban.sweep, "lights": self.duban.current_lights,
+                "outbox": self.duban.deliver_notifications, "bulletin": self.duban.bulletin_due}[stage]
+        return self._stage(stage, reason, step)
 
     def cycle(self, reason: str = "manual") -> dict:
         """Fire everything due by the engine's clock, then plan the next wake-ups."""
@@ -285,6 +312,8 @@ class Scheduler:
             run_at = clock.wall_time(wakeup.moment)
             if job is not None and abs(job.next_run_time - run_at) <= slack:
                 continue
+            executor = TIMERS if STAGE_OF.get(wakeup.id.split(":", 1)[0]) == "timers" else "default"
             aps.add_job(f"{__name__}:fire_due", "date", run_date=run_at, args=(wakeup.id, run_at.timestamp()),
-                        id=wakeup.id, name=wakeup.what, jobstore="moments", replace_existing=True)
+                        id=wakeup.id, name=wakeup.what, jobstore="moments", replace_existing=True,
+                        executor=executor)
         return list(wanted.values())

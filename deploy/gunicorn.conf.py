@@ -25,3 +25,9 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    from engine import logs
+
+    logs.configure()  # DUBAN_LOG_FORMAT=json: one JSON object a line, with the request id

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
-from . import clock
+from . import clock, request_id
 from .models import LedgerEntry, User
 
 GENESIS = "0" * 64
@@ -98,6 +98,7 @@ def record(session: Session, action: Action, *, actor: User | None, subject_type
         subject_id=None if subject_id is None else str(subject_id),
         problem_id=problem_id,
         payload=json.loads(_canonical(payload or {})),
+        request_id=request_id.current(),
     )
     session.add(entry)
     session.info.setdefault(_WAITING, []).append(entry)
@@ -180,6 +181,8 @@ def entry_hash(entry: LedgerEntry) -> str:
         "payload": entry.payload,
         "prev_hash": entry.prev_hash,
     }
+    if entry.request_id is not None:  # entries from before request ids hash as they did
+        body["request_id"] = entry.request_id
     return hashlib.sha256(_canonical(body).encode()).hexdigest()
 
 

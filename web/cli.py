@@ -106,9 +106,12 @@ def serve(host: str, port: int, scheduler: bool, threads: int) -> None:
 
     from werkzeug.serving import run_simple
 
+    from engine import logs
     from engine.scheduling.runner import Scheduler
     from web import create_app
     from web.edge import at_most
+
+    logs.configure()
 
     duban = _duban(pool_size=threads, max_overflow=threads + 4,
                    pool_timeout=float(os.environ.get("DUBAN_POOL_TIMEOUT", "10")))
@@ -152,7 +155,9 @@ def scheduler(sweep_every: int, show_plan: bool) -> None:
         return
     from engine import incidents
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from engine import logs
+
+    logs.configure(logging.INFO)
     incidents.watch_for_shutdown()
     os_signal.signal(os_signal.SIGTERM, lambda *_: running.stopping.set())
     click.echo(f"scheduler started as {running.leadership.lease.holder}; it leads when it holds the lease "

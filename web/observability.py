@@ -1,4 +1,5 @@
-"""Operators' view: every request counted by route and status with its latency, and
+"""Operators' view: every request given an id (X-Request-Id, answered in the same header,
+written into its log lines and ledger entries), counted by route and status with its latency, and
 `/metrics` (engine/metrics.py) answered to the addresses DUBAN_METRICS_ALLOW names
 (comma-separated addresses or networks; default the loopback, 127.0.0.1 and ::1), 403 to
 the others. No session is asked for: a Prometheus server scrapes it."""
@@ -11,7 +12,7 @@ import time
 
 from flask import Flask, Response, current_app, g, request
 
-from engine import metrics
+from engine import metrics, request_id
 
 log = logging.getLogger("duban.metrics")
 
@@ -20,6 +21,7 @@ def install(app: Flask) -> None:
     app.config["DUBAN_METRICS_ALLOW"] = _networks(os.environ.get("DUBAN_METRICS_ALLOW") or "127.0.0.1,::1")
     app.before_request(_started)
     app.after_request(_answered)
+    app.teardown_request(_ended)
     app.add_url_rule("/metrics", "metrics", _metrics)
 
 
@@ -36,10 +38,25 @@ def _networks(text: str) -> list:
 
 
 def _started() -> None:
+    """The request's id (the X-Request-Id a proxy sent, else a new one), for its log lines and
+    its ledger entries, and the moment it began."""
     g.duban_started = time.perf_counter()
+    g.duban_request_id = request_id.accepted(request.headers.get("X-Request-Id"))
+    g.duban_request_token = request_id.begin(g.duban_request_id)
+
+
+def _ended(_error) -> None:
+    token = g.pop("duban_request_token", None)
+    if token is not None:
+        try:
+            request_id.end(token)
+        except ValueError:  # set in another context (a streamed answer): it dies with that context
+            pass
 
 
 def _answered(response: Response) -> Response:
+    if g.get("duban_request_id"):
+        response.headers["X-Request-Id"] = g.duban_request_id
     began = g.get("duban_started")
     if began is not None and request.endpoint not in ("static", "metrics"):
         route = request.url_rule.rule if request.url_rule is not None else "(no route)"

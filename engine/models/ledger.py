@@ -21,6 +21,7 @@ class LedgerEntry(Base):
     subject_id: Mapped[str | None] = mapped_column(String(60))
     problem_id: Mapped[int | None] = mapped_column(ForeignKey("problem.id"), index=True)
     payload: Mapped[dict] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(64), index=True)  # engine/request_id.py
     # unique: two entries can never claim the same predecessor, so the chain cannot fork
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))

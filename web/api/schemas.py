@@ -290,6 +290,7 @@ class LedgerOut(Schema):
     subject_type = fields.String()
     subject_id = fields.String(allow_none=True)
     payload = fields.Raw()
+    request_id = fields.String(allow_none=True)  # the request it was written for (X-Request-Id)
 
 
 class ProblemDetail(ProblemOut):

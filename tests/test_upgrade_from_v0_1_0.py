@@ -1,7 +1,7 @@
 """A database made by release 0.1.0 upgrades and its work goes on.
 
-`tests/fixtures/v0.1.0/` holds what `duban db upgrade && duban demo` made with the code tagged (commit 77fbe45)
-`v0.1.0`, on SQLite (the database file) and on PostgreSQL (`pg_dump --inserts`), each with its
+`tests/fixtures/v0.1.0/` holds what `duban db upgrade && duban demo` made with the code tagged
+`v0.1.0` (commit 77fbe45), on SQLite (the database file) and on PostgreSQL (`pg_dump --inserts`), each with its
 evidence files, and the moment it was made (`made_at`). Here that database is upgraded with
 `duban db upgrade` as an office would, and then: the ledger's chain holds, every stored
 SpiffWorkflow state loads in this release, every stored evidence file reads back, and every open

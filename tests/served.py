@@ -74,3 +74,12 @@ def token(base: str, username: str, password: str = DEMO_PASSWORD) -> str:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as answer:
         return json.loads(answer.read())["token"]
+
+
+@contextmanager
+def demo_served(database_url: str, folder: Path):
+    """The demo loaded into `database_url` and served; yields (base URL, the server's log)."""
+    env = duban_env(database_url, folder / "instance")
+    load_demo(env)
+    with serving(env, folder / "serve.log") as base:
+        yield base, folder / "serve.log"

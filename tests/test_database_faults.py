@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from engine.models import Problem
 
-from .served import duban_env, load_demo, serving, token
-from .test_serve_load import Client
+from .served import demo_served, token
+from .test_serve_load import Client, registration
 
 CLIENTS = 6
 SECONDS = 10
@@ -25,10 +25,8 @@ SECONDS = 10
 def served_pg(backend, database_url, tmp_path):
     if backend != "postgresql":
         pytest.skip("connections terminated by the server: PostgreSQL's")
-    env = duban_env(database_url, tmp_path / "instance")
-    load_demo(env)
-    with serving(env, tmp_path / "serve.log") as base:
-        yield base, database_url, tmp_path / "serve.log"
+    with demo_served(database_url, tmp_path) as (base, log):
+        yield base, database_url, log
 
 
 def test_terminated_connections_answer_503_and_lose_nothing(served_pg):
@@ -38,12 +36,7 @@ def test_terminated_connections_answer_503_and_lose_nothing(served_pg):
     status, page = probe.call("GET", "/api/problems?per_page=1")
     assert status == 200, page
     status, model = probe.call("GET", f"/api/problems/{page['items'][0]['id']}")
-    template = {
-        "title": "断线时登记的问题", "description": "数据库连接被切断时登记。", "source": "self_check", "batch": "故障测试",
-        "category": "water", "region_id": model["region"]["id"], "lead_unit_id": model["lead_unit"]["id"],
-        "responsible_official_id": model["responsible"]["id"], "deadline_kind": "by_date",
-        "deadline": "2027-06-30", "sites": ["点位一"],
-    }
+    template = registration(model)
     statuses: Counter = Counter()
     wrong: list[str] = []
     created, refused = [], []

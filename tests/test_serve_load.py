@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import random
 import threading
 import time
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine.models import HumanTask, Problem, TaskState
 
-from .served import duban_env, load_demo, serving, token
+from .served import demo_served, token
 
 CLIENTS = 50
 SECONDS = 10
@@ -33,10 +32,18 @@ SECONDS = 10
 def served_pg(backend, database_url, tmp_path):
     if backend != "postgresql":
         pytest.skip("the 50-client run is PostgreSQL's (set DUBAN_TEST_DATABASE_URL)")
-    env = duban_env(database_url, tmp_path / "instance")
-    load_demo(env)
-    with serving(env, tmp_path / "serve.log") as base:
-        yield base, database_url, tmp_path / "serve.log"
+    with demo_served(database_url, tmp_path) as (base, log):
+        yield base, database_url, log
+
+
+def registration(model: dict) -> dict:
+    """A problem to register, in the region, units and official of the problem `model`."""
+    return {
+        "title": "并发登记的问题", "description": "压力测试登记的问题。", "source": "self_check", "batch": "并发测试",
+        "category": "water", "region_id": model["region"]["id"], "lead_unit_id": model["lead_unit"]["id"],
+        "responsible_official_id": model["responsible"]["id"], "deadline_kind": "by_date",
+        "deadline": "2027-06-30", "sites": ["点位一"],
+    }
 
 
 class Client:
@@ -73,12 +80,7 @@ def test_fifty_clients_get_no_5xx_and_every_success_is_stored(served_pg):
     assert status == 200, model
     responsible = model["responsible"]["username"]
     official_token = token(base, responsible)
-    template = {
-        "title": "并发登记的问题", "description": "压力测试登记的问题。", "source": "self_check", "batch": "并发测试",
-        "category": "water", "region_id": model["region"]["id"], "lead_unit_id": model["lead_unit"]["id"],
-        "responsible_official_id": model["responsible"]["id"], "deadline_kind": "by_date",
-        "deadline": "2027-06-30", "sites": ["点位一"],
-    }
+    template = registration(model)
 
     statuses: Counter = Counter()
     failures: list[str] = []

@@ -230,11 +230,14 @@ class Scheduler:
                 self._fenced(lambda: self._run_stage(stage, wakeup_id))
         self.request_plan()  # what the stage committed asked for one already; this covers a stage that failed
 
+    def _steps(self) -> dict:
+        """The cycle's stages, in the order a cycle runs them."""
+        return {"timers": self.duban.wake_due, "ladder": self.duban.sweep, "lights": self.duban.current_lights,
+                "outbox": self.duban.deliver_notifications, "bulletin": self.duban.bulletin_due}
+
     def _run_stage(self, stage: str, reason: str):
         self.stage_began[stage] = time.time()
-        step = {"timers": self.duban.wake_due, "ladder": self.duban.sweep, "lights": self.duban.current_lights,
-                "outbox": self.duban.deliver_notifications, "bulletin": self.duban.bulletin_due}[stage]
-        return self._stage(stage, reason, step)
+        return self._stage(stage, reason, self._steps()[stage])
 
     def cycle(self, reason: str = "manual") -> dict:
         """Fire everything due by the engine's clock, then plan the next wake-ups."""
@@ -243,10 +246,7 @@ class Scheduler:
             results = {}
             if reason == "sweep":
                 self._stage("safety net", reason, self._look_again)
-            for name, step in (("timers", self.duban.wake_due), ("ladder", self.duban.sweep),
-                               ("lights", self.duban.current_lights),
-                               ("outbox", self.duban.deliver_notifications),
-                               ("bulletin", self.duban.bulletin_due)):
+            for name, step in self._steps().items():
                 results[name] = self._stage(name, reason, step)
             fired = results.get("ladder") or []
             if fired or results.get("timers"):

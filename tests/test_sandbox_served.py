@@ -74,7 +74,10 @@ def test_health_answers_within_a_second_while_a_runaway_script_runs(api, served,
     written = _call(f"{served}/api/problems", token, problem_body(api.org, code="SB-served-2"))
 
     status, body, seconds = outcome["answer"]
-    assert status == 200 and "CPU" in body["incident"]["message"], body
+    # stopped by either limit: on a loaded machine the runaway may get under half a core and
+    # reach the wall-clock limit before its CPU budget
+    message = body["incident"]["message"]
+    assert status == 200 and ("CPU" in message or "longer than" in message), body
     assert seconds < LIMITS.wall_seconds + 1.5
     assert len(health) >= 5, health
     assert read[0] == 200 and written[0] == 201

@@ -30,9 +30,15 @@ $(MODELER): node_modules/.installed $(shell find web/assets -type f)
 web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
 
-# the libraries WeasyPrint lays out and draws the 督办单's PDF with (Pango, with HarfBuzz and fontconfig)
+# the libraries WeasyPrint lays out and draws the 督办单's PDF with (Pango, with HarfBuzz and fontconfig),
+# PostgreSQL's client programs, which `duban backup` and `duban restore` run (pg_dump, pg_restore),
+# and OpenLDAP's server, which the directory tests start on a port of their own (tests/directory_server.py;
+# Debian's package does not start a system slapd where policy-rc.d or the lack of systemd forbids it,
+# and one that starts on port 389 is not used)
 system:
 	dpkg -s libpango-1.0-0 libpangoft2-1.0-0 >/dev/null 2>&1 || (apt-get update && apt-get install -y libpango-1.0-0 libpangoft2-1.0-0)
+	command -v pg_dump >/dev/null || (apt-get update && apt-get install -y postgresql-client)
+	dpkg -s slapd ldap-utils >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y slapd ldap-utils)
 
 # the browser the browser tests drive (Debian's chromium; Playwright's own download does not
 # work here) and a Chinese font, so that pages and screenshots show Chinese text
@@ -45,8 +51,10 @@ run: install
 	$(BIN)/duban demo
 	DUBAN_DEMO=1 $(BIN)/duban serve --port $(PORT)
 
+# the suite in parallel, then the cluster test alone (tests/cluster: PostgreSQL only, real time)
 test: install
 	$(BIN)/pytest
+	$(BIN)/pytest -m cluster -n 0 tests/cluster
 
 # the performance benchmark: cities of 1,000, 10,000 and 100,000 problems (BENCH_SIZES=1000,10000 for
 # fewer), SQLite or DUBAN_BENCH_DATABASE_URL; bench/out/results.json, exit 1 when a target is missed

@@ -1,11 +1,13 @@
 """The performance benchmark: `make bench`, or
 
     .venv/bin/python -m bench [--sizes 1000,10000,100000] [--repeat 5] [--import-rows 10000] [--no-http]
+                              [--cluster with|only|no]
 
 For each size it builds a city of that many open problems (bench/city.py) on SQLite in a
 temporary folder, or on DUBAN_BENCH_DATABASE_URL (which it empties), measures raw
 SpiffWorkflow in the same run (bench/raw.py), then Duban in-process and through HTTP
-(bench/measures.py, bench/http_load.py). Prints a table, writes bench/out/results.json and exits
+(bench/measures.py, bench/http_load.py); on PostgreSQL, then, the cluster's timing
+(bench/cluster.py: two hosts and two schedulers through their faults). Prints a table, writes bench/out/results.json and exits
 1 naming every figure that missed its target.
 """
 from __future__ import annotations
@@ -34,9 +36,12 @@ def main(argv=None) -> int:
     parser.add_argument("--import-rows", type=int, default=10_000,
                         help="rows of the Excel ledger imported at the first size (0: none)")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP load and the scheduler's timers")
+    parser.add_argument("--cluster", choices=("with", "only", "no"), default="with",
+                        help="the cluster's timing (bench/cluster.py), when DUBAN_BENCH_DATABASE_URL is PostgreSQL: "
+                             "after the cities (with, the default), alone (only) or not (no)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()] if args.cluster != "only" else []
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as folder:
         for index, size in enumerate(sizes):
@@ -66,6 +71,16 @@ def main(argv=None) -> int:
                 found += figures
             results += found
             city.duban.db.dispose()
+        bench_url = os.environ.get("DUBAN_BENCH_DATABASE_URL") or ""
+        if args.cluster != "no" and bench_url.startswith("postgresql"):
+            from bench import cluster
+
+            print("the cluster: two hosts, two schedulers, faults, a burst (about 5 minutes)", flush=True)
+            here = Path(folder) / "cluster"
+            here.mkdir()
+            for figure in cluster.run(bench_url, here):
+                print("  " + figure.line(), flush=True)
+                results.append(figure)
     results += measures.scaling(results)
     print(f"\n{'figure':<48} {'database':<10} {'problems':>7} {'value':>10} {'unit':<6} {'target':<10} "
           f"{'ratio':<10} verdict")

@@ -203,7 +203,7 @@ def scaling(results: list[Result]) -> list[Result]:
     ≤ 1.2×), and the sweep's cost per firing 10× more open problems apart (≤ 1.5×)."""
     found = []
     by = {(r.name, r.database, r.problems): r for r in results}
-    sizes = sorted({r.problems for r in results})
+    sizes = sorted({r.problems for r in results if r.problems})  # the cluster's figures have none
     for database in sorted({r.database for r in results}):
         if len(sizes) < 2:
             break

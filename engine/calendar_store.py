@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import clock, ledger
+from . import clock, ledger, security_log
 from .calendar import ADMINISTRATOR, CHINESE_CALENDAR, WEEKDAYS, Arrangement, WorkingCalendar
 from .errors import Invalid, NotFound, field_errors
 from .ledger import Action
@@ -361,6 +361,8 @@ def _record(session: Session, change: Change, actor: User | None, payload: dict)
     ledger.record(session, Action.CALENDAR_CHANGED, actor=actor, subject_type="calendar_year",
                   subject_id=change.year, payload={"year": change.year, "declared": change.declared,
                                                    "moved": [d.isoformat() for d in change.moved], **payload})
+    security_log.record(session, security_log.Kind.CALENDAR_CHANGED, actor=actor, object=f"calendar:{change.year}",
+                        details={"moved": [d.isoformat() for d in change.moved]})
 
 
 # -- reading ---------------------------------------------------------------------------------

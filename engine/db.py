@@ -1,8 +1,10 @@
 """The database: one engine per process, one transaction per action."""
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Iterator, Protocol
 
 from sqlalchemy import create_engine, event
@@ -22,6 +24,18 @@ class Fence(Protocol):
 _fence: ContextVar[Fence | None] = ContextVar("duban_fence", default=None)
 
 
+def application_name() -> str:
+    """How this process's connections show in PostgreSQL's pg_stat_activity: `duban scheduler`,
+    `duban serve`, `duban web` (under gunicorn), so that an operator sees (and can end) each
+    part's connections."""
+    program = Path(sys.argv[0]).name if sys.argv else ""
+    if program == "duban" and len(sys.argv) > 1:
+        return f"duban {sys.argv[1]}"[:63]
+    if "gunicorn" in program:
+        return "duban web"
+    return "duban"
+
+
 class Database:
     def __init__(self, url: str, **engine_options):
         self.url = url
@@ -30,12 +44,15 @@ class Database:
             engine_options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         else:
             engine_options.setdefault("pool_pre_ping", True)
+            engine_options["connect_args"] = {"application_name": application_name(),
+                                              **engine_options.get("connect_args", {})}
         self.engine: Engine = create_engine(url, **engine_options)
         if self.is_sqlite:
             _tune_sqlite(self.engine)
         writer = self.engine.execution_options(duban_writer=True) if self.is_sqlite else self.engine
-        self._write_sessions = sessionmaker(writer, expire_on_commit=False)
-        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.chain_digest: str | None = None  # engine/chain_digest.py, read at the first chaining
+        self._write_sessions = sessionmaker(writer, expire_on_commit=False, info={"database": self})
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, info={"database": self})
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

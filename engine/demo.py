@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import clock
+from . import clock, second_factor
 from .accounts import create_user, hash_password
 from .models import (DeadlineKind, HumanTask, LedgerEntry, Official, Post, PostKind, Problem, ProblemCategory,
                      ProblemSource, ProcessInstance, Region, RegionLevel, Role, TaskState, Unit, UnitKind, User,
@@ -70,6 +70,9 @@ def load_demo(duban, data_path: Path = DEMO_DATA) -> DemoResult:
         duban.deploy_shipped()
         with duban.db.transaction() as session:
             ids = _load_organisation(session, data, result)
+            # the demo's accounts sign in with the password alone (a newcomer has no authenticator
+            # set up for them); a real office keeps the requirement (config/security.toml)
+            second_factor.set_required(session, False, "the demo")
         cases = []
         for order, (index, entry) in enumerate(missing):
             clock.freeze(start + timedelta(minutes=5 * order))
@@ -87,8 +90,10 @@ def load_demo(duban, data_path: Path = DEMO_DATA) -> DemoResult:
 
 # -- who to be: the demo accounts by role, with what each has waiting ---------------------------------
 
-ROSTER_ROLES = (Role.ADMIN, Role.DISCIPLINE, Role.LEADER, Role.OFFICIAL)  # an account is listed under its first
-ROSTER_LABELS = {Role.ADMIN: "环督办", Role.DISCIPLINE: "纪委监委", Role.LEADER: "领导", Role.OFFICIAL: "责任人"}
+# an account is listed under the first of these roles it holds
+ROSTER_ROLES = (Role.ADMIN, Role.DISCIPLINE, Role.LEADER, Role.OFFICIAL, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)
+ROSTER_LABELS = {Role.ADMIN: "环督办", Role.DISCIPLINE: "纪委监委", Role.LEADER: "领导", Role.OFFICIAL: "责任人",
+                 Role.SECURITY_ADMIN: "安全管理员", Role.AUDIT_ADMIN: "审计管理员"}
 
 
 @dataclass(frozen=True)
@@ -115,10 +120,13 @@ class RosterEntry:
         return f"{self.username:<16} {ROSTER_LABELS[self.role]:<4} {self.waiting}{unread}"
 
 
+SEPARATE_ACCOUNTS = ("admin", "jiwei", "secadmin", "auditor")  # the demo's accounts that are no official's
+
+
 def demo_usernames(data_path: Path = DEMO_DATA) -> list[str]:
     with open(data_path, "rb") as handle:
         data = tomllib.load(handle)
-    return ["admin", "jiwei", *(e["username"] for e in data["officials"] if e.get("username"))]
+    return [*SEPARATE_ACCOUNTS, *(e["username"] for e in data["officials"] if e.get("username"))]
 
 
 def roster(session, now: datetime, data_path: Path = DEMO_DATA) -> list[tuple[Role, list[RosterEntry]]]:
@@ -183,7 +191,10 @@ def _load_organisation(session, data: dict, result: DemoResult) -> dict[str, dic
     users["admin"] = _ensure_user(session, result, "admin", "环督办管理员", {Role.ADMIN},
                                   None if director is None or director_has_account else director.id)
     users["jiwei"] = _ensure_user(session, result, "jiwei", "纪委监委", {Role.DISCIPLINE}, None)
-    for username in ["admin", "jiwei", *(e["username"] for e in data["officials"] if e.get("username"))]:
+    # 三员分立: the security and the audit administrator beside the system administrator (admin)
+    users["secadmin"] = _ensure_user(session, result, "secadmin", "安全管理员", {Role.SECURITY_ADMIN}, None)
+    users["auditor"] = _ensure_user(session, result, "auditor", "审计管理员", {Role.AUDIT_ADMIN}, None)
+    for username in [*SEPARATE_ACCOUNTS, *(e["username"] for e in data["officials"] if e.get("username"))]:
         user = session.get(User, users[username])
         result.accounts.append((user.username, user.display_name, tuple(sorted(r.value for r in user.roles))))
     return {"regions": {name: row.id for name, row in regions.items()},

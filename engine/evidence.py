@@ -1,10 +1,10 @@
-"""Evidence files (佐证材料): stored once per content under instance/evidence, named by hash."""
+"""Evidence files (佐证材料): stored once per content in the file store (engine/file_store.py),
+named by their SHA-256."""
 from __future__ import annotations
 
 import hashlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from . import clock, ledger
 from .errors import Conflict, Invalid
+from .file_store import EVIDENCE, FileStore
 from .evidence_types import KINDS, EvidencePolicy, Kind, describe, load_policy, sniff
 from .ledger import Action
 from .models import EvidenceFile, HumanTask, Problem, TaskState, User
@@ -35,6 +36,7 @@ class EvidenceTooLarge(Invalid):
 
 
 def path_for(root: Path, sha256: str) -> Path:
+    """Where the directory store keeps the content of this hash under `root`/evidence."""
     return root / sha256[:2] / sha256
 
 
@@ -51,7 +53,7 @@ def stored_name(filename: str, kind: Kind) -> str:
     return base[:255 - len(kind.extension)] + kind.extension
 
 
-def store(session: Session, root: Path, problem: Problem, filename: str, content_type: str, content: bytes,
+def store(session: Session, files: FileStore, problem: Problem, filename: str, content_type: str, content: bytes,
           actor: User, policy: EvidencePolicy | None = None, task: HumanTask | None = None,
           field: str | None = None) -> EvidenceFile:
     """Keep an upload whose content is of an accepted type. `content_type` (what the browser
@@ -68,12 +70,7 @@ def store(session: Session, root: Path, problem: Problem, filename: str, content
         raise EvidenceRefused(describe(content), policy)
     name = stored_name(filename, kind)
     digest = hashlib.sha256(content).hexdigest()
-    target = path_for(root, digest)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as handle:
-            handle.write(content)
-        os.replace(handle.name, target)
+    files.put(EVIDENCE, digest, content, session=session, keep_existing=True)
     row = EvidenceFile(problem_id=problem.id, sha256=digest, filename=name[:255],
                        content_type=kind.mime, size=len(content),
                        uploaded_by_id=actor.id, uploaded_at=clock.now(),

@@ -179,13 +179,12 @@ class Delivery:
     inline: bool
 
 
-def delivery(path: Path, stored_type: str | None) -> Delivery:
-    """How a stored file is served, from its bytes again: rows stored before types were
-    checked carry whatever the uploader claimed (image/svg+xml, text/html). Inline only when
-    the first bytes are a JPEG, PNG, GIF or WebP; otherwise a download, typed as stored when
-    that is a known type and as application/octet-stream when not."""
-    with open(path, "rb") as handle:
-        kind = sniff_head(handle.read(HEAD))
+def delivery(head: bytes, stored_type: str | None) -> Delivery:
+    """How a stored file is served, from its first bytes (`head`, HEAD of them) again: rows
+    stored before types were checked carry whatever the uploader claimed (image/svg+xml,
+    text/html). Inline only when the first bytes are a JPEG, PNG, GIF or WebP; otherwise a
+    download, typed as stored when that is a known type and as application/octet-stream when not."""
+    kind = sniff_head(head)
     if kind is not None and kind.inline:
         return Delivery(kind.mime, True)
     known = BY_MIME.get(stored_type or "")

@@ -1,7 +1,10 @@
 """The actions on incidents (流程异常), each in its own transaction; `Duban` delegates to them.
 
-Waking the due timers and retrying the due incidents handles one instance per transaction:
-a failure of one becomes its incident (engine/incidents.py) and the others go on. When even
+Waking the due timers handles one instance per transaction on SQLite, and on PostgreSQL a
+small batch of instances per transaction, each in a savepoint; retrying the due incidents one
+per transaction. A failure of one becomes its incident (engine/incidents.py) and the others
+go on; a failure of the database itself is no instance's: no incident, the next wake-up tries
+again. When even
 the step's own bookkeeping fails (an error outside SpiffWorkflow's engine steps, a state
 that does not load), that transaction is rolled back whole and a separate one records the
 incident against the state as it was before the step, with the instance no longer due: its
@@ -10,14 +13,35 @@ retry runs the step again.
 from __future__ import annotations
 
 import logging
+import time
 
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
+from sqlalchemy.exc import TimeoutError as SQLTimeoutError
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import clock, incidents, metrics
 from .errors import Conflict, Forbidden, NotFound, Unauthenticated
-from .models import Incident, IncidentStatus, InstanceStatus, ProcessInstance, Role
+from .models import Incident, IncidentStatus, InstanceStatus, Problem, ProcessInstance, Role
 
 log = logging.getLogger("duban.incidents")
+
+
+WAKE_BATCH = 20  # instances a transaction fires on PostgreSQL
+WAKE_BUDGET = 0.25  # seconds a batch holds its transaction before it commits what it has
+
+
+def database_fault(error: BaseException) -> bool:
+    """The database failed (a connection cut, a server restarting, no connection to be had),
+    not the instance: no incident; the step runs again at the next wake-up."""
+    return isinstance(error, (OperationalError, InterfaceError, PendingRollbackError, SQLTimeoutError)) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated)
+
+
+def _still_due(instance: ProcessInstance | None) -> bool:
+    return (instance is not None and instance.status in (InstanceStatus.RUNNING, InstanceStatus.ERROR)
+            and instance.next_wakeup_at is not None and instance.next_wakeup_at <= clock.now())
 
 
 class Wakening(list):
@@ -44,12 +68,33 @@ class IncidentDesk:
             due_instances = self.duban.runtime.due_instances(session, now)
             due_incidents = incidents.due(session, now)
         woken = Wakening()
-        for instance_id in due_instances:
-            fired, incident = self._wake(instance_id)
-            if fired is not None:
-                woken.append(fired)
-            if incident is not None:
-                woken.incidents.append(incident)
+        if self.duban.db.is_sqlite:  # one writer at a time anyway: each instance its own transaction
+            for instance_id in due_instances:
+                fired, incident = self._wake(instance_id)
+                if fired is not None:
+                    woken.append(fired)
+                if incident is not None:
+                    woken.incidents.append(incident)
+        else:
+            while due_instances:
+                batch = due_instances[:WAKE_BATCH]
+                try:
+                    taken, fired, opened, failed = self._wake_together(batch)
+                except BaseException as error:  # noqa: BLE001 - the batch could not commit: one by one
+                    if not incidents.contained(error) or database_fault(error):
+                        raise
+                    taken, fired, opened, failed = len(batch), [], [], []
+                    for instance_id in batch:
+                        one, incident = self._wake(instance_id)
+                        fired += [one] if one is not None else []
+                        opened += [incident] if incident is not None else []
+                due_instances = due_instances[taken:]
+                woken += fired
+                woken.incidents += opened
+                for instance_id, error in failed:  # after the batch's commit: it held the ledger's lock
+                    incident = self._after_rollback(instance_id, error, None)
+                    if incident is not None:
+                        woken.incidents.append(incident)
         for incident_id in due_incidents:
             try:
                 _retried, now_open = self._retry(None, incident_id, scheduled=True)
@@ -58,6 +103,51 @@ class IncidentDesk:
             if now_open is not None:
                 woken.incidents.append(now_open)
         return woken
+
+    def _wake_together(self, batch: list[int]):
+        """Fire the timers of the head of `batch` in one transaction, each instance in a
+        savepoint of its own (PostgreSQL): one whose step's bookkeeping fails is rolled back
+        alone and handed back to become an incident after the commit; one another process woke
+        meanwhile is skipped (its version moved: StaleDataError). Stops taking instances once it
+        has held the transaction WAKE_BUDGET seconds. The instances, their problems (with
+        milestones, for the lights) and their tasks are read for the batch at once.
+        (how many it took, [(instance id, timers fired)], incidents opened, [(instance id, error)])."""
+        duban = self.duban
+        fired, opened, failed, dues = [], [], [], []
+        taken, started = 0, time.monotonic()
+        with duban.db.transaction() as session:
+            duban._calendar(session)
+            loaded = list(session.scalars(  # held for the batch: the session keeps only weak references
+                select(ProcessInstance).where(ProcessInstance.id.in_(batch))
+                .options(selectinload(ProcessInstance.problem).selectinload(Problem.milestones),
+                         selectinload(ProcessInstance.tasks))))
+            for instance_id in batch:
+                if taken and time.monotonic() - started > WAKE_BUDGET:
+                    break
+                taken += 1
+                try:
+                    with session.begin_nested():
+                        instance = session.get(ProcessInstance, instance_id)
+                        if not _still_due(instance):
+                            continue  # another process woke it first
+                        due = instance.next_wakeup_at
+                        names, incident = duban.runtime.wake(session, instance)
+                except StaleDataError:
+                    continue
+                except BaseException as error:  # noqa: BLE001 - contained: see incidents.contained
+                    if not incidents.contained(error) or database_fault(error):
+                        raise
+                    failed.append((instance_id, error))
+                    continue
+                fired.append((instance_id, names))
+                if incident is not None:
+                    opened.append(incidents.View.of(incident))
+                if names:
+                    dues.append(due)
+            del loaded
+        for due in dues:  # committed
+            metrics.timer_fired(due)
+        return taken, fired, opened, failed
 
     def _wake(self, instance_id: int):
         duban = self.duban
@@ -71,8 +161,7 @@ class IncidentDesk:
             with duban.scripts_first(rehearse), duban.db.transaction() as session:
                 duban._calendar(session)
                 instance = session.get(ProcessInstance, instance_id)
-                if (instance is None or instance.status not in (InstanceStatus.RUNNING, InstanceStatus.ERROR)
-                        or instance.next_wakeup_at is None or instance.next_wakeup_at > clock.now()):
+                if not _still_due(instance):
                     return None, None  # another process woke it first
                 due = instance.next_wakeup_at
                 names, incident = duban.runtime.wake(session, instance)
@@ -83,8 +172,8 @@ class IncidentDesk:
         except StaleDataError:
             return None, None
         except BaseException as error:  # noqa: BLE001 - contained: see incidents.contained
-            if not incidents.contained(error):
-                raise
+            if not incidents.contained(error) or database_fault(error):
+                raise  # the database, not the instance, failed: the next wake-up tries again
             return None, self._after_rollback(instance_id, error, None)
 
     # -- retrying -------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ first entry whose content or link no longer matches.
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
-from . import clock, request_id
+from . import chain_digest, clock, request_id
 from .models import LedgerEntry, User
 
 GENESIS = "0" * 64
@@ -87,8 +86,9 @@ SYSTEM = "系统"
 def record(session: Session, action: Action, *, actor: User | None, subject_type: str,
            subject_id: Any = None, problem_id: int | None = None, payload: dict | None = None) -> LedgerEntry:
     """Append an entry in the caller's transaction. It is chained (its id, its link to the
-    entry before and its hash) when the session next flushes, together with every entry the
-    action recorded since: one INSERT for the lot (see _chain)."""
+    entry before and its hash) and written as the transaction commits, together with every
+    entry the action recorded (see _chain_at_commit), or earlier if the transaction reads the
+    ledger first (see _reading_the_ledger)."""
     entry = LedgerEntry(
         at=clock.now(),
         actor_id=actor.id if actor else None,
@@ -100,34 +100,53 @@ def record(session: Session, action: Action, *, actor: User | None, subject_type
         payload=json.loads(_canonical(payload or {})),
         request_id=request_id.current(),
     )
-    session.add(entry)
-    session.info.setdefault(_WAITING, []).append(entry)
+    session.info.setdefault(_WAITING, []).append((entry, session.get_nested_transaction()))
     return entry
 
 
-_WAITING = "ledger.waiting"  # session.info: the entries recorded and not chained yet, in order
+# session.info: the entries recorded and not chained yet, in order, each with the savepoint it
+# was recorded in (None: the transaction itself), so that a savepoint rolled back drops its own
+_WAITING = "ledger.waiting"
 _HEAD = "ledger.head"  # session.info: (id, hash) of the chain's last entry while this transaction holds it
 
 
-@event.listens_for(Session, "before_flush")
-def _chain(session: Session, _context, _instances) -> None:
+def _chain(session: Session) -> None:
     """Give the entries waiting in this session their ids, links and hashes, in the order they
-    were recorded, just before they are written. The chain's head is read once per transaction,
-    under the lock that serialises appends (PostgreSQL: an advisory lock held until the
-    transaction ends; SQLite: the write lock every write transaction takes when it begins), so
-    no other transaction can append in between and the head this one holds stays the head."""
-    waiting = session.info.pop(_WAITING, None)
+    were recorded, and write them. The chain's head is read once per transaction, under the
+    lock that serialises appends (PostgreSQL: an advisory lock held until the transaction ends;
+    SQLite: the write lock every write transaction takes when it begins), so no other
+    transaction can append in between and the head this one holds stays the head. The rest of
+    the action is flushed first, outside the lock: the lock is held only for the entries'
+    insert and the commit, so that writers wait for each other's commits, not for each other's
+    work (a batch of timers, a registration that starts a process)."""
+    waiting = [entry for entry, _savepoint in session.info.pop(_WAITING, [])]
     if not waiting:
         return
-    new = session.new
-    waiting = [entry for entry in waiting if entry in new]  # not those a rolled-back savepoint dropped
-    if not waiting:
-        return
+    session.flush()
     head_id, head_hash = _head(session)
+    digest = chain_digest.of(session)
     for entry, entry_id in zip(waiting, _next_ids(session, head_id, len(waiting))):
         entry.id, entry.prev_hash = entry_id, head_hash
-        entry.hash = head_hash = entry_hash(entry)
+        entry.hash = head_hash = entry_hash(entry, digest)
+    session.add_all(waiting)
+    session.flush()
     session.info[_HEAD] = (waiting[-1].id, head_hash)
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_at_commit(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's release: the transaction goes on
+        _chain(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _reading_the_ledger(state) -> None:
+    """A transaction that reads the ledger after recording entries sees them: they are chained
+    and written before the read (and the lock is held from then on, as it would be anyway)."""
+    session = state.session
+    if state.is_select and session.info.get(_WAITING) and any(
+            mapper.class_ is LedgerEntry for mapper in state.all_mappers):
+        _chain(session)
 
 
 def _head(session: Session) -> tuple[int, str]:
@@ -153,9 +172,10 @@ def _next_ids(session: Session, head_id: int, count: int) -> list[int]:
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_head(session: Session, transaction) -> None:
-    """The transaction ended: the head it held is no longer held. (A savepoint released keeps
-    the head it chained for the transaction around it; one rolled back is handled below. A
-    flush's own inner transaction ending changes nothing: a flush that fails fails the transaction.)"""
+    """The transaction ended: the head it held is no longer held, and entries not written are
+    gone with it. (A savepoint released keeps the head it chained for the transaction around it;
+    one rolled back is handled below. A flush's own inner transaction ending changes nothing: a
+    flush that fails fails the transaction.)"""
     if transaction.parent is None:
         session.info.pop(_HEAD, None)
         session.info.pop(_WAITING, None)
@@ -164,11 +184,29 @@ def _forget_head(session: Session, transaction) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_rolled_back_head(session: Session, previous_transaction) -> None:
     """A savepoint (or the transaction) rolled back: the entries it chained are gone, and the
-    head is read again, under the lock the transaction still holds, when the next entry needs it."""
+    head is read again, under the lock the transaction still holds, when the next entry needs
+    it; the entries recorded inside it and not written yet are dropped."""
     session.info.pop(_HEAD, None)
+    waiting = session.info.get(_WAITING)
+    if waiting:
+        waiting[:] = [(entry, savepoint) for entry, savepoint in waiting
+                      if not _inside(savepoint, previous_transaction)]
 
 
-def entry_hash(entry: LedgerEntry) -> str:
+def _inside(savepoint, rolled_back) -> bool:
+    """Whether an entry recorded in `savepoint` (None: the transaction itself) was inside the
+    transaction or savepoint `rolled_back`."""
+    if not rolled_back.nested:
+        return True
+    while savepoint is not None:
+        if savepoint is rolled_back:
+            return True
+        savepoint = savepoint.parent
+    return False
+
+
+def entry_hash(entry: LedgerEntry, digest: str = chain_digest.DEFAULT) -> str:
+    """The entry's hash under the installation's chain digest (engine/chain_digest.py)."""
     body = {
         "id": entry.id,
         "at": entry.at.isoformat(),
@@ -183,7 +221,7 @@ def entry_hash(entry: LedgerEntry) -> str:
     }
     if entry.request_id is not None:  # entries from before request ids hash as they did
         body["request_id"] = entry.request_id
-    return hashlib.sha256(_canonical(body).encode()).hexdigest()
+    return chain_digest.hasher(digest)(_canonical(body).encode())
 
 
 def _canonical(value: Any) -> str:
@@ -204,6 +242,7 @@ class Verification:
 def verify(session: Session, batch: int = 2000) -> Verification:
     """Walk the whole chain; stop at the first entry whose hash or link is wrong."""
     previous, count, after = GENESIS, 0, 0
+    digest = chain_digest.of(session)
     while True:
         rows = session.scalars(select(LedgerEntry).where(LedgerEntry.id > after)
                                .order_by(LedgerEntry.id).limit(batch)).all()
@@ -213,7 +252,7 @@ def verify(session: Session, batch: int = 2000) -> Verification:
             if entry.prev_hash != previous:
                 return Verification(count, entry.id, "its link to the previous entry is broken "
                                                       "(an entry before it was deleted or changed)")
-            if entry_hash(entry) != entry.hash:
+            if entry_hash(entry, digest) != entry.hash:
                 return Verification(count, entry.id, "its content no longer matches its hash (it was edited)")
             previous, count, after = entry.hash, count + 1, entry.id
         session.expunge_all()

@@ -27,6 +27,14 @@ def revision(database_url: str, message: str) -> None:
     command.revision(alembic_config(database_url), message=message, autogenerate=True)
 
 
+def current_revision(engine) -> str | None:
+    """The revision the database's schema is at (None: no schema)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        heads = sorted(MigrationContext.configure(connection).get_current_heads())
+    return ", ".join(heads) or None
+
 
 def schema_problem(engine) -> str | None:
     """What keeps this database's schema from being the code's (None: it is current): no schema

@@ -34,7 +34,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
 
@@ -217,8 +217,19 @@ def _recipients(session: Session, officials, users) -> list[tuple[Official | Non
             continue
         key = ("official", user.official_id) if user.official_id else ("user", user.id)
         found.setdefault(key, (user.official, user))
-    del loaded
+    # held until the transaction ends: the next notice of the same action or batch (a task for
+    # the same role, the same unit's heads) finds them in the session instead of reading them again
+    session.info.setdefault(_HELD, set()).update([*loaded, *(row for pair in found.values() for row in pair if row)])
     return list(found.values())
+
+
+_HELD = "notifications.held"  # session.info
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _let_go(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_HELD, None)
 
 
 def _by_id(session: Session, model, items: list, option) -> list:

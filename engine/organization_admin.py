@@ -26,19 +26,22 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from .text import ID_MAX
-from . import accounts, ledger, paging, password_policy, sign_in
+from . import accounts, ledger, paging, password_policy, passwords, security_log, session_policy, sign_in
+from .security_log import Kind
 from .ledger import Action
 from .errors import Invalid, NotFound, Reason
-from .models import (HumanTask, Official, Post, PostKind, Problem, ProblemStatus, Region, RegionLevel, Role,
+from .models import (GRANTED_BY_SECURITY_ADMIN, SEPARATED_ADMINS, HumanTask, Official, Post, PostKind, Problem, ProblemStatus, Region,
+                     RegionLevel, Role,
                      TaskState, Unit, UnitKind, User, UserRole, problem_cooperating_unit)
 from .organization import Heads, region_heads, unit_heads
+from .settings import SignInSettings
 
 MIN_PASSWORD_LENGTH = password_policy.MIN_LENGTH
 MAX_PASSWORD_LENGTH = password_policy.MAX_LENGTH
@@ -381,11 +384,12 @@ def rename_unit(session: Session, actor: User | None, unit_id: int, name: Any, s
 # -- officials and posts ---------------------------------------------------------------------------
 
 
-def _official_fields(checks: Checks, name, gender, email, mobile) -> dict:
+def _official_fields(checks: Checks, name, gender, email, mobile, employee_number=None) -> dict:
     values = {"name": checks.text("name", name, 60),
               "gender": checks.text("gender", gender, 4, required=False),
               "email": checks.text("email", email, 200, required=False),
-              "mobile": checks.text("mobile", mobile, 20, required=False)}
+              "mobile": checks.text("mobile", mobile, 20, required=False),
+              "employee_number": checks.text("employee_number", employee_number, 40, required=False)}
     if values["gender"] and values["gender"] not in ("男", "女"):
         checks.fail("gender", "choice", "must be 男 or 女")
     if values["email"] and checks.ok("email") and not EMAIL.match(values["email"]):
@@ -395,10 +399,20 @@ def _official_fields(checks: Checks, name, gender, email, mobile) -> dict:
     return values
 
 
+def _employee_number_free(session: Session, checks: Checks, number: str | None, official_id: int | None) -> None:
+    """工号 links an official to the identity platform's account: one official per number."""
+    if number and checks.ok("employee_number"):
+        holder = session.scalars(select(Official).where(Official.employee_number == number)).first()
+        if holder is not None and holder.id != official_id:
+            checks.fail("employee_number", "taken", f"{holder.name} has the employee number {number}",
+                        name=holder.name, value=number)
+
+
 def create_official(session: Session, actor: User | None, name: Any, party_member: Any = False, gender: Any = None,
-                    email: Any = None, mobile: Any = None) -> Official:
+                    email: Any = None, mobile: Any = None, employee_number: Any = None) -> Official:
     checks = Checks()
-    values = _official_fields(checks, name, gender, email, mobile)
+    values = _official_fields(checks, name, gender, email, mobile, employee_number)
+    _employee_number_free(session, checks, values["employee_number"], None)
     values["party_member"] = checks.flag("party_member", party_member)
     checks.done("the official has errors")
     official = Official(**values)
@@ -410,16 +424,19 @@ def create_official(session: Session, actor: User | None, name: Any, party_membe
 
 
 def update_official(session: Session, actor: User | None, official_id: int, **changes) -> Official:
-    """Change an official's name, Party membership, gender, email or mobile (what is given)."""
+    """Change an official's name, Party membership, gender, email, mobile or employee number
+    (what is given)."""
     official = get_official(session, official_id)
     current = {"name": official.name, "party_member": official.party_member, "gender": official.gender,
-               "email": official.email, "mobile": official.mobile}
+               "email": official.email, "mobile": official.mobile, "employee_number": official.employee_number}
     unknown = set(changes) - set(current)
     if unknown:
         raise OrganizationInvalid("unknown fields", {n: [Reason("unknown_field", "Unknown field.")] for n in unknown})
     merged = {**current, **changes}
     checks = Checks()
-    values = _official_fields(checks, merged["name"], merged["gender"], merged["email"], merged["mobile"])
+    values = _official_fields(checks, merged["name"], merged["gender"], merged["email"], merged["mobile"],
+                              merged["employee_number"])
+    _employee_number_free(session, checks, values["employee_number"], official.id)
     values["party_member"] = checks.flag("party_member", merged["party_member"])
     checks.done("the official has errors")
     changed = {key: {"from": current[key], "to": value} for key, value in values.items() if current[key] != value}
@@ -609,7 +626,23 @@ def _roles(checks: Checks, roles: Any) -> set[Role]:
             return set()
     if not found:
         checks.fail("roles", "required", "choose at least one role")
+    separated = [role for role in SEPARATED_ADMINS if role in found]
+    if len(separated) > 1:  # 三员分立
+        checks.fail("roles", "separated_admins",
+                    f"{' and '.join(r.value for r in separated)} are separated administrators (三员分立): "
+                    "no account holds two of them", roles=", ".join(r.value for r in separated))
     return found
+
+
+def _grants_allowed(checks: Checks, actor: User | None, changed: set[Role]) -> None:
+    """三员分立: the security administrator grants and revokes the privileged roles (the three
+    administrators and the discipline office); the system administrator gives the working ones
+    (official, leader) with the accounts it keeps. The command line (no actor) does both."""
+    privileged = sorted(changed & set(GRANTED_BY_SECURITY_ADMIN), key=list(Role).index)
+    if actor is not None and privileged and not actor.has_role(Role.SECURITY_ADMIN):
+        checks.fail("roles", "security_admin_grants",
+                    f"{', '.join(r.value for r in privileged)}: granted and revoked by the security "
+                    "administrator (三员分立)", roles=", ".join(r.value for r in privileged))
 
 
 def _password(checks: Checks, password: Any, username: str | None, name: str = "password") -> str | None:
@@ -632,6 +665,11 @@ def _free_official(session: Session, checks: Checks, official_id: Any, user: Use
     return official
 
 
+def _policy(session: Session) -> session_policy.Policy:
+    """The session and password policy as far as setting passwords goes (not the idle time)."""
+    return session_policy.current(session, SignInSettings())
+
+
 def _active_admins(session: Session) -> set[int]:
     return set(session.scalars(select(User.id).join(UserRole).where(UserRole.role == Role.ADMIN,
                                                                    User.active.is_(True))))
@@ -650,15 +688,23 @@ def create_user(session: Session, actor: User | None, username: Any, display_nam
     display_name = checks.text("display_name", display_name, 60)
     password = _password(checks, password, username if isinstance(username, str) else None)
     roles = _roles(checks, roles)
+    _grants_allowed(checks, actor, roles)
     official = _free_official(session, checks, official_id, None)
     checks.done("the user has errors")
     user = accounts.create_user(session, username, display_name, password, roles,
                                 official.id if official else None)
+    passwords.record(session, user)  # its age, its history; its owner changes it first
+    user.must_change_password = actor is not None and _policy(session).force_change
     ledger.record(session, Action.USER_CREATED, actor=actor, subject_type="user", subject_id=user.id,
                   payload={"username": username, "display_name": display_name,
                            "roles": sorted(r.value for r in roles),
                            "official_id": official.id if official else None,
                            "official": official.name if official else None})
+    security_log.record(session, Kind.ACCOUNT_CREATED, actor=actor, object=f"user:{user.username}",
+                        details={"roles": sorted(r.value for r in roles)})
+    for role in sorted(roles):
+        security_log.record(session, Kind.ROLE_GRANTED, actor=actor, object=f"user:{user.username}",
+                            details={"role": role.value})
     return user
 
 
@@ -667,8 +713,9 @@ _UNSET = object()
 
 def update_user(session: Session, actor: User | None, user_id: int, display_name: Any = _UNSET,
                 roles: Any = _UNSET, official_id: Any = _UNSET) -> User:
-    """Change a user's display name, roles or linked official (what is given). Nobody removes
-    their own administrator role, and one active administrator always remains."""
+    """Change a user's display name, roles or linked official (what is given). Nobody changes
+    their own roles, the privileged ones are the security administrator's to give
+    (`_grants_allowed`), and one active administrator always remains."""
     user = get_user(session, user_id)
     checks = Checks()
     before = {"display_name": user.display_name, "roles": sorted(r.value for r in user.roles),
@@ -680,11 +727,14 @@ def update_user(session: Session, actor: User | None, user_id: int, display_name
     if roles is not _UNSET:
         new_roles = _roles(checks, roles)
         after["roles"] = sorted(r.value for r in new_roles)
-        if new_roles and Role.ADMIN in user.roles and Role.ADMIN not in new_roles:
+        if new_roles and new_roles != user.roles:
             if actor is not None and actor.id == user.id:
-                checks.fail("roles", "own_admin", "you cannot remove your own administrator role")
-            elif user.active and _active_admins(session) == {user.id}:
-                checks.fail("roles", "last_admin", "the last active administrator keeps the role")
+                checks.fail("roles", "own_roles", "nobody changes their own roles")
+            else:
+                _grants_allowed(checks, actor, new_roles ^ user.roles)
+                if (checks.ok("roles") and Role.ADMIN in user.roles and Role.ADMIN not in new_roles
+                        and user.active and _active_admins(session) == {user.id}):
+                    checks.fail("roles", "last_admin", "the last active administrator keeps the role")
     if official_id is not _UNSET:
         official = _free_official(session, checks, official_id, user)
         after["official_id"] = official.id if official else None
@@ -701,6 +751,10 @@ def update_user(session: Session, actor: User | None, user_id: int, display_name
     ledger.record(session, Action.USER_UPDATED, actor=actor, subject_type="user", subject_id=user.id,
                   payload={"username": user.username,
                            "changed": {k: {"from": before[k], "to": after[k]} for k in before if before[k] != after[k]}})
+    for kind, roles_ in ((Kind.ROLE_GRANTED, set(after["roles"]) - set(before["roles"])),
+                         (Kind.ROLE_REVOKED, set(before["roles"]) - set(after["roles"]))):
+        for role in sorted(roles_):
+            security_log.record(session, kind, actor=actor, object=f"user:{user.username}", details={"role": role})
     return user
 
 
@@ -709,11 +763,13 @@ def reset_password(session: Session, actor: User | None, user_id: int, password:
     checks = Checks()
     password = _password(checks, password, user.username)
     checks.done("the password has errors")
-    user.password_hash = accounts.hash_password(password)
+    passwords.set_password(session, user, password, by_administrator=actor is not None and actor.id != user.id,
+                           policy=_policy(session))  # its owner changes it first (the policy's force_change)
     sign_in.end_sessions(user, tokens=True)  # whoever held the old password is out
     session.flush()
     ledger.record(session, Action.USER_PASSWORD_RESET, actor=actor, subject_type="user", subject_id=user.id,
                   payload={"username": user.username})
+    security_log.record(session, Kind.PASSWORD_RESET, actor=actor, object=f"user:{user.username}")
     return user
 
 
@@ -740,6 +796,8 @@ def set_active(session: Session, actor: User | None, user_id: int, active: Any) 
     ledger.record(session, Action.USER_REACTIVATED if active else Action.USER_DEACTIVATED, actor=actor,
                   subject_type="user", subject_id=user.id,
                   payload={"username": user.username, "ready_tasks_assigned": personal})
+    security_log.record(session, Kind.ACCOUNT_ENABLED if active else Kind.ACCOUNT_DISABLED, actor=actor,
+                        object=f"user:{user.username}")
     return user
 
 

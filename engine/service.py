@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime
 
 from sqlalchemy import select
@@ -12,13 +13,15 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import accounts, clock, extensions, ledger, metrics, notifications, paging, problems, tasks
-from . import incidents, lights, repair, version_migration, sign_in as guarded_sign_in
+from . import file_store, incidents, lights, passwords, repair, second_factor, security_log, sessions, version_migration
+from . import sign_in as guarded_sign_in
 from .calendar import WorkingCalendar
 from .db import Database
-from .errors import Conflict, Forbidden, NotFound, Unauthenticated
+from .errors import Conflict, Forbidden, Locked, NotFound, Unauthenticated
 from .ledger import Action
+from .security_log import Kind as SecurityKind
 from .incident_desk import IncidentDesk, Wakening
-from .models import Escalation, Problem, ProcessDefinition, Role, User
+from .models import Escalation, Problem, ProcessDefinition, Role, User, UserSession
 from .settings import BPMN_DIR, Settings
 from .escalation import due_moments, firing, gaps, rules
 from .escalation import ladder as ladder_module
@@ -34,7 +37,12 @@ from .areas.evidence import EvidenceActions
 from .areas.incidents import IncidentActions
 from .areas.ledgers import LedgerImports
 from .areas.organisation import OrganisationActions
+from .areas.security import SecurityLogActions
+from .areas.security_accounts import SecurityAccountActions
+from .areas.sessions import PageSignIn, PasswordChangeNeeded, SessionActions, SessionLimitReached
 from .areas.repairs import RepairActions
+from .areas.directory import DirectoryActions
+from . import directory as office_directory
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ SHIPPED_NOTE = "随版本发布"   # the 版本说明 of a shipped diagram's ver
 
 
 class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, CalendarActions, BulletinActions,
-            OrganisationActions):
+            OrganisationActions, SecurityLogActions, SecurityAccountActions, DirectoryActions, SessionActions):
     """Duban's actions, each one transaction. The areas' actions are in engine/areas/ (Excel
     ledgers, evidence, incidents, repairs, the calendar, the bulletin, the organisation); the
     rest (who is acting, process definitions, problems, tasks, the ladder, lights, notices,
@@ -99,6 +107,7 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
         """`engine_options` go to SQLAlchemy's create_engine (`duban serve` sizes the pool)."""
         self.settings = settings
         self.db = Database(settings.database_url, **engine_options)
+        self.files = file_store.open_store(settings.file_store, settings.files_root, self.db)
         scheduling_signal.install(self.db)
         # each Duban holds its own calendar, kept in step with the database (see _calendar)
         self.runtime = runtime or Runtime(WorkingCalendar(), channels=settings.notifications,
@@ -107,6 +116,9 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
         self.repair_desk = repair.RepairDesk(self)
         self.migrations = version_migration.VersionMigration(self)
         self.tokens = accounts.Tokens(settings.secret_key, settings.token_max_age, self._may_use_token)
+        # the office's LDAP / AD (DUBAN_LDAP_CONFIG): a bad file stops the start here, naming the key
+        self.directory = (office_directory.Directory(office_directory.load(settings.ldap_config))
+                          if settings.ldap_config else None)
 
     # -- who is acting -------------------------------------------------------------------------
 
@@ -122,37 +134,167 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
     def _may_use_token(self, user_id: int, epoch: int) -> bool:
         with self.db.reading() as session:
             row = session.execute(select(User.active, User.token_epoch).where(User.id == user_id)).first()
-            return row is not None and bool(row.active) and row.token_epoch == epoch
+            good = row is not None and bool(row.active) and row.token_epoch == epoch
+        return good and self.directory_recheck(user_id)  # a directory account: does the directory still vouch?
 
-    def sign_in(self, username: str, password: str) -> tuple[User, str]:
-        """The account and a fresh API token; a wrong or unknown name or password raises
-        Unauthenticated, too many recent failures Locked (engine/sign_in.py). The failure is
-        recorded (committed) before the refusal is raised."""
+    def sign_in(self, username: str, password: str, door: str = "api", code: str | None = None,
+                agent: str | None = None, replaces: str | None = None) -> tuple[User, Any]:
+        """The account and a fresh API token (door "api") or a new page session (door "page":
+        a PageSignIn, engine/areas/sessions.py, with the session's id for the cookie, whether
+        the password must be changed first and the previous sign-in for the 鉴别警示; `agent`,
+        the browser, is kept with the session; `replaces`, the session this browser held, ends).
+
+        A wrong or unknown name or password raises Unauthenticated, too many recent failures
+        Locked (engine/sign_in.py); an account with a second factor (or one the policy
+        requires) needs `code` too, else SecondFactorNeeded (engine/second_factor.py), a wrong
+        code counting as a failed sign-in. Through the API an expired password, or one an
+        administrator set, raises PasswordChangeNeeded (403); a page sign-in beyond the session
+        policy's limit in its "refuse" mode raises SessionLimitReached (409). The failure is
+        recorded (committed, with its security event) before the refusal is raised. With the office's
+        directory configured, a name no local account has is the directory's
+        (engine/areas/directory.py)."""
+        if self.signs_in_with_directory(username):
+            return self.directory_sign_in(username, password, door, code, agent, replaces)
         for attempt in range(2):
             try:
                 with self.db.transaction() as session:
-                    user, refusal = guarded_sign_in.attempt(session, username, password, self.settings.sign_in)
+                    used: list[str] = []
+                    user, refusal = guarded_sign_in.attempt(session, username, password, self.settings.sign_in,
+                                                            self._second_factor_check(session, code, used))
+                    method = "+".join(["password", *used])
                     if user is not None:
-                        return user, self.tokens.issue(user)
+                        if door == "api":
+                            due = passwords.due(user, self._policy(session))
+                            if due is None:
+                                security_log.record(session, SecurityKind.SIGN_IN, actor=user, method=method,
+                                                    details={"door": door})
+                                security_log.record(session, SecurityKind.TOKEN_ISSUED, actor=user, method=method)
+                                return user, self.tokens.issue(user)
+                            refusal = PasswordChangeNeeded(due)
+                        else:
+                            page = self._begin_page_session(session, user, agent, replaces)
+                            if page is not None:
+                                security_log.record(session, SecurityKind.SIGN_IN, actor=user, method=method,
+                                                    details={"door": door})
+                                return user, page
+                            refusal = self._session_limit_refusal(session)
+                    self._record_refused_sign_in(session, username, door, refusal)
                 raise refusal
             except IntegrityError:  # two first failures of one name at once: count again
                 if attempt:
                     raise Unauthenticated(guarded_sign_in.WRONG) from None
         raise AssertionError("unreachable")
 
-    def sign_out(self, user_id: int) -> None:
-        """End every page session of the account (API tokens stay valid)."""
+    def _session_limit_refusal(self, session: Session) -> SessionLimitReached:
+        limit = self._policy(session).max_sessions
+        return SessionLimitReached(
+            f"this account holds {limit} page session{'s' if limit != 1 else ''} already, the "
+            "most the session policy allows: sign out of one (or end it from 我的会话) first",
+            {"username": ["too many sessions"]})
+
+    @staticmethod
+    def _second_factor_check(session: Session, code: str | None, used: list[str]):
+        """What `sign_in.attempt` calls after a right password: the second factor of an enrolled
+        account (what was used is appended to `used`), the enrolment a required one lacks."""
+        def second(user: User) -> None:
+            if second_factor.enrolled(session, user):
+                used.append(second_factor.verify(session, user, code))
+            elif second_factor.policy(session).requires(user):
+                raise second_factor.SecondFactorNeeded(
+                    "this account must enrol a second factor (an authenticator app) before it signs "
+                    "in: sign in once on the sign-in page to set it up", enrol=True, user_id=user.id)
+        return second
+
+    def _record_refused_sign_in(self, session: Session, username: str, door: str, refusal: Exception) -> None:
+        name = security_log.typed_name(session, username)
+        needed = isinstance(refusal, second_factor.SecondFactorNeeded)
+        reason = ("locked" if isinstance(refusal, Locked) else "enrolment needed" if needed and refusal.enrol
+                  else "second factor wrong" if needed and refusal.counts else "second factor needed" if needed
+                  else refusal.code if isinstance(refusal, PasswordChangeNeeded)
+                  else "session limit" if isinstance(refusal, SessionLimitReached)
+                  else "wrong name or password")
+        security_log.record(session, SecurityKind.SIGN_IN, subject=name, result=security_log.FAILURE,
+                            method="password", details={"door": door, "reason": reason})
+        if needed and refusal.counts:
+            security_log.record(session, SecurityKind.SECOND_FACTOR_FAILED, subject=name,
+                                result=security_log.FAILURE, method="totp", object=f"user:{name}")
+        if getattr(refusal, "just_now", False):
+            security_log.record(session, SecurityKind.LOCKED, subject=name, result=security_log.FAILURE,
+                                method="password", object=f"user:{name}",
+                                details={"minutes": self.settings.sign_in.lockout_minutes})
+
+    # -- the second factor (engine/second_factor.py) ----------------------------------------------
+
+    def begin_second_factor(self, user_id: int) -> second_factor.Enrolment:
+        """A new authenticator secret for the account, waiting for its first code (the sign-in
+        page's enrolment, after a right password)."""
+        with self.db.transaction() as session:
+            return second_factor.begin(session, self.actor(session, user_id))
+
+    def confirm_second_factor(self, user_id: int, code: str, door: str = "page", agent: str | None = None
+                              ) -> tuple[User, list[str], "PageSignIn"]:
+        """The app's first code confirms the enrolment and completes the page sign-in that began
+        it (its password was right): the account, the ten recovery codes, shown once, and the
+        new page session. A wrong code raises SecondFactorNeeded and changes nothing; a sign-in
+        beyond the session limit in the "refuse" mode, SessionLimitReached."""
+        with self.db.transaction() as session:
+            user = self.actor(session, user_id)
+            codes = second_factor.confirm(session, user, code)
+            page = self._begin_page_session(session, user, agent)
+            if page is None:
+                raise SessionLimitReached("this account holds as many page sessions as the session policy allows: "
+                                          "sign out of one first", {"username": ["too many sessions"]})
+            security_log.record(session, SecurityKind.SECOND_FACTOR_ENROLLED, actor=user, method="totp",
+                                object=f"user:{user.username}")
+            first = "ldap" if user.origin == "ldap" else "password"  # what checked the password
+            security_log.record(session, SecurityKind.SIGN_IN, actor=user, method=f"{first}+totp",
+                                details={"door": door})
+            return user, codes, page
+
+    def reset_second_factor(self, actor_id: int, user_id: int) -> None:
+        """Remove an account's second factor (a lost phone; the security administrator only):
+        it enrols again at its next sign-in; its page sessions and tokens end."""
+        with self.db.transaction() as session:
+            actor = self.actor(session, actor_id)
+            if actor.has_role(Role.SECURITY_ADMIN):
+                user = session.get(User, user_id)
+                if user is None:
+                    raise NotFound(f"no user {user_id}")
+                second_factor.reset(session, user)
+                guarded_sign_in.end_sessions(user, tokens=True)
+                security_log.record(session, SecurityKind.SECOND_FACTOR_RESET, actor=actor,
+                                    object=f"user:{user.username}")
+                return
+        self.deny(actor_id, f"reset the second factor of user {user_id}", "user", user_id)
+
+    def unlock(self, actor_id: int, user_id: int) -> bool:
+        """Lift an account's lockout (the security administrator only); whether it was locked."""
+        with self.db.transaction() as session:
+            actor = self.actor(session, actor_id)
+            if actor is None or actor.has_role(Role.SECURITY_ADMIN):  # None: the command line
+                user = session.get(User, user_id)
+                if user is None:
+                    raise NotFound(f"no user {user_id}")
+                was_locked = guarded_sign_in.unlock(session, user)
+                security_log.record(session, SecurityKind.UNLOCKED, actor=actor, object=f"user:{user.username}",
+                                    method="command line" if actor is None else None,
+                                    details={"was_locked": was_locked})
+                return was_locked
+        self.deny(actor_id, f"unlock user {user_id}", "user", user_id)
+
+    def sign_out(self, user_id: int, row_id: int | None = None) -> None:
+        """End the page session `row_id` (the page's sign-out), or, without one, every page
+        session of the account (API tokens stay valid)."""
         with self.db.transaction() as session:
             user = session.get(User, user_id)
             if user is not None:
-                guarded_sign_in.end_sessions(user)
-
-    def session_user(self, session: Session, user_id: int, stamp: dict) -> User:
-        """The account of a page session, if the session is still good (engine/sign_in.py)."""
-        user = self.actor(session, user_id)
-        if not guarded_sign_in.session_current(user, stamp, self.settings.sign_in):
-            raise Unauthenticated("the session has ended; sign in again")
-        return user
+                if row_id is None:
+                    guarded_sign_in.end_sessions(user, reason=sessions.SIGNED_OUT)
+                else:
+                    row = session.get(UserSession, row_id)
+                    if row is not None and row.user_id == user.id:
+                        sessions.end(row, sessions.SIGNED_OUT)
+                security_log.record(session, SecurityKind.SIGN_OUT, actor=user)
 
     def deny(self, user_id: int | None, what: str, subject_type: str, subject_id, problem_id: int | None = None):
         """Record a refused action in its own transaction, then refuse it."""
@@ -174,8 +316,15 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
         what was done (engine.workflow.versions.Outcome: created, replaced, unchanged)."""
         try:
             with self.db.transaction() as session:
-                return self.runtime.deploy(session, content, self.actor(session, user_id), filename, attachments,
-                                           accepted, comment, draft, shipped)
+                actor = self.actor(session, user_id)
+                definition, outcome = self.runtime.deploy(session, content, actor, filename, attachments,
+                                                          accepted, comment, draft, shipped)
+                if outcome:
+                    security_log.record(session, SecurityKind.PROCESS_DEPLOYED, actor=actor,
+                                        method="shipped" if shipped else None,
+                                        object=f"process:{definition.key} v{definition.version}",
+                                        details={"outcome": outcome.value, "draft": bool(draft), "file": filename})
+                return definition, outcome
         except IntegrityError:
             raise Conflict("another version of this process was deployed at the same moment; try again") from None
 
@@ -325,7 +474,10 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
         with self.db.transaction() as session:
             actor = self.actor(session, user_id)
             if actor.has_role(Role.ADMIN):
-                return rules.replace(session, data, actor)
+                ladder = rules.replace(session, data, actor)
+                security_log.record(session, SecurityKind.RULES_CHANGED, actor=actor, object="escalation rules",
+                                    details={"version": getattr(ladder, "version", None)})
+                return ladder
         self.deny(user_id, "change the escalation rules", "escalation_rule_set", None)
 
     def sweep(self, dry_run: bool = False) -> list[Firing]:

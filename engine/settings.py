@@ -120,10 +120,11 @@ class ImportLimits:
 class SignInSettings:
     """How signing in is guarded (engine/sign_in.py): a page session lasts a working day at
     most and ends after a long idle spell; a user name is locked for a while after repeated
-    failures, counted on the engine's clock."""
+    failures, counted on the engine's clock. `idle_minutes` is the idle time a database starts
+    with; the security administrator's session policy (engine/session_policy.py) sets it after."""
 
     session_hours: float = 10
-    idle_minutes: float = 120
+    idle_minutes: float = 30
     lockout_failures: int = 5
     lockout_minutes: float = 15
 
@@ -131,7 +132,7 @@ class SignInSettings:
     def from_env(cls) -> "SignInSettings":
         env = os.environ.get
         return cls(session_hours=float(env("DUBAN_SESSION_HOURS") or 10),
-                   idle_minutes=float(env("DUBAN_SESSION_IDLE_MINUTES") or 120),
+                   idle_minutes=float(env("DUBAN_SESSION_IDLE_MINUTES") or 30),
                    lockout_failures=int(env("DUBAN_LOCKOUT_FAILURES") or 5),
                    lockout_minutes=float(env("DUBAN_LOCKOUT_MINUTES") or 15))
 
@@ -155,10 +156,29 @@ class Settings:
     # the scheduler's lease (engine/scheduling/lease.py): a standby leads within about this long
     # (plus its retry, 2 s) after the leader dies, freezes or loses the database
     lease_seconds: float = field(default_factory=lambda: float(os.environ.get("DUBAN_SCHEDULER_LEASE_SECONDS") or 10))
+    # where evidence and pending ledger sheets are kept (engine/file_store.py): "directory"
+    # (under files_path: DUBAN_FILES_PATH, the instance folder when unset) or "database"
+    file_store: str = field(default_factory=lambda: (os.environ.get("DUBAN_FILE_STORE") or "directory").strip())
+    files_path: Path | None = field(default_factory=lambda: Path(os.environ["DUBAN_FILES_PATH"])
+                                    if os.environ.get("DUBAN_FILES_PATH") else None)
+
+    # the office's LDAP / Active Directory (统一身份认证): DUBAN_LDAP_CONFIG names its ldap.toml
+    # (engine/directory.py, config/ldap.example.toml); unset, every account is local
+    ldap_config: Path | None = field(default_factory=lambda: Path(os.environ["DUBAN_LDAP_CONFIG"].strip())
+                                     if (os.environ.get("DUBAN_LDAP_CONFIG") or "").strip() else None)
+
+    # the security log keeps its events this many days, never fewer than 180 (engine/security_log.py)
+    security_log_days: int = field(default_factory=lambda: max(int(os.environ.get("DUBAN_SECURITY_LOG_DAYS") or 180),
+                                                               180))
+
+    @property
+    def files_root(self) -> Path:
+        return self.files_path or self.instance_path
 
     @property
     def evidence_path(self) -> Path:
-        return self.instance_path / "evidence"
+        """Where the directory store keeps evidence."""
+        return self.files_root / "evidence"
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

@@ -8,9 +8,9 @@ unknown name costs and answers exactly what a wrong password does.
 - Every attempt that is not locked runs one argon2 verification: against the account's hash,
   or against a dummy hash of the same cost when there is no such account (or it is disabled),
   so the response time does not tell which names exist.
-- Sessions and tokens end server-side: an account's `session_epoch` is written into each page
-  session and its `token_epoch` into each API token; bumping them (sign-out: sessions; new
-  password or deactivation: both) makes every earlier session or token worthless.
+- Sessions and tokens end server-side: page sessions are rows (engine/sessions.py) and an
+  account's `token_epoch` is written into each API token; `end_sessions` (new password,
+  deactivation) ends every page session and, with `tokens`, every earlier token.
 """
 from __future__ import annotations
 
@@ -42,9 +42,12 @@ def _account(session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(User.username == username)).first()
 
 
-def attempt(session: Session, username: str, password: str, policy: SignInSettings) -> tuple[User | None, Exception | None]:
+def attempt(session: Session, username: str, password: str, policy: SignInSettings,
+            second=None) -> tuple[User | None, Exception | None]:
     """Try a user name and password inside the caller's transaction: the signed-in account,
-    or the refusal to raise once the transaction (which records the failure) has committed."""
+    or the refusal to raise once the transaction (which records the failure) has committed.
+    `second(user)`, after a right password, checks the second factor: what it raises is the
+    refusal, and a wrong code (its `counts`) is a failure towards the lockout like a wrong password."""
     now = clock.now()
     digest = name_digest(username)
     row = session.get(SignInThrottle, digest, with_for_update=True)
@@ -53,10 +56,67 @@ def attempt(session: Session, username: str, password: str, policy: SignInSettin
     user = _account(session, username)
     verified = accounts.verify_password(user.password_hash if user is not None else None, password)
     if verified and user is not None and user.active:
+        if second is not None:
+            try:
+                second(user)
+            except Unauthenticated as needed:
+                if getattr(needed, "counts", False):
+                    failure = _failed(session, row, digest, now, policy)
+                    return None, failure if isinstance(failure, Locked) else needed
+                return None, needed
         if row is not None:
             session.delete(row)
         return user, None
     return None, _failed(session, row, digest, now, policy)
+
+
+def locked_until(session: Session, users: list[User]) -> dict[int, datetime]:
+    """Which of these accounts are locked now, and until when."""
+    now = clock.now()
+    digests = {name_digest(user.username): user.id for user in users}
+    rows = session.scalars(select(SignInThrottle).where(SignInThrottle.name_digest.in_(list(digests)),
+                                                        SignInThrottle.locked_until > now))
+    return {digests[row.name_digest]: row.locked_until for row in rows}
+
+
+def unlock(session: Session, user: User) -> bool:
+    """Lift the account's lockout and forget its failures (the security administrator, 解锁);
+    whether it was locked."""
+    row = session.get(SignInThrottle, name_digest(user.username), with_for_update=True)
+    if row is None:
+        return False
+    was_locked = row.locked_until is not None and row.locked_until > clock.now()
+    session.delete(row)
+    session.flush()
+    return was_locked
+
+
+def locked(session: Session, username: str) -> Locked | None:
+    """The refusal when the name is locked now (a sign-in checked elsewhere, the directory's,
+    asks this before it asks the directory)."""
+    now = clock.now()
+    row = session.get(SignInThrottle, name_digest(username))
+    if row is not None and row.locked_until is not None and row.locked_until > now:
+        return _locked(row.locked_until, now)
+    return None
+
+
+def failed(session: Session, username: str, policy: SignInSettings) -> Exception:
+    """A failure checked elsewhere (the directory said the password is wrong) counts towards
+    the name's lockout as a wrong local password does: the refusal to raise after commit."""
+    digest = name_digest(username)
+    now = clock.now()
+    row = session.get(SignInThrottle, digest, with_for_update=True)
+    if row is not None and row.locked_until is not None and row.locked_until > now:
+        return _locked(row.locked_until, now)
+    return _failed(session, row, digest, now, policy)
+
+
+def succeeded(session: Session, username: str) -> None:
+    """A success checked elsewhere clears the name's count."""
+    row = session.get(SignInThrottle, name_digest(username), with_for_update=True)
+    if row is not None:
+        session.delete(row)
 
 
 def _failed(session: Session, row: SignInThrottle | None, digest: str, now: datetime,
@@ -72,7 +132,9 @@ def _failed(session: Session, row: SignInThrottle | None, digest: str, now: date
     if row.failures >= policy.lockout_failures:
         row.locked_until = now + window
         session.flush()
-        return _locked(row.locked_until, now)
+        locked = _locked(row.locked_until, now)
+        locked.just_now = True  # this failure locked the name (the security log says so)
+        return locked
     session.flush()
     return Unauthenticated(WRONG)
 
@@ -94,27 +156,16 @@ def _locked(until: datetime, now: datetime) -> Locked:
 # -- sessions ------------------------------------------------------------------------------------
 
 
-def session_stamp(user: User) -> dict:
-    """What a new page session carries: the account's epoch and when it began (the engine's
-    clock, seconds)."""
-    moment = clock.now().timestamp()
-    return {"epoch": user.session_epoch, "since": moment, "seen": moment}
+def end_sessions(user: User, tokens: bool = False, reason: str = "all_ended") -> None:
+    """End every page session of the account (engine/sessions.py) and, with `tokens`, make
+    every API token it holds worthless; `session_epoch` moves too (what ends them all)."""
+    from sqlalchemy.orm import object_session
 
+    from . import sessions
 
-def session_current(user: User, stamp: dict, policy: SignInSettings) -> bool:
-    """Whether a page session is still good: the account's epoch has not moved since it
-    began, it is younger than `session_hours` and was used within `idle_minutes`."""
-    try:
-        epoch, since, seen = int(stamp["epoch"]), float(stamp["since"]), float(stamp["seen"])
-    except (KeyError, TypeError, ValueError):
-        return False
-    now = clock.now().timestamp()
-    return (epoch == user.session_epoch and now < since + policy.session_hours * 3600
-            and now < seen + policy.idle_minutes * 60)
-
-
-def end_sessions(user: User, tokens: bool = False) -> None:
-    """Make every page session (and, with `tokens`, every API token) of the account worthless."""
     user.session_epoch = (user.session_epoch or 0) + 1
     if tokens:
         user.token_epoch = (user.token_epoch or 0) + 1
+    session = object_session(user)
+    if session is not None and user.id is not None:
+        sessions.end_all(session, user.id, reason)

@@ -51,6 +51,22 @@ def _create_database(url: str) -> None:
         engine.dispose()
 
 
+def own_database(url: str, suffix: str) -> str:
+    """A PostgreSQL database of a test's own beside `url`'s (whose tables the other tests of the
+    worker use): its name with `_<suffix>` after it, created when missing, emptied to a bare schema."""
+    given = make_url(url)
+    own = given.set(database=f"{given.database}_{suffix}").render_as_string(hide_password=False)
+    _create_database(own)
+    engine = create_engine(own)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+    return own
+
+
 PG_URL = worker_database(os.environ.get("DUBAN_TEST_DATABASE_URL"))
 START = datetime(2026, 3, 2, 9, 0, tzinfo=clock.SHANGHAI)  # a Monday, after the Spring Festival
 

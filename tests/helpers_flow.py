@@ -6,7 +6,8 @@ from io import BytesIO
 
 from sqlalchemy import func, select
 
-from engine.models import Base, HumanTask, LedgerEntry, Problem, ProcessInstance
+from engine.models import Base, HumanTask, LedgerEntry, Problem, ProcessInstance, SecurityEvent
+from engine.ledger import Action
 
 PLAN = {"target": "出水稳定达到一级A标准", "measures": "提标改造，新增深度处理单元", "deadline_kind": "by_date",
         "deadline": "2026-06-20"}
@@ -51,7 +52,13 @@ def snapshot(duban) -> dict:
     with duban.db.reading() as session:
         counts = {table.name: session.scalar(select(func.count()).select_from(table))
                   for table in Base.metadata.sorted_tables}
-        counts["ledger_last_id"] = session.scalar(select(func.max(LedgerEntry.id)))
+        # a refusal is recorded (permission_denied): that is what a refused request leaves
+        business = LedgerEntry.action != Action.PERMISSION_DENIED
+        counts["ledger_entry"] = session.scalar(select(func.count()).select_from(LedgerEntry).where(business))
+        counts["ledger_last_id"] = session.scalar(select(func.max(LedgerEntry.id)).where(business))
+        # the sign-ins that fetch a test's tokens are events of their own, not the request's
+        counts["security_event"] = session.scalar(select(func.count()).select_from(SecurityEvent).where(
+            SecurityEvent.kind.not_in(("sign_in", "token_issued"))))
         counts["task_states"] = session.execute(select(HumanTask.id, HumanTask.state).order_by(HumanTask.id)).all()
         counts["instance_versions"] = session.execute(
             select(ProcessInstance.id, ProcessInstance.version).order_by(ProcessInstance.id)).all()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine import accounts
+from engine import accounts, second_factor
 from engine.models import Official, Post, PostKind, Region, RegionLevel, Role, Unit, UnitKind
 
 PASSWORD = "test-password"
@@ -80,6 +80,8 @@ def build_org(duban) -> Org:
         for key in ("admin", "jiwei"):
             role = Role.ADMIN if key == "admin" else Role.DISCIPLINE
             org.ids[f"user:{key}"] = accounts.create_user(session, key, key, None, {role}, password_hash=hashed).id
+        # the tests of the second factor switch it on again (tests/test_second_factor.py)
+        second_factor.set_required(session, False, "the test organisation")
         session.flush()
         org.ids.update({"city": city.id, "county": county.id, "town": town.id})
         org.ids.update({key: unit.id for key, unit in units.items()})

@@ -3,9 +3,13 @@ field is wrong), what ending a post means for the engine, self-lockout, deactiva
 the pages (forms with CSRF, errors at the fields, PRG) and the JSON API."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
+from engine import accounts
+from engine.areas.sessions import PasswordChangeNeeded
 from engine.errors import Forbidden, NotFound, Unauthenticated
 from engine.models import HumanTask, LedgerEntry, Post, Region, Role, TaskState, Unit, User
 from engine.organization import region_heads, unit_heads
@@ -14,6 +18,7 @@ from engine.organization_admin import OrganizationInvalid
 from .test_pages import login, token_of
 
 NEW_PASSWORD = "a-new-password"
+OWN_PASSWORD = "an-own-password-9"
 
 
 def _count(duban, model) -> int:
@@ -189,16 +194,22 @@ def test_users_are_created_with_a_hashed_password_and_can_sign_in(duban, org):
         user = session.get(User, user_id)
         assert user.password_hash.startswith("$argon2") and NEW_PASSWORD not in user.password_hash
         assert user.roles == {Role.OFFICIAL, Role.LEADER} and user.official_id == clerk
-    assert duban.sign_in("chen", NEW_PASSWORD)[0].id == user_id
+        assert user.must_change_password  # an administrator set it: its owner changes it first
+    with pytest.raises(PasswordChangeNeeded) as refused:
+        duban.sign_in("chen", NEW_PASSWORD)
+    assert refused.value.code == "password_change_required"
+    duban.change_password_signed_out("chen", NEW_PASSWORD, OWN_PASSWORD)
+    assert duban.sign_in("chen", OWN_PASSWORD)[0].id == user_id
     entry = _ledger(duban, "user.created")[-1]
     assert entry.payload["roles"] == ["leader", "official"] and "password" not in str(entry.payload)
 
 
 WRONG_USERS = [  # username, password, roles, official, what is refused
-    ("admin", NEW_PASSWORD, ["admin"], None, {"username": ["taken"]}),
-    ("ADMIN", NEW_PASSWORD, ["admin"], None, {"username": ["taken"]}),
-    ("a b", NEW_PASSWORD, ["admin"], None, {"username": ["username_format"]}),
-    ("newcomer", "short", ["admin"], None, {"password": ["password_short"]}),
+    ("admin", NEW_PASSWORD, ["leader"], None, {"username": ["taken"]}),
+    ("ADMIN", NEW_PASSWORD, ["leader"], None, {"username": ["taken"]}),
+    ("a b", NEW_PASSWORD, ["leader"], None, {"username": ["username_format"]}),
+    ("newcomer", "short", ["leader"], None, {"password": ["password_short"]}),
+    ("newcomer", NEW_PASSWORD, ["official", "discipline"], None, {"roles": ["security_admin_grants"]}),
     ("newcomer", NEW_PASSWORD, [], None, {"roles": ["required"]}),
     ("newcomer", NEW_PASSWORD, ["boss"], None, {"roles": ["choice"]}),
     ("newcomer", NEW_PASSWORD, ["official"], "secretary", {"official_id": ["official_linked"]}),
@@ -213,22 +224,32 @@ def test_a_wrong_user_is_refused_and_nothing_is_written(duban, org):
     assert (_count(duban, User), _count(duban, LedgerEntry)) == (before, entries)
 
 
-def test_roles_change_but_nobody_locks_themself_out(duban, org):
+def test_roles_change_but_nobody_changes_their_own_nor_locks_the_office_out(duban, org):
     admin = org["user:admin"]
-    duban.update_user(admin, org["user:jiwei"], roles=["discipline", "leader"])
+    duban.update_user(admin, org["user:secretary"], roles=["leader", "official"])
     with duban.db.reading() as session:
-        assert session.get(User, org["user:jiwei"]).roles == {Role.DISCIPLINE, Role.LEADER}
+        assert session.get(User, org["user:secretary"]).roles == {Role.OFFICIAL, Role.LEADER}
     assert _ledger(duban, "user.updated")[-1].payload["changed"]["roles"] == {
-        "from": ["discipline"], "to": ["discipline", "leader"]}
-    assert _refused(duban.update_user, admin, admin, roles=["leader"]) == {"roles": ["own_admin"]}
+        "from": ["leader"], "to": ["leader", "official"]}
+    assert _refused(duban.update_user, admin, admin, roles=["admin", "leader"]) == {"roles": ["own_roles"]}
     assert _refused(duban.set_user_active, admin, admin, False) == {"active": ["self_deactivate"]}
-    # a second administrator may take the role away, but not from the last active one
-    second = duban.create_user(admin, "admin2", "第二管理员", NEW_PASSWORD, ["admin"])
-    duban.update_user(second, admin, roles=["leader"])
-    assert _refused(duban.update_user, None, second, roles=["leader"]) == {"roles": ["last_admin"]}
+    # 三员分立: the system administrator neither grants nor revokes the privileged roles
+    assert _refused(duban.update_user, admin, org["user:jiwei"], roles=["leader"]) == {
+        "roles": ["security_admin_grants"]}
+    assert _refused(duban.update_user, admin, org["user:secretary"], roles=["leader", "discipline"]) == {
+        "roles": ["security_admin_grants"]}
+    second = duban.create_user(None, "admin2", "第二管理员", NEW_PASSWORD, ["admin"])  # the command line
+    # the security administrator may take the role away, but not from the last active administrator
+    with duban.db.transaction() as session:
+        security = accounts.create_user(session, "secadmin", "安全管理员", NEW_PASSWORD, {Role.SECURITY_ADMIN}).id
+    duban.grant_roles(security, admin, ["leader"])
+    assert _refused(duban.grant_roles, security, second, ["leader"]) == {"roles": ["last_admin"]}
+    assert _refused(duban.grant_roles, security, security, ["security_admin", "leader"]) == {"roles": ["own_roles"]}
     assert _refused(duban.set_user_active, None, second, False) == {"active": ["last_admin"]}
     with duban.db.reading() as session:
         assert session.get(User, second).roles == {Role.ADMIN}
+    with pytest.raises(Forbidden):
+        duban.grant_roles(second, org["user:jiwei"], ["leader"])
 
 
 def test_a_deactivated_user_cannot_sign_in_nor_use_a_token(duban, org):
@@ -252,7 +273,10 @@ def test_a_password_reset_replaces_the_old_one(duban, org):
     duban.reset_password(org["user:admin"], org["user:responsible"], NEW_PASSWORD)
     with pytest.raises(Unauthenticated):
         duban.sign_in("responsible", "test-password")
-    assert duban.sign_in("responsible", NEW_PASSWORD)[0].username == "responsible"
+    with pytest.raises(PasswordChangeNeeded):  # an administrator set it: its owner changes it first
+        duban.sign_in("responsible", NEW_PASSWORD)
+    duban.change_password_signed_out("responsible", NEW_PASSWORD, OWN_PASSWORD)
+    assert duban.sign_in("responsible", OWN_PASSWORD)[0].username == "responsible"
     assert _refused(duban.reset_password, org["user:admin"], org["user:responsible"], "123") == {
         "password": ["password_short"]}
 
@@ -373,10 +397,12 @@ def test_the_users_pages_create_change_and_deactivate(admin_client, duban, org):
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and "已存在" in page and "密码至少 10 个字符" in page
     assert 'data-error-for="roles"' in page and NEW_PASSWORD not in page and 'value="short"' not in page
-    # self-lockout is refused on the page
+    # one's own roles are refused on the page; the privileged roles show greyed, kept as they are
     admin_path = f"/admin/users/{org['user:admin']}"
-    response = _form(admin_client, admin_path, {"display_name": "admin", "roles": ["leader"]}, admin_path)
-    assert response.status_code == 400 and "不能取消自己的环督办角色" in response.get_data(as_text=True)
+    page = admin_client.get(admin_path).get_data(as_text=True)
+    assert re.search(r'value="admin" checked disabled>\s*<input type="hidden" name="roles" value="admin">', page)
+    response = _form(admin_client, admin_path, {"display_name": "admin", "roles": ["admin", "leader"]}, admin_path)
+    assert response.status_code == 400 and "不能修改自己的角色" in response.get_data(as_text=True)
     response = _form(admin_client, f"{admin_path}/active", {"active": "0"}, admin_path)
     assert response.status_code == 400 and "不能停用自己的账号" in response.get_data(as_text=True)
     assert _form(admin_client, f"{admin_path}/active", {"active": "maybe"}, admin_path).status_code == 400

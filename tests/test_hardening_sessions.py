@@ -49,6 +49,10 @@ def test_a_cookie_saved_before_signing_out_is_refused_after(app, org):
 
 
 def test_a_session_ends_after_its_hours_and_when_idle(duban, org, monkeypatch):
+    from engine import session_policy
+
+    with duban.db.transaction() as session:  # two idle hours (the security administrator's policy)
+        session_policy.store(session, session_policy.Policy(idle_minutes=120))
     app = make_app(duban, monkeypatch, DUBAN_SESSION_HOURS="10")
     client = app.test_client()
     page_login(client, "responsible")
@@ -97,7 +101,13 @@ def test_a_password_reset_ends_sessions_and_revokes_tokens(api, app, org):
     assert "revoked" in refused.json["message"]
     assert not signed_in(browser)
     assert api.get("/api/tasks", as_="admin").status_code == 200  # the administrator's own token stays
-    fresh = api.client.post("/api/auth/token", json={"username": "responsible", "password": NEW_PASSWORD})
+    # a password an administrator set is changed by its owner before a token is issued
+    refused = api.client.post("/api/auth/token", json={"username": "responsible", "password": NEW_PASSWORD})
+    assert refused.status_code == 403 and refused.json["code"] == "password_change_required"
+    own = "Quiet-harbour-lights-7"
+    assert api.client.post("/api/auth/password", json={"username": "responsible", "password": NEW_PASSWORD,
+                                                       "new_password": own}).status_code == 204
+    fresh = api.client.post("/api/auth/token", json={"username": "responsible", "password": own})
     assert fresh.status_code == 200
     assert api.client.get("/api/tasks", headers={"Authorization": f"Bearer {fresh.json['token']}"}).status_code == 200
 

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from engine import ledger
 from engine.ledger import GENESIS
 from engine.models import LedgerEntry
 from web.cli import main
@@ -181,3 +182,79 @@ def test_a_second_genesis_is_refused(duban, worked):
                 "INSERT INTO ledger_entry (at, actor_name, action, subject_type, payload, prev_hash, hash) "
                 "VALUES (:at, 'x', 'x', 'x', '{}', :prev, :hash)"), {
                 "at": worked[0].at.replace(tzinfo=None), "prev": GENESIS, "hash": "e" * 64})
+
+
+def _entry(session, what: str) -> None:
+    from engine.ledger import Action, record
+
+    record(session, Action.USER_UPDATED, actor=None, subject_type="test", subject_id=what)
+
+
+def _subjects(duban) -> list[str]:
+    with duban.db.reading() as session:
+        return list(session.scalars(select(LedgerEntry.subject_id).where(LedgerEntry.subject_type == "test")
+                                    .order_by(LedgerEntry.id)))
+
+
+def test_entries_of_a_savepoint_rolled_back_are_not_written(duban):
+    with duban.db.transaction() as session:
+        _entry(session, "before")
+        try:
+            with session.begin_nested():
+                _entry(session, "inside, rolled back")
+                with session.begin_nested():
+                    _entry(session, "deeper, rolled back with it")
+                raise ValueError("the savepoint fails")
+        except ValueError:
+            pass
+        with session.begin_nested():
+            _entry(session, "inside, released")
+        _entry(session, "after")
+    assert _subjects(duban) == ["before", "inside, released", "after"]
+    with duban.db.reading() as session:
+        assert ledger.verify(session).intact
+
+
+def test_a_transaction_reading_the_ledger_sees_what_it_recorded(duban):
+    with duban.db.transaction() as session:
+        _entry(session, "first")
+        seen = list(session.scalars(select(LedgerEntry.subject_id).where(LedgerEntry.subject_type == "test")))
+        _entry(session, "second")
+    assert seen == ["first"] and _subjects(duban) == ["first", "second"]
+    with duban.db.reading() as session:
+        assert ledger.verify(session).intact
+
+
+def test_an_action_holds_the_ledger_only_while_it_commits(duban, settings):
+    """Entries are chained as their transaction commits: another action records and commits
+    while the first, which recorded entries long before, is still at work; both are chained,
+    in the order they committed."""
+    import threading
+
+    from engine.service import Duban
+
+    other = Duban(settings)
+    done = threading.Event()
+    try:
+        with duban.db.transaction() as session:
+            _entry(session, "long action")
+            session.flush()  # its work goes on, written and not committed
+
+            def short_action():
+                with other.db.transaction() as session_:
+                    _entry(session_, "short action")
+                done.set()
+            thread = threading.Thread(target=short_action, daemon=True)
+            thread.start()
+            thread.join(10 if not duban.db.is_sqlite else 0.5)
+            if not duban.db.is_sqlite:  # on SQLite a write transaction holds the whole database
+                assert done.is_set(), "the second action waited for the first one's end"
+        thread.join(10)
+    finally:
+        other.db.dispose()
+    if duban.db.is_sqlite:  # in whichever order SQLite let them write
+        assert sorted(_subjects(duban)) == ["long action", "short action"]
+    else:
+        assert _subjects(duban) == ["short action", "long action"]
+    with duban.db.reading() as session:
+        assert ledger.verify(session).intact

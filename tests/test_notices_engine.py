@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import event, func, select
 
 from engine import clock, notifications, tasks
-from engine.demo import ROSTER_LABELS, load_demo, roster
+from engine.demo import ROSTER_LABELS, ROSTER_ROLES, load_demo, roster
 from engine.models import Channel, HumanTask, Notification, Role, TaskState, User
 
 from .helpers_pages import register
@@ -106,7 +106,8 @@ def test_the_roster_groups_the_demo_accounts_with_what_waits_for_each(settings):
     now = clock.now()
     with duban.db.reading() as session:
         groups = roster(session, now)
-        assert [role for role, _ in groups] == [Role.ADMIN, Role.DISCIPLINE, Role.LEADER, Role.OFFICIAL]
+        assert [role for role, _ in groups] == [Role.ADMIN, Role.DISCIPLINE, Role.LEADER, Role.OFFICIAL,
+                                                Role.SECURITY_ADMIN, Role.AUDIT_ADMIN]
         listed = [entry for _, entries in groups for entry in entries]
         assert len(listed) == len({e.username for e in listed}) == session.scalar(
             select(func.count()).select_from(User).where(User.active.is_(True)))
@@ -115,8 +116,7 @@ def test_the_roster_groups_the_demo_accounts_with_what_waits_for_each(settings):
             due = [t.due_at for t in session.scalars(tasks.query(account))]
             assert entry.ready == len(due) and entry.red == sum(1 for d in due if d is not None and d <= now)
             assert entry.unread == notifications.unread_count(session, account)
-            assert entry.role == next(r for r in (Role.ADMIN, Role.DISCIPLINE, Role.LEADER, Role.OFFICIAL)
-                                      if r in account.roles)
+            assert entry.role == next(r for r in ROSTER_ROLES if r in account.roles)
         leaders = dict(groups)[Role.LEADER]
         assert leaders[0].username == "huangqiming" and leaders[0].ready >= 1, "a leader has a task waiting"
         assert any(e.ready for e in dict(groups)[Role.OFFICIAL]) and Counter(e.role for e in listed)[Role.ADMIN] >= 1

@@ -60,7 +60,8 @@ def visible(html: str) -> list[str]:
     return [t for t in parser.texts if t not in LANGUAGE_NAMES]
 
 
-PAGES = ["/tasks", "/ledger", "/dashboard", "/notifications", "/extensions", "/interviews", "/accountability"]
+PAGES = ["/tasks", "/ledger", "/dashboard", "/notifications", "/extensions", "/interviews", "/accountability",
+         "/security-log", "/security/accounts", "/action-log"]
 
 
 @pytest.fixture
@@ -85,8 +86,8 @@ def walk(app, username, language):
     while paths:
         path = paths.pop(0)
         answer = client.get(path)
-        if answer.status_code in (302, 403) and path in PAGES[1:]:
-            continue  # not this role's page
+        if answer.status_code in (302, 403) and path in PAGES:
+            continue  # not this role's page (the security and audit administrators have no task list)
         assert answer.status_code == 200, (username, path)
         html = answer.get_data(as_text=True)
         walked += 1
@@ -96,7 +97,7 @@ def walk(app, username, language):
             if path == base and (link := first_link(html, pattern)):
                 paths.insert(0, link)
         yield path, visible(html)
-    assert walked >= 3, username
+    assert walked >= 2, username
 
 
 def test_in_english_no_chinese_outside_data(app, demo_users):

@@ -35,7 +35,7 @@ def settings(settings):
     return replace(settings, scripts=LIMITS)
 
 
-# (name, script, words the error must contain)
+# (name, script, words the error must contain; a tuple: one of them)
 HOSTILE = [
     ("cpu in one C call", "x = sum(range(10**12))", ["CPU"]),
     ("big integer power", "x = 10**10**8", ["CPU"]),
@@ -50,7 +50,9 @@ HOSTILE = [
     ("exit()", "exit()", ["exit"]),
     ("memory bomb string", "x = 'x' * 10**9", ["memory"]),
     ("memory bomb list", "x = [0] * 10**9", ["memory"]),
-    ("memory bomb growing", "x = []\nwhile True:\n    x.append('y' * 10**6)", ["memory"]),
+    # growing, it writes every page it takes: on a loaded machine the kernel's time for those
+    # pages may reach the CPU limit before the memory limit is reached; either stops it
+    ("memory bomb growing", "x = []\nwhile True:\n    x.append('y' * 10**6)", [("memory", "CPU")]),
     ("set left in the data", "x = {1, 2, 3}", ["not JSON", "x", "set"]),
     ("object left in the data", "x = [{'when': range(3)}]", ["not JSON", "x[0]['when']", "range"]),
     ("nan left in the data", "x = float('nan')", ["not JSON", "nan"]),
@@ -66,6 +68,10 @@ HOSTILE = [
 ]
 
 
+def _says(text: str, words) -> bool:
+    return all(word in text if isinstance(word, str) else any(one in text for one in word) for word in words)
+
+
 @pytest.mark.parametrize("name,script,words", HOSTILE, ids=[h[0] for h in HOSTILE])
 def test_a_hostile_script_is_refused_or_stopped_within_its_limit(api, duban, name, script, words):
     """Refused at deployment (RestrictedPython sees it in the text), or stopped when it runs:
@@ -76,7 +82,7 @@ def test_a_hostile_script_is_refused_or_stopped_within_its_limit(api, duban, nam
     if deployed.status_code == 400:
         assert list(deployed.json["errors"]) == ["Task_script"], deployed.json
         text = failure_text(deployed)
-        assert "line 8" in text and all(word in text for word in words), text
+        assert "line 8" in text and _says(text, words), text
         return
     task = start(api, document)
     deploy_chain(api, chain("waiting", timer("Timer", "PT1H"), user("Task_after")))
@@ -89,7 +95,7 @@ def test_a_hostile_script_is_refused_or_stopped_within_its_limit(api, duban, nam
     # A server frozen by the script answers nothing until the script ends, which for these
     # scripts is never or far past BOUND; a loaded machine may still take a second to answer.
     assert health and max(health) < BOUND, health
-    assert all(word in text for word in words), text
+    assert _says(text, words), text
     assert seconds < BOUND, f"{name} took {seconds:.2f} s"
     woken = duban.wake_due()  # the incident waits for its back-off; the other timer fires
     assert [names for _, names in woken] == [["等待期"]] and woken.incidents == []

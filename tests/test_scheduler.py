@@ -314,3 +314,100 @@ def test_a_job_is_not_written_again_when_the_store_rounds_its_moment(api, duban,
     finally:
         scheduler.aps.add_job = original
     assert written == []
+
+
+def test_timers_already_due_are_one_wakeup_that_planning_again_leaves_in_place(api, duban):
+    """A backlog of timers (a burst at one instant, what fell due while nobody led) is one
+    wake-up now, and a job that is due is not written again by the plans that follow (written
+    again while it waits for its turn, it would be skipped as already running)."""
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from engine.scheduling.plan import DUE_TIMERS
+    from engine.scheduling.runner import TIMERS
+
+    assert deploy_xml(api, mini_process("wait_hour", "timeDuration:PT1H"), accept=FIXTURE).status_code == 201
+    for n in range(4):
+        api.register(process_key="wait_hour", code=f"DUE-{n}")
+    clock.advance(timedelta(hours=1, seconds=1))  # the four are due
+    plan = [w.id for w in Scheduler(duban).wakeups()]
+    assert plan.count(DUE_TIMERS) == 1 and not [w for w in plan if w.startswith("timer:") and w != DUE_TIMERS]
+
+    scheduler = Scheduler(duban)
+    scheduler.aps = BackgroundScheduler(jobstores={"moments": MemoryJobStore()},
+                                        executors={"default": ThreadPoolExecutor(1), TIMERS: ThreadPoolExecutor(1)})
+    scheduler.aps.start(paused=True)  # the jobs wait, as behind a long stage
+    try:
+        scheduler.plan()
+        first = scheduler.aps.get_job(DUE_TIMERS, jobstore="moments").next_run_time
+        written: list[str] = []
+        original = scheduler.aps.add_job
+        scheduler.aps.add_job = lambda *args, **kwargs: (written.append(kwargs.get("id")), original(*args, **kwargs))[1]
+        clock.advance(timedelta(seconds=3))
+        scheduler.plan()
+        scheduler.plan()
+        assert DUE_TIMERS not in written
+        assert scheduler.aps.get_job(DUE_TIMERS, jobstore="moments").next_run_time == first
+    finally:
+        scheduler.aps.shutdown(wait=False)
+
+
+def test_a_sweep_cut_short_before_its_firings_commit_leaves_the_rungs_due(api, duban):
+    """The sweep works a problem out in one transaction and fires its rungs in the next ones. A
+    leader killed or frozen in between (or fenced out of the firings' commit) leaves the rungs
+    due, not passed: the plan wakes the sweep again at the next whole minute, and whoever leads
+    then fires them."""
+    from engine.escalation import firing, rules
+    from engine.models import Problem
+
+    pid = api.register(deadline=DEADLINE)["id"]
+    clock.freeze(at("2026-03-23T10:00:20"))  # the reminder and the urging are due
+    with duban.db.transaction() as session:  # the sweep's first transaction, committed...
+        due = firing.pending(session, rules.current(session), duban.current_calendar(session), clock.now(),
+                             record=True, work_out=100)
+    assert sorted(d.rule["level"] for d in due) == [1, 2]
+    # ...and the leader dies before its firings commit
+    with duban.db.reading() as session:
+        assert session.get(Problem, pid).ladder_due_at <= clock.now()
+    plan = {w.id: w.moment for w in Scheduler(duban).wakeups()}
+    assert plan["ladder:due"] == at("2026-03-23T10:01")
+    assert fired(duban) == []
+
+    duban.sweep()
+    assert [level for level, _ in fired(duban)] == [1, 2]
+    assert "ladder:due" not in {w.id for w in Scheduler(duban).wakeups()}
+
+
+def test_the_scheduler_loop_outlives_a_job_store_that_fails():
+    """APScheduler ends its loop's thread when the job store fails while the loop deletes a job
+    it ran (a connection cut at that moment): a leader would go on renewing its lease and run
+    nothing again. Duban's loop looks again a second later; the job left in place runs again
+    (its stage finds it served) and the next ones run."""
+    from datetime import timezone
+
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from sqlalchemy.exc import OperationalError
+
+    from engine.scheduling.runner import _Background
+
+    class CutOnce(MemoryJobStore):
+        cuts = 1
+
+        def remove_job(self, job_id):
+            if self.cuts:
+                self.cuts -= 1
+                raise OperationalError("DELETE FROM apscheduler_jobs", {}, ConnectionError("server closed the connection"))
+            super().remove_job(job_id)
+
+    ran: list[str] = []
+    aps = _Background(jobstores={"default": CutOnce()}, timezone=timezone.utc)
+    aps.start()
+    try:
+        now = datetime.now(timezone.utc)
+        aps.add_job(ran.append, "date", run_date=now, args=["first"], id="first")
+        aps.add_job(ran.append, "date", run_date=now + timedelta(milliseconds=300), args=["second"], id="second")
+        assert wait_for(lambda: "second" in ran, timeout=10), ran
+        assert ran.count("first") >= 1 and aps.get_job("first") is None
+    finally:
+        aps.shutdown(wait=False)

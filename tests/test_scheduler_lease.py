@@ -152,3 +152,128 @@ def test_a_frozen_leader_is_replaced_and_fires_nothing_when_it_wakes(api, duban,
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def test_a_leader_cut_from_the_database_leads_again_and_fires_each_timer_once(api, duban, settings, database_url,
+                                                                               tmp_path):
+    """`duban scheduler` leading while every connection it has is terminated by the server,
+    again and again for several seconds (a failover, a firewall cutting it off): it survives,
+    holds or takes the lease again, and the timers due during the cuts fire, each once."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("connections terminated by the server: PostgreSQL's")
+    from sqlalchemy import create_engine, text
+
+    assert deploy_xml(api, mini_process("wait_short", "timeDuration:PT3S"), accept=FIXTURE).status_code == 201
+    clock.release()
+    env = dict(duban_env(database_url, settings.instance_path), DUBAN_SCHEDULER_LEASE_SECONDS="3")
+    log = tmp_path / "scheduler.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([str(BIN / "duban"), "scheduler"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    killer = create_engine(database_url)
+    try:
+        lease = Lease(duban.db.engine)
+        assert wait_for(lambda: f":{process.pid}:" in (lease.state()["holder"] or ""), timeout=60), log.read_text()
+        problems = [api.register(process_key="wait_short", code=f"CUT-{n}")["id"] for n in range(3)]
+        cut = 0
+        until = time.monotonic() + 5
+        while time.monotonic() < until:
+            with killer.connect() as connection:
+                cut += connection.execute(text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = 'duban scheduler'")).scalar()
+            time.sleep(0.3)
+        assert cut > 0, "the scheduler's connections were not found by their application_name"
+        assert wait_for(lambda: _after(duban, problems) == 3, timeout=40), (_timers(duban, problems),
+                                                                            log.read_text()[-3000:])
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert wait_for(lambda: f":{process.pid}:" in (lease.state()["holder"] or ""), timeout=20)
+        time.sleep(1.0)
+        assert _timers(duban, problems) == Counter({pid: 1 for pid in problems})
+        print(f"\n{cut} scheduler connections terminated; it leads again and fired each timer once")
+    finally:
+        killer.dispose()
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _job_store(duban, lease):
+    """A paused APScheduler holding the wake-ups' store fenced by `lease`, as a leader's does."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from engine.scheduling.job_store import FencedJobStore
+    from engine.scheduling.runner import JOB_TABLE
+
+    engine = duban.db.engine.execution_options(duban_writer=True) if duban.db.is_sqlite else duban.db.engine
+    store = FencedJobStore(lease, engine=engine, tablename=JOB_TABLE)
+    aps = BackgroundScheduler(jobstores={"moments": store})
+    aps.start(paused=True)
+    return aps, store
+
+
+def test_a_leader_that_lost_its_lease_leaves_the_next_ones_wake_ups_alone(duban):
+    """The wake-ups' store passes from leader to leader. A leader that froze and woke up after
+    another took the lease finds no wake-up due, and neither deletes nor adds one: the new
+    leader's jobs stay for it to run."""
+    from datetime import datetime, timedelta, timezone
+
+    old, new = Lease(duban.db.engine, seconds=0.5), Lease(duban.db.engine, seconds=30)
+    assert old.take()
+    old_aps, old_store = _job_store(duban, old)
+    assert wait_for(new.take, timeout=5, step=0.05), "the lease did not expire"
+    new_aps, new_store = _job_store(duban, new)
+    try:
+        due = datetime.now(timezone.utc) - timedelta(seconds=1)
+        new_aps.add_job("engine.scheduling.runner:fire_due", "date", run_date=due, args=("ladder:x", due.timestamp()),
+                        id="ladder:x", jobstore="moments")
+        assert [job.id for job in new_store.get_due_jobs(datetime.now(timezone.utc))] == ["ladder:x"]
+
+        assert old_store.get_due_jobs(datetime.now(timezone.utc)) == []
+        assert old_store.get_next_run_time() > datetime.now(timezone.utc)  # it looks again later
+        old_aps.remove_job("ladder:x", jobstore="moments")  # what its APScheduler does after running a job
+        assert new_store.lookup_job("ladder:x") is not None
+        with pytest.raises(FencedOut):
+            old_aps.add_job("engine.scheduling.runner:fire_due", "date", run_date=due, args=("ladder:y", None),
+                            id="ladder:y", jobstore="moments")
+        assert new_store.lookup_job("ladder:y") is None
+
+        new_aps.remove_job("ladder:x", jobstore="moments")  # the holder's own deletions go through
+        assert new_store.lookup_job("ladder:x") is None
+    finally:
+        for aps in (old_aps, new_aps):
+            aps.shutdown(wait=False)
+        new.give_up()
+
+
+def test_a_leader_frozen_inside_a_job_store_transaction_does_not_keep_the_lease(duban):
+    """The store's lease check share-locks the lease row until its transaction ends. A leader
+    frozen inside such a transaction is ended by the server after the lease's length, and a
+    standby takes the lease then (not when the frozen one wakes)."""
+    import threading
+
+    if duban.db.is_sqlite:
+        pytest.skip("on SQLite a writer frozen anywhere holds the whole database")
+    old, new = Lease(duban.db.engine, seconds=0.5), Lease(duban.db.engine, seconds=30)
+    assert old.take()
+    aps, store = _job_store(duban, old)
+    connection = duban.db.engine.connect()
+    try:
+        connection.begin()
+        assert store._held(connection)  # ...and the process freezes here, its transaction open
+        took = threading.Event()
+
+        def take():
+            if wait_for(new.take, timeout=20, step=0.05):
+                took.set()
+        standby = threading.Thread(target=take, daemon=True)
+        standby.start()
+        standby.join(10)
+        assert took.is_set(), "the standby could not take the lease from a leader frozen in the job store"
+    finally:
+        connection.invalidate()
+        connection.close()
+        aps.shutdown(wait=False)
+        new.give_up()

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
 
 from engine import clock, tasks
 from engine.models import EvidenceFile, HumanTask, Incident, Problem, ProblemStatus, ProcessInstance, TaskState, User
@@ -27,7 +26,7 @@ from engine.service import Duban
 from engine.settings import Settings
 from web.cli import main
 
-from .conftest import PG_URL, _create_database
+from .conftest import PG_URL, own_database
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v0.1.0"
 MADE_AT = datetime.fromisoformat(FIXTURE.joinpath("made_at").read_text().strip().replace("Z", "+00:00"))
@@ -35,14 +34,9 @@ MADE_AT = datetime.fromisoformat(FIXTURE.joinpath("made_at").read_text().strip()
 
 def _load_postgresql(dump: Path) -> str:
     """A database of its own beside this worker's (the others' tables stay as they are), with the dump in it."""
-    url = make_url(PG_URL)
-    url = url.set(database=f"{url.database}_v010").render_as_string(hide_password=False)
-    _create_database(url)
+    url = own_database(PG_URL, "v010")
     engine = create_engine(url)
     try:
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
         raw = engine.raw_connection()
         try:
             with raw.cursor() as cursor:

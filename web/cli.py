@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -36,7 +37,8 @@ class _Group(click.Group):
             click.echo(f"error: {error.message}", err=True)
             for field, messages in error.errors.items():
                 for message in messages:
-                    click.echo(f"  {field}: {message}", err=True)
+                    if message != error.message:
+                        click.echo(f"  {field}: {message}", err=True)
             sys.exit(2)
 
 
@@ -59,7 +61,11 @@ def db_upgrade() -> None:
     from engine import migrate
 
     settings = Settings.from_env()
-    migrate.upgrade(settings.database_url)
+    try:
+        migrate.upgrade(settings.database_url)
+    except ValueError as refused:  # a setting read at set-up (DUBAN_CHAIN_DIGEST) that cannot be
+        click.echo(f"error: {refused}", err=True)
+        sys.exit(2)
     click.echo(f"database at {_safe_url(settings.database_url)} is up to date")
 
 
@@ -71,7 +77,9 @@ def demo() -> None:
     app = _duban()
     result = load_demo(app)
     click.echo(result.summary())
-    click.echo("\n账号 accounts (password: duban-demo), by role, with what each has waiting:")
+    click.echo("\n账号 accounts (password: duban-demo), by role, with what each has waiting "
+               "(the second factor is switched off for the demo; a real office's administrators and "
+               "discipline office give an authenticator app's code too):")
     click.echo(_roster_text(app))
 
 
@@ -219,7 +227,6 @@ def sweep(at: str | None, dry_run: bool) -> None:
 @click.option("--remake", is_flag=True, help="compose a day already issued again, under its number")
 def bulletin(day: str | None, out: str | None, remake: bool) -> None:
     """Issue the daily bulletin (一天一通报) of a day, or fetch the one issued, and print its figures."""
-    from pathlib import Path
 
     from engine.bulletin import render
     from engine.errors import Invalid
@@ -254,6 +261,58 @@ def notify_send(at: str | None) -> None:
     click.echo(f"notifications: {_duban().deliver_notifications()}")
 
 
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+def backup(path: str) -> None:
+    """Write a consistent copy of the database and the stored files to PATH (a tar file),
+    while Duban serves: SQLite's online backup or pg_dump, and the file store's files."""
+    from engine.backup import backup as make_backup
+
+    report = make_backup(_duban(), Path(path))
+    click.echo(report.summary())
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def restore(path: str) -> None:
+    """Load the backup at PATH into the empty database DUBAN_DATABASE_URL names, and its files
+    into the file store; then `duban db upgrade` if it came from an older release."""
+    from engine import migrate
+    from engine.backup import restore as load_backup
+    from sqlalchemy import create_engine
+
+    settings = Settings.from_env()
+    report = load_backup(settings, Path(path))
+    click.echo(report.summary())
+    engine = create_engine(settings.database_url)
+    try:
+        problem = migrate.schema_problem(engine)
+    finally:
+        engine.dispose()
+    if problem:
+        click.echo(f"next: {problem}")
+    if report.missing_evidence:
+        sys.exit(1)
+
+
+@main.group()
+def files() -> None:
+    """The file store (DUBAN_FILE_STORE): evidence and ledger sheets waiting for confirmation."""
+
+
+@files.command("load")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def files_load(directory: str) -> None:
+    """Copy the files of a directory store (an instance folder, as DUBAN_FILES_PATH was) into the
+    file store configured now: for moving an office's files into the database or a shared mount."""
+    from engine import file_store
+
+    app = _duban()
+    copied = file_store.copy(file_store.DirectoryStore(Path(directory)), app.files)
+    click.echo("copied " + ", ".join(f"{count} {area}" for area, count in copied.items())
+               + f" into the {app.files.kind} store")
+
+
 @main.group()
 def audit() -> None:
     """The audit ledger (留痕)."""
@@ -261,14 +320,126 @@ def audit() -> None:
 
 @audit.command("verify")
 def audit_verify() -> None:
-    """Check the ledger's hash chain; exit 1 naming the first broken entry."""
-    result = _duban().verify_ledger()
+    """Check the hash chains of the ledger and of the security log; exit 1 naming the first
+    broken entry or event."""
+    app = _duban()
+    result, security = app.verify_ledger(), app.verify_security_log()
+    broken = False
     if result.intact:
         click.echo(f"ledger intact: {result.entries} entries")
-        return
-    click.echo(f"ledger broken at entry {result.broken_id}: {result.reason} "
-               f"({result.entries} entries before it are intact)", err=True)
-    sys.exit(1)
+    else:
+        broken = True
+        click.echo(f"ledger broken at entry {result.broken_id}: {result.reason} "
+                   f"({result.entries} entries before it are intact)", err=True)
+    if security.intact:
+        click.echo(f"security log intact: {security.events} events")
+    else:
+        broken = True
+        click.echo(f"security log broken at event {security.broken_id}: {security.reason} "
+                   f"({security.events} events before it are intact)", err=True)
+    if broken:
+        sys.exit(1)
+
+
+@main.group()
+def ldap() -> None:
+    """The office's directory (统一身份认证, DUBAN_LDAP_CONFIG)."""
+
+
+@ldap.command("check")
+@click.option("--config", "path", type=click.Path(dir_okay=False), default=None,
+              help="the ldap.toml to check (default: DUBAN_LDAP_CONFIG)")
+@click.option("--user", "username", default=None, help="look this login name up with the service account")
+def ldap_check(path: str | None, username: str | None) -> None:
+    """Load the directory's configuration (a bad key is named), bind every server with its
+    service account, and optionally look a person up: their DN, name, employee number and the
+    Duban roles their groups map to. Exit 1 when a server cannot be bound or the person is not
+    found. No password is asked for or printed."""
+    import os
+
+    from engine import directory
+    from engine.errors import Misconfigured
+
+    named = path or (os.environ.get(directory.SETTING) or "").strip()
+    if not named:
+        click.echo(f"error: {directory.SETTING} is not set (or give --config)", err=True)
+        sys.exit(2)
+    try:
+        config = directory.load(Path(named))
+    except Misconfigured as bad:
+        click.echo(f"error: {bad.message}", err=True)
+        sys.exit(2)
+    office = directory.Directory(config)
+    lines = office.check()
+    for line in lines:
+        click.echo(line)
+    failed = any("FAILED" in line for line in lines)
+    if username:
+        try:
+            verdict = office.lookup(username=username)
+        except directory.DirectoryUnavailable as down:
+            click.echo(f"error: {down.message}", err=True)
+            sys.exit(1)
+        if verdict.identity is None:
+            click.echo(f"{username}: not found", err=True)
+            sys.exit(1)
+        who = verdict.identity
+        roles = ", ".join(sorted(r.value for r in who.roles)) or "none (refused: no mapped group)"
+        click.echo(f"{username}: {who.external_id}\n  name: {who.display_name}\n  employee number: "
+                   f"{who.employee_number or '-'}\n  email: {who.email or '-'}\n  roles: {roles}")
+    if failed:
+        sys.exit(1)
+
+
+@audit.command("purge-security-log")
+@click.option("--days", type=click.IntRange(180), default=None,
+              help="keep this many days (at least 180; default DUBAN_SECURITY_LOG_DAYS, 180)")
+def audit_purge(days: int | None) -> None:
+    """Remove the security events older than the log keeps; the purge is itself an event."""
+    removed = _duban().purge_security_log(days)
+    click.echo(f"removed {removed} security events older than {days or Settings.from_env().security_log_days} days")
+
+
+@main.group()
+def user() -> None:
+    """Accounts from the command line: the first security and audit administrators (三员分立),
+    a break-glass administrator, an unlock when nobody can sign in."""
+
+
+ROLE_NAMES = ("admin", "discipline", "official", "leader", "security_admin", "audit_admin")
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="the name shown (显示名)")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLE_NAMES),
+              help="a role (repeat for several; no account holds two of admin, security_admin, audit_admin)")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="asked for when not given (never put it in the shell's history)")
+def user_create(username: str, display_name: str, roles: tuple[str, ...], password: str) -> None:
+    """Create a local account with its roles (as the system; a security event)."""
+    duban = _duban()
+    duban.create_user(None, username, display_name, password, list(roles))
+    click.echo(f"created {username} ({', '.join(roles)})")
+
+
+@user.command("roles")
+@click.argument("username")
+@click.argument("roles", nargs=-1, required=True, type=click.Choice(ROLE_NAMES))
+def user_roles(username: str, roles: tuple[str, ...]) -> None:
+    """Set an account's roles (as the system; each grant and revocation a security event)."""
+    duban = _duban()
+    duban.grant_roles(None, _user_id(duban, username, "USERNAME"), list(roles))
+    click.echo(f"{username}: {', '.join(roles)}")
+
+
+@user.command("unlock")
+@click.argument("username")
+def user_unlock(username: str) -> None:
+    """Lift the lockout of an account after failed sign-ins."""
+    duban = _duban()
+    was_locked = duban.unlock(None, _user_id(duban, username, "USERNAME"))
+    click.echo(f"{username}: {'unlocked' if was_locked else 'was not locked'}")
 
 
 @main.command()
@@ -280,7 +451,6 @@ def deploy(path: str, forms: tuple[str, ...], comment: str | None) -> None:
     """Deploy a BPMN file as a new version of its process, with the JSON Schema form files
     it names (formJsonSchemaFilename), if any. Every error and warning is printed with its
     line; a warning refuses the file unless --accept-warnings gives the reason."""
-    from pathlib import Path
 
     from engine.workflow.document import DocumentError
 
@@ -316,7 +486,6 @@ def import_ledger(path: str, confirm: bool, skip_refused: bool, ladder_from: str
     """Import a 问题清单 or 台账 .xlsx: a row-by-row report, and with --confirm the problems,
     with the regions, units and officials it names that Duban lacks, in batches that commit
     every DUBAN_IMPORT_BATCH_SECONDS; a stopped import of the same sheet resumes."""
-    from pathlib import Path
 
     duban = _duban()
     user_id = _user_id(duban, username)
@@ -388,7 +557,6 @@ def _print_without_heads(found: list[dict], confirmed: bool) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
 def export_ledger(path: str) -> None:
     """Write the whole ledger as .xlsx, in the columns import-ledger reads."""
-    from pathlib import Path
 
     bars = []
 
@@ -404,7 +572,7 @@ def export_ledger(path: str) -> None:
     click.echo(f"ledger written to {path}")
 
 
-def _user_id(duban, username: str | None) -> int | None:
+def _user_id(duban, username: str | None, option: str = "--as") -> int | None:
     if username is None:
         return None
     from sqlalchemy import select
@@ -415,7 +583,7 @@ def _user_id(duban, username: str | None) -> int | None:
     with duban.db.reading() as session:
         user_id = session.scalar(select(User.id).where(User.username == username))
     if user_id is None:
-        raise NotFound(f"no user {username!r}", {"--as": ["no such user"]})
+        raise NotFound(f"no user {username!r}", {option: ["no such user"]})
     return user_id
 
 

@@ -43,15 +43,17 @@ def _started() -> None:
     g.duban_started = time.perf_counter()
     g.duban_request_id = request_id.accepted(request.headers.get("X-Request-Id"))
     g.duban_request_token = request_id.begin(g.duban_request_id)
+    g.duban_source_token = request_id.begin_source(request.remote_addr)  # after ProxyFix, when configured
 
 
 def _ended(_error) -> None:
-    token = g.pop("duban_request_token", None)
-    if token is not None:
-        try:
-            request_id.end(token)
-        except ValueError:  # set in another context (a streamed answer): it dies with that context
-            pass
+    for name, end in (("duban_request_token", request_id.end), ("duban_source_token", request_id.end_source)):
+        token = g.pop(name, None)
+        if token is not None:
+            try:
+                end(token)
+            except ValueError:  # set in another context (a streamed answer): it dies with that context
+                pass
 
 
 def _answered(response: Response) -> Response:

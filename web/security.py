@@ -47,7 +47,7 @@ CSP = {
     "form-action": "'self'",
 }
 HSTS = "max-age=31536000"
-SIGN_IN_ENDPOINTS = ("signin.login", "auth.token")
+SIGN_IN_ENDPOINTS = ("signin.login", "auth.token", "oidc.second_factor")
 
 
 def _flag(name: str) -> bool:
@@ -67,6 +67,13 @@ class WebSecurity:
         return cls(https=_flag("DUBAN_HTTPS"), proxies=int(env("DUBAN_PROXY_FIX") or 0),
                    login_rate=env("DUBAN_LOGIN_RATE_LIMIT") or "10/minute",
                    ratelimit_storage=env("DUBAN_RATELIMIT_STORAGE") or "memory://")
+
+
+def _csp(app: Flask) -> dict:
+    """The policy, with the origins the pages' forms may post on to (the sign-out form goes on
+    to the identity provider's end_session_endpoint: web/ui/oidc.py)."""
+    extra = app.extensions.get("duban_form_action") or []
+    return CSP if not extra else dict(CSP, **{"form-action": " ".join([CSP["form-action"], *extra])})
 
 
 class _Talisman(Talisman):
@@ -105,7 +112,7 @@ def install(app: Flask, session_hours: float, config: WebSecurity | None = None)
     app.session_interface = _SessionCookies()
 
     _Talisman(app, force_https=False, session_cookie_secure=False, strict_transport_security=False,
-              frame_options="DENY", content_security_policy=CSP, content_security_policy_nonce_in=["style-src"],
+              frame_options="DENY", content_security_policy=_csp(app), content_security_policy_nonce_in=["style-src"],
               referrer_policy="same-origin", x_content_type_options=True,
               permissions_policy={"browsing-topics": "()", "camera": "()", "microphone": "()",
                                   "geolocation": "()", "payment": "()"})

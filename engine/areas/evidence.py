@@ -4,10 +4,11 @@ A part of the Duban facade (engine/service.py): each method one action, one tran
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import evidence, evidence_types, problems, tasks
+from .. import evidence, evidence_types, file_store, problems, tasks
 from ..errors import Conflict, Invalid, NotFound
 from ..models import EvidenceFile, HumanTask, TaskState
 from ..workflow.forms import evidence_keys
@@ -20,7 +21,7 @@ class EvidenceActions:
             actor = self.actor(session, user_id)
             problem = problems.get(session, problem_id)
             if problems.may_see(actor, problem):
-                return evidence.store(session, self.settings.evidence_path, problem, filename, content_type,
+                return evidence.store(session, self.files, problem, filename, content_type,
                                       content, actor, evidence_types.load_policy(self.settings.evidence_types))
         self.deny(user_id, "add evidence to this problem", "problem", problem_id, problem_id)
 
@@ -38,7 +39,7 @@ class EvidenceActions:
                 form = task.instance.definition.forms.get(task.element_id)
                 if field not in evidence_keys(form):
                     raise Invalid("the form has no such file field", {"field": [f"no file field {field!r}"]})
-                row = evidence.store(session, self.settings.evidence_path, task.problem, filename, content_type,
+                row = evidence.store(session, self.files, task.problem, filename, content_type,
                                      content, actor, evidence_types.load_policy(self.settings.evidence_types),
                                      task=task, field=field)
                 return answer(session, row) if answer else row
@@ -83,8 +84,13 @@ class EvidenceActions:
             except SQLAlchemyError:  # the deletion stands; an unreferenced stored file harms nobody
                 unused = False
             if unused:
-                evidence.path_for(self.settings.evidence_path, sha256).unlink(missing_ok=True)
+                self.files.delete(file_store.EVIDENCE, sha256)
         return deleted
 
-    def evidence_path(self, row: EvidenceFile) -> Path:
-        return evidence.path_for(self.settings.evidence_path, row.sha256)
+    def evidence_content(self, row: EvidenceFile) -> BinaryIO | None:
+        """The stored bytes of an evidence file, to read and close; None if they are gone."""
+        return self.files.open(file_store.EVIDENCE, row.sha256)
+
+    def evidence_path(self, row: EvidenceFile) -> Path | None:
+        """Where the directory store keeps the file on this host (None in the database store)."""
+        return self.files.path(file_store.EVIDENCE, row.sha256)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import clock, problems
+from .. import clock, problems, security_log
 from ..models import Problem, Role
 from ..escalation import rules
 from . import DEFAULT_PROCESS
@@ -90,4 +90,9 @@ class LedgerImports:
                 selectinload(Problem.cooperating_units), selectinload(Problem.sites),
                 selectinload(Problem.region), selectinload(Problem.lead_unit),
                 selectinload(Problem.responsible_official), selectinload(Problem.leading_official))).all()
-            return exporting.write(rows, progress=progress)
+            made = exporting.write(rows, progress=progress)
+        with self.db.transaction() as session:
+            security_log.record(session, security_log.Kind.LEDGER_EXPORTED, actor=self.actor(session, user_id),
+                                method=None if user_id is not None else "command line", object="ledger",
+                                details={"rows": len(rows)})
+        return made

@@ -52,10 +52,11 @@ class OrganisationActions:
                                 answer)
 
     def create_official(self, user_id: int | None, name, party_member=False, gender=None, email=None,
-                        mobile=None, answer: Answer | None = None):
+                        mobile=None, employee_number=None, answer: Answer | None = None):
         return self._administer(user_id, "create an official", "official", None,
                                 lambda session, actor: org_admin.create_official(
-                                    session, actor, name, party_member, gender, email, mobile).id, answer)
+                                    session, actor, name, party_member, gender, email, mobile,
+                                    employee_number).id, answer)
 
     def update_official(self, user_id: int | None, official_id: int, answer: Answer | None = None, **changes):
         return self._administer(user_id, f"change official {official_id}", "official", official_id,
@@ -86,6 +87,26 @@ class OrganisationActions:
         return self._administer(user_id, f"change user {target_id}", "user", target_id,
                                 lambda session, actor: org_admin.patch_user(session, actor, target_id, **changes).id,
                                 answer)
+
+    def grant_roles(self, user_id: int | None, target_id: int, roles, answer: Answer | None = None):
+        """The security administrator's role grants and revocations (三员分立): the account's
+        roles become `roles`, each change a security event."""
+        refused = object()
+        try:
+            with self.db.transaction() as session:
+                actor = self.actor(session, user_id)
+                if actor is not None and not actor.has_role(Role.SECURITY_ADMIN):
+                    result = refused
+                else:
+                    result = org_admin.update_user(session, actor, target_id, roles=roles).id
+                    if answer:
+                        session.flush()
+                        result = answer(session, result)
+        except IntegrityError:
+            raise Conflict(f"someone else changed user {target_id} at the same moment; try again") from None
+        if result is refused:
+            self.deny(user_id, f"change the roles of user {target_id}", "user", target_id)
+        return result
 
     def reset_password(self, user_id: int | None, target_id: int, password) -> None:
         self._administer(user_id, f"reset the password of user {target_id}", "user", target_id,

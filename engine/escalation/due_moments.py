@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Iterator
 
-from sqlalchemy import bindparam, delete, event, insert, or_, select, update
+from sqlalchemy import bindparam, delete, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..models import LadderRung, Problem, ProblemStatus
@@ -67,6 +67,12 @@ def any_to_work_out(session: Session, after: int | None = None) -> bool:
     return session.scalar(statement.limit(1)) is not None
 
 
+def any_due(session: Session, now: datetime) -> bool:
+    """Whether any problem has a rung due by `now` (not one to be worked out) (indexed)."""
+    return session.scalar(select(Problem.id).where(Problem.ladder_due_at > TO_WORK_OUT, Problem.ladder_due_at <= now)
+                          .limit(1)) is not None
+
+
 def next_after(session: Session, now: datetime, until: datetime, limit: int) -> list[tuple[int, datetime]]:
     """The first `limit` problems whose next rung falls due after `now` and by `until`, soonest first."""
     return list(session.execute(select(Problem.id, Problem.ladder_due_at)
@@ -89,6 +95,27 @@ def store(session: Session, moments: dict[int, datetime | None], rungs: dict[int
                                  for problem_id, moment in sorted(moments.items())])
     if rungs:
         store_rungs(session, rungs)
+
+
+def until_fired(later: dict[int, datetime | None], due: Iterable) -> dict[int, datetime | None]:
+    """The moments to store for problems surveyed: each one's next moment after now (`later`),
+    but for one with a rung due (`due`, `Due`s), the earliest of those: it stays due until the
+    rung fires or is held."""
+    moments = dict(later)
+    for item in due:
+        moments[item.problem_id] = min(item.moment, moments.get(item.problem_id) or item.moment)
+    return moments
+
+
+def held(session: Session, problem: Problem, now: datetime) -> None:
+    """A rung due now is held (an organisation gap, which its own wake-up fires once the heads
+    are entered): the problem's next moment is its next rung after now, as the survey that
+    found the rung due stored it, unless a firing marked it to be worked out meanwhile."""
+    if problem.ladder_due_at == TO_WORK_OUT:
+        return
+    session.flush()
+    problem.ladder_due_at = session.scalar(select(func.min(LadderRung.moment)).where(
+        LadderRung.problem_id == problem.id, LadderRung.moment > now))
 
 
 def store_rungs(session: Session, rungs: dict[int, list]) -> None:

@@ -96,10 +96,13 @@ def pending(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: da
     """Everything due by `now` and not fired yet, soonest first; `record` stores each problem
     looked at with the moment its next rung falls due after now. With `work_out` (and
     `record`), only the first that many problems to be worked out are: the others wait for
-    the next call, in another transaction."""
+    the next call, in another transaction. A problem with a rung due keeps that moment until the
+    rung fires (its firing marks it to be worked out) or is held: the firing commits in a
+    transaction of its own, and a sweep cut short before it (a leader killed, frozen or fenced
+    out) leaves the rung due for the next one."""
     found = survey(session, candidates(session, now, work_out if record else None), ladder, calendar, now)
     if record:
-        due_moments.store(session, found.later, found.rungs)
+        due_moments.store(session, due_moments.until_fired(found.later, found.due), found.rungs)
     return found.due
 
 
@@ -247,6 +250,7 @@ def fire(session: Session, due: Due, ladder: Ladder, runtime: Runtime, now: date
     missing = gaps.missing_heads(session, problem, rule["targets"])
     if missing:
         gaps.hold(session, problem, rule, due.key, missing, now, runtime.channels)
+        due_moments.held(session, problem, now)
         return None
     targets = resolve(session, problem, rule["targets"])
     escalation = Escalation(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime
@@ -25,3 +25,11 @@ class LedgerEntry(Base):
     # unique: two entries can never claim the same predecessor, so the chain cannot fork
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# the digest that chains the ledger and the security log (engine/chain_digest.py): one row, "digest"
+chain_setting = Table(
+    "chain_setting", Base.metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", String(40), nullable=False),
+)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, str_enum
+from .base import Base, UTCDateTime, str_enum
 
 
 class RegionLevel(enum.StrEnum):
@@ -31,10 +33,19 @@ class PostKind(enum.StrEnum):
 
 
 class Role(enum.StrEnum):
-    ADMIN = "admin"            # 环督办
+    ADMIN = "admin"            # 环督办, and the system administrator (系统管理员) of 三员分立
     DISCIPLINE = "discipline"  # 纪委监委
     OFFICIAL = "official"
     LEADER = "leader"
+    SECURITY_ADMIN = "security_admin"  # 安全管理员 (三员分立)
+    AUDIT_ADMIN = "audit_admin"        # 审计管理员 (三员分立): reads the security log, nothing else
+
+
+# 三员分立: the three administrators check each other, so no account holds two of them
+SEPARATED_ADMINS = (Role.ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)
+# the roles only the security administrator grants and revokes: the administrators' and the
+# discipline office's, which reads every case and decides accountability
+GRANTED_BY_SECURITY_ADMIN = (*SEPARATED_ADMINS, Role.DISCIPLINE)
 
 
 class Region(Base):
@@ -80,6 +91,8 @@ class Official(Base):
     party_member: Mapped[bool] = mapped_column(Boolean, default=False)
     email: Mapped[str | None] = mapped_column(String(200))   # for notices (通知)
     mobile: Mapped[str | None] = mapped_column(String(20))   # for SMS through the webhook
+    # 工号: links the official to the account the identity platform (LDAP, OIDC) signs in
+    employee_number: Mapped[str | None] = mapped_column(String(40), unique=True)
 
     posts: Mapped[list["Post"]] = relationship(back_populates="official")
     user: Mapped["User | None"] = relationship(back_populates="official")
@@ -104,6 +117,7 @@ class Post(Base):
 
 class User(Base):
     __tablename__ = "user_account"
+    __table_args__ = (UniqueConstraint("origin", "external_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(60), unique=True)
@@ -115,6 +129,20 @@ class User(Base):
     # token (new password, deactivation) issued before; see engine/sign_in.py
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     token_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # where the account signs in: "local" (its password here) or the identity platform ("ldap",
+    # "oidc") under `external_id` (engine/external_accounts.py); `directory_refused_at` marks
+    # an account the platform disabled, which its next good sign-in there enables again
+    origin: Mapped[str] = mapped_column(String(10), default="local", server_default="local")
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    directory_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when the directory last vouched for the account (a sign-in there, or the re-check an API
+    # token of it makes when this is older than ldap.toml's recheck_minutes; engine/areas/directory.py)
+    directory_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when the password was last set (its age, for the policy's expiry; None: not recorded, as
+    # for accounts seeded with a shared hash) and whether its owner must change it first (an
+    # administrator set it); see engine/passwords.py
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
     official: Mapped[Official | None] = relationship(back_populates="user")
     role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")

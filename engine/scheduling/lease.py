@@ -28,7 +28,7 @@ import time
 import uuid
 
 from sqlalchemy import and_, literal_column, or_, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from ..models import scheduler_lease
@@ -128,7 +128,7 @@ class Lease:
 
     # -- fencing: inside the leader's own transactions -------------------------------------------
 
-    def begin(self, session: Session) -> None:
+    def begin(self, session: Session | Connection) -> None:
         """At the start of a fenced transaction (PostgreSQL): the server ends this session if
         it stays idle inside the transaction for longer than the lease (its holder froze)."""
         if self._postgres:
@@ -140,12 +140,17 @@ class Lease:
         fencing = self.fencing
         if fencing is None:
             raise FencedOut("this process does not hold the scheduler lease")
-        table = scheduler_lease
-        statement = select(table.c.fencing).where(self._mine(table, fencing))
+        if not self.holds(session, fencing):
+            raise FencedOut(f"the scheduler lease (fencing {fencing}) is no longer held by {self.holder}")
+
+    def holds(self, connection, fencing: int) -> bool:
+        """Inside the caller's transaction: whether the lease is still this process's with
+        `fencing` and not expired; on PostgreSQL the row is share-locked until that transaction
+        ends, so that no taking commits in between."""
+        statement = select(scheduler_lease.c.fencing).where(self._mine(scheduler_lease, fencing))
         if self._postgres:
             statement = statement.with_for_update(read=True)
-        if session.execute(statement).scalar() is None:
-            raise FencedOut(f"the scheduler lease (fencing {fencing}) is no longer held by {self.holder}")
+        return connection.execute(statement).scalar() is not None
 
     def _mine(self, table, fencing: int | None = None):
         return and_(table.c.name == NAME, table.c.holder == self.holder,

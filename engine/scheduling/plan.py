@@ -4,8 +4,13 @@ Each wake-up has a stable id, so that planning again changes only what moved:
   timer:<instance id>   the next BPMN timer of a running instance (SpiffWorkflow's waiting
                         events, stored as the instance's next_wakeup_at), an instance
                         stopped at an incident included (its other branches go on);
+  timer:due             every timer already due (a burst, what fell due while nobody led):
+                        one wake-up now, not one per instance;
   incident:<id>         the next automatic retry of an open incident (engine/incidents.py);
   ladder:<firing key>   a rung of the escalation ladder for one problem and deadline;
+  ladder:due            rungs due and not fired (a sweep cut short by a leader that died or
+                        froze, a firing that failed): the sweep again, at the next whole
+                        minute, so that a firing that keeps failing is tried once a minute;
   gap:<firing key>      a rung held as an organisation gap whose heads are entered now:
                         it fires at once (engine/escalation/gaps.py);
   lights                the next moment any traffic light changes colour;
@@ -35,6 +40,8 @@ HORIZON = timedelta(days=31)
 LIMIT = 200  # wake-ups of one kind planned at a time
 # SpiffWorkflow fires a timer once its moment has passed (strictly), so its job runs just after.
 TIMER_MARGIN = timedelta(milliseconds=5)
+DUE_TIMERS = "timer:due"  # the one wake-up of the timers already due when the plan is made
+ROUND = timedelta(seconds=60)  # how often the sweep runs again for rungs due and not fired (ladder:due)
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,8 @@ def upcoming(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: d
              horizon: timedelta = HORIZON, limit: int = LIMIT) -> list[Wakeup]:
     """The wake-ups due after `now` and within the horizon, soonest first, as far as every kind
     is complete: where a kind has more than `limit`, the plan ends at its last one read. (What
-    is already due is not here, but for a problem whose rungs were to be worked out and are due:
-    the cycle that runs at start and after every job fires what is due.)"""
+    is already due is here as one wake-up a kind: the timers due now, the rungs of problems
+    just worked out now, and rungs due and not fired at the next whole minute.)"""
     until = now + horizon
     found: list[Wakeup] = []
     ends: list[datetime] = []  # where a kind read `limit` rows and may have more after
@@ -67,6 +74,9 @@ def upcoming(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: d
                          .order_by(ProcessInstance.next_wakeup_at, ProcessInstance.id).limit(limit)),
          lambda instance_id, moment: Wakeup(f"timer:{instance_id}", max(moment + TIMER_MARGIN, now),
                                             f"BPMN timer of instance {instance_id}"))
+    due_now = [w for w in found if w.moment <= now]
+    if due_now:  # a backlog (a burst, a take-over) is one wake-up, not one a timer planned again and again
+        found[:] = [w for w in found if w.moment > now] + [Wakeup(DUE_TIMERS, now, f"{len(due_now)} BPMN timers due")]
     read(session.execute(select(Incident.id, Incident.instance_id, Incident.next_retry_at)
                          .where(Incident.status == IncidentStatus.OPEN, Incident.next_retry_at <= until)
                          .order_by(Incident.next_retry_at, Incident.id).limit(limit)),
@@ -102,11 +112,10 @@ def _ladder(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: da
         found.append(Wakeup("ladder:work-out", now, "problems left to work out"))
     if todo:
         worked = firing.survey(session, todo, ladder, calendar, now)
-        moments = dict(worked.later)
-        for due in worked.due:  # due now: stored as such, so the sweep fires it
-            moments[due.problem_id] = min(due.moment, moments.get(due.problem_id) or due.moment)
-            found.append(_rung(due, now))
-        due_moments.store(session, moments, worked.rungs)
+        found += [_rung(due, now) for due in worked.due]  # due now: stored as such, so the sweep fires it
+        due_moments.store(session, due_moments.until_fired(worked.later, worked.due), worked.rungs)
+    if due_moments.any_due(session, now):  # due, not fired: a sweep cut short, a firing that failed
+        found.append(Wakeup("ladder:due", _next_round(now), "rungs due and not fired yet: the sweep again"))
     nearest = due_moments.next_after(session, now, until, limit)
     if nearest:
         ahead = firing.survey(session, [problem_id for problem_id, _ in nearest], ladder, calendar, now, until).ahead
@@ -114,6 +123,12 @@ def _ladder(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: da
             ends.append(nearest[-1][1])
         found += [_rung(due, due.moment) for due in ahead]
     return found
+
+
+def _next_round(now: datetime) -> datetime:
+    """The next moment on the grid of ROUND from `now` (now, if on it): wake-ups for what was
+    due and did not fire stay put while plans come and go, and come once a round at most."""
+    return now + timedelta(seconds=-now.timestamp() % ROUND.total_seconds())
 
 
 def _rung(due, moment: datetime) -> Wakeup:

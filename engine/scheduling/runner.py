@@ -3,7 +3,8 @@ by whichever process holds the leadership.
 
 Two job stores:
   moments   (SQLAlchemy, table apscheduler_jobs) one date job per wake-up of `plan.upcoming`,
-            so the plan survives a restart and passes to the next leader;
+            so the plan survives a restart and passes to the next leader; fenced by the
+            lease (job_store.py), so that a leader that froze cannot delete the next one's jobs;
   internal  (memory) the catch-up at start, the periodic sweep and the re-planning.
 The catch-up at start and the periodic sweep run the whole cycle: fire the BPMN timers due
 (and retry the incidents due), fire the ladder, bring the traffic lights that changed up to
@@ -29,7 +30,6 @@ from datetime import timedelta, timezone
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
@@ -38,6 +38,7 @@ from .. import clock, incidents
 from ..escalation import rules
 from . import leadership as leadership_module
 from . import safety_net
+from .job_store import LOOK_AGAIN, FencedJobStore
 from .leadership import LostLeadership
 from .lease import FencedOut
 from .plan import HORIZON, Wakeup, upcoming
@@ -53,17 +54,22 @@ _running: "Scheduler | None" = None  # the leader in this process, for jobs read
 
 
 class _Background(BackgroundScheduler):
-    """APScheduler's background scheduler, quiet about a job it could not remove because a
-    shutdown began while it was processing jobs (the stopping scheduler looks for it among
-    jobs not yet stored)."""
+    """APScheduler's background scheduler, whose loop survives what going through the jobs
+    raises: a job it could not remove because a shutdown began meanwhile (the stopping
+    scheduler looks for it among jobs not yet stored), or the database failing under the job
+    store (a connection cut while it deleted a job it ran, or read the next moment): APScheduler
+    lets that end its thread, and a leader that still renews its lease would run nothing again.
+    The loop looks again a second later; a job left in the store runs again, and its stage
+    finds it served (Scheduler.on_wakeup)."""
 
     def _process_jobs(self):
         try:
             return super()._process_jobs()
-        except JobLookupError:
+        except Exception as error:  # noqa: BLE001 - the loop must go on
             if self.state == STATE_STOPPED:
                 return None
-            raise
+            log.warning("the scheduler could not go through its wake-ups (%s); it looks again in a second", error)
+            return LOOK_AGAIN.total_seconds()
 
 
 def fire_due(wakeup_id: str, due: float | None = None) -> None:
@@ -139,7 +145,7 @@ class Scheduler:
         if self.duban.db.is_sqlite:  # the job store writes: take SQLite's write lock up front
             job_engine = job_engine.execution_options(duban_writer=True)
         self.aps = _Background(
-            jobstores={"moments": SQLAlchemyJobStore(engine=job_engine, tablename=JOB_TABLE),
+            jobstores={"moments": FencedJobStore(self.leadership.lease, engine=job_engine, tablename=JOB_TABLE),
                        "internal": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(1), TIMERS: ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -246,6 +252,7 @@ class Scheduler:
             results = {}
             if reason == "sweep":
                 self._stage("safety net", reason, self._look_again)
+                self._stage("security log", reason, lambda: self.duban.purge_security_log(daily=True))
             for name, step in self._steps().items():
                 results[name] = self._stage(name, reason, step)
             fired = results.get("ladder") or []
@@ -307,11 +314,13 @@ class Scheduler:
         # a millisecond (the job store keeps a moment as a float, which may round it by a
         # microsecond: it is not written again, nor run twice, at each plan)
         slack = timedelta(milliseconds=500) if clock.is_frozen() else timedelta(milliseconds=1)
+        due = clock.wall_time(clock.now()) + slack
         for wakeup in wanted.values():
             job = existing.get(wakeup.id)
             run_at = clock.wall_time(wakeup.moment)
-            if job is not None and abs(job.next_run_time - run_at) <= slack:
-                continue
+            if job is not None and (abs(job.next_run_time - run_at) <= slack
+                                    or (job.next_run_time <= due and run_at <= due)):
+                continue  # in place, or due and about to run: written again, it would only be skipped
             executor = TIMERS if STAGE_OF.get(wakeup.id.split(":", 1)[0]) == "timers" else "default"
             aps.add_job(f"{__name__}:fire_due", "date", run_date=run_at, args=(wakeup.id, run_at.timestamp()),
                         id=wakeup.id, name=wakeup.what, jobstore="moments", replace_existing=True,

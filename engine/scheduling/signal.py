@@ -45,7 +45,8 @@ def install(db: Database) -> None:
 
     @event.listens_for(factory, "before_commit")
     def _before_commit(session: Session) -> None:
-        if session.info.get(_FLAG) and not db.is_sqlite:
+        # once, as the transaction commits (a savepoint's release fires this too)
+        if session.info.get(_FLAG) and not db.is_sqlite and not session.in_nested_transaction():
             session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
     @event.listens_for(factory, "after_commit")

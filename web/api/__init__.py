@@ -30,7 +30,8 @@ ERROR_STATUSES = {400: "Bad input: `errors` names each field (or element, row) a
                   409: "The state moved underneath (a task someone else just completed, a duplicate code)",
                   413: "The body is larger than its limit", 422: "The process itself cannot go on",
                   429: "Too many attempts; try again after Retry-After seconds",
-                  503: "Busy (every database connection in use); try again after Retry-After seconds"}
+                  503: "Busy (every database connection in use; try again after Retry-After seconds), or the "
+                       "office's directory (LDAP) unreachable at sign-in"}
 
 
 class ErrorSchema(Schema):
@@ -111,6 +112,15 @@ def register_api(app: Flask) -> None:
     from . import repair
 
     api.register_blueprint(repair.blp)
+    from . import security_events
+
+    api.register_blueprint(security_events.blp)
+    from . import security_accounts
+
+    api.register_blueprint(security_accounts.blp)
+    from . import security_policy
+
+    api.register_blueprint(security_policy.blp)
 
     document_errors(api)
 
@@ -196,8 +206,8 @@ def document_errors(api: Api) -> None:
                 statuses.add(404)
             if method != "get":
                 statuses |= {409, 413, 422}
-            if path == "/api/auth/token":
-                statuses |= {401, 429}
+            if path in ("/api/auth/token", "/api/auth/password"):
+                statuses |= {401, 403, 429}  # 403: password_expired, password_change_required
             responses = operation.setdefault("responses", {})
             for status in sorted(statuses):
                 responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}

@@ -1,14 +1,12 @@
 """Excel ledgers (整改台账): import an office's sheet (a dry run first), export the ledger."""
 from __future__ import annotations
 
-import io
-from urllib.parse import quote
-
-from flask import request, send_file
+from flask import request
 
 from engine import clock
 from engine.errors import Invalid
 
+from ..downloads import XLSX, attachment
 from ..limits import read_at_most
 from .common import BEARER, Blueprint, caller_id, duban
 from .problems import _wanted
@@ -16,7 +14,6 @@ from .schemas import ProblemFilterQuery
 
 blp = Blueprint("excel", __name__, url_prefix="/api", description="Excel ledgers (整改台账导入导出)")
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 
 
@@ -168,8 +165,4 @@ def export_ledger(query):
     """The ledger as .xlsx in the columns an import reads, with the filters of GET /api/problems;
     the problems the caller may see."""
     content = duban().export_ledger(caller_id(), _wanted(query))
-    name = f"整改台账-{clock.local_now():%Y%m%d}.xlsx"
-    response = send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True, download_name=name)
-    response.headers["Content-Disposition"] = (f"attachment; filename=\"ledger-{clock.local_now():%Y%m%d}.xlsx\"; "
-                                               f"filename*=UTF-8''{quote(name)}")
-    return response
+    return attachment(content, f"整改台账-{clock.local_now():%Y%m%d}.xlsx", f"ledger-{clock.local_now():%Y%m%d}.xlsx")

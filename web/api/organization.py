@@ -120,6 +120,8 @@ class OfficialOut(Schema):
     gender = fields.String(allow_none=True)
     email = fields.String(allow_none=True)
     mobile = fields.String(allow_none=True)
+    employee_number = fields.String(allow_none=True, metadata={
+        "description": "工号: links the official to the identity platform's account (LDAP, OIDC)"})
     username = fields.Function(lambda o: o.user.username if o.user else None)
     posts = fields.List(fields.Nested(PostOut))
 
@@ -143,6 +145,7 @@ class OfficialIn(Schema):
     gender = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["男", "女"]))
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=200))
     mobile = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+    employee_number = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
 
 
 class OfficialPatch(Schema):
@@ -151,6 +154,7 @@ class OfficialPatch(Schema):
     gender = fields.String(allow_none=True, validate=validate.OneOf(["男", "女"]))
     email = fields.Email(allow_none=True, validate=validate.Length(max=200))
     mobile = fields.String(allow_none=True, validate=validate.Length(max=20))
+    employee_number = fields.String(allow_none=True, validate=validate.Length(max=40))
 
 
 class PostIn(Schema):
@@ -363,7 +367,8 @@ def create_official(body):
     """Create an official (posts are added next: POST /api/officials/{id}/posts)."""
     user_id = caller_id()
     return reply_json(duban().create_official(user_id, body["name"], body["party_member"], body["gender"],
-                                              body["email"], body["mobile"], answer=_official_answer), 201)
+                                              body["email"], body["mobile"], body["employee_number"],
+                                              answer=_official_answer), 201)
 
 
 @blp.patch("/officials/<int:official_id>")
@@ -371,7 +376,7 @@ def create_official(body):
 @blp.response(200, OfficialOut)
 @blp.doc(security=BEARER)
 def update_official(body, official_id: int):
-    """Change an official's name, Party membership, gender, email or mobile."""
+    """Change an official's name, Party membership, gender, email, mobile or employee number (工号)."""
     user_id = caller_id()
     return reply_json(duban().update_official(user_id, official_id, answer=_official_answer, **body))
 

@@ -148,4 +148,4 @@ def download_evidence(evidence_id: int):
         allowed = problems.may_see(app.actor(session, user_id), problems.get(session, row.problem_id))
     if not allowed:
         app.deny(user_id, f"download evidence {evidence_id}", "evidence_file", evidence_id, row.problem_id)
-    return evidence.send(app.evidence_path(row), row)
+    return evidence.send(app, row)

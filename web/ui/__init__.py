@@ -44,14 +44,20 @@ def install(app: Flask) -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and not request.path.startswith("/api/"):
             csrf.protect()
 
-    from . import (accountability, admin, bulletins, dashboard, excel, extension_requests, inbox, interviews, labels, layout,
-                   ledger, notices, registration, signin, supervision_notices)
+    from . import (account, accountability, admin, bulletins, dashboard, excel, extension_requests, inbox, interviews,
+                   labels, layout, ledger, notices, registration, security_accounts, security_log, session_policy, signin,
+                   supervision_notices)
 
     layout.install(app)
     labels.install(app)
     notices.install(app)
-    for module in (signin, inbox, ledger, registration, extension_requests, excel, dashboard, accountability,
-                   interviews, bulletins, supervision_notices, admin):
+    business = (inbox, ledger, registration, extension_requests, excel, dashboard, accountability,
+                interviews, bulletins, supervision_notices, admin)
+    for module in (signin, *business, security_log, security_accounts, session_policy, account):
         app.register_blueprint(module.bp)
+    layout.keep_separated_administrators_out(app, {module.bp.name for module in business})
     app.register_blueprint(notices.bp)
+    from . import oidc
+
+    oidc.install(app)  # 统一身份认证, when DUBAN_OIDC_CONFIG names a provider
     app.register_blueprint(notices.bell_bp)

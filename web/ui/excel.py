@@ -8,12 +8,9 @@ with or without the refused rows, and the same address then shows the result.
 """
 from __future__ import annotations
 
-import io
 from datetime import datetime
-from pathlib import Path
-from urllib.parse import quote
 
-from flask import abort, current_app, redirect, render_template, request, send_file, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -25,6 +22,7 @@ from engine.excel.bounds import WorkbookTooLarge
 from engine.excel.sheet import NoLedgerTable
 from engine.models import RegionLevel, Role, UnitKind
 
+from ..downloads import attachment
 from ..limits import read_at_most
 from .layout import current_user, duban, page_blueprint
 from .ledger import read_filters
@@ -32,7 +30,6 @@ from .pending_sheets import PendingSheets
 
 bp = page_blueprint("imports", __name__)
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SUFFIXES = (".xlsx", ".xlsm")
 ZIP_MAGIC = b"PK\x03\x04"
 REGION_LEVELS = {RegionLevel.CITY: _l("市"), RegionLevel.COUNTY: _l("县（区）"), RegionLevel.TOWNSHIP: _l("乡镇（街道）")}
@@ -41,7 +38,7 @@ UNIT_KINDS = {UnitKind.PARTY_COMMITTEE: _l("党委"), UnitKind.GOVERNMENT: _l("�
 
 
 def _pending() -> PendingSheets:
-    return PendingSheets(Path(current_app.instance_path) / "pending-imports")
+    return PendingSheets(duban().files)
 
 
 def _office_only():
@@ -268,10 +265,6 @@ def export_ledger():
     """The ledger as .xlsx with the ledger list's filters; an official gets the problems they see."""
     wanted, _given = read_filters(request.args)
     content = duban().export_ledger(current_user().id, wanted)
-    name = f"整改台账-{clock.local_now():%Y%m%d}.xlsx"
-    response = send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True, download_name=name)
-    response.headers["Content-Disposition"] = (f"attachment; filename=\"ledger-{clock.local_now():%Y%m%d}.xlsx\"; "
-                                               f"filename*=UTF-8''{quote(name)}")
-    return response
+    return attachment(content, f"整改台账-{clock.local_now():%Y%m%d}.xlsx", f"ledger-{clock.local_now():%Y%m%d}.xlsx")
 
 

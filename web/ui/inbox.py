@@ -183,7 +183,7 @@ def evidence_file(evidence_id: int):
         allowed = problems.may_see(app.actor(db, user.id), problems.get(db, row.problem_id))
     if not allowed:
         app.deny(user.id, f"download evidence {evidence_id}", "evidence_file", evidence_id, row.problem_id)
-    return evidence_files.send(app.evidence_path(row), row)
+    return evidence_files.send(app, row)
 
 
 def _render_task(task_id: int, errors: dict | None = None, submitted: dict | None = None, status: int = 200):

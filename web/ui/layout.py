@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from engine import clock
+from engine.areas.sessions import SessionOver
 from engine.errors import DubanError, Forbidden, NotFound, Unauthenticated
 from engine.models import Light, Role
 from engine.service import Duban
@@ -45,11 +46,13 @@ class NavItem:
 
 
 OVERSIGHT = (Role.ADMIN, Role.DISCIPLINE, Role.LEADER)
+# the roles that do the rectification work; the security and audit administrators see none of it
+BUSINESS = (Role.ADMIN, Role.DISCIPLINE, Role.LEADER, Role.OFFICIAL)
 
 # The top navigation, in order.
 NAV = [
-    NavItem("inbox", _l("我的待办"), "inbox.my_tasks"),
-    NavItem("ledger", _l("整改台账"), "ledger.problem_list", section="ledger,imports"),
+    NavItem("inbox", _l("我的待办"), "inbox.my_tasks", BUSINESS),
+    NavItem("ledger", _l("整改台账"), "ledger.problem_list", BUSINESS, section="ledger,imports"),
     NavItem("register", _l("登记问题"), "registration.register_form", (Role.ADMIN,)),
     NavItem("extensions", _l("延期申请"), "extension_requests.request_list", (Role.ADMIN,)),
     NavItem("dashboard", _l("督办看板"), "dashboard.overview", OVERSIGHT),
@@ -57,10 +60,13 @@ NAV = [
     NavItem("accountability", _l("问责"), "cases.case_list", (Role.ADMIN, Role.DISCIPLINE)),
     NavItem("bulletins", _l("通报"), "bulletin.bulletin_list", OVERSIGHT),
     NavItem("admin", _l("管理"), "admin.home", (Role.ADMIN,)),
+    NavItem("security_accounts", _l("账号与授权"), "security_accounts.account_list", (Role.SECURITY_ADMIN,)),
+    NavItem("session_policy", _l("会话与口令策略"), "session_policy.policy_form", (Role.SECURITY_ADMIN,)),
+    NavItem("security_log", _l("安全审计"), "security_log.event_list", (Role.AUDIT_ADMIN,), section="security_log"),
 ]
 
 ROLE_LABELS = {Role.ADMIN: _l("环督办"), Role.DISCIPLINE: _l("纪委监委"), Role.OFFICIAL: _l("责任人员"),
-               Role.LEADER: _l("领导")}
+               Role.LEADER: _l("领导"), Role.SECURITY_ADMIN: _l("安全管理员"), Role.AUDIT_ADMIN: _l("审计管理员")}
 # the events a process reports to the escalation ladder (engine.escalation.rules.EVENTS), as
 # the rules page, the case page and the timelines name them
 EVENT_LABELS = {"listed_case_missed": _l("挂牌督办期限已过仍未完成整改"),
@@ -88,29 +94,56 @@ def duban() -> Duban:
     return current_app.extensions["duban"]
 
 
-SESSION_KEYS = ("user_id", "epoch", "since", "seen")
+SESSION_KEYS = ("user_id", "sid")
+# what a signed-in user whose password must change first may still reach
+PASSWORD_FIRST = {"signin.change_password", "signin.logout", "signin.switch_language", "static", "vendor"}
 
 
 def current_user() -> SignedIn | None:
-    """The page session's user, while the session is good: the account active, not signed out
-    (or its password changed) since, within its hours and its idle time (engine/sign_in.py)."""
+    """The page session's user, while the session is live: its row (engine/sessions.py) not
+    ended (signed out, ended from another session, a new password, deactivation), used within
+    the policy's idle time and younger than DUBAN_SESSION_HOURS, the account active."""
     if "user" not in g:
-        g.user = None
-        user_id = session.get("user_id")
-        if user_id is not None:
+        g.user, g.session_row, g.password_due = None, None, None
+        raw = session.get("sid")
+        if raw:
+            app = duban()
             try:
-                with duban().db.reading() as db:
-                    user = duban().session_user(db, user_id, session)
+                with app.db.reading() as db:
+                    page = app.session_user(db, raw)
+                    user = page.user
                     g.user = SignedIn(user.id, user.username, user.display_name,
                                       tuple(sorted(user.roles, key=list(Role).index)), user.official_id)
+            except SessionOver as over:
+                app.close_page_session(over.row_id, over.reason)
+                _forget_session()
             except Unauthenticated:
-                for key in SESSION_KEYS:
-                    session.pop(key, None)
+                _forget_session()
             else:
-                now = clock.now().timestamp()
-                if now - float(session["seen"]) >= 60:  # used now: the idle time starts again
-                    session["seen"] = now
+                g.session_row, g.password_due = page.row_id, page.password_due
+                if page.touch:  # used now: the idle time starts again (written once a minute at most)
+                    app.touch_page_session(page.row_id)
+        elif "user_id" in session:  # a cookie from before server-side sessions: it has ended
+            _forget_session()
     return g.user
+
+
+def _forget_session() -> None:
+    for key in (*SESSION_KEYS, "epoch", "since", "seen"):
+        session.pop(key, None)
+
+
+def session_row() -> int | None:
+    """The row id of this request's page session (engine/sessions.py), once signed in."""
+    current_user()
+    return g.get("session_row")
+
+
+def password_due() -> str | None:
+    """"password_expired" or "password_change_required" when the signed-in user must set a
+    new password before anything else; None otherwise."""
+    current_user()
+    return g.get("password_due")
 
 
 def home_for(user: SignedIn | None) -> str:
@@ -122,6 +155,10 @@ def home_for(user: SignedIn | None) -> str:
         return url_for("dashboard.overview")
     if Role.ADMIN in user.roles:
         return url_for("ledger.problem_list")
+    if Role.AUDIT_ADMIN in user.roles:
+        return url_for("security_log.event_list")
+    if Role.SECURITY_ADMIN in user.roles:
+        return url_for("security_accounts.account_list")
     return url_for("inbox.my_tasks")
 
 
@@ -184,6 +221,8 @@ def page_blueprint(name: str, import_name: str, public: bool = False, **kwargs) 
         def _signed_in():
             if current_user() is None:
                 return redirect(url_for("signin.login", next=request.full_path.rstrip("?")))
+            if password_due() and request.endpoint not in PASSWORD_FIRST:
+                return redirect(url_for("signin.change_password", next=request.full_path.rstrip("?")))
 
     @bp.errorhandler(CSRFError)
     def _csrf(error):
@@ -204,8 +243,36 @@ def local_time(moment, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return moment.isoformat()
 
 
+def keep_separated_administrators_out(app: Flask, blueprints: set[str]) -> None:
+    """三员分立: the security and audit administrators see none of the rectification work; an
+    account holding only their roles is refused (403) the pages of these blueprints."""
+    @app.before_request
+    def _refuse():
+        if request.blueprint not in blueprints:
+            return None
+        user = current_user()
+        if user is not None and user.roles and set(user.roles) <= {Role.SECURITY_ADMIN, Role.AUDIT_ADMIN}:
+            return error_page(403, str(_l("安全管理员和审计管理员不办理、不查看整改业务（三员分立）。")))
+        return None
+def sign_in_notice() -> tuple[str, str] | None:
+    """The 鉴别警示 once after a page sign-in, (category, text): when and from where the account
+    last signed in successfully, and how many sign-ins failed since (engine/areas/sessions.py)."""
+    notice = session.pop("sign_in_notice", None) if current_user() is not None else None
+    if not isinstance(notice, dict):
+        return None
+    failures = int(notice.get("failures") or 0)
+    more = str(_l("此后登录失败 %(count)s 次，如非本人操作请立即修改密码并告知安全管理员。", count=failures)) if failures else ""
+    if not notice.get("at"):
+        return "notice", str(_l("这是该账号的首次登录。")) + more
+    at = local_time(datetime.fromisoformat(notice["at"]))
+    text = str(_l("上次成功登录：%(time)s，来自 %(address)s。", time=at,
+                  address=notice.get("from") or _l("本机命令或未知地址")))
+    return ("warning" if failures else "notice"), text + more
+
+
 def install(app: Flask) -> None:
     app.add_template_filter(local_time, "local")
+    app.add_template_global(sign_in_notice)
 
     @app.context_processor
     def _layout():

@@ -87,14 +87,20 @@ def reason_text(reason: Reason) -> str:
         return _("密码不能是连续或重复的字符（如 1234567890、aaaaaaaaaa）。")
     if code == "password_classes":
         return _("密码须混合至少两类字符：小写字母、大写字母、数字、其他符号（16 个字符以上的口令短语除外）。")
+    if code == "password_reused":
+        return _("新密码不能与最近 %(count)s 次使用过的密码相同。", count=p["count"])
     if code == "official_linked":
         return _("%(name)s 已有登录账号：%(username)s。", name=p["name"], username=p["username"])
-    if code == "own_admin":
-        return _("不能取消自己的环督办角色：请由另一名环督办操作。")
+    if code == "own_roles":
+        return _("不能修改自己的角色：请由安全管理员操作。")
+    if code == "security_admin_grants":
+        return _("环督办（系统管理员）、安全管理员、审计管理员和纪委监委角色由安全管理员授予和撤销（三员分立）。")
     if code == "last_admin":
         return _("这是最后一个在用的环督办账号，必须保留。")
     if code == "self_deactivate":
         return _("不能停用自己的账号。")
+    if code == "separated_admins":
+        return _("系统管理员（环督办）、安全管理员、审计管理员三员分立，一个账号只能担任其中之一。")
     return _("格式不正确。")
 
 

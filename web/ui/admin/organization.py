@@ -121,7 +121,8 @@ def officials_create():
     form = request.form
     try:
         official_id = duban().create_official(current_user().id, form.get("name"), form.get("party_member"),
-                                              form.get("gender") or None, form.get("email"), form.get("mobile"))
+                                              form.get("gender") or None, form.get("email"), form.get("mobile"),
+                                              form.get("employee_number") or None)
     except OrganizationInvalid as failure:
         return _officials_page(field_errors(failure), form.to_dict(), 400)
     flash(_("已新建人员：%(name)s。请为其添加职务。", name=form.get("name", "").strip()), "success")
@@ -142,6 +143,7 @@ def _official_page(official_id: int, form: str | None = None, errors: dict | Non
             abort(404, _("没有这个人员。"))
         view = _official_row(official)
         view.update(gender=official.gender, email=official.email, mobile=official.mobile,
+                    employee_number=official.employee_number,
                     user_id=official.user.id if official.user else None)
         posts = {row["id"]: row for row in view["posts"]}
         for post in official.posts:
@@ -163,7 +165,8 @@ def officials_update(official_id: int):
     try:
         duban().update_official(current_user().id, official_id, name=form.get("name"),
                                 party_member=form.get("party_member"), gender=form.get("gender") or None,
-                                email=form.get("email"), mobile=form.get("mobile"))
+                                email=form.get("email"), mobile=form.get("mobile"),
+                                employee_number=form.get("employee_number") or None)
     except OrganizationInvalid as failure:
         return _official_page(official_id, "official", field_errors(failure), form.to_dict(), 400)
     flash(_("已保存人员信息。"), "success")

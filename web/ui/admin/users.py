@@ -9,12 +9,16 @@ from flask_babel import gettext as _
 
 from engine import organization_admin as org_admin
 from engine.errors import NotFound
-from engine.models import Role
+from engine.models import GRANTED_BY_SECURITY_ADMIN, Role
 from engine.organization_admin import MIN_PASSWORD_LENGTH, OrganizationInvalid
 
 from ..layout import ROLE_LABELS, current_user, duban
 from . import bp
 from .org_forms import PER_PAGE, field_errors, list_arguments
+
+
+# the roles the system administrator sees on its forms but the security administrator grants
+LOCKED_ROLES = tuple(role.value for role in GRANTED_BY_SECURITY_ADMIN)
 
 
 def _role_list(user) -> list:
@@ -39,7 +43,7 @@ def _users_page(errors: dict | None = None, values: dict | None = None, status: 
                  for user in rows]
         free = [(o.id, o.name) for o in org_admin.officials_without_account(db)]
     return render_template("admin/users.html", items=items, total=total, page=page, per_page=PER_PAGE, q=search,
-                           errors=errors or {}, values=values, roles=list(Role), role_labels=ROLE_LABELS,
+                           errors=errors or {}, values=values, roles=list(Role), role_labels=ROLE_LABELS, locked_roles=LOCKED_ROLES,
                            free_officials=free, min_password=MIN_PASSWORD_LENGTH,
                            me=current_user().id), status
 
@@ -80,7 +84,7 @@ def _user_page(user_id: int, form: str | None = None, errors: dict | None = None
         if user.official is not None:
             free.insert(0, (user.official.id, user.official.name))
     return render_template("admin/users_detail.html", user=view, form=form, errors=errors or {},
-                           values=values or {}, roles=list(Role), role_labels=ROLE_LABELS, free_officials=free,
+                           values=values or {}, roles=list(Role), role_labels=ROLE_LABELS, locked_roles=LOCKED_ROLES, free_officials=free,
                            min_password=MIN_PASSWORD_LENGTH, me=current_user().id), status
 
 
@@ -103,7 +107,10 @@ def users_password(user_id: int):
         duban().reset_password(current_user().id, user_id, request.form.get("password"))
     except OrganizationInvalid as failure:
         return _user_page(user_id, "password", field_errors(failure), {}, 400)
-    flash(_("已重置密码。请将新密码告知本人。"), "success")
+    if user_id != current_user().id and duban().policy_in_force().force_change:
+        flash(_("已重置密码。请将新密码告知本人；本人登录后须先修改密码。"), "success")
+    else:
+        flash(_("已重置密码。请将新密码告知本人。"), "success")
     return redirect(url_for("admin.users_page", user_id=user_id))
 
 

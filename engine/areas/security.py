@@ -1,0 +1,69 @@
+"""The security log's actions (engine/security_log.py): reading and exporting it and the action
+log (engine/action_log.py; the audit administrator, 审计管理员, alone), checking its chain,
+purging what is older than it keeps.
+
+A part of the Duban facade (engine/service.py): each method one action, one transaction."""
+from __future__ import annotations
+
+from .. import action_log, security_log
+from ..models import Role, SecurityEvent
+from ..security_log import Filter, Kind
+
+
+class SecurityLogActions:
+    def security_events(self, user_id: int, where: Filter, page: int, per_page: int
+                        ) -> tuple[list[SecurityEvent], int]:
+        """One page of the security log, newest first, and how many events `where` selects."""
+        with self.db.reading() as session:
+            if self.actor(session, user_id).has_role(Role.AUDIT_ADMIN):
+                return security_log.page(session, where, page, per_page)
+        self.deny(user_id, "read the security log", "security_event", None)
+
+    def export_security_events(self, user_id: int, where: Filter) -> bytes:
+        """The events `where` selects as .xlsx, oldest first; the export is itself an event."""
+        with self.db.reading() as session:
+            allowed = self.actor(session, user_id).has_role(Role.AUDIT_ADMIN)
+            if allowed:
+                events = list(security_log.every(session, where))
+                made = security_log.workbook(events)
+        if not allowed:
+            self.deny(user_id, "export the security log", "security_event", None)
+        with self.db.transaction() as session:
+            security_log.record(session, Kind.SECURITY_LOG_EXPORTED, actor=self.actor(session, user_id),
+                                object="security log",
+                                details={"rows": len(events), **{k: str(v) for k, v in where.__dict__.items() if v}})
+        return made
+
+    def action_log(self, user_id: int, where: action_log.Filter, page: int, per_page: int) -> tuple[list, int]:
+        """One page of the action log (the ledger's entries), newest first (the audit administrator)."""
+        with self.db.reading() as session:
+            if self.actor(session, user_id).has_role(Role.AUDIT_ADMIN):
+                return action_log.page(session, where, page, per_page)
+        self.deny(user_id, "read the action log", "ledger", None)
+
+    def export_action_log(self, user_id: int, where: action_log.Filter) -> bytes:
+        """The entries `where` selects as .xlsx, oldest first; the export is a security event."""
+        with self.db.reading() as session:
+            allowed = self.actor(session, user_id).has_role(Role.AUDIT_ADMIN)
+            if allowed:
+                entries = list(action_log.every(session, where))
+                made = action_log.workbook(entries)
+        if not allowed:
+            self.deny(user_id, "export the action log", "ledger", None)
+        with self.db.transaction() as session:
+            security_log.record(session, Kind.ACTION_LOG_EXPORTED, actor=self.actor(session, user_id),
+                                object="action log",
+                                details={"rows": len(entries), **{k: str(v) for k, v in where.__dict__.items() if v}})
+        return made
+
+    def verify_security_log(self) -> security_log.Verification:
+        with self.db.reading() as session:
+            return security_log.verify(session)
+
+    def purge_security_log(self, kept_days: int | None = None, daily: bool = False) -> int:
+        """Remove the events older than the log keeps (`DUBAN_SECURITY_LOG_DAYS`, at least 180).
+        `daily` (the scheduler's periodic sweep): only when no purge ran in the last day."""
+        with self.db.transaction() as session:
+            if daily and security_log.purged_lately(session):
+                return 0
+            return security_log.purge(session, kept_days or self.settings.security_log_days)

@@ -16,7 +16,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench import measures
@@ -64,7 +63,6 @@ def main(argv=None) -> int:
             if index == 0 and args.import_rows:
                 steps.append(lambda: measures.import_ledger(city, args.import_rows, raw_start))
             for step in steps:
-                began = time.perf_counter()
                 figures = step()
                 for figure in figures:
                     print("  " + figure.line(), flush=True)

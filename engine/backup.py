@@ -24,12 +24,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import create_engine, func, inspect, select
 from sqlalchemy.engine import make_url
 
-from . import clock, file_store
+from . import clock, file_store, sealed
 from .errors import Invalid
-from .models import EvidenceFile
+from .models import EvidenceFile, SecondFactor
 
 FORMAT = 1
 _DATABASE_MEMBERS = {"sqlite": "database.sqlite", "postgresql": "database.pgdump"}
@@ -60,12 +60,19 @@ class RestoreReport:
     revision: str | None
     files: int
     missing_evidence: list[str]
+    # second-factor secrets sealed under another data key than this installation's: (theirs, ours)
+    other_data_key: tuple[str, str] | None = None
 
     def summary(self) -> str:
         words = f"restored a {self.database} database at revision {self.revision} and {self.files} files"
         if self.missing_evidence:
             words += (f"; {len(self.missing_evidence)} evidence contents its rows refer to are not in the backup "
                       f"(first: {self.missing_evidence[0]})")
+        if self.other_data_key:
+            theirs, ours = self.other_data_key
+            words += (f"; its second-factor secrets are sealed under data key {theirs} and this installation's "
+                      f"key is {ours}: put the backed-up installation's key in place (DUBAN_DATA_KEY or "
+                      f"DUBAN_DATA_KEY_FILE) before serving, or every second factor must be reset")
         return words
 
 
@@ -166,6 +173,8 @@ def backup(duban, path: Path) -> BackupReport:
         archive.add(database, arcname=database.name, filter=_plain)
         manifest = {"format": FORMAT, "database": report.database, "revision": report.revision,
                     "made_at": clock.now().isoformat(), "file_store": duban.files.kind,
+                    # not the key (kept apart from backups, engine/sealed.py): which key it is
+                    "data_key": duban.sealer.fingerprint,
                     "files": {area: count for area, count in report.files.items()}}
         _add_file(archive, "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     os.replace(partial, path)
@@ -238,9 +247,14 @@ def restore(settings, path: Path) -> RestoreReport:
                     files.put(area, name, source.read(), keep_existing=True)
             with db.reading() as session:
                 hashes = set(session.scalars(select(EvidenceFile.sha256).distinct()))
+                sealed_secrets = (session.scalar(select(func.count()).select_from(SecondFactor))
+                                  if inspect(db.engine).has_table(SecondFactor.__tablename__) else 0)
             missing = sorted(sha for sha in hashes if not files.exists(file_store.EVIDENCE, sha))
+            ours = sealed.Sealer(sealed.load_key(settings.instance_path)).fingerprint
+            theirs = manifest.get("data_key")
             return RestoreReport(database=kind, revision=current_revision(db.engine), files=len(members["files"]),
-                                 missing_evidence=missing)
+                                 missing_evidence=missing,
+                                 other_data_key=(theirs, ours) if sealed_secrets and theirs and theirs != ours else None)
         finally:
             db.dispose()
 

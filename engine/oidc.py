@@ -404,7 +404,7 @@ def complete(duban, user_id: int, code: str) -> User:
             refusal = guarded._locked(row.locked_until, now)
         else:
             try:
-                used = second_factor.verify(session, user, code)
+                used = second_factor.verify(session, user, code, duban.sealer)
             except second_factor.SecondFactorNeeded as needed:
                 refusal = needed
                 if needed.counts:
@@ -429,7 +429,7 @@ def confirm_enrolment(duban, user_id: int, code: str) -> tuple[User, list[str]]:
     sign-in through the provider completes: the account and its ten recovery codes."""
     with duban.db.transaction() as session:
         user = duban.actor(session, user_id)
-        codes = second_factor.confirm(session, user, code)
+        codes = second_factor.confirm(session, user, code, duban.sealer)
         security_log.record(session, Kind.SECOND_FACTOR_ENROLLED, actor=user, method="totp",
                             object=f"user:{user.username}")
         security_log.record(session, Kind.SIGN_IN, actor=user, method=f"{ORIGIN}+totp", details={"door": "page"})

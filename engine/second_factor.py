@@ -9,7 +9,9 @@ that has enrolled always gives its code, required or not.
 
 A code is accepted within one 30-second step either side of the engine's clock, once: the step
 of the last code accepted is kept, so a code seen over a shoulder cannot be used again. A
-recovery code is accepted once; only its SHA-256 is kept.
+recovery code is accepted once; only its SHA-256 is kept. The secret is kept sealed with SM4
+under the installation's data key, outside the database (engine/sealed.py), bound to its
+account: a copy of the database alone gives nobody the codes.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 
+import logging
+
 import pyotp
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -26,7 +30,10 @@ from sqlalchemy.orm import Session
 from . import clock
 from .errors import Unauthenticated
 from .models import RecoveryCode, Role, SecondFactor, SecuritySetting, User
+from .sealed import Sealer, Unopened
 from .settings import CONFIG_DIR
+
+log = logging.getLogger(__name__)
 
 ISSUER = "督办 Duban"
 RECOVERY_CODES = 10
@@ -41,6 +48,16 @@ class SecondFactorNeeded(Unauthenticated):
         self.counts = counts  # a wrong code: a failed sign-in, towards the lockout
         self.user_id = user_id
         super().__init__(message, {"code": [message]})
+
+
+class SecretUnreadable(SecondFactorNeeded):
+    """The account's sealed secret does not open with this installation's data key: the key
+    was changed, or the database comes from another installation."""
+
+    def __init__(self):
+        super().__init__("this account's second factor cannot be checked: its secret does not open with "
+                         "this installation's data key (DUBAN_DATA_KEY or DUBAN_DATA_KEY_FILE); the "
+                         "security administrator can reset the second factor")
 
 
 @dataclass(frozen=True)
@@ -86,26 +103,27 @@ class Enrolment:
     uri: str  # otpauth://totp/…, what the QR code holds
 
 
-def begin(session: Session, user: User) -> Enrolment:
+def begin(session: Session, user: User, sealer: Sealer) -> Enrolment:
     """A new secret for the user, waiting for its first code (an enrolment begun again replaces
     the one waiting; an enabled factor stays until the new one is confirmed)."""
     row = session.get(SecondFactor, user.id)
     secret = pyotp.random_base32()
+    kept = sealer.seal(secret, _context(user))
     if row is None:
-        session.add(SecondFactor(user_id=user.id, secret=secret, created_at=clock.now()))
+        session.add(SecondFactor(user_id=user.id, secret=kept, created_at=clock.now()))
     elif row.enabled_at is None:
-        row.secret, row.created_at = secret, clock.now()
+        row.secret, row.created_at = kept, clock.now()
     else:
         raise Unauthenticated("a second factor is enrolled already; reset it first", {"code": ["enrolled already"]})
     return Enrolment(secret, pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=ISSUER))
 
 
-def confirm(session: Session, user: User, code: str) -> list[str]:
+def confirm(session: Session, user: User, code: str, sealer: Sealer) -> list[str]:
     """The first code from the app confirms the enrolment: ten recovery codes, shown once."""
     row = session.get(SecondFactor, user.id)
     if row is None or row.enabled_at is not None:
         raise SecondFactorNeeded("no enrolment is waiting for a code", enrol=True)
-    step = _accepted_step(row.secret, code, None)
+    step = _accepted_step(_opened(row, user, sealer), code, None)
     if step is None:
         raise SecondFactorNeeded("the code is not the app's current one (check the phone's clock)", enrol=True)
     row.enabled_at, row.last_step = clock.now(), step
@@ -115,7 +133,7 @@ def confirm(session: Session, user: User, code: str) -> list[str]:
     return codes
 
 
-def verify(session: Session, user: User, code: str | None) -> str:
+def verify(session: Session, user: User, code: str | None, sealer: Sealer) -> str:
     """Check the code of an enrolled user: "totp" or "recovery code" when accepted (the step or
     the recovery code is used up); SecondFactorNeeded when missing or wrong."""
     if not code or not code.strip():
@@ -123,7 +141,7 @@ def verify(session: Session, user: User, code: str | None) -> str:
                                  "6-digit code, or a recovery code")
     row = session.get(SecondFactor, user.id, with_for_update=True)
     text = code.strip().replace(" ", "")
-    step = _accepted_step(row.secret, text, row.last_step)
+    step = _accepted_step(_opened(row, user, sealer), text, row.last_step)
     if step is not None:
         row.last_step = step
         return "totp"
@@ -151,6 +169,24 @@ def recovery_codes_left(session: Session, user: User) -> int:
 def current_code(secret: str, at: datetime | None = None) -> str:
     """The code an authenticator app shows now (for tests and the enrolment page's check)."""
     return pyotp.TOTP(secret).at(at or clock.now())
+
+
+def secret_of(session: Session, user: User, sealer: Sealer) -> str | None:
+    """The account's secret, opened (for tests and the security administrator's checks)."""
+    row = session.get(SecondFactor, user.id)
+    return None if row is None else _opened(row, user, sealer)
+
+
+def _context(user: User) -> str:
+    return f"second_factor:{user.id}"
+
+
+def _opened(row: SecondFactor, user: User, sealer: Sealer) -> str:
+    try:
+        return sealer.open(row.secret, _context(user))
+    except Unopened as why:
+        log.error("the second factor of account %s does not open: %s", user.id, why)
+        raise SecretUnreadable() from None
 
 
 def _accepted_step(secret: str, code: str, last_step: int | None) -> int | None:

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import accounts, clock, extensions, ledger, metrics, notifications, paging, problems, tasks
-from . import file_store, incidents, lights, passwords, repair, second_factor, security_log, sessions, version_migration
+from . import (file_store, incidents, lights, passwords, repair, sealed, second_factor, security_log, sessions,
+               version_migration)
 from . import sign_in as guarded_sign_in
 from .calendar import WorkingCalendar
 from .db import Database
@@ -115,6 +116,8 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
         self.incident_desk = IncidentDesk(self)
         self.repair_desk = repair.RepairDesk(self)
         self.migrations = version_migration.VersionMigration(self)
+        # second-factor secrets are sealed under the data key, kept outside the database (engine/sealed.py)
+        self.sealer = sealed.Sealer(sealed.load_key(settings.instance_path))
         self.tokens = accounts.Tokens(settings.secret_key, settings.token_max_age, self._may_use_token)
         # the office's LDAP / AD (DUBAN_LDAP_CONFIG): a bad file stops the start here, naming the key
         self.directory = (office_directory.Directory(office_directory.load(settings.ldap_config))
@@ -192,13 +195,12 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
             "most the session policy allows: sign out of one (or end it from 我的会话) first",
             {"username": ["too many sessions"]})
 
-    @staticmethod
-    def _second_factor_check(session: Session, code: str | None, used: list[str]):
+    def _second_factor_check(self, session: Session, code: str | None, used: list[str]):
         """What `sign_in.attempt` calls after a right password: the second factor of an enrolled
         account (what was used is appended to `used`), the enrolment a required one lacks."""
         def second(user: User) -> None:
             if second_factor.enrolled(session, user):
-                used.append(second_factor.verify(session, user, code))
+                used.append(second_factor.verify(session, user, code, self.sealer))
             elif second_factor.policy(session).requires(user):
                 raise second_factor.SecondFactorNeeded(
                     "this account must enrol a second factor (an authenticator app) before it signs "
@@ -209,7 +211,9 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
         name = security_log.typed_name(session, username)
         needed = isinstance(refusal, second_factor.SecondFactorNeeded)
         reason = ("locked" if isinstance(refusal, Locked) else "enrolment needed" if needed and refusal.enrol
-                  else "second factor wrong" if needed and refusal.counts else "second factor needed" if needed
+                  else "second factor wrong" if needed and refusal.counts
+                  else "second factor unreadable" if isinstance(refusal, second_factor.SecretUnreadable)
+                  else "second factor needed" if needed
                   else refusal.code if isinstance(refusal, PasswordChangeNeeded)
                   else "session limit" if isinstance(refusal, SessionLimitReached)
                   else "wrong name or password")
@@ -229,7 +233,7 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
         """A new authenticator secret for the account, waiting for its first code (the sign-in
         page's enrolment, after a right password)."""
         with self.db.transaction() as session:
-            return second_factor.begin(session, self.actor(session, user_id))
+            return second_factor.begin(session, self.actor(session, user_id), self.sealer)
 
     def confirm_second_factor(self, user_id: int, code: str, door: str = "page", agent: str | None = None
                               ) -> tuple[User, list[str], "PageSignIn"]:
@@ -239,7 +243,7 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
         beyond the session limit in the "refuse" mode, SessionLimitReached."""
         with self.db.transaction() as session:
             user = self.actor(session, user_id)
-            codes = second_factor.confirm(session, user, code)
+            codes = second_factor.confirm(session, user, code, self.sealer)
             page = self._begin_page_session(session, user, agent)
             if page is None:
                 raise SessionLimitReached("this account holds as many page sessions as the session policy allows: "

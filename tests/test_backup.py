@@ -200,3 +200,37 @@ def test_a_file_that_is_not_a_sound_backup_is_refused_with_nothing_written(tmp_p
     with pytest.raises(Invalid) as refused:
         backups.restore(settings, not_a_tar)
     assert "not a backup made by duban backup" in refused.value.message
+
+
+def test_a_restore_under_another_data_key_says_the_second_factors_need_the_old_key(duban, org, backend,
+                                                                                  database_url, tmp_path, monkeypatch):
+    """The data key that seals second-factor secrets is kept apart from backups: the manifest
+    names which key it was (a fingerprint, never the key), and a restore under another key says
+    what to put in place, and exits 1 from the command line."""
+    from engine import second_factor
+    from engine.models import User
+
+    with duban.db.transaction() as session:
+        admin = session.get(User, org["user:admin"])
+        enrolment = second_factor.begin(session, admin, duban.sealer)
+        second_factor.confirm(session, admin, second_factor.current_code(enrolment.secret), duban.sealer)
+    path = _backup(duban, tmp_path)
+    with tarfile.open(path) as archive:
+        manifest = json.loads(archive.extractfile("manifest.json").read())
+    key = (duban.settings.instance_path / "data_key").read_text().strip()
+    assert manifest["data_key"] == duban.sealer.fingerprint and key not in json.dumps(manifest)
+
+    monkeypatch.delenv("DUBAN_DATA_KEY", raising=False)
+    monkeypatch.delenv("DUBAN_DATA_KEY_FILE", raising=False)
+    (tmp_path / "a").mkdir()
+    elsewhere = backups.restore(Settings.from_env(database_url=restored_url(backend, database_url, tmp_path / "a"),
+                                                  instance_path=tmp_path / "new-host"), path)
+    assert elsewhere.other_data_key[0] == duban.sealer.fingerprint
+    assert "DUBAN_DATA_KEY" in elsewhere.summary()
+
+    monkeypatch.setenv("DUBAN_DATA_KEY", key)  # the backed-up installation's key, put in place
+    (tmp_path / "b").mkdir()
+    target = (f"sqlite:///{tmp_path / 'b' / 'restored.db'}" if backend == "sqlite"
+              else own_database(database_url, "restored_key"))
+    same = backups.restore(Settings.from_env(database_url=target, instance_path=tmp_path / "host-b"), path)
+    assert same.other_data_key is None and "data key" not in same.summary()

@@ -120,7 +120,7 @@ def test_only_the_security_administrator_resets_a_second_factor(app, api, duban,
     enrol(app, "secadmin")
     with duban.db.reading() as session:
         sec = session.scalars(select(accounts.User).where(accounts.User.username == "secadmin")).one()
-        sec_secret = session.get(second_factor.SecondFactor, sec.id).secret
+        sec_secret = second_factor.secret_of(session, sec, duban.sealer)
     clock.advance(timedelta(seconds=30))
     sec_bearer = token_answer(api, "secadmin", second_factor.current_code(sec_secret)).json["token"]
     assert api.client.delete(f"/api/auth/second-factor/{admin_id}",
@@ -128,3 +128,40 @@ def test_only_the_security_administrator_resets_a_second_factor(app, api, duban,
     assert api.client.get("/api/problems", headers={"Authorization": f"Bearer {bearer}"}).status_code == 401
     assert token_answer(api, "admin").status_code == 401  # enrols again on the page
     assert ("second_factor_reset", "success", None) in kinds(duban)
+
+
+def test_the_secret_is_kept_sealed_with_sm4_bound_to_its_account(app, api, duban, org, required):
+    """A copy of the database gives nobody the codes: the secret is stored sealed (SM4-GCM under
+    the data key outside the database); moved onto another account's row it does not open; under
+    another key, sign-in answers 401 naming the data key and changes nothing but the log."""
+    _client, secret, _codes = enrol(app)
+    enrol(app, "secadmin")
+    with duban.db.reading() as session:
+        admin = session.get(accounts.User, org["user:admin"])
+        sec = session.scalars(select(accounts.User).where(accounts.User.username == "secadmin")).one()
+        stored = {row.user_id: row.secret for row in session.scalars(select(second_factor.SecondFactor))}
+        assert second_factor.secret_of(session, admin, duban.sealer) == secret
+    assert stored[admin.id].startswith("sm4gcm:") and secret not in stored[admin.id]
+    import base64
+    assert secret.encode() not in base64.urlsafe_b64decode(stored[admin.id][len("sm4gcm:"):])
+
+    with duban.db.transaction() as session:  # the admin's sealed secret copied onto secadmin's row
+        session.get(second_factor.SecondFactor, sec.id).secret = stored[admin.id]
+    clock.advance(timedelta(seconds=30))
+    refused = token_answer(api, "secadmin", second_factor.current_code(secret))
+    assert refused.status_code == 401 and "data key" in refused.json["errors"]["code"][0], refused.json
+
+    from engine.sealed import Sealer
+    kept = duban.sealer
+    duban.sealer = Sealer(bytes(16))  # another installation's key
+    try:
+        with duban.db.reading() as session:
+            before = session.get(second_factor.SecondFactor, admin.id).last_step
+        refused = token_answer(api, "admin", second_factor.current_code(secret))
+        assert refused.status_code == 401 and "DUBAN_DATA_KEY" in refused.json["message"], refused.json
+        with duban.db.reading() as session:
+            assert session.get(second_factor.SecondFactor, admin.id).last_step == before
+        assert ("sign_in", "failure", "password") in kinds(duban)
+    finally:
+        duban.sealer = kept
+    assert token_answer(api, "admin", second_factor.current_code(secret)).status_code == 200

@@ -291,7 +291,7 @@ def restore(path: str) -> None:
         engine.dispose()
     if problem:
         click.echo(f"next: {problem}")
-    if report.missing_evidence:
+    if report.missing_evidence or report.other_data_key:
         sys.exit(1)
 
 

@@ -14,7 +14,7 @@ class SecondFactor(Base):
     __tablename__ = "second_factor"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
-    secret: Mapped[str] = mapped_column(String(64))  # base32, RFC 6238
+    secret: Mapped[str] = mapped_column(String(128))  # base32 (RFC 6238), sealed with SM4 (engine/sealed.py)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # None: enrolment not confirmed
     last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the last code's time step: no replay

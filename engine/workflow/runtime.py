@@ -8,7 +8,7 @@ the same state cannot both be saved.
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import or_, select
@@ -25,7 +25,7 @@ from ..errors import Conflict, DubanError, Invalid, field_errors
 from ..escalation import due_moments
 from ..settings import NotificationSettings, ScriptLimits
 from ..ledger import Action
-from ..models import (DeadlineKind, EscalationEvent, EvidenceFile, HumanTask, Incident, InstanceStatus, Problem, ProblemStatus,
+from ..models import (EscalationEvent, EvidenceFile, HumanTask, Incident, InstanceStatus, Problem, ProblemStatus,
                       ProcessDefinition, ProcessInstance, TaskState, User)
 from ..validation import check
 from . import timers, versions

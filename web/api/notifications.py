@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask import request, session as cookie
 from flask_babel import force_locale
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from engine import notifications
 from engine.models import Notification

@@ -21,7 +21,7 @@ import calendar as month_days
 from flask_babel import get_locale
 
 from engine.excel.deadlines import text as ledger_deadline_text
-from engine.models import (Escalation, EvidenceFile, ExtensionStatus, HumanTask, LedgerEntry, Light, Problem,
+from engine.models import (Escalation, ExtensionStatus, HumanTask, LedgerEntry, Light, Problem,
                            ProblemCategory, ProblemSource, ProblemStatus, ProcessInstance, Region, Role, Unit, User)
 from engine.organization import region_heads, unit_heads
 from engine.text import ID_MAX

@@ -17,7 +17,7 @@ def upgrade() -> None:
     op.create_table(
         "second_factor",
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("secret", sa.String(64), nullable=False),
+        sa.Column("secret", sa.String(128), nullable=False),  # sealed (engine/sealed.py)
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("enabled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_step", sa.Integer(), nullable=True),

@@ -109,7 +109,7 @@ def refuse(session: Session, user: User, reason: str) -> None:
     if user.active:
         user.active = False
         user.directory_refused_at = clock.now()
-        sign_in.end_sessions(user, tokens=True)
+        sign_in.end_sessions(user, tokens=True, because=f"{user.origin}: {reason}", subject=user.origin)
         session.flush()
         record(session, Kind.ACCOUNT_DISABLED, subject=user.origin, object=f"user:{user.username}",
                method=user.origin, details={"reason": reason})
@@ -125,7 +125,7 @@ def _link(session: Session, user: User, identity: Identity) -> None:
     before = user.origin
     user.origin, user.external_id = identity.origin, identity.external_id
     user.password_hash = NO_PASSWORD
-    sign_in.end_sessions(user, tokens=True)  # what the local password opened ends with it
+    sign_in.end_sessions(user, tokens=True, because=f"linked to {identity.origin}", subject=identity.origin)  # what the local password opened ends with it
     session.flush()
     ledger.record(session, Action.USER_UPDATED, actor=None, subject_type="user", subject_id=user.id,
                   payload={"username": user.username,

@@ -765,7 +765,7 @@ def reset_password(session: Session, actor: User | None, user_id: int, password:
     checks.done("the password has errors")
     passwords.set_password(session, user, password, by_administrator=actor is not None and actor.id != user.id,
                            policy=_policy(session))  # its owner changes it first (the policy's force_change)
-    sign_in.end_sessions(user, tokens=True)  # whoever held the old password is out
+    sign_in.end_sessions(user, tokens=True, because="password_reset", actor=actor)  # whoever held the old password is out
     session.flush()
     ledger.record(session, Action.USER_PASSWORD_RESET, actor=actor, subject_type="user", subject_id=user.id,
                   payload={"username": user.username})
@@ -789,7 +789,7 @@ def set_active(session: Session, actor: User | None, user_id: int, active: Any) 
         return user
     user.active = active
     if not active:
-        sign_in.end_sessions(user, tokens=True)
+        sign_in.end_sessions(user, tokens=True, because="account_disabled", actor=actor)
     session.flush()
     personal = session.scalar(select(func.count(HumanTask.id)).where(
         HumanTask.assignee_id == user.id, HumanTask.state == TaskState.READY)) or 0

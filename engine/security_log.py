@@ -39,6 +39,7 @@ class Kind(enum.StrEnum):
     LOCKED = "locked"                      # a user name locked after repeated failures
     UNLOCKED = "unlocked"                  # by the security administrator
     TOKEN_ISSUED = "token_issued"          # an API token
+    TOKENS_REVOKED = "tokens_revoked"      # every API token of an account made worthless (details: because)
     PASSWORD_CHANGED = "password_changed"  # by its owner
     PASSWORD_RESET = "password_reset"      # by an administrator
     ACCOUNT_CREATED = "account_created"
@@ -59,6 +60,7 @@ class Kind(enum.StrEnum):
 
 LABELS = {Kind.SIGN_IN: "登录", Kind.SIGN_OUT: "退出", Kind.SECOND_FACTOR_ENROLLED: "绑定动态口令",
           Kind.SECOND_FACTOR_FAILED: "动态口令错误", Kind.SECOND_FACTOR_RESET: "重置动态口令", Kind.LOCKED: "锁定", Kind.UNLOCKED: "解锁", Kind.TOKEN_ISSUED: "签发令牌",
+          Kind.TOKENS_REVOKED: "吊销令牌",
           Kind.PASSWORD_CHANGED: "修改密码", Kind.PASSWORD_RESET: "重置密码", Kind.ACCOUNT_CREATED: "创建账号",
           Kind.ACCOUNT_DISABLED: "停用账号", Kind.ACCOUNT_ENABLED: "启用账号", Kind.ROLE_GRANTED: "授予角色",
           Kind.ROLE_REVOKED: "撤销角色", Kind.PROCESS_DEPLOYED: "部署流程", Kind.RULES_CHANGED: "修改督办规则",

@@ -265,7 +265,7 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
                 if user is None:
                     raise NotFound(f"no user {user_id}")
                 second_factor.reset(session, user)
-                guarded_sign_in.end_sessions(user, tokens=True)
+                guarded_sign_in.end_sessions(user, tokens=True, because="second_factor_reset", actor=actor)
                 security_log.record(session, SecurityKind.SECOND_FACTOR_RESET, actor=actor,
                                     object=f"user:{user.username}")
                 return

@@ -156,16 +156,31 @@ def _locked(until: datetime, now: datetime) -> Locked:
 # -- sessions ------------------------------------------------------------------------------------
 
 
-def end_sessions(user: User, tokens: bool = False, reason: str = "all_ended") -> None:
+def end_sessions(user: User, tokens: bool = False, reason: str = "all_ended", because: str | None = None,
+                 actor: User | None = None, subject: str | None = None) -> None:
     """End every page session of the account (engine/sessions.py) and, with `tokens`, make
-    every API token it holds worthless; `session_epoch` moves too (what ends them all)."""
+    every API token it holds worthless, a security event (`tokens_revoked`) saying `because`
+    (by `actor`, or `subject` where no account acts);
+    `session_epoch` moves too (what ends them all)."""
     from sqlalchemy.orm import object_session
 
     from . import sessions
 
     user.session_epoch = (user.session_epoch or 0) + 1
+    session = object_session(user)
     if tokens:
         user.token_epoch = (user.token_epoch or 0) + 1
-    session = object_session(user)
+        if session is not None and user.id is not None:
+            revoked(session, user, because or reason, actor=actor, subject=subject)
     if session is not None and user.id is not None:
         sessions.end_all(session, user.id, reason)
+
+
+def revoked(session: Session, user: User, because: str, actor: User | None = None,
+            subject: str | None = None) -> None:
+    """The security event of an account's API tokens made worthless (its token epoch moved)."""
+    from . import security_log
+
+    security_log.record(session, security_log.Kind.TOKENS_REVOKED, actor=actor, subject=subject,
+                        object=f"user:{user.username}",
+                        details={"because": because})

@@ -90,9 +90,11 @@ def test_account_role_and_password_changes_are_events(api, duban):
     changed = api.client.patch(f"/api/users/{user_id}", headers=api._headers("admin"),
                                json={"roles": ["leader"], "password": "Another-2026-long", "active": False})
     assert changed.status_code == 200, changed.json
-    kinds = [(e.kind, e.details.get("role")) for e in events(duban) if e.object == "user:newclerk"]
+    kinds = [(e.kind, e.details.get("role") or e.details.get("because")) for e in events(duban)
+             if e.object == "user:newclerk"]
     assert kinds == [("account_created", None), ("role_granted", "official"), ("role_granted", "leader"),
-                     ("role_revoked", "official"), ("account_disabled", None), ("password_reset", None)]
+                     ("role_revoked", "official"), ("tokens_revoked", "account_disabled"), ("account_disabled", None),
+                     ("tokens_revoked", "password_reset"), ("password_reset", None)]
     assert all(e.subject == "admin" for e in events(duban) if e.object == "user:newclerk")
 
 
@@ -260,3 +262,16 @@ def test_the_audit_administrator_reads_and_exports_the_action_log(api, app, duba
     other = app.test_client()
     login(other, "admin")
     assert other.get("/action-log").status_code == 403
+
+
+def test_tokens_made_worthless_are_an_event_naming_why_and_who(api, duban):
+    """Changing one's own password revokes the API tokens the old one opened: a `tokens_revoked`
+    event by the owner, saying why; the revoked token is refused from then on."""
+    bearer = api.token("responsible")
+    new = "Rectify-2026-renewed"
+    assert api.client.post("/api/auth/password", json={"username": "responsible", "password": PASSWORD,
+                                                       "new_password": new}).status_code == 204
+    [revoked] = events(duban, Kind.TOKENS_REVOKED)
+    assert (revoked.subject, revoked.object, revoked.details) == ("responsible", "user:responsible",
+                                                                  {"because": "password_changed"})
+    assert api.client.get("/api/tasks", headers={"Authorization": f"Bearer {bearer}"}).status_code == 401

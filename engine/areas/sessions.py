@@ -242,6 +242,7 @@ class SessionActions:
             raise error
         passwords.set_password(session, user, new_password, by_administrator=False, policy=policy)
         user.token_epoch = (user.token_epoch or 0) + 1  # tokens issued with the old password end
+        guarded_sign_in.revoked(session, user, "password_changed", actor=user)
         sessions.end_all(session, user.id, sessions.ALL_ENDED, keep=keep_row)
         security_log.record(session, Kind.PASSWORD_CHANGED, actor=user, object=f"user:{user.username}")
 

@@ -25,7 +25,7 @@ PER_PAGE = 50
 KIND_LABELS = {Kind.SIGN_IN: _l("登录"), Kind.SIGN_OUT: _l("退出"), Kind.LOCKED: _l("锁定"), Kind.UNLOCKED: _l("解锁"),
                Kind.SECOND_FACTOR_ENROLLED: _l("绑定动态口令"), Kind.SECOND_FACTOR_FAILED: _l("动态口令错误"),
                Kind.SECOND_FACTOR_RESET: _l("重置动态口令"),
-               Kind.TOKEN_ISSUED: _l("签发令牌"), Kind.PASSWORD_CHANGED: _l("修改密码"),
+               Kind.TOKEN_ISSUED: _l("签发令牌"), Kind.TOKENS_REVOKED: _l("吊销令牌"), Kind.PASSWORD_CHANGED: _l("修改密码"),
                Kind.PASSWORD_RESET: _l("重置密码"), Kind.ACCOUNT_CREATED: _l("创建账号"),
                Kind.ACCOUNT_DISABLED: _l("停用账号"), Kind.ACCOUNT_ENABLED: _l("启用账号"),
                Kind.ROLE_GRANTED: _l("授予角色"), Kind.ROLE_REVOKED: _l("撤销角色"),
@@ -38,7 +38,7 @@ RESULT_LABELS = {"success": _l("成功"), "failure": _l("失败")}
 METHOD_LABELS = {"password": _l("口令"), "password+totp": _l("口令和动态口令"),
                  "password+recovery code": _l("口令和恢复码"), "totp": _l("动态口令"), "shipped": _l("随版本发布"), "retention": _l("保存期限到期"),
                  "command line": _l("命令行")}
-DETAIL_LABELS = {"door": _l("入口"), "was_locked": _l("原已锁定"), "reason": _l("原因"), "minutes": _l("锁定分钟数"), "role": _l("角色"),
+DETAIL_LABELS = {"door": _l("入口"), "was_locked": _l("原已锁定"), "reason": _l("原因"), "because": _l("原因"), "minutes": _l("锁定分钟数"), "role": _l("角色"),
                  "roles": _l("角色"), "outcome": _l("结果"), "draft": _l("草稿"), "file": _l("文件"),
                  "version": _l("版本"), "moved": _l("调整的日期"), "rows": _l("行数"), "removed": _l("清理条数"),
                  "kept_days": _l("保存天数"), "before": _l("清理此前的事件"), "kind": _l("类型"), "result": _l("结果"),
@@ -46,6 +46,7 @@ DETAIL_LABELS = {"door": _l("入口"), "was_locked": _l("原已锁定"), "reason
                  "count": _l("个数"), "max_sessions": _l("在线会话数上限")}
 VALUE_LABELS = {"api": _l("接口"), "page": _l("页面"), "wrong name or password": _l("用户名或口令错误"),
                 "second factor needed": _l("需要动态口令"), "second factor wrong": _l("动态口令错误"),
+                "second factor unreadable": _l("动态口令密钥无法解开（数据密钥不符）"),
                 "enrolment needed": _l("须先绑定动态口令"), "totp": _l("动态口令"), "recovery code": _l("恢复码"),
                 "locked": _l("已锁定"), "created": _l("新版本"), "replaced": _l("替换草稿"), "True": _l("是"),
                 "False": _l("否"), "password_expired": _l("密码已过期"),

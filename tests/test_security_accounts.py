@@ -36,6 +36,9 @@ def test_only_the_security_administrator_reads_and_changes_the_grants(api, org, 
         refused = api.client.put(f"/api/security/accounts/{org['user:responsible']}/roles",
                                  headers=api._headers(who), json={"roles": ["leader"]})
         assert refused.status_code == 403, who
+        refused = api.client.put(f"/api/security/accounts/{org['user:responsible']}/roles",
+                                 headers=api._headers(who), json={"roles": "not a list"})
+        assert refused.status_code == 403, who  # the role is checked before the body
         assert api.post(f"/api/security/accounts/{org['user:responsible']}/unlock", as_=who).status_code == 403
     listed = api.get("/api/security/accounts?q=admin", as_="secadmin")
     assert listed.status_code == 200, listed.json

@@ -121,6 +121,7 @@ def test_only_the_audit_administrator_reads_and_exports_the_log(api, duban, audi
     for who in ("admin", "jiwei", "responsible"):
         api.token(who)  # sign-ins to read about
     assert api.get("/api/security-events", as_="admin").status_code == 403
+    assert api.get("/api/security-events?per_page=nonsense&kind=x", as_="admin").status_code == 403  # role first
     assert api.get("/api/security-events/export.xlsx", as_="jiwei").status_code == 403
     page = api.get("/api/security-events?per_page=2", as_="auditor")
     assert page.status_code == 200 and page.json["per_page"] == 2 and len(page.json["items"]) == 2

@@ -65,9 +65,10 @@ def test_the_policy_is_the_security_administrators_and_a_change_is_an_event(api,
                            "password_days": 90, "password_history": 5, "force_change": True}
     for who in ("admin", "auditor", "responsible"):
         assert api.get("/api/security/policy", as_=who).status_code == 403
-        refused = api.client.put("/api/security/policy", json={"idle_minutes": 60},
-                                 headers={"Authorization": f"Bearer {api.token(who)}"})
-        assert refused.status_code == 403 and refused.json["code"] == "forbidden"
+        for body in ({"idle_minutes": 60}, {"idle_minutes": "x", "nonsense": 1}):  # the role is checked first
+            refused = api.client.put("/api/security/policy", json=body,
+                                     headers={"Authorization": f"Bearer {api.token(who)}"})
+            assert refused.status_code == 403 and refused.json["code"] == "forbidden", refused.json
     assert api.client.get("/api/security/policy").status_code == 401
 
     changed = set_policy(api, idle_minutes=15, session_mode="refuse", password_days=0)

@@ -3,14 +3,13 @@ users with their roles. Every write is one transaction with its ledger entry; a 
 field is named in `errors`."""
 from __future__ import annotations
 
-from flask import request
 from marshmallow import Schema, fields, validate
 
 from engine import organization_admin as org_admin
 from engine.models import Post, PostKind, RegionLevel, Role, Unit, UnitKind
 from engine.organization import region_heads, unit_heads
 
-from .common import BEARER, Blueprint, caller_id, duban, reply, reply_json, reply_page
+from .common import BEARER, Blueprint, caller_id, duban, only, reply, reply_json, reply_page
 from .schemas import Id, Page, PageOf, PageQuery, PerPage
 
 blp = Blueprint("organization", __name__, url_prefix="/api",
@@ -22,15 +21,7 @@ def _codes(enum_cls) -> validate.OneOf:
     return validate.OneOf([m.value for m in enum_cls])
 
 
-@blp.before_request
-def _administrators_only():
-    """Every endpoint here is the administrators' (checked before the body is read; a refusal
-    is recorded in the ledger)."""
-    app, user_id = duban(), caller_id()
-    with app.db.reading() as session:
-        allowed = app.actor(session, user_id).has_role(Role.ADMIN)
-    if not allowed:
-        app.deny(user_id, f"{request.method} {request.path}", "organization", None)
+only(blp, Role.ADMIN, "organization", "administer the organisation and the users")
 
 
 # -- schemas ---------------------------------------------------------------------------------------

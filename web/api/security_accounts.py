@@ -8,11 +8,12 @@ from marshmallow import Schema, fields, validate
 from engine.areas.security_accounts import account_view
 from engine.models import Role
 
-from .common import BEARER, Blueprint, caller_id, duban, reply
+from .common import BEARER, Blueprint, caller_id, duban, only, reply
 from .schemas import Page, PageOf, PerPage
 
 blp = Blueprint("security-accounts", __name__, url_prefix="/api/security/accounts",
                 description="The security administrator's accounts: role grants and unlocking (三员分立)")
+only(blp, Role.SECURITY_ADMIN, "user", "read or change role grants and lockouts")
 
 
 class AccountQuery(Schema):

@@ -7,14 +7,16 @@ from marshmallow import Schema, fields, validate
 
 from engine import clock
 from engine.action_log import Filter as ActionFilter
+from engine.models import Role
 from engine.security_log import RESULTS, Filter, Kind
 
 from ..downloads import XLSX, attachment
-from .common import BEARER, Blueprint, caller_id, duban, reply
+from .common import BEARER, Blueprint, caller_id, duban, only, reply
 from .schemas import Page, PageOf, PerPage
 
 blp = Blueprint("security-events", __name__, url_prefix="/api",
                 description="The security log (安全审计日志): the audit administrator's alone")
+only(blp, Role.AUDIT_ADMIN, "security_event", "read the security log or the action log")
 
 
 class SecurityFilterQuery(Schema):

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from engine.models import Role
 from engine.session_policy import BOUNDS, MODES
 
-from .common import BEARER, Blueprint, caller_id, duban
+from .common import BEARER, Blueprint, caller_id, duban, only
 
 blp = Blueprint("security-policy", __name__, url_prefix="/api/security",
                 description="The session and password policy (会话与口令策略): the security administrator's alone")
+only(blp, Role.SECURITY_ADMIN, "security_setting", "read or change the session and password policy")
 
 
 def _between(name: str):

@@ -240,6 +240,11 @@ class Provider:
         except ValueError:
             raise ProviderError(f"{url} does not answer JSON", "unreachable") from None
 
+    def fresh_metadata(self) -> dict:
+        """The discovery document asked for now (the security administrator's check)."""
+        self._metadata = None
+        return self.metadata()
+
     def metadata(self) -> dict:
         if self._metadata is None or time.monotonic() - self._fetched > METADATA_SECONDS:
             found = self._get(f"{self.config.issuer}/.well-known/openid-configuration")

@@ -344,3 +344,42 @@ def test_the_ldap_check_command_binds_and_looks_a_person_up(ldap_toml, tmp_path)
     bad.write_text("[[servers]]\nport = 389\n", encoding="utf-8")
     named = CliRunner().invoke(main, ["ldap", "check", "--config", str(bad)])
     assert named.exit_code == 2 and "servers[0].host" in named.output
+
+
+def test_the_security_administrator_sees_and_checks_the_single_sign_on_settings(app, duban, org, directory_server,
+                                                                               tmp_path, silent_port):
+    """统一身份认证设置: the security administrator reads the directory settings in force (never the
+    bind password) with their group mappings, and asks the servers now: the live one answers,
+    a dead one is named with its failure. Nobody else sees the page or runs the check."""
+    from engine import accounts
+    from engine.models import Role
+
+    with duban.db.transaction() as session:
+        accounts.create_user(session, "secadmin", "安全管理员", PASSWORD, {Role.SECURITY_ADMIN})
+    for who in ("admin", "jiwei"):
+        other = app.test_client()
+        login(other, who)
+        seen = other.get("/security/sso")
+        assert seen.status_code == 403, (who, seen.headers.get("Location"))
+        shown = other.get("/tasks").get_data(as_text=True)
+        assert other.post("/security/sso/check", data={"csrf_token": token_of(shown)}).status_code == 403
+
+    client = app.test_client()
+    assert login(client, "secadmin").status_code == 302
+    page = client.get("/security/sso")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and f"ldap://{directory_server.host}:{directory_server.port}" in text
+    assert "cn=admin" in text.lower() and "口令已设置" in text and "duban-officials" in text and "责任人员" in text
+    from .directory_server import ROOT_PASSWORD
+    assert ROOT_PASSWORD not in text
+    assert 'data-oidc="off"' in text  # no provider configured here
+
+    checked = client.post("/security/sso/check", data={"csrf_token": token_of(text)}).get_data(as_text=True)
+    assert checked.count('data-check="ok"') == 1 and 'data-check="failed"' not in checked
+
+    path = tmp_path / "two.toml"
+    path.write_text(_dead_config(tmp_path, directory_server, silent_port, with_live=True), encoding="utf-8")
+    duban.directory = directory.Directory(directory.load(path))  # a hung server before the live one
+    checked = client.post("/security/sso/check", data={"csrf_token": token_of(text)}).get_data(as_text=True)
+    assert checked.count('data-check="ok"') == 1 and checked.count('data-check="failed"') == 1
+    assert f"127.0.0.1:{silent_port}" in checked

@@ -331,3 +331,39 @@ def test_a_bad_configuration_file_stops_the_start_naming_the_key(duban, tmp_path
     with pytest.raises(Misconfigured) as missing:
         create_app(duban=duban)
     assert oidc.ENV in missing.value.errors
+
+
+def test_the_security_administrator_sees_the_provider_and_checks_its_discovery(oidc_app, duban, org, provider,
+                                                                             tmp_path, monkeypatch):
+    """统一身份认证设置 with a provider: its issuer, client, claims and group mappings, whether a
+    client secret is set (never the secret); the check reads its discovery document now, and an
+    unreachable provider is a failed row naming the address."""
+    from engine import accounts
+
+    from .support import PASSWORD
+    from .test_pages import login
+
+    with duban.db.transaction() as session:
+        accounts.create_user(session, "secadmin", "安全管理员", PASSWORD, {Role.SECURITY_ADMIN})
+    client = oidc_app.test_client()
+    assert login(client, "secadmin").status_code == 302
+    text = client.get("/security/sso").get_data(as_text=True)
+    issuer, _accounts = provider
+    assert issuer in text and CLIENT_ID in text and "密钥已设置" in text and CLIENT_SECRET not in text
+    assert 'data-ldap="off"' in text
+    checked = client.post("/security/sso/check", data={"csrf_token": token_of(text)}).get_data(as_text=True)
+    assert checked.count('data-check="ok"') == 1 and "authorization at" in checked
+
+    from web import create_app
+
+    path = tmp_path / "gone.toml"
+    gone = f"http://127.0.0.1:{free_port()}"
+    path.write_text(config_text(gone))
+    monkeypatch.setenv(oidc.ENV, str(path))
+    elsewhere = create_app(duban=duban)
+    elsewhere.config["TESTING"] = True
+    client = elsewhere.test_client()
+    assert login(client, "secadmin").status_code == 302
+    text = client.get("/security/sso").get_data(as_text=True)
+    checked = client.post("/security/sso/check", data={"csrf_token": token_of(text)}).get_data(as_text=True)
+    assert checked.count('data-check="failed"') == 1 and gone in checked

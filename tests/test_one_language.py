@@ -61,7 +61,7 @@ def visible(html: str) -> list[str]:
 
 
 PAGES = ["/tasks", "/ledger", "/dashboard", "/notifications", "/extensions", "/interviews", "/accountability",
-         "/security-log", "/security/accounts", "/action-log"]
+         "/security-log", "/security/accounts", "/security/policy", "/security/sso", "/action-log"]
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .. import clock, external_accounts, second_factor, security_log
+from .. import clock, external_accounts, second_factor, security_log, sso_settings
 from .. import sign_in as guarded_sign_in
 from ..directory import ORIGIN, DirectoryUnavailable
 from ..errors import Locked, Unauthenticated
 from ..external_accounts import NotAdmitted
-from ..models import User
+from ..models import Role, User
 from ..security_log import Kind
 
 log = logging.getLogger("duban.directory")
@@ -178,6 +178,26 @@ class DirectoryActions:
             except NotAdmitted:
                 return False
             return bool(user.active)
+
+    # -- the security administrator's view of 统一身份认证 (engine/sso_settings.py) ------------------
+
+    def _security_administrator_or_refused(self, user_id: int, what: str) -> None:
+        with self.db.reading() as session:
+            allowed = self.actor(session, user_id).has_role(Role.SECURITY_ADMIN)
+        if not allowed:
+            self.deny(user_id, what, "security_setting", "single sign-on")
+
+    def single_sign_on(self, user_id: int, provider=None) -> dict:
+        """The directory and OpenID Connect settings in force (no secret), for the security
+        administrator alone; `provider` is the web's engine.oidc.Provider, if one is configured."""
+        self._security_administrator_or_refused(user_id, "read the single sign-on settings")
+        return sso_settings.view(self.directory.config if self.directory else None,
+                                 provider.config if provider else None)
+
+    def check_single_sign_on(self, user_id: int, provider=None) -> list[sso_settings.Check]:
+        """Ask the directory's servers and the provider now (the security administrator alone)."""
+        self._security_administrator_or_refused(user_id, "check the single sign-on settings")
+        return sso_settings.check(self.directory, provider)
 
 
 def _reason(needed: Exception) -> str:

@@ -46,14 +46,14 @@ def install(app: Flask) -> None:
 
     from . import (account, accountability, admin, bulletins, dashboard, excel, extension_requests, inbox, interviews,
                    labels, layout, ledger, notices, registration, security_accounts, security_log, session_policy, signin,
-                   supervision_notices)
+                   sso_settings, supervision_notices)
 
     layout.install(app)
     labels.install(app)
     notices.install(app)
     business = (inbox, ledger, registration, extension_requests, excel, dashboard, accountability,
                 interviews, bulletins, supervision_notices, admin)
-    for module in (signin, *business, security_log, security_accounts, session_policy, account):
+    for module in (signin, *business, security_log, security_accounts, session_policy, sso_settings, account):
         app.register_blueprint(module.bp)
     layout.keep_separated_administrators_out(app, {module.bp.name for module in business})
     app.register_blueprint(notices.bp)

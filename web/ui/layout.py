@@ -62,6 +62,7 @@ NAV = [
     NavItem("admin", _l("管理"), "admin.home", (Role.ADMIN,)),
     NavItem("security_accounts", _l("账号与授权"), "security_accounts.account_list", (Role.SECURITY_ADMIN,)),
     NavItem("session_policy", _l("会话与口令策略"), "session_policy.policy_form", (Role.SECURITY_ADMIN,)),
+    NavItem("sso_settings", _l("统一身份认证设置"), "sso_settings.show", (Role.SECURITY_ADMIN,)),
     NavItem("security_log", _l("安全审计"), "security_log.event_list", (Role.AUDIT_ADMIN,), section="security_log"),
 ]
 

@@ -142,3 +142,31 @@ def test_the_command_line_creates_the_first_administrators_and_unlocks(duban, or
         assert created.roles == {Role.SECURITY_ADMIN} and accounts.check_password(created, "Rectify-2026-long")
     assert [e.object for e in events(duban, "account_created")] == ["user:anquan"]
     assert events(duban, "unlocked")[-1].method == "command line"
+
+
+def test_a_page_of_accounts_takes_the_same_statements_whatever_its_size(duban, org, three):
+    """The list reads roles, officials, lockouts and second factors a page at a time, never an
+    account at a time."""
+    from engine import clock, second_factor
+
+    from .test_task_pages import statements
+
+    def listing(per_page: int) -> int:
+        with statements(duban) as seen:
+            views, _total = duban.security_accounts(secadmin, None, 1, per_page)
+        assert len(views) == per_page
+        return len(seen)
+
+    secadmin = three["secadmin"]
+    with duban.db.transaction() as session:
+        hashed = session.get(User, org["user:admin"]).password_hash
+        for number in range(40):
+            user = accounts.create_user(session, f"clerk{number:02d}", f"科员{number}", None, {Role.OFFICIAL},
+                                        password_hash=hashed)
+            session.flush()
+            if number % 2:  # every other one enrolled
+                second_factor.begin(session, user, duban.sealer)
+                session.get(second_factor.SecondFactor, user.id).enabled_at = clock.now()
+    assert listing(40) == listing(3)
+    views, _ = duban.security_accounts(secadmin, "clerk", 1, 40)
+    assert [v.second_factor for v in views] == [bool(n % 2) for n in range(40)]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
 from .. import second_factor
 from .. import sign_in as guarded_sign_in
@@ -42,21 +43,25 @@ class SecurityAccountActions:
                     statement = statement.where(or_(User.username.contains(text, autoescape=True),
                                                     User.display_name.contains(text, autoescape=True)))
                 total = session.scalar(select(func.count()).select_from(statement.subquery()))
+                # a page in four queries, whatever its size: the accounts with their roles and
+                # officials, their lockouts, their second factors
                 users = list(session.scalars(statement.order_by(User.username)
+                                             .options(selectinload(User.role_rows), selectinload(User.official))
                                              .offset((page - 1) * per_page).limit(per_page)))
                 locked = guarded_sign_in.locked_until(session, users)
-                return [_view(session, u, locked) for u in users], total
+                enrolled = second_factor.enrolled_among(session, [u.id for u in users])
+                return [_view(u, locked, enrolled) for u in users], total
         self.deny(user_id, "list the accounts for the security administrator", "user", None)
 
 
 def account_view(session, user_id: int) -> AccountView:
     """One account as the security administrator sees it (the answer of a change to it)."""
     user = session.get(User, user_id)
-    return _view(session, user, guarded_sign_in.locked_until(session, [user]))
+    return _view(user, guarded_sign_in.locked_until(session, [user]), second_factor.enrolled_among(session, [user.id]))
 
 
-def _view(session, user: User, locked: dict[int, datetime]) -> AccountView:
+def _view(user: User, locked: dict[int, datetime], enrolled: set[int]) -> AccountView:
     return AccountView(user.id, user.username, user.display_name,
                        [r.value for r in sorted(user.roles, key=list(Role).index)], user.active, user.origin,
                        user.official.name if user.official else None, locked.get(user.id),
-                       second_factor.enrolled(session, user))
+                       user.id in enrolled)

@@ -9,10 +9,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import clock
+from . import clock, log_reading
 from .models import LedgerEntry
 
 
@@ -37,22 +36,12 @@ class Filter:
 
 def page(session: Session, where: Filter, number: int, per_page: int) -> tuple[list[LedgerEntry], int]:
     """One page of the entries `where` selects, newest first, and how many it selects in all."""
-    total = session.scalar(where.apply(select(func.count()).select_from(LedgerEntry)))
-    rows = session.scalars(where.apply(select(LedgerEntry)).order_by(LedgerEntry.id.desc())
-                           .offset((number - 1) * per_page).limit(per_page)).all()
-    return list(rows), total
+    return log_reading.page(session, LedgerEntry, where, number, per_page)
 
 
-def every(session: Session, where: Filter, batch: int = 2000):
+def every(session: Session, where: Filter):
     """The entries `where` selects, oldest first, a batch at a time (for an export)."""
-    after = 0
-    while True:
-        rows = session.scalars(where.apply(select(LedgerEntry)).where(LedgerEntry.id > after)
-                               .order_by(LedgerEntry.id).limit(batch)).all()
-        if not rows:
-            return
-        yield from rows
-        after = rows[-1].id
+    return log_reading.every(session, LedgerEntry, where)
 
 
 COLUMNS = ("编号", "时间（北京时间）", "操作", "操作人", "对象类型", "对象编号", "问题编号", "内容", "请求编号", "哈希")

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from . import chain_digest, clock, request_id
+from . import chain_digest, clock, log_reading, request_id
 from .models import SecurityEvent, User
 
 GENESIS = "0" * 64
@@ -142,22 +142,12 @@ class Filter:
 
 def page(session: Session, where: Filter, number: int, per_page: int) -> tuple[list[SecurityEvent], int]:
     """One page of the events `where` selects, newest first, and how many it selects in all."""
-    total = session.scalar(where.apply(select(func.count()).select_from(SecurityEvent)))
-    rows = session.scalars(where.apply(select(SecurityEvent)).order_by(SecurityEvent.id.desc())
-                           .offset((number - 1) * per_page).limit(per_page)).all()
-    return list(rows), total
+    return log_reading.page(session, SecurityEvent, where, number, per_page)
 
 
-def every(session: Session, where: Filter, batch: int = 2000):
+def every(session: Session, where: Filter):
     """The events `where` selects, oldest first, read a batch at a time (for an export)."""
-    after = 0
-    while True:
-        rows = session.scalars(where.apply(select(SecurityEvent)).where(SecurityEvent.id > after)
-                               .order_by(SecurityEvent.id).limit(batch)).all()
-        if not rows:
-            return
-        yield from rows
-        after = rows[-1].id
+    return log_reading.every(session, SecurityEvent, where)
 
 
 COLUMNS = ("编号", "时间（北京时间）", "类型", "结果", "主体", "对象", "来源地址", "方式", "详情", "请求编号", "哈希")

@@ -5,7 +5,7 @@ purging what is older than it keeps.
 A part of the Duban facade (engine/service.py): each method one action, one transaction."""
 from __future__ import annotations
 
-from .. import action_log, security_log
+from .. import action_log, log_reading, security_log
 from ..models import Role, SecurityEvent
 from ..security_log import Filter, Kind
 
@@ -14,46 +14,44 @@ class SecurityLogActions:
     def security_events(self, user_id: int, where: Filter, page: int, per_page: int
                         ) -> tuple[list[SecurityEvent], int]:
         """One page of the security log, newest first, and how many events `where` selects."""
-        with self.db.reading() as session:
-            if self.actor(session, user_id).has_role(Role.AUDIT_ADMIN):
-                return security_log.page(session, where, page, per_page)
-        self.deny(user_id, "read the security log", "security_event", None)
+        return self._audit_read(user_id, "read the security log", "security_event",
+                                lambda session: security_log.page(session, where, page, per_page))
 
     def export_security_events(self, user_id: int, where: Filter) -> bytes:
         """The events `where` selects as .xlsx, oldest first; the export is itself an event."""
-        with self.db.reading() as session:
-            allowed = self.actor(session, user_id).has_role(Role.AUDIT_ADMIN)
-            if allowed:
-                events = list(security_log.every(session, where))
-                made = security_log.workbook(events)
-        if not allowed:
-            self.deny(user_id, "export the security log", "security_event", None)
-        with self.db.transaction() as session:
-            security_log.record(session, Kind.SECURITY_LOG_EXPORTED, actor=self.actor(session, user_id),
-                                object="security log",
-                                details={"rows": len(events), **{k: str(v) for k, v in where.__dict__.items() if v}})
-        return made
+        return self._audit_export(user_id, "export the security log", "security_event", Kind.SECURITY_LOG_EXPORTED,
+                                  "security log", where, security_log.every, security_log.workbook)
 
     def action_log(self, user_id: int, where: action_log.Filter, page: int, per_page: int) -> tuple[list, int]:
         """One page of the action log (the ledger's entries), newest first (the audit administrator)."""
-        with self.db.reading() as session:
-            if self.actor(session, user_id).has_role(Role.AUDIT_ADMIN):
-                return action_log.page(session, where, page, per_page)
-        self.deny(user_id, "read the action log", "ledger", None)
+        return self._audit_read(user_id, "read the action log", "ledger",
+                                lambda session: action_log.page(session, where, page, per_page))
 
     def export_action_log(self, user_id: int, where: action_log.Filter) -> bytes:
         """The entries `where` selects as .xlsx, oldest first; the export is a security event."""
+        return self._audit_export(user_id, "export the action log", "ledger", Kind.ACTION_LOG_EXPORTED,
+                                  "action log", where, action_log.every, action_log.workbook)
+
+    def _audit_read(self, user_id: int, what: str, area: str, read):
+        with self.db.reading() as session:
+            if self.actor(session, user_id).has_role(Role.AUDIT_ADMIN):
+                return read(session)
+        self.deny(user_id, what, area, None)
+
+    def _audit_export(self, user_id: int, what: str, area: str, kind: Kind, name: str, where, rows_of,
+                      workbook) -> bytes:
+        """The audit administrator's export: the rows streamed into the workbook (never all held
+        at once), then a security event saying how many and under which filter."""
         with self.db.reading() as session:
             allowed = self.actor(session, user_id).has_role(Role.AUDIT_ADMIN)
             if allowed:
-                entries = list(action_log.every(session, where))
-                made = action_log.workbook(entries)
+                rows = log_reading.Counted(rows_of(session, where))
+                made = workbook(rows)
         if not allowed:
-            self.deny(user_id, "export the action log", "ledger", None)
+            self.deny(user_id, what, area, None)
         with self.db.transaction() as session:
-            security_log.record(session, Kind.ACTION_LOG_EXPORTED, actor=self.actor(session, user_id),
-                                object="action log",
-                                details={"rows": len(entries), **{k: str(v) for k, v in where.__dict__.items() if v}})
+            security_log.record(session, kind, actor=self.actor(session, user_id), object=name,
+                                details={"rows": rows.count, **{k: str(v) for k, v in where.__dict__.items() if v}})
         return made
 
     def verify_security_log(self) -> security_log.Verification:

@@ -218,12 +218,15 @@ def catch_up(session: Session, calendar: WorkingCalendar, now: datetime,
     the indexed `light_changes_at`); what changed."""
     rules = rules or load_rules()
     changes = []
+    # FOR NO KEY UPDATE (PostgreSQL): the rows are changed, not their keys, so a writer adding a
+    # ledger entry or a task that refers to the problem (a key-share lock) does not wait for this
     due = session.scalars(select(Problem).where(Problem.light_changes_at <= now)
-                          .options(selectinload(Problem.milestones)).order_by(Problem.id).with_for_update())
+                          .options(selectinload(Problem.milestones)).order_by(Problem.id)
+                          .with_for_update(key_share=True))
     for problem in due:
         changes += update(problem, (), calendar, now, rules)
     for task in session.scalars(select(HumanTask).where(HumanTask.light_changes_at <= now)
-                                .order_by(HumanTask.id).with_for_update()):
+                                .order_by(HumanTask.id).with_for_update(key_share=True)):
         if change := _update_task(task, calendar, now, rules):
             changes.append(change)
     session.flush()

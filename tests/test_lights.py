@@ -221,3 +221,26 @@ def test_a_bad_thresholds_file_is_refused(tmp_path):
     assert "task.yellow_days" in error.value.errors
     path.write_text("[problem]\nyellow_within_working_days = 3\n")
     assert lights.load_rules(path) == LightRules(problem_yellow_days=3, task_yellow_days=1)
+
+
+def test_catching_up_lights_leaves_references_to_the_problem_free(api, duban, backend):
+    """The lights' catch-up locks the rows it changes FOR NO KEY UPDATE: a writer that refers to
+    the problem meanwhile (a ledger entry, a task: PostgreSQL's key-share lock of a foreign key)
+    does not wait for it."""
+    if backend != "postgresql":
+        pytest.skip("row locks: PostgreSQL's (SQLite's one writer waits for the other anyway)")
+    from sqlalchemy import text, update
+    from sqlalchemy.exc import OperationalError
+
+    pid = api.register()["id"]
+    with duban.db.transaction() as session:
+        session.execute(update(Problem).where(Problem.id == pid).values(light_changes_at=clock.now()))
+    with duban.db.transaction() as session:
+        assert lights.catch_up(session, duban._calendar(session), clock.now()) is not None  # holds its locks
+        with duban.db.engine.connect() as other:
+            try:
+                other.execute(text("SELECT id FROM problem WHERE id = :id FOR KEY SHARE NOWAIT"), {"id": pid})
+            except OperationalError as error:
+                raise AssertionError(f"a reference to the problem would wait: {error.orig}") from None
+            finally:
+                other.rollback()

@@ -92,6 +92,7 @@ def load_key(instance_path: Path) -> bytes:
 def _make_once(path: Path) -> None:
     """Write a new key whole, then link it into place: of processes starting together, one
     key wins and every one reads it complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

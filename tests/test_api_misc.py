@@ -235,4 +235,4 @@ def test_an_uploaded_name_cannot_climb_out_of_the_folder(api, settings):
     names = [e["filename"] for e in detail["evidence"] if e["id"] == evidence]
     assert names == ["passwd.pdf"]  # the extension of what the file is
     assert all(settings.evidence_path in p.parents for p in settings.instance_path.rglob("*") if p.is_file()
-               and p.name != "secret_key")
+               and p.name not in ("secret_key", "data_key"))

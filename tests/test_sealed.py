@@ -75,3 +75,9 @@ def test_a_key_given_but_unusable_stops_the_start_naming_the_setting(tmp_path, m
     monkeypatch.setenv(sealed.KEY_FILE_SETTING, str(tmp_path / "good"))
     assert sealed.load_key(tmp_path) == bytes.fromhex("00112233445566778899aabbccddeeff")
     assert not (tmp_path / "data_key").exists()
+
+
+def test_the_instance_key_is_made_where_no_folder_was_yet(tmp_path, monkeypatch):
+    monkeypatch.delenv(sealed.KEY_SETTING, raising=False)
+    monkeypatch.delenv(sealed.KEY_FILE_SETTING, raising=False)
+    assert len(sealed.load_key(tmp_path / "new" / "instance")) == 16

@@ -289,7 +289,7 @@ class Runtime:
             ProcessInstance.next_wakeup_at < by)
         if since is not None:
             statement = statement.where(ProcessInstance.next_wakeup_at >= since)
-        return list(session.scalars(statement.order_by(ProcessInstance.next_wakeup_at)))
+        return list(session.scalars(statement.order_by(ProcessInstance.next_wakeup_at, ProcessInstance.id)))
 
     # -- the step after every action -----------------------------------------------------------
 

@@ -59,13 +59,11 @@ class DueQueue:
     at midnight, a leader's take-over), the timers that fall due meanwhile are put ahead of it
     every LOOK_AGAIN seconds: the steady timers keep time and the backlog drains behind them.
     At most as many are put ahead as the backlog held, so that one wake-up ends even when timers
-    fall due faster than they fire (the rest are the next wake-up's). With `seconds`, it ends
-    once that long has passed (between batches): what is left is the next wake-up's."""
+    fall due faster than they fire (the rest are the next wake-up's)."""
 
-    def __init__(self, duban, now, ids: list[int], seconds: float | None = None):
+    def __init__(self, duban, now, ids: list[int]):
         self.duban, self.looked_until, self.ids = duban, now, list(ids)
         self.looked, self.room = time.monotonic(), len(self.ids)
-        self.ends = None if seconds is None else self.looked + seconds
 
     def head(self, count: int) -> list[int]:
         if time.monotonic() - self.looked >= LOOK_AGAIN and self.ids and self.room > 0:
@@ -76,7 +74,7 @@ class DueQueue:
         del self.ids[:count]
 
     def __bool__(self) -> bool:
-        return bool(self.ids) and (self.ends is None or time.monotonic() < self.ends)
+        return bool(self.ids)
 
     def _look_again(self) -> None:
         now = clock.now()
@@ -96,17 +94,16 @@ class IncidentDesk:
 
     # -- the scheduler's step -------------------------------------------------------------------
 
-    def wake_due(self, seconds: float | None = None) -> Wakening:
+    def wake_due(self) -> Wakening:
         """Fire every timer due by the engine's clock and retry every incident whose retry is
         due, one instance per transaction; a failing instance becomes an incident and the
-        others go on. With `seconds`, stop taking instances once that long has passed (the
-        scheduler's cycle: the rest is the timers' own wake-up's, not held behind the cycle)."""
+        others go on."""
         now = clock.now()
         with self.duban.db.reading() as session:
             due_instances = self.duban.runtime.due_instances(session, now)
             due_incidents = incidents.due(session, now)
         woken = Wakening()
-        queue = DueQueue(self.duban, now, due_instances, seconds)
+        queue = DueQueue(self.duban, now, due_instances)
         if self.duban.db.is_sqlite:  # one writer at a time anyway: each instance its own transaction
             while queue:
                 [instance_id] = queue.head(1)

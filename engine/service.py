@@ -463,11 +463,10 @@ class Duban(LedgerImports, EvidenceActions, IncidentActions, RepairActions, Cale
 
     # -- time ----------------------------------------------------------------------------------
 
-    def wake_due(self, seconds: float | None = None) -> Wakening:
+    def wake_due(self) -> Wakening:
         """Fire every timer due by the engine's clock and retry the incidents due, one
-        instance per transaction: [(instance id, timer names)], with `.incidents`; with
-        `seconds`, only as many as that long allows."""
-        return self.incident_desk.wake_due(seconds)
+        instance per transaction: [(instance id, timer names)], with `.incidents`."""
+        return self.incident_desk.wake_due()
 
     # -- the escalation ladder -----------------------------------------------------------------
 

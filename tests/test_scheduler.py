@@ -411,29 +411,3 @@ def test_the_scheduler_loop_outlives_a_job_store_that_fails():
         assert ran.count("first") >= 1 and aps.get_job("first") is None
     finally:
         aps.shutdown(wait=False)
-
-
-def test_a_cycle_hands_a_timer_backlog_to_the_timers_own_wakeup(api, duban, live, monkeypatch):
-    """A new leader's catch-up cycle with a backlog of timers fires them for a second at most
-    and goes on to the ladder; the rest are fired by the timers' own wake-up on their executor,
-    so the rungs due meanwhile do not wait for the whole backlog."""
-    from engine.scheduling import runner
-
-    assert deploy_xml(api, mini_process("wait_hour", "timeDuration:PT1H"), accept=FIXTURE).status_code == 201
-    clock.freeze(at("2026-03-16T22:00"))
-    for number in range(12):
-        api.register(process_key="wait_hour", code=f"BK-{number:02d}")
-    api.register(deadline=DEADLINE)  # its reminder falls due as Tue 17 March begins
-    clock.freeze(at("2026-03-17T00:30"))  # the twelve timers and the reminder are all due
-
-    monkeypatch.setattr(runner, "CYCLE_TIMERS_SECONDS", 0)  # the cycle leaves every timer to their wake-up
-    scheduler = live(duban)
-
-    def waiting() -> int:
-        with duban.db.reading() as session:
-            return session.scalar(select(func.count()).select_from(ProcessInstance).where(
-                ProcessInstance.next_wakeup_at.is_not(None), ProcessInstance.next_wakeup_at <= clock.now()))
-
-    assert wait_for(lambda: scheduler.cycles >= 1)
-    assert scheduler.last_results["timers"] == [] and [level for level, _ in fired(duban)] == [1]
-    assert wait_for(lambda: waiting() == 0, timeout=30), f"{waiting()} timers still due"

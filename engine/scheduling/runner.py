@@ -46,10 +46,6 @@ from .plan import HORIZON, Wakeup, upcoming
 log = logging.getLogger("duban.scheduler")
 JOB_TABLE = "apscheduler_jobs"
 TIMERS = "timers"  # the executor of BPMN timers' and incident retries' wake-ups: they never wait for a cycle
-# how long a cycle (the periodic sweep, the catch-up of a new leader) fires due timers itself:
-# a backlog beyond that is the timers' own wake-up's (planned at the cycle's end, on their own
-# executor), so that the ladder, lights and notices behind it in the cycle do not wait for a burst
-CYCLE_TIMERS_SECONDS = 1.0
 # what a wake-up of each kind runs (its id's prefix): only its own stage; the periodic sweep and
 # the catch-up at start run the whole cycle
 STAGE_OF = {"timer": "timers", "incident": "timers", "ladder": "ladder", "gap": "ladder", "lights": "lights",
@@ -240,12 +236,9 @@ class Scheduler:
                 self._fenced(lambda: self._run_stage(stage, wakeup_id))
         self.request_plan()  # what the stage committed asked for one already; this covers a stage that failed
 
-    def _steps(self, in_cycle: bool = False) -> dict:
-        """The cycle's stages, in the order a cycle runs them. In a cycle of a running scheduler
-        the timers stage fires for CYCLE_TIMERS_SECONDS at most (their own wake-up takes the rest)."""
-        handing_on = in_cycle and self.aps is not None and self.aps.running
-        timers = (lambda: self.duban.wake_due(CYCLE_TIMERS_SECONDS)) if handing_on else self.duban.wake_due
-        return {"timers": timers, "ladder": self.duban.sweep, "lights": self.duban.current_lights,
+    def _steps(self) -> dict:
+        """The cycle's stages, in the order a cycle runs them."""
+        return {"timers": self.duban.wake_due, "ladder": self.duban.sweep, "lights": self.duban.current_lights,
                 "outbox": self.duban.deliver_notifications, "bulletin": self.duban.bulletin_due}
 
     def _run_stage(self, stage: str, reason: str):
@@ -260,7 +253,7 @@ class Scheduler:
             if reason == "sweep":
                 self._stage("safety net", reason, self._look_again)
                 self._stage("security log", reason, lambda: self.duban.purge_security_log(daily=True))
-            for name, step in self._steps(in_cycle=True).items():
+            for name, step in self._steps().items():
                 results[name] = self._stage(name, reason, step)
             fired = results.get("ladder") or []
             if fired or results.get("timers"):

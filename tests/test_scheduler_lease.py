@@ -14,10 +14,10 @@ import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine import clock
-from engine.models import HumanTask, LedgerEntry, SignInThrottle
+from engine.models import HumanTask, LedgerEntry, SignInThrottle, scheduler_lease
 from engine.scheduling import leadership as leadership_module
 from engine.scheduling.lease import FencedOut, Lease
 from engine.scheduling.runner import Scheduler
@@ -276,4 +276,41 @@ def test_a_leader_frozen_inside_a_job_store_transaction_does_not_keep_the_lease(
         connection.invalidate()
         connection.close()
         aps.shutdown(wait=False)
+        new.give_up()
+
+
+def test_a_leader_frozen_inside_its_renewal_does_not_keep_the_lease(duban):
+    """A leader frozen between renewing the lease and committing holds the lease row's lock:
+    the server ends it after the lease's length, and a standby takes the lease then (its
+    taking waits a second at most for the row each try, never for good)."""
+    import threading
+
+    if duban.db.is_sqlite:
+        pytest.skip("on SQLite a writer frozen anywhere holds the whole database")
+    old, new = Lease(duban.db.engine, seconds=0.5), Lease(duban.db.engine, seconds=30)
+    assert old.take()
+    statement = (update(scheduler_lease).where(old._mine(scheduler_lease))
+                 .values(expires_at=old._now + old.seconds).returning(scheduler_lease.c.fencing))
+    connection = duban.db.engine.connect()
+    try:
+        connection.begin()
+        assert old._renewing(connection, statement)  # ...and the process freezes here, the row locked
+        took, tries = threading.Event(), []
+
+        def take():
+            def one_try():
+                began = time.monotonic()
+                taken = new.take()
+                tries.append(time.monotonic() - began)
+                return taken
+            if wait_for(one_try, timeout=20, step=0.05):
+                took.set()
+        standby = threading.Thread(target=take, daemon=True)
+        standby.start()
+        standby.join(10)
+        assert took.is_set(), "the standby could not take the lease from a leader frozen in its renewal"
+        assert max(tries) < 3, tries
+    finally:
+        connection.invalidate()
+        connection.close()
         new.give_up()

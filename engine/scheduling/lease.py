@@ -13,10 +13,11 @@ believing it leads. So every transaction the leader's cycle commits is fenced (`
 it reads the lease row and commits only if the lease is still this process's, with the
 fencing number it took, and not expired; otherwise it raises FencedOut and rolls back. On
 PostgreSQL the check takes a share lock on the row (a taking waits for the commit it
-guards) and every fenced transaction bounds its idle time
-(`idle_in_transaction_session_timeout`, the lease's length), so that a leader frozen inside
-a transaction, holding row locks or the check's lock, is cut off by the server rather than
-blocking the standby that takes over. On SQLite a write transaction holds the database, so
+guards) and every fenced transaction, like every taking, renewal and giving up of the lease,
+bounds its idle time (`idle_in_transaction_session_timeout`, the lease's length), so that a
+leader frozen inside a transaction, holding row locks, the check's lock or the lease row it
+was renewing, is cut off by the server rather than blocking the standby that takes over (whose
+taking waits for the row a second at most, and tries again). On SQLite a write transaction holds the database, so
 the check inside it is atomic with the commit.
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ..models import scheduler_lease
 log = logging.getLogger("duban.scheduler")
 NAME = "scheduler"
 LEASE_SECONDS = 10.0
+TAKING_WAITS_MS = 1000  # how long a standby's taking waits for the lease row's lock
 
 
 class FencedOut(BaseException):
@@ -74,6 +76,7 @@ class Lease:
                              expires_at=self._now + self.seconds, taken_at=self._now)
                      .returning(table.c.fencing))
         with self._writer.begin() as connection:
+            self.begin(connection, waiting=True)
             connection.execute(self._row_if_missing())
             fencing = connection.execute(statement).scalar()
         if fencing is None:
@@ -104,12 +107,19 @@ class Lease:
         statement = (update(table).where(self._mine(table)).values(expires_at=self._now + self.seconds)
                      .returning(table.c.fencing))
         with self._writer.begin() as connection:
-            held = connection.execute(statement).scalar() is not None
+            held = self._renewing(connection, statement)
         if held:
             self.renewed = began
         else:
             self.fencing = None
         return held
+
+    def _renewing(self, connection: Connection, statement) -> bool:
+        """The renewal inside its transaction: bounded as the leader's others are, so that a
+        leader frozen between its renewal and the commit (the row locked) is ended by the
+        server after the lease's length instead of keeping every standby waiting on the row."""
+        self.begin(connection)
+        return connection.execute(statement).scalar() is not None
 
     def give_up(self) -> None:
         """End the lease now (a clean stop): a standby takes it at its next try."""
@@ -118,6 +128,7 @@ class Lease:
         table = scheduler_lease
         try:
             with self._writer.begin() as connection:
+                self.begin(connection)
                 connection.execute(update(table).where(table.c.name == NAME, table.c.holder == self.holder,
                                                        table.c.fencing == self.fencing)
                                    .values(holder=None, expires_at=self._now))
@@ -128,11 +139,15 @@ class Lease:
 
     # -- fencing: inside the leader's own transactions -------------------------------------------
 
-    def begin(self, session: Session | Connection) -> None:
-        """At the start of a fenced transaction (PostgreSQL): the server ends this session if
-        it stays idle inside the transaction for longer than the lease (its holder froze)."""
+    def begin(self, session: Session | Connection, waiting: bool = False) -> None:
+        """At the start of a fenced transaction, and of every one that writes the lease row
+        (PostgreSQL): the server ends this session if it stays idle inside the transaction for
+        longer than the lease (its holder froze). `waiting`: a standby's taking waits for the
+        row's lock a second at most, and tries again at its next turn."""
         if self._postgres:
             session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(self.seconds * 1000)}"))
+            if waiting:
+                session.execute(text(f"SET LOCAL lock_timeout = {TAKING_WAITS_MS}"))
 
     def check(self, session: Session) -> None:
         """Just before a fenced transaction commits: raise FencedOut unless the lease is still

@@ -30,6 +30,7 @@ log = logging.getLogger("duban.incidents")
 
 WAKE_BATCH = 20  # instances a transaction fires on PostgreSQL
 WAKE_BUDGET = 0.25  # seconds a batch holds its transaction before it commits what it has
+LOOK_AGAIN = 0.5  # seconds between looks for timers fallen due while a backlog is fired
 
 
 def database_fault(error: BaseException) -> bool:
@@ -53,6 +54,40 @@ class Wakening(list):
         self.incidents: list[incidents.View] = []
 
 
+class DueQueue:
+    """The instances to wake, oldest due first. While a backlog is fired (a burst of deadlines
+    at midnight, a leader's take-over), the timers that fall due meanwhile are put ahead of it
+    every LOOK_AGAIN seconds: the steady timers keep time and the backlog drains behind them.
+    At most as many are put ahead as the backlog held, so that one wake-up ends even when timers
+    fall due faster than they fire (the rest are the next wake-up's)."""
+
+    def __init__(self, duban, now, ids: list[int]):
+        self.duban, self.looked_until, self.ids = duban, now, list(ids)
+        self.looked, self.room = time.monotonic(), len(self.ids)
+
+    def head(self, count: int) -> list[int]:
+        if time.monotonic() - self.looked >= LOOK_AGAIN and self.ids and self.room > 0:
+            self._look_again()
+        return self.ids[:count]
+
+    def drop(self, count: int) -> None:
+        del self.ids[:count]
+
+    def __bool__(self) -> bool:
+        return bool(self.ids)
+
+    def _look_again(self) -> None:
+        now = clock.now()
+        with self.duban.db.reading() as session:
+            fresh = self.duban.runtime.due_instances(session, now, since=self.looked_until)
+        fresh = fresh[:self.room]
+        if fresh:
+            ahead = set(fresh)
+            self.ids = fresh + [instance_id for instance_id in self.ids if instance_id not in ahead]
+            self.room -= len(fresh)
+        self.looked_until, self.looked = now, time.monotonic()
+
+
 class IncidentDesk:
     def __init__(self, duban):
         self.duban = duban
@@ -68,16 +103,19 @@ class IncidentDesk:
             due_instances = self.duban.runtime.due_instances(session, now)
             due_incidents = incidents.due(session, now)
         woken = Wakening()
+        queue = DueQueue(self.duban, now, due_instances)
         if self.duban.db.is_sqlite:  # one writer at a time anyway: each instance its own transaction
-            for instance_id in due_instances:
+            while queue:
+                [instance_id] = queue.head(1)
+                queue.drop(1)
                 fired, incident = self._wake(instance_id)
                 if fired is not None:
                     woken.append(fired)
                 if incident is not None:
                     woken.incidents.append(incident)
         else:
-            while due_instances:
-                batch = due_instances[:WAKE_BATCH]
+            while queue:
+                batch = queue.head(WAKE_BATCH)
                 try:
                     taken, fired, opened, failed = self._wake_together(batch)
                 except BaseException as error:  # noqa: BLE001 - the batch could not commit: one by one
@@ -88,7 +126,7 @@ class IncidentDesk:
                         one, incident = self._wake(instance_id)
                         fired += [one] if one is not None else []
                         opened += [incident] if incident is not None else []
-                due_instances = due_instances[taken:]
+                queue.drop(taken)
                 woken += fired
                 woken.incidents += opened
                 for instance_id, error in failed:  # after the batch's commit: it held the ledger's lock

@@ -50,6 +50,13 @@ TIMERS = "timers"  # the executor of BPMN timers' and incident retries' wake-ups
 # the catch-up at start run the whole cycle
 STAGE_OF = {"timer": "timers", "incident": "timers", "ladder": "ladder", "gap": "ladder", "lights": "lights",
             "outbox": "outbox", "bulletin": "bulletin"}
+# runs of one wake-up's job let in at a time (running or queued on its executor): all of them.
+# APScheduler drops a run that comes due while its job's runs in flight are at this limit, and a
+# dropped date job is gone: with one, a `timer:due` planned again while the backlog it stands for
+# still fires (its job still counts while it asks for its plan) was dropped, and what fell due
+# meanwhile waited for the next commit or sweep. Queued runs that a run begun after their moment
+# has served return at once (Scheduler.on_wakeup), so a queue of them costs nothing.
+QUEUED = 1_000_000
 _running: "Scheduler | None" = None  # the leader in this process, for jobs read back from the store
 
 
@@ -321,8 +328,12 @@ class Scheduler:
             if job is not None and (abs(job.next_run_time - run_at) <= slack
                                     or (job.next_run_time <= due and run_at <= due)):
                 continue  # in place, or due and about to run: written again, it would only be skipped
-            executor = TIMERS if STAGE_OF.get(wakeup.id.split(":", 1)[0]) == "timers" else "default"
-            aps.add_job(f"{__name__}:fire_due", "date", run_date=run_at, args=(wakeup.id, run_at.timestamp()),
-                        id=wakeup.id, name=wakeup.what, jobstore="moments", replace_existing=True,
-                        executor=executor)
+            self._put(aps, wakeup.id, wakeup.what, run_at)
         return list(wanted.values())
+
+    def _put(self, aps, wakeup_id: str, what: str, run_at) -> None:
+        """The job of one wake-up at its wall-clock moment, on the timers' executor or the other."""
+        executor = TIMERS if STAGE_OF.get(wakeup_id.split(":", 1)[0]) == "timers" else "default"
+        aps.add_job(f"{__name__}:fire_due", "date", run_date=run_at, args=(wakeup_id, run_at.timestamp()),
+                    id=wakeup_id, name=what, jobstore="moments", replace_existing=True, executor=executor,
+                    max_instances=QUEUED)

@@ -280,13 +280,16 @@ class Runtime:
         return {key: data[key] for key in keys if isinstance(data.get(key), list)}
 
     @staticmethod
-    def due_instances(session: Session, by: datetime) -> list[int]:
-        """Instances with a timer due (one stopped at an incident too: its other branches go on;
-        the failed branch waits on no timer, its retry is the incident's)."""
-        return list(session.scalars(select(ProcessInstance.id).where(
+    def due_instances(session: Session, by: datetime, since: datetime | None = None) -> list[int]:
+        """Instances with a timer due before `by` (and not before `since`, when given), oldest
+        due first (one stopped at an incident too: its other branches go on; the failed branch
+        waits on no timer, its retry is the incident's)."""
+        statement = select(ProcessInstance.id).where(
             ProcessInstance.status.in_((InstanceStatus.RUNNING, InstanceStatus.ERROR)),
             ProcessInstance.next_wakeup_at < by)
-            .order_by(ProcessInstance.next_wakeup_at, ProcessInstance.id)))
+        if since is not None:
+            statement = statement.where(ProcessInstance.next_wakeup_at >= since)
+        return list(session.scalars(statement.order_by(ProcessInstance.next_wakeup_at, ProcessInstance.id)))
 
     # -- the step after every action -----------------------------------------------------------
 

@@ -159,3 +159,29 @@ def test_wake_ups_that_fall_due_while_the_same_one_runs_are_queued_behind_it(dub
     assert wait_for(lambda: len(runs) == 2, 5), runs
     time.sleep(0.2)
     assert len(runs) == 2
+
+
+def test_a_running_schedulers_cycle_leaves_its_timers_to_their_executor(duban, live, monkeypatch):
+    """A new leader's catch-up with a backlog of timers: the cycle queues the timers' stage on
+    their own executor and goes on to the ladder, which does not wait for the backlog."""
+    in_backlog, go_on, order = threading.Event(), threading.Event(), []
+
+    def long_backlog():
+        order.append("timers")
+        in_backlog.set()
+        go_on.wait(10)
+        return incident_desk.Wakening()
+
+    def sweep():
+        order.append("ladder")
+        return []
+
+    monkeypatch.setattr(duban, "wake_due", long_backlog)
+    monkeypatch.setattr(duban, "sweep", sweep)
+    scheduler = live(duban)
+    try:
+        assert scheduler.leading.wait(10) and in_backlog.wait(10)
+        assert wait_for(lambda: "ladder" in order, 5), order  # while the backlog still fires
+        assert wait_for(lambda: scheduler.cycles >= 1, 5)
+    finally:
+        go_on.set()

@@ -7,7 +7,8 @@ Two job stores:
             lease (job_store.py), so that a leader that froze cannot delete the next one's jobs;
   internal  (memory) the catch-up at start, the periodic sweep and the re-planning.
 The catch-up at start and the periodic sweep run the whole cycle: fire the BPMN timers due
-(and retry the incidents due), fire the ladder, bring the traffic lights that changed up to
+(and retry the incidents due; a running scheduler queues that on the timers' executor, so
+that a backlog of timers does not hold up the ladder), fire the ladder, bring the traffic lights that changed up to
 date, send the notices, issue the daily bulletin when its time has come, plan again. A
 wake-up runs only its own stage (STAGE_OF), and BPMN timers and incident retries run on an
 executor of their own, so that a timer never waits behind a ladder sweep, a bulletin or a plan;
@@ -34,14 +35,14 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 
-from .. import clock, incidents
+from .. import clock, incident_desk, incidents
 from ..escalation import rules
 from . import leadership as leadership_module
 from . import safety_net
 from .job_store import LOOK_AGAIN, FencedJobStore
 from .leadership import LostLeadership
 from .lease import FencedOut
-from .plan import HORIZON, Wakeup, upcoming
+from .plan import DUE_TIMERS, HORIZON, Wakeup, upcoming
 
 log = logging.getLogger("duban.scheduler")
 JOB_TABLE = "apscheduler_jobs"
@@ -248,6 +249,13 @@ class Scheduler:
         return {"timers": self.duban.wake_due, "ladder": self.duban.sweep, "lights": self.duban.current_lights,
                 "outbox": self.duban.deliver_notifications, "bulletin": self.duban.bulletin_due}
 
+    def _hand_timers_on(self):
+        """A running scheduler's cycle does not fire the timers itself: it queues the timers'
+        stage on their executor, in this process (no plan between), so that a backlog of timers
+        (a new leader's catch-up, a sweep after a burst) never holds up the ladder behind it."""
+        self.aps.add_job(self.on_wakeup, args=(DUE_TIMERS, None), jobstore="internal", executor=TIMERS)
+        return incident_desk.Wakening()
+
     def _run_stage(self, stage: str, reason: str):
         self.stage_began[stage] = time.time()
         return self._stage(stage, reason, self._steps()[stage])
@@ -260,7 +268,10 @@ class Scheduler:
             if reason == "sweep":
                 self._stage("safety net", reason, self._look_again)
                 self._stage("security log", reason, lambda: self.duban.purge_security_log(daily=True))
-            for name, step in self._steps().items():
+            steps = self._steps()
+            if self.aps is not None and self.aps.running:
+                steps["timers"] = self._hand_timers_on
+            for name, step in steps.items():
                 results[name] = self._stage(name, reason, step)
             fired = results.get("ladder") or []
             if fired or results.get("timers"):

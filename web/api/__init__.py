@@ -5,6 +5,7 @@ Every error answers `{"code", "message", "errors": {field: [...]}}`.
 from __future__ import annotations
 
 import logging
+import threading
 
 from flask import Flask, jsonify, request
 from sqlalchemy import exc as sa_exc
@@ -70,8 +71,47 @@ def _field_errors(messages) -> dict[str, list[str]]:
 
 
 class DubanApi(Api):
+    """flask-smorest's Api, whose OpenAPI document is written when it is first asked for (the
+    first GET of /api/openapi.json or /api/docs, `flask openapi`), not when the app is made:
+    turning every blueprint's schemas into the document takes a fifth of a second, which each
+    app paid at its start whether or not anyone read the document. The routes are registered at
+    once; what the document says is the same either way."""
     ERROR_SCHEMA = ErrorSchema
     DEFAULT_ERROR_RESPONSE_NAME = None  # every status is documented by itself (document_errors)
+
+    def __init__(self, *args, **kwargs):
+        self._unwritten: list = []  # what the document still has to say, in order
+        self._writing = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def spec(self):
+        spec = self._spec
+        if self._unwritten:
+            with self._writing:
+                unwritten, self._unwritten = self._unwritten, []
+                for write in unwritten:
+                    write(spec)
+        return spec
+
+    @spec.setter
+    def spec(self, value) -> None:
+        self._spec = value
+
+    def when_written(self, write) -> None:
+        """`write(spec)` once the document is written, after what is already to be written."""
+        self._unwritten.append(write)
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        """flask-smorest's, with the blueprint's part of the document left for later."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+
+        def write(spec) -> None:
+            blp.register_views_in_doc(self, self._app, spec, name=name, parameters=parameters)
+            spec.tag({"name": name, "description": blp.description})
+        self.when_written(write)
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", {}) or {}
@@ -122,7 +162,7 @@ def register_api(app: Flask) -> None:
 
     api.register_blueprint(security_policy.blp)
 
-    document_errors(api)
+    api.when_written(lambda _spec: document_errors(api))
 
     @app.errorhandler(DubanError)
     def _domain_error(error: DubanError):

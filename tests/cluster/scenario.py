@@ -448,6 +448,9 @@ class _Run:
             ("timer lateness outside take-overs", _figures(outside)),
             ("timer lateness during take-overs", _figures(during)),
             ("rung lateness outside take-overs", _figures(rungs_outside) + f" ({len(rungs['late'])} rungs)"),
+            ("latest rungs outside take-overs", ", ".join(
+                f"{late:.1f} s late (due +{due - self.load_began:.0f} s)"
+                for due, late in sorted((r for r in rungs["late"] if not inside(r[0])), key=lambda r: -r[1])[:3])),
             (f"burst of {len(burst)} timers", f"all fired {burst_within:.1f} s after their instant "
                                               f"(+{_wall(self.burst_at) - self.load_began:.0f} s)"),
             (f"{BURST} rungs due at the start", f"fired within {self.start_burst_in:.1f} s of the first lead; "

@@ -411,3 +411,24 @@ def test_the_scheduler_loop_outlives_a_job_store_that_fails():
         assert ran.count("first") >= 1 and aps.get_job("first") is None
     finally:
         aps.shutdown(wait=False)
+
+
+def test_timers_and_rungs_falling_due_at_one_moment_are_one_wakeup_each(api, duban):
+    """Three problems registered at one instant on a one-hour timer, with one deadline: one
+    wake-up for their three timers and one for each moment of their rungs, not three each (a
+    wake-up runs its whole stage; two hundred jobs at one instant cost two hundred job-store
+    transactions to run and to remove)."""
+    assert deploy_xml(api, mini_process("wait_hour", "timeDuration:PT1H"), accept=FIXTURE).status_code == 201
+    pids = [api.register(process_key="wait_hour", deadline=DEADLINE, code=f"T1-{n}")["id"] for n in range(3)]
+    with duban.db.reading() as session:
+        instances = sorted(session.scalars(select(ProcessInstance.id).where(ProcessInstance.problem_id.in_(pids))))
+    plan = Scheduler(duban).wakeups()
+    timers = [w for w in plan if w.id.startswith("timer:")]
+    assert [w.id for w in timers] == [f"timer:{instances[0]}"]
+    assert timers[0].what.endswith("and 2 more at that moment")
+    reminders = [w for w in plan if w.id.startswith("ladder:") and ":reminder:L1:" in w.id]
+    assert len(reminders) == 1 and reminders[0].moment == at("2026-03-17T00:00"), reminders
+    assert reminders[0].what.endswith("and 2 more at that moment")
+
+    clock.advance(timedelta(hours=1, seconds=1))  # one wake-up's stage fires all three
+    assert sorted(instance_id for instance_id, _ in duban.wake_due()) == instances

@@ -82,6 +82,18 @@ class FencedJobStore(SQLAlchemyJobStore):
             if connection.execute(self.jobs_t.delete().where(self.jobs_t.c.id == job_id)).rowcount == 0:
                 raise JobLookupError(job_id)
 
+    def remove_jobs(self, job_ids) -> None:
+        """Several jobs in one transaction (those a plan no longer wants), under the same check
+        as one: a plan that drops two hundred jobs takes one transaction, not two hundred."""
+        job_ids = list(job_ids)
+        if not job_ids:
+            return
+        with self.engine.begin() as connection:
+            if not self._held(connection):
+                log.info("%d wake-ups left in place: the scheduler lease is no longer this process's", len(job_ids))
+                return
+            connection.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_(job_ids)))
+
     def remove_all_jobs(self):
         with self.engine.begin() as connection:
             if not self._held(connection):

@@ -16,6 +16,7 @@ Each wake-up has a stable id, so that planning again changes only what moved:
   lights                the next moment any traffic light changes colour;
   outbox                the next email or webhook notice due for (another) attempt;
   bulletin:<date>       the next working day's daily bulletin (一天一通报), not yet issued.
+Timers, and rungs, falling due at the same moment are one wake-up (`together`).
 Moments further away than the horizon are left to a later planning, and so are those past the
 first LIMIT of a kind: every kind is read by time through an index (an instance's
 next_wakeup_at, a problem's ladder_due_at and light_changes_at, an incident's next retry, a
@@ -42,6 +43,8 @@ LIMIT = 200  # wake-ups of one kind planned at a time
 TIMER_MARGIN = timedelta(milliseconds=5)
 DUE_TIMERS = "timer:due"  # the one wake-up of the timers already due when the plan is made
 ROUND = timedelta(seconds=60)  # how often the sweep runs again for rungs due and not fired (ladder:due)
+GROUPED = ("timer", "ladder")  # kinds whose wake-ups at one moment are one (`together`)
+SINGLE = (DUE_TIMERS, "ladder:due", "ladder:work-out")  # never folded into another
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,33 @@ def upcoming(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: d
     if issue is not None:
         found.append(Wakeup(f"bulletin:{issue[0].isoformat()}", issue[1], f"daily bulletin of {issue[0].isoformat()}"))
     end = min(ends, default=None)
-    return sorted((w for w in found if end is None or w.moment <= end), key=lambda w: (w.moment, w.id))
+    return together(sorted((w for w in found if end is None or w.moment <= end), key=lambda w: (w.moment, w.id)))
+
+
+def together(wakeups: list[Wakeup]) -> list[Wakeup]:
+    """One wake-up for the BPMN timers, and one for the rungs, that fall due at the same
+    moment (deadlines at midnight, problems registered at one instant): the first one's id
+    stands for them all, since a wake-up runs its whole stage, which fires everything due.
+    Two hundred jobs at one instant cost two hundred job-store transactions to run and to
+    remove, holding up the scheduler's loop and its plan for seconds; one costs one. `wakeups`
+    in order of (moment, id)."""
+    kept: list[Wakeup] = []
+    counts: dict[tuple, int] = {}
+    first: dict[tuple, int] = {}
+    for wakeup in wakeups:
+        kind = wakeup.id.split(":", 1)[0]
+        group = (kind, wakeup.moment) if kind in GROUPED and wakeup.id not in SINGLE else None
+        if group is not None and group in first:
+            counts[group] += 1
+            continue
+        if group is not None:
+            first[group], counts[group] = len(kept), 1
+        kept.append(wakeup)
+    for group, index in first.items():
+        if counts[group] > 1:
+            wakeup = kept[index]
+            kept[index] = Wakeup(wakeup.id, wakeup.moment, f"{wakeup.what}, and {counts[group] - 1} more at that moment")
+    return kept
 
 
 def _ladder(session: Session, ladder: Ladder, calendar: WorkingCalendar, now: datetime, until: datetime,

@@ -104,6 +104,7 @@ class Scheduler:
         self.stopping = threading.Event()
         self.leading = threading.Event()
         self.aps: _Background | None = None
+        self.moments: FencedJobStore | None = None  # the store of the wake-ups' jobs, while leading
         self.cycles = 0
         self.safety_slice, self.safety_after = safety_slice, 0  # where the safety net's round stands
         self.last_results: dict = {}
@@ -152,9 +153,9 @@ class Scheduler:
         job_engine = self.duban.db.engine
         if self.duban.db.is_sqlite:  # the job store writes: take SQLite's write lock up front
             job_engine = job_engine.execution_options(duban_writer=True)
+        self.moments = FencedJobStore(self.leadership.lease, engine=job_engine, tablename=JOB_TABLE)
         self.aps = _Background(
-            jobstores={"moments": FencedJobStore(self.leadership.lease, engine=job_engine, tablename=JOB_TABLE),
-                       "internal": MemoryJobStore()},
+            jobstores={"moments": self.moments, "internal": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(1), TIMERS: ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=timezone.utc)
@@ -182,7 +183,7 @@ class Scheduler:
             pass
         if _running is self:
             _running = None
-        self.aps = None
+        self.aps = self.moments = None
         self.leadership.release()
 
     # -- work ----------------------------------------------------------------------------------
@@ -322,11 +323,15 @@ class Scheduler:
         if aps is None or not aps.running:
             return list(wanted.values())
         existing = {job.id: job for job in aps.get_jobs(jobstore="moments")}
-        for job_id in existing.keys() - wanted.keys():
-            try:
-                aps.remove_job(job_id, jobstore="moments")
-            except JobLookupError:
-                pass
+        unwanted = existing.keys() - wanted.keys()
+        if self.moments is not None:
+            self.moments.remove_jobs(unwanted)  # one transaction for them all
+        else:  # a store of another kind, given by hand
+            for job_id in unwanted:
+                try:
+                    aps.remove_job(job_id, jobstore="moments")
+                except JobLookupError:
+                    pass
         # on a stopped clock (tests, demonstrations) the wall time of a moment drifts: a job
         # within half a second of its place stays where it is; on a running one, a job within
         # a millisecond (the job store keeps a moment as a float, which may round it by a

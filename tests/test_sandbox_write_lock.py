@@ -25,9 +25,10 @@ PATIENCE = 0.4  # the longest another writer may wait; the runaway alone takes t
 
 def patient(took: float, longest: float) -> bool:
     """The other writer waited for a short transaction, not for the script: under PATIENCE, or,
-    on a machine so loaded that everything is slower, under a third of the whole action (held
+    on a machine so loaded that everything is slower (the action's own transaction was seen
+    to hold the lock 0.63 s of a 1.55 s registration), under half of the whole action (held
     through the script, the lock would keep it waiting for nearly all of it)."""
-    return longest < max(PATIENCE, took / 3)
+    return longest < max(PATIENCE, took / 2)
 
 
 @pytest.fixture

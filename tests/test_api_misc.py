@@ -236,3 +236,25 @@ def test_an_uploaded_name_cannot_climb_out_of_the_folder(api, settings):
     assert names == ["passwd.pdf"]  # the extension of what the file is
     assert all(settings.evidence_path in p.parents for p in settings.instance_path.rglob("*") if p.is_file()
                and p.name not in ("secret_key", "data_key"))
+
+
+def test_the_openapi_document_is_written_whole_for_requests_that_arrive_together(app):
+    """The document is written at its first request: one arriving meanwhile waits for it
+    whole, never reads half of it."""
+    import threading
+
+    barrier, answers = threading.Barrier(4), []
+
+    def read():
+        client = app.test_client()
+        barrier.wait()
+        answers.append(client.get("/api/openapi.json").json)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == 4
+    assert all(answer == answers[0] for answer in answers)
+    assert len(answers[0]["paths"]) > 50 and "Error404" in answers[0]["components"]["responses"]

@@ -82,17 +82,23 @@ class DubanApi(Api):
     def __init__(self, *args, **kwargs):
         self._unwritten: list = []  # what the document still has to say, in order
         self._writing = threading.Lock()
+        self._writer: int | None = None  # the thread writing it (what it writes reads the spec too)
         super().__init__(*args, **kwargs)
 
     @property
     def spec(self):
-        spec = self._spec
-        if self._unwritten:
+        """The document, written whole first: a part leaves the list only once written, so a
+        second request meanwhile waits for the lock instead of reading half a document."""
+        if self._unwritten and self._writer != threading.get_ident():
             with self._writing:
-                unwritten, self._unwritten = self._unwritten, []
-                for write in unwritten:
-                    write(spec)
-        return spec
+                self._writer = threading.get_ident()
+                try:
+                    while self._unwritten:
+                        self._unwritten[0](self._spec)
+                        del self._unwritten[0]
+                finally:
+                    self._writer = None
+        return self._spec
 
     @spec.setter
     def spec(self, value) -> None:

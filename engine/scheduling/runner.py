@@ -29,13 +29,12 @@ import threading
 import time
 from datetime import timedelta, timezone
 
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 
-from .. import clock, incident_desk, incidents
+from .. import clock, incidents
 from ..escalation import rules
 from . import leadership as leadership_module
 from . import safety_net
@@ -255,7 +254,7 @@ class Scheduler:
         stage on their executor, in this process (no plan between), so that a backlog of timers
         (a new leader's catch-up, a sweep after a burst) never holds up the ladder behind it."""
         self.aps.add_job(self.on_wakeup, args=(DUE_TIMERS, None), jobstore="internal", executor=TIMERS)
-        return incident_desk.Wakening()
+        return []
 
     def _run_stage(self, stage: str, reason: str):
         self.stage_began[stage] = time.time()
@@ -323,15 +322,7 @@ class Scheduler:
         if aps is None or not aps.running:
             return list(wanted.values())
         existing = {job.id: job for job in aps.get_jobs(jobstore="moments")}
-        unwanted = existing.keys() - wanted.keys()
-        if self.moments is not None:
-            self.moments.remove_jobs(unwanted)  # one transaction for them all
-        else:  # a store of another kind, given by hand
-            for job_id in unwanted:
-                try:
-                    aps.remove_job(job_id, jobstore="moments")
-                except JobLookupError:
-                    pass
+        self.moments.remove_jobs(existing.keys() - wanted.keys())  # one transaction for them all
         # on a stopped clock (tests, demonstrations) the wall time of a moment drifts: a job
         # within half a second of its place stays where it is; on a running one, a job within
         # a millisecond (the job store keeps a moment as a float, which may round it by a

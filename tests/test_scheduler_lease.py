@@ -14,7 +14,7 @@ import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from engine import clock
 from engine.models import HumanTask, LedgerEntry, SignInThrottle, scheduler_lease
@@ -266,7 +266,7 @@ def test_a_leader_frozen_inside_a_job_store_transaction_does_not_keep_the_lease(
         took = threading.Event()
 
         def take():
-            if wait_for(new.take, timeout=20, step=0.05):
+            if wait_for(lambda: _try(new), timeout=20, step=0.05):
                 took.set()
         standby = threading.Thread(target=take, daemon=True)
         standby.start()
@@ -300,7 +300,7 @@ def test_a_leader_frozen_inside_its_renewal_does_not_keep_the_lease(duban):
         def take():
             def one_try():
                 began = time.monotonic()
-                taken = new.take()
+                taken = _try(new)
                 tries.append(time.monotonic() - began)
                 return taken
             if wait_for(one_try, timeout=20, step=0.05):
@@ -314,3 +314,63 @@ def test_a_leader_frozen_inside_its_renewal_does_not_keep_the_lease(duban):
         connection.invalidate()
         connection.close()
         new.give_up()
+
+
+def test_a_session_holding_the_expired_leases_row_with_a_statement_running_is_ended_by_the_standby(duban, caplog):
+    """The idle bound ends a frozen leader's session only while it is idle. One whose statement
+    still runs (waiting on a lock, writing a result its frozen process does not read) keeps the
+    lease row locked: the standby whose taking waited for the row ends that session once the
+    lease has expired, says in the log what it was doing, and leads at its next try."""
+    import threading
+
+    if duban.db.is_sqlite:
+        pytest.skip("on SQLite a writer frozen anywhere holds the whole database")
+    old, new = Lease(duban.db.engine, seconds=0.5), Lease(duban.db.engine, seconds=30)
+    assert old.take()
+    connection = duban.db.engine.connect()
+    busy = threading.Event()
+
+    def frozen_with_a_statement_running():
+        try:
+            with connection.begin():
+                old.begin(connection)
+                assert old.holds(connection, old.fencing)  # the row share-locked, as a fenced check does
+                busy.set()
+                connection.execute(text("SELECT pg_sleep(60)"))  # active, not idle: no idle bound ends it
+        except Exception:  # noqa: BLE001 - ended by the standby, as the test wants
+            pass
+    holder = threading.Thread(target=frozen_with_a_statement_running, daemon=True)
+    holder.start()
+    try:
+        assert busy.wait(5)
+        began = time.monotonic()
+        with caplog.at_level("WARNING", logger="duban.scheduler"):
+            assert wait_for(lambda: _try(new), timeout=20, step=0.2), "the standby never took the lease"
+        assert time.monotonic() - began < 15
+        assert any("pg_sleep" in record.getMessage() and "ended" in record.getMessage() for record in caplog.records), \
+            [record.getMessage() for record in caplog.records]
+        holder.join(10)
+        assert not holder.is_alive()
+    finally:
+        connection.invalidate()
+        connection.close()
+        new.give_up()
+
+
+def _try(lease: Lease) -> bool:
+    try:
+        return lease.take()
+    except Exception:  # noqa: BLE001 - the row still locked: the next try
+        return False
+
+
+def test_a_short_leases_transaction_survives_a_pause_between_its_statements(duban):
+    """The idle bound is the lease's length but never under a few seconds: a loaded machine
+    that pauses a second between two statements of a half-second lease's transaction keeps it."""
+    if duban.db.is_sqlite:
+        pytest.skip("the idle bound is PostgreSQL's")
+    lease = Lease(duban.db.engine, seconds=0.5)
+    with duban.db.engine.begin() as connection:
+        lease.begin(connection, waiting=True)
+        time.sleep(1.2)
+        assert connection.execute(text("SELECT 1")).scalar() == 1

@@ -14,11 +14,13 @@ it reads the lease row and commits only if the lease is still this process's, wi
 fencing number it took, and not expired; otherwise it raises FencedOut and rolls back. On
 PostgreSQL the check takes a share lock on the row (a taking waits for the commit it
 guards) and every fenced transaction, like every taking, renewal and giving up of the lease,
-bounds its idle time (`idle_in_transaction_session_timeout`, the lease's length), so that a
-leader frozen inside a transaction, holding row locks, the check's lock or the lease row it
-was renewing, is cut off by the server rather than blocking the standby that takes over (whose
-taking waits for the row a second at most, and tries again). On SQLite a write transaction holds the database, so
-the check inside it is atomic with the commit.
+bounds its idle time (`idle_in_transaction_session_timeout`, the lease's length, at least
+three seconds), so that a leader frozen inside a transaction, holding row locks, the check's
+lock or the lease row it was renewing, is cut off by the server rather than blocking the
+standby that takes over (whose taking waits for the row a second at most, and tries again).
+A session the idle bound does not end (frozen with a statement still running) the taking
+standby ends itself, once the lease has expired (`_end_stale_holders`). On SQLite a write
+transaction holds the database, so the check inside it is atomic with the commit.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import uuid
 
 from sqlalchemy import and_, literal_column, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..models import scheduler_lease
@@ -37,7 +40,11 @@ from ..models import scheduler_lease
 log = logging.getLogger("duban.scheduler")
 NAME = "scheduler"
 LEASE_SECONDS = 10.0
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ran out
 TAKING_WAITS_MS = 1000  # how long a standby's taking waits for the lease row's lock
+IDLE_AT_LEAST = 3.0  # seconds: the idle bound of a short lease's transactions, never below this
+# A short lease (seconds, as tests use) would otherwise end a transaction of a loaded machine
+# that merely paused between two statements.
 
 
 class FencedOut(BaseException):
@@ -75,15 +82,50 @@ class Lease:
                      .values(holder=self.holder, fencing=table.c.fencing + 1,
                              expires_at=self._now + self.seconds, taken_at=self._now)
                      .returning(table.c.fencing))
-        with self._writer.begin() as connection:
-            self.begin(connection, waiting=True)
-            connection.execute(self._row_if_missing())
-            fencing = connection.execute(statement).scalar()
+        try:
+            with self._writer.begin() as connection:
+                self.begin(connection, waiting=True)
+                connection.execute(self._row_if_missing())
+                fencing = connection.execute(statement).scalar()
+        except OperationalError as error:
+            if self._postgres and getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                self._end_stale_holders()
+            raise
         if fencing is None:
             return False
         self.fencing, self.renewed = int(fencing), time.monotonic()
         log.info("scheduler lease taken by %s (fencing %d, %g s)", self.holder, self.fencing, self.seconds)
         return True
+
+    def _end_stale_holders(self) -> None:
+        """The lease has expired (the taking waited for its row, so the row matched) and yet a
+        session keeps the row locked past the taking's wait: the old holder's, frozen in a way
+        the idle bound does not end (a statement still waiting, a result it does not read).
+        End those sessions: what they hold is the row of a lease they no longer hold, which no
+        fenced commit of theirs would get past. Each is logged with what it was doing."""
+        table = scheduler_lease
+        expired = select(table.c.name).where(table.c.name == NAME,
+                                              or_(table.c.holder.is_(None), table.c.expires_at <= self._now))
+        holding = text(
+            "SELECT a.pid, a.application_name, a.state, a.wait_event_type, a.wait_event,"
+            " round(extract(epoch from clock_timestamp() - a.xact_start)::numeric, 1) AS open_for,"
+            " left(a.query, 160) AS query"
+            " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.relation = CAST('scheduler_lease' AS regclass) AND l.granted"
+            " AND l.mode IN ('RowShareLock', 'RowExclusiveLock') AND l.pid <> pg_backend_pid()"
+            " AND a.xact_start < clock_timestamp() - make_interval(secs => :waited)")
+        try:
+            with self.engine.begin() as connection:
+                if connection.execute(expired).first() is None:
+                    return  # taken meanwhile: the lock was a live taking's
+                for row in connection.execute(holding, {"waited": TAKING_WAITS_MS / 1000}).all():
+                    ended = connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": row.pid}).scalar()
+                    log.warning("the expired scheduler lease's row was held by session %s (%s, %s, waiting on %s/%s, "
+                                "in its transaction for %s s, last statement: %s): %s", row.pid,
+                                row.application_name, row.state, row.wait_event_type, row.wait_event,
+                                row.open_for, row.query, "ended" if ended else "could not be ended")
+        except Exception as error:  # noqa: BLE001 - the next try looks again
+            log.warning("could not look for the sessions holding the expired scheduler lease: %s", error)
 
     def _row_if_missing(self):
         """The lease's row, nobody holding it, unless it is there (the migration makes it; a
@@ -145,7 +187,8 @@ class Lease:
         longer than the lease (its holder froze). `waiting`: a standby's taking waits for the
         row's lock a second at most, and tries again at its next turn."""
         if self._postgres:
-            session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(self.seconds * 1000)}"))
+            idle = int(max(self.seconds, IDLE_AT_LEAST) * 1000)
+            session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {idle}"))
             if waiting:
                 session.execute(text(f"SET LOCAL lock_timeout = {TAKING_WAITS_MS}"))
 

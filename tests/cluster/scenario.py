@@ -27,7 +27,7 @@ import time
 from collections import Counter, defaultdict, deque
 from datetime import datetime, timezone
 
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -311,9 +311,23 @@ class _Run:
         return next(s for s in self.schedulers if s.holds(holder))
 
     def _taken_over(self, old: SchedulerProcess, at: float, what: str) -> None:
-        assert wait_for(lambda: self._holder() and not old.holds(self._holder()), 30, 0.1), f"nobody took over after {what}"
+        assert wait_for(lambda: self._holder() and not old.holds(self._holder()), 30, 0.1), \
+            f"nobody took over after {what}; the database's sessions then:\n{self._sessions()}\n" + "\n".join(
+                f"--- scheduler {s.name} (pid {s.pid}), its last lines:\n" + "\n".join(
+                    s.log.read_text(errors="replace").splitlines()[-40:]) for s in self.schedulers)
         took = next(when for when, holder in self.holders if when >= at and holder and not old.holds(holder))
         self.takeovers.append({"what": what, "at": at, "led": took, "seconds": took - at})
+
+    def _sessions(self) -> str:
+        """Every session of the cluster's database, with what it waits on and how long its
+        transaction has been open: what a take-over that does not come is stuck behind."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT pid, application_name, state, wait_event_type, wait_event,"
+                " round(extract(epoch from clock_timestamp() - xact_start)::numeric, 1) AS open_for,"
+                " pg_blocking_pids(pid) AS blocked_by, left(query, 120) AS query"
+                " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
+        return "\n".join(" | ".join(str(value) for value in row) for row in rows)
 
     def _kill_leader(self) -> None:
         leader = self._leader()
@@ -461,6 +475,10 @@ class _Run:
             ("timer jobs skipped as still queued", str(sum(
                 s.log.read_text(errors="replace").count("skipped: maximum number of running instances")
                 for s in self.schedulers))),
+            ("sessions ended by a standby", "; ".join(
+                line.split("held by ", 1)[-1] for s in self.schedulers
+                for line in s.log.read_text(errors="replace").splitlines()
+                if "scheduler lease's row was held by" in line) or "none"),
         ]
         print("\n" + "\n".join(f"  {name:<36} {value}" for name, value in summary))
         for at, what in sorted(self.events):

@@ -60,6 +60,19 @@ def release() -> None:
         _offset = timedelta(0)
 
 
+def reading() -> tuple[datetime | None, timedelta]:
+    """How this clock is set (stopped at a moment, or running with an offset), for another
+    process to follow (`follow`): the scheduler's timer workers keep its time."""
+    with _lock:
+        return _frozen, _offset
+
+
+def follow(setting: tuple[datetime | None, timedelta]) -> None:
+    global _frozen, _offset
+    with _lock:
+        _frozen, _offset = setting
+
+
 def is_frozen() -> bool:
     with _lock:
         return _frozen is not None

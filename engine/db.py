@@ -24,6 +24,11 @@ class Fence(Protocol):
 _fence: ContextVar[Fence | None] = ContextVar("duban_fence", default=None)
 
 
+def current_fence() -> Fence | None:
+    """The fence this thread's transactions are under (`Database.fenced`), if any."""
+    return _fence.get()
+
+
 def application_name() -> str:
     """How this process's connections show in PostgreSQL's pg_stat_activity: `duban scheduler`,
     `duban serve`, `duban web` (under gunicorn), so that an operator sees (and can end) each

@@ -31,6 +31,7 @@ log = logging.getLogger("duban.incidents")
 WAKE_BATCH = 20  # instances a transaction fires on PostgreSQL
 WAKE_BUDGET = 0.25  # seconds a batch holds its transaction before it commits what it has
 LOOK_AGAIN = 0.5  # seconds between looks for timers fallen due while a backlog is fired
+SHARED_FROM = 2  # batches: a longer backlog is shared with the timer workers
 
 
 def database_fault(error: BaseException) -> bool:
@@ -52,6 +53,7 @@ class Wakening(list):
     def __init__(self):
         super().__init__()
         self.incidents: list[incidents.View] = []
+        self.by_workers = 0  # how many of them the timer workers woke
 
 
 class DueQueue:
@@ -64,6 +66,7 @@ class DueQueue:
     def __init__(self, duban, now, ids: list[int]):
         self.duban, self.looked_until, self.ids = duban, now, list(ids)
         self.looked, self.room = time.monotonic(), len(self.ids)
+        self.handed: set[int] = set()  # in a timer worker's hands: not put ahead again
 
     def head(self, count: int) -> list[int]:
         if time.monotonic() - self.looked >= LOOK_AGAIN and self.ids and self.room > 0:
@@ -73,6 +76,24 @@ class DueQueue:
     def drop(self, count: int) -> None:
         del self.ids[:count]
 
+    def take(self, count: int) -> list[int]:
+        """The head, handed to a worker: out of the queue until it comes back (`done`)."""
+        batch = self.head(count)
+        self.drop(len(batch))
+        self.handed.update(batch)
+        return batch
+
+    def done(self, batch: list[int]) -> None:
+        self.handed.difference_update(batch)
+
+    def put_back(self, ids: list[int]) -> None:
+        """What a worker did not fire goes back to the head, in its order."""
+        queued = set(self.ids)
+        self.ids[:0] = [instance_id for instance_id in ids if instance_id not in queued]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
     def __bool__(self) -> bool:
         return bool(self.ids)
 
@@ -80,7 +101,7 @@ class DueQueue:
         now = clock.now()
         with self.duban.db.reading() as session:
             fresh = self.duban.runtime.due_instances(session, now, since=self.looked_until)
-        fresh = fresh[:self.room]
+        fresh = [instance_id for instance_id in fresh if instance_id not in self.handed][:self.room]
         if fresh:
             ahead = set(fresh)
             self.ids = fresh + [instance_id for instance_id in self.ids if instance_id not in ahead]
@@ -91,6 +112,7 @@ class DueQueue:
 class IncidentDesk:
     def __init__(self, duban):
         self.duban = duban
+        self.workers = None  # the timer workers, once a backlog needed them (engine/timer_workers.py)
 
     # -- the scheduler's step -------------------------------------------------------------------
 
@@ -114,25 +136,15 @@ class IncidentDesk:
                 if incident is not None:
                     woken.incidents.append(incident)
         else:
+            workers = self._workers(len(due_instances))
+            if workers is not None:
+                self._fire_shared(queue, woken, workers)
             while queue:
                 batch = queue.head(WAKE_BATCH)
-                try:
-                    taken, fired, opened, failed = self._wake_together(batch)
-                except BaseException as error:  # noqa: BLE001 - the batch could not commit: one by one
-                    if not incidents.contained(error) or database_fault(error):
-                        raise
-                    taken, fired, opened, failed = len(batch), [], [], []
-                    for instance_id in batch:
-                        one, incident = self._wake(instance_id)
-                        fired += [one] if one is not None else []
-                        opened += [incident] if incident is not None else []
+                taken, fired, opened = self.fire_batch(batch)
                 queue.drop(taken)
                 woken += fired
                 woken.incidents += opened
-                for instance_id, error in failed:  # after the batch's commit: it held the ledger's lock
-                    incident = self._after_rollback(instance_id, error, None)
-                    if incident is not None:
-                        woken.incidents.append(incident)
         for incident_id in due_incidents:
             try:
                 _retried, now_open = self._retry(None, incident_id, scheduled=True)
@@ -141,6 +153,120 @@ class IncidentDesk:
             if now_open is not None:
                 woken.incidents.append(now_open)
         return woken
+
+    def fire_batch(self, batch: list[int]) -> tuple[int, list, list]:
+        """Fire the timers of the head of `batch` (PostgreSQL): in one transaction, or one
+        instance per transaction when that one could not commit; the instances whose step's
+        bookkeeping failed become incidents after it. (how many it took, [(instance id, timers
+        fired)], incidents opened)."""
+        try:
+            taken, fired, opened, failed = self._wake_together(batch)
+        except BaseException as error:  # noqa: BLE001 - the batch could not commit: one by one
+            if not incidents.contained(error) or database_fault(error):
+                raise
+            taken, fired, opened, failed = len(batch), [], [], []
+            for instance_id in batch:
+                one, incident = self._wake(instance_id)
+                fired += [one] if one is not None else []
+                opened += [incident] if incident is not None else []
+        for instance_id, error in failed:  # after the batch's commit: it held the ledger's lock
+            incident = self._after_rollback(instance_id, error, None)
+            if incident is not None:
+                opened.append(incident)
+        return taken, fired, opened
+
+    # -- a backlog shared with the timer workers (engine/timer_workers.py) ----------------------
+
+    def _workers(self, due: int):
+        """The timer workers, for a backlog longer than SHARED_FROM batches fired by the leading
+        scheduler (its lease fences their transactions); None: this process fires it alone."""
+        from .db import current_fence
+        from .timer_workers import TimerWorkers
+
+        size = self.duban.settings.timer_workers
+        lease = current_fence()
+        if size <= 0 or due <= SHARED_FROM * WAKE_BATCH or getattr(lease, "fencing", None) is None:
+            return None
+        if self.workers is None:
+            try:
+                self.workers = TimerWorkers(self.duban.settings, size)
+            except Exception:  # noqa: BLE001 - no processes to be had: this one fires alone
+                log.exception("the timer workers could not start")
+                return None
+        return self.workers
+
+    def dismiss_workers(self) -> None:
+        """The workers end (the scheduler stops leading, or stops)."""
+        workers, self.workers = self.workers, None
+        if workers is not None:
+            workers.close()
+
+    def _fire_shared(self, queue: "DueQueue", woken: Wakening, workers) -> None:
+        """Fire the backlog here and in the workers at once: each worker is handed a batch
+        from the queue's head as it finishes one, this process fires the next head meanwhile.
+        The part of a batch a worker did not take (its time budget ran out) goes back to the
+        head. A worker that died leaves its batch to this process, and the rest of the backlog
+        too; what a worker raised (the lease lost, the database away) is raised here once every
+        batch handed out has come back."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        from .db import current_fence
+
+        lease = current_fence()
+        handed: dict = {}
+        raised: BaseException | None = None
+        broken = False
+        while (queue and raised is None) or handed:
+            # each worker has a batch in hand and the next one waiting, while the head is longer
+            # than the batch this process fires next
+            while not broken and raised is None and len(handed) < 2 * workers.size and len(queue) > WAKE_BATCH:
+                batch = queue.take(WAKE_BATCH)
+                try:
+                    handed[workers.fire(batch, lease)] = batch
+                except BrokenProcessPool:
+                    log.error("the timer workers are gone: this process fires the backlog")
+                    broken = True
+                    queue.done(batch)
+                    queue.put_back(batch)
+            if queue and raised is None:
+                batch = queue.head(WAKE_BATCH)
+                try:
+                    taken, fired, opened = self.fire_batch(batch)
+                except BaseException as error:  # noqa: BLE001 - raised once the workers' batches are back
+                    raised = error
+                else:
+                    queue.drop(taken)
+                    woken += fired
+                    woken.incidents += opened
+            else:
+                wait(list(handed), return_when=FIRST_COMPLETED)
+            for future in [future for future in handed if future.done()]:
+                batch = handed.pop(future)
+                queue.done(batch)
+                try:
+                    taken, fired, opened, lateness = future.result()
+                except BrokenProcessPool:
+                    if not broken:
+                        log.error("a timer worker died: this process fires the rest of the backlog")
+                    broken = True
+                    queue.put_back(batch)
+                    continue
+                except BaseException as error:  # noqa: BLE001 - the first one is raised at the end
+                    raised = raised or error
+                    continue
+                queue.put_back(batch[taken:])
+                woken += fired
+                woken.by_workers += len(fired)
+                woken.incidents += opened
+                for late in lateness:
+                    metrics.TIMER_LATENESS.observe(late)
+        if broken:
+            self.dismiss_workers()
+        if raised is not None:
+            raise raised
+        log.info("a backlog of timers shared: %d instances woken, %d of them by the timer workers",
+                 len(woken), woken.by_workers)
 
     def _wake_together(self, batch: list[int]):
         """Fire the timers of the head of `batch` in one transaction, each instance in a

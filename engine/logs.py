@@ -40,3 +40,6 @@ def configure(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # SpiffWorkflow says every task's every change of state at INFO: thousands of lines a burst
+    # of timers, none of them an operator's concern (the ledger says what happened)
+    logging.getLogger("spiff").setLevel(max(level, logging.WARNING))

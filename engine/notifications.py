@@ -191,8 +191,7 @@ def notify(session: Session, *, officials: Iterable[Official | int] = (), users:
                 kind=kind, user_id=user.id if user else None, official_id=official.id if official else None,
                 address=address, problem_id=problem_id, subject=subject, body=body, payload=payload,
                 created_at=now, attempts=0, next_attempt_at=None if inapp else now, sent_at=now if inapp else None))
-    session.add_all(rows)
-    session.flush()
+    session.add_all(rows)  # written with the action's next flush or its commit
     return rows
 
 
@@ -224,12 +223,14 @@ def _recipients(session: Session, officials, users) -> list[tuple[Official | Non
 
 
 _HELD = "notifications.held"  # session.info
+_AUDIENCES = "notifications.audiences"  # session.info: a unit's or a role's audience, read once a transaction
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _let_go(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(_HELD, None)
+        session.info.pop(_AUDIENCES, None)
 
 
 def _by_id(session: Session, model, items: list, option) -> list:
@@ -289,14 +290,22 @@ def task_audience(session: Session, task: HumanTask, official_id: int | None = N
         return [task.assignee_id], []
     users: list[int] = []
     officials: list[int] = [official_id] if official_id is not None else []
+    # read once a transaction: a batch of timers opens many tasks for the same units and roles
+    known = session.info.setdefault(_AUDIENCES, {})
     if task.candidate_unit_id is not None:
-        unit = session.get(Unit, task.candidate_unit_id)
-        heads = [o.id for o in unit_heads(session, unit).officials()]
-        officials += heads or list(session.scalars(select(Post.official_id).where(Post.unit_id == unit.id)
-                                                   .distinct().order_by(Post.official_id)))
+        key = ("unit", task.candidate_unit_id)
+        if key not in known:
+            unit = session.get(Unit, task.candidate_unit_id)
+            heads = [o.id for o in unit_heads(session, unit).officials()]
+            known[key] = heads or list(session.scalars(select(Post.official_id).where(Post.unit_id == unit.id)
+                                                       .distinct().order_by(Post.official_id)))
+        officials += known[key]
     if task.candidate_role is not None:
-        users += session.scalars(select(User.id).join(UserRole).where(
-            UserRole.role == task.candidate_role, User.active.is_(True)).order_by(User.id))
+        key = ("role", task.candidate_role)
+        if key not in known:
+            known[key] = list(session.scalars(select(User.id).join(UserRole).where(
+                UserRole.role == task.candidate_role, User.active.is_(True)).order_by(User.id)))
+        users += known[key]
     return users, officials
 
 

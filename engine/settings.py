@@ -156,6 +156,9 @@ class Settings:
     # the scheduler's lease (engine/scheduling/lease.py): a standby leads within about this long
     # (plus its retry, 2 s) after the leader dies, freezes or loses the database
     lease_seconds: float = field(default_factory=lambda: float(os.environ.get("DUBAN_SCHEDULER_LEASE_SECONDS") or 10))
+    # worker processes that fire a backlog of due timers beside the leading scheduler, on
+    # PostgreSQL (engine/timer_workers.py); 0: the scheduler's own process fires them all
+    timer_workers: int = field(default_factory=lambda: _count("DUBAN_TIMER_WORKERS", 2, most=8))
     # where evidence and pending ledger sheets are kept (engine/file_store.py): "directory"
     # (under files_path: DUBAN_FILES_PATH, the instance folder when unset) or "database"
     file_store: str = field(default_factory=lambda: (os.environ.get("DUBAN_FILE_STORE") or "directory").strip())
@@ -187,6 +190,15 @@ class Settings:
         url = overrides.pop("database_url", None) or os.environ.get("DUBAN_DATABASE_URL") or f"sqlite:///{instance / 'duban.db'}"
         secret = overrides.pop("secret_key", None) or os.environ.get("DUBAN_SECRET_KEY") or _instance_secret(instance)
         return cls(database_url=url, instance_path=instance, secret_key=secret, **overrides)
+
+
+def _count(name: str, default: int, most: int) -> int:
+    text = (os.environ.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) > most:
+        raise ValueError(f"{name} must be a whole number from 0 to {most}, not {text!r}")
+    return int(text)
 
 
 def _backoff():

@@ -180,6 +180,7 @@ class Scheduler:
             self.aps.shutdown(wait=False)
         with self._job_lock, self._timer_lock:  # the jobs in flight finish before another process may lead
             pass
+        self.duban.incident_desk.dismiss_workers()
         if _running is self:
             _running = None
         self.aps = self.moments = None

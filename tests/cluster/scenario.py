@@ -21,6 +21,7 @@ counts from it), 1,000 of them before the schedulers start, the others under the
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 import threading
 import time
@@ -475,6 +476,10 @@ class _Run:
             ("timer jobs skipped as still queued", str(sum(
                 s.log.read_text(errors="replace").count("skipped: maximum number of running instances")
                 for s in self.schedulers))),
+            ("backlogs shared with timer workers", ", ".join(
+                f"{woken} woken, {by} by the workers" for s in self.schedulers
+                for woken, by in re.findall(r"backlog of timers shared: (\d+) instances woken, (\d+) of them",
+                                            s.log.read_text(errors="replace"))) or "none"),
             ("sessions ended by a standby", "; ".join(
                 line.split("held by ", 1)[-1] for s in self.schedulers
                 for line in s.log.read_text(errors="replace").splitlines()

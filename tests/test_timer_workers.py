@@ -1,0 +1,98 @@
+"""A backlog of due timers is shared with worker processes (engine/timer_workers.py): each timer
+fires once whichever process fires it, a leader that lost its lease has its workers commit
+nothing, and a worker that dies leaves its batch to the scheduler's own process."""
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from engine import clock, incident_desk
+from engine.models import HumanTask, LedgerEntry, scheduler_lease
+from engine.scheduling.lease import FencedOut, Lease
+
+from .test_definitions import FIXTURE, deploy_xml, mini_process
+
+BACKLOG = 3 * incident_desk.WAKE_BATCH + 7  # more than SHARED_FROM batches: shared
+
+
+@pytest.fixture
+def backlog(api, duban):
+    if duban.db.is_sqlite:
+        pytest.skip("SQLite has one writer: its timers are fired by one process")
+    assert deploy_xml(api, mini_process("wait_hour", "timeDuration:PT1H"), accept=FIXTURE).status_code == 201
+
+    def make(tag: str) -> list[int]:
+        return [api.register(process_key="wait_hour", code=f"TW-{tag}{n}")["id"] for n in range(BACKLOG)]
+    yield make
+    duban.incident_desk.dismiss_workers()
+
+
+def _fired(duban, problem_ids) -> Counter:
+    with duban.db.reading() as session:
+        return Counter(session.scalars(select(LedgerEntry.problem_id).where(
+            LedgerEntry.problem_id.in_(problem_ids), LedgerEntry.action == "instance.timer_fired")))
+
+
+def _next_tasks(duban, problem_ids) -> Counter:
+    with duban.db.reading() as session:
+        return Counter(session.scalars(select(HumanTask.problem_id).where(
+            HumanTask.problem_id.in_(problem_ids), HumanTask.element_id == "Task_after")))
+
+
+def _leading(duban) -> Lease:
+    lease = Lease(duban.db.engine, seconds=60)
+    assert lease.take()
+    return lease
+
+
+def test_a_backlog_is_shared_with_the_workers_and_each_timer_fires_once(duban, backlog):
+    problems = backlog("A")
+    clock.advance(timedelta(hours=1, minutes=1))  # the workers follow the engine's (moved) clock
+    lease = _leading(duban)
+    try:
+        with duban.db.fenced(lease):
+            woken = duban.wake_due()
+    finally:
+        lease.give_up()
+    assert len(woken) == BACKLOG and len({instance_id for instance_id, _ in woken}) == BACKLOG
+    assert woken.by_workers > 0, "the workers fired nothing"
+    assert _fired(duban, problems) == Counter(problems)  # each once
+    assert _next_tasks(duban, problems) == Counter(problems)
+    assert duban.verify_ledger().intact
+
+
+def test_a_leader_that_lost_its_lease_has_its_workers_commit_nothing(duban, backlog):
+    problems = backlog("B")
+    clock.advance(timedelta(hours=1, minutes=1))
+    lease = _leading(duban)
+    with duban.db.engine.begin() as connection:  # the lease ran out (the leader froze): another may lead
+        connection.execute(update(scheduler_lease).values(expires_at=0.0))
+    with pytest.raises(FencedOut), duban.db.fenced(lease):
+        duban.wake_due()
+    assert _fired(duban, problems) == Counter()
+    assert _next_tasks(duban, problems) == Counter()
+
+
+def test_a_worker_that_dies_leaves_the_backlog_to_the_schedulers_process(duban, backlog):
+    first, second = backlog("C"), backlog("D")
+    clock.advance(timedelta(hours=1, minutes=1))
+    lease = _leading(duban)
+    try:
+        with duban.db.fenced(lease):
+            assert len(duban.wake_due()) == 2 * BACKLOG  # the workers are up
+        for pid in list(duban.incident_desk.workers._pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        third = backlog("E")
+        clock.advance(timedelta(hours=1, minutes=1))
+        with duban.db.fenced(lease):
+            woken = duban.wake_due()
+    finally:
+        lease.give_up()
+    assert len(woken) == BACKLOG and woken.by_workers == 0
+    assert duban.incident_desk.workers is None  # the next backlog starts new ones
+    assert _fired(duban, first + second + third) == Counter(first + second + third)

@@ -30,8 +30,9 @@ log = logging.getLogger("duban.incidents")
 
 WAKE_BATCH = 20  # instances a transaction fires on PostgreSQL
 WAKE_BUDGET = 0.25  # seconds a batch holds its transaction before it commits what it has
-LOOK_AGAIN = 0.5  # seconds between looks for timers fallen due while a backlog is fired
-SHARED_FROM = 2  # batches: a longer backlog is shared with the timer workers
+LOOK_AGAIN = 0.25  # seconds between looks for timers fallen due while a backlog is fired
+SHARED_FROM = 2  # batches: a longer backlog is shared with the timer workers, once they run
+STARTED_FROM = 10  # batches: a backlog this long starts them (a second of firing or more here)
 
 
 def database_fault(error: BaseException) -> bool:
@@ -76,10 +77,11 @@ class DueQueue:
     def drop(self, count: int) -> None:
         del self.ids[:count]
 
-    def take(self, count: int) -> list[int]:
-        """The head, handed to a worker: out of the queue until it comes back (`done`)."""
-        batch = self.head(count)
-        self.drop(len(batch))
+    def take(self, count: int, behind: int = 0) -> list[int]:
+        """`count` from behind the first `behind` (left for this process), handed to a worker:
+        out of the queue until they come back (`done`)."""
+        batch = self.head(behind + count)[behind:]
+        del self.ids[behind:behind + len(batch)]
         self.handed.update(batch)
         return batch
 
@@ -178,8 +180,9 @@ class IncidentDesk:
     # -- a backlog shared with the timer workers (engine/timer_workers.py) ----------------------
 
     def _workers(self, due: int):
-        """The timer workers, for a backlog longer than SHARED_FROM batches fired by the leading
-        scheduler (its lease fences their transactions); None: this process fires it alone."""
+        """The timer workers, for a backlog longer than SHARED_FROM batches (STARTED_FROM when
+        they are not running yet) fired by the leading scheduler (its lease fences their
+        transactions); None: this process fires it alone."""
         from .db import current_fence
         from .timer_workers import TimerWorkers
 
@@ -188,6 +191,8 @@ class IncidentDesk:
         if size <= 0 or due <= SHARED_FROM * WAKE_BATCH or getattr(lease, "fencing", None) is None:
             return None
         if self.workers is None:
+            if due <= STARTED_FROM * WAKE_BATCH:
+                return None  # starting them (a second or two of a core each) would cost more than it saves
             try:
                 self.workers = TimerWorkers(self.duban.settings, size)
             except Exception:  # noqa: BLE001 - no processes to be had: this one fires alone
@@ -202,12 +207,13 @@ class IncidentDesk:
             workers.close()
 
     def _fire_shared(self, queue: "DueQueue", woken: Wakening, workers) -> None:
-        """Fire the backlog here and in the workers at once: each worker is handed a batch
-        from the queue's head as it finishes one, this process fires the next head meanwhile.
-        The part of a batch a worker did not take (its time budget ran out) goes back to the
-        head. A worker that died leaves its batch to this process, and the rest of the backlog
-        too; what a worker raised (the lease lost, the database away) is raised here once every
-        batch handed out has come back."""
+        """Fire the backlog here and in the workers at once. This process fires the queue's
+        head, batch after batch, so that the timers put ahead of the backlog are fired here
+        next; each worker is handed a batch from behind that head, and the next one to hold
+        waiting, as it finishes one. The part of a batch a worker did not take (its time budget
+        ran out) goes back to the head. A worker that died leaves its batch, and the rest of the
+        backlog, to this process; what a worker raised (the lease lost, the database away) is
+        raised here once every batch handed out has come back."""
         from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
@@ -217,11 +223,9 @@ class IncidentDesk:
         handed: dict = {}
         raised: BaseException | None = None
         broken = False
-        while (queue and raised is None) or handed:
-            # each worker has a batch in hand and the next one waiting, while the head is longer
-            # than the batch this process fires next
+        while (queue and raised is None and not broken) or handed:
             while not broken and raised is None and len(handed) < 2 * workers.size and len(queue) > WAKE_BATCH:
-                batch = queue.take(WAKE_BATCH)
+                batch = queue.take(WAKE_BATCH, behind=WAKE_BATCH)
                 try:
                     handed[workers.fire(batch, lease)] = batch
                 except BrokenProcessPool:
@@ -229,7 +233,7 @@ class IncidentDesk:
                     broken = True
                     queue.done(batch)
                     queue.put_back(batch)
-            if queue and raised is None:
+            if queue and raised is None and not broken:
                 batch = queue.head(WAKE_BATCH)
                 try:
                     taken, fired, opened = self.fire_batch(batch)
@@ -239,7 +243,7 @@ class IncidentDesk:
                     queue.drop(taken)
                     woken += fired
                     woken.incidents += opened
-            else:
+            elif handed:
                 wait(list(handed), return_when=FIRST_COMPLETED)
             for future in [future for future in handed if future.done()]:
                 batch = handed.pop(future)
@@ -262,7 +266,7 @@ class IncidentDesk:
                 for late in lateness:
                     metrics.TIMER_LATENESS.observe(late)
         if broken:
-            self.dismiss_workers()
+            self.dismiss_workers()  # the caller fires what is left
         if raised is not None:
             raise raised
         log.info("a backlog of timers shared: %d instances woken, %d of them by the timer workers",

@@ -28,6 +28,7 @@ from . import clock, metrics
 log = logging.getLogger("duban.scheduler")
 
 _duban = None  # in a worker: its own Duban, made once
+NICENESS = 5  # the workers' lower CPU priority (os.nice)
 
 
 def _start(settings, parent: int) -> None:
@@ -39,6 +40,9 @@ def _start(settings, parent: int) -> None:
 
     logs.configure()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's to handle: it ends them
+    # a core the host leaves idle is theirs; a busy one goes first to the web requests and to the
+    # leader's own thread, which fires the timers falling due now and the ladder's rungs
+    os.nice(NICENESS)
     metrics.LATENESS_KEPT = []
     _duban = Duban(settings)
 

@@ -21,9 +21,10 @@ BACKLOG = 3 * incident_desk.WAKE_BATCH + 7  # more than SHARED_FROM batches: sha
 
 
 @pytest.fixture
-def backlog(api, duban):
+def backlog(api, duban, monkeypatch):
     if duban.db.is_sqlite:
         pytest.skip("SQLite has one writer: its timers are fired by one process")
+    monkeypatch.setattr(incident_desk, "STARTED_FROM", incident_desk.SHARED_FROM)  # a backlog of tens will do
     assert deploy_xml(api, mini_process("wait_hour", "timeDuration:PT1H"), accept=FIXTURE).status_code == 201
 
     def make(tag: str) -> list[int]:
@@ -96,3 +97,19 @@ def test_a_worker_that_dies_leaves_the_backlog_to_the_schedulers_process(duban, 
     assert len(woken) == BACKLOG and woken.by_workers == 0
     assert duban.incident_desk.workers is None  # the next backlog starts new ones
     assert _fired(duban, first + second + third) == Counter(first + second + third)
+
+
+def test_a_backlog_too_short_to_pay_for_starting_them_is_fired_without_them(duban, backlog, monkeypatch):
+    """Starting the workers costs a second or two of a core each: a backlog shorter than
+    STARTED_FROM batches is fired by the scheduler's process alone (they serve it once running)."""
+    monkeypatch.setattr(incident_desk, "STARTED_FROM", 4)
+    problems = backlog("F")
+    clock.advance(timedelta(hours=1, minutes=1))
+    lease = _leading(duban)
+    try:
+        with duban.db.fenced(lease):
+            woken = duban.wake_due()
+    finally:
+        lease.give_up()
+    assert len(woken) == BACKLOG and woken.by_workers == 0 and duban.incident_desk.workers is None
+    assert _fired(duban, problems) == Counter(problems)

@@ -82,17 +82,18 @@ def test_a_leader_whose_lease_was_taken_commits_nothing_and_stands_down(api, dub
         other.db.dispose()
 
 
-def _timers(duban, problem_ids) -> Counter:
+def timers_fired(duban, problem_ids) -> Counter:
+    """How many times each problem's instance fired a timer (the ledger's entries)."""
     with duban.db.reading() as session:
         return Counter(session.scalars(select(LedgerEntry.problem_id).where(
             LedgerEntry.problem_id.in_(problem_ids), LedgerEntry.action == "instance.timer_fired")))
 
 
-def _after(duban, problem_ids) -> int:
-    """How many of these problems' instances have passed their timer (their next task is ready)."""
+def past_the_timer(duban, problem_ids) -> Counter:
+    """How many tasks after the timer each problem's instance has (one: it passed it once)."""
     with duban.db.reading() as session:
-        return len(session.scalars(select(HumanTask.problem_id).where(
-            HumanTask.problem_id.in_(problem_ids), HumanTask.element_id == "Task_after")).all())
+        return Counter(session.scalars(select(HumanTask.problem_id).where(
+            HumanTask.problem_id.in_(problem_ids), HumanTask.element_id == "Task_after")))
 
 
 def test_a_frozen_leader_is_replaced_and_fires_nothing_when_it_wakes(api, duban, settings, database_url, tmp_path):
@@ -131,12 +132,12 @@ def test_a_frozen_leader_is_replaced_and_fires_nothing_when_it_wakes(api, duban,
         assert wait_for(lambda: f":{processes[1].pid}:" in (lease.state()["holder"] or ""), timeout=30)
         took_over = time.monotonic() - frozen_at
         assert took_over < 3 + 2 + 3, took_over  # the lease, the standby's retry, a loaded machine
-        assert wait_for(lambda: _after(duban, short + long) == 6, timeout=40), _timers(duban, short + long)
+        assert wait_for(lambda: past_the_timer(duban, short + long).total() == 6, timeout=40), timers_fired(duban, short + long)
 
         os.kill(processes[0].pid, signal.SIGCONT)
         assert wait_for(lambda: "standing by" in logs[0].read_text(), timeout=20), logs[0].read_text()
         time.sleep(1.0)
-        assert _timers(duban, short + long) == Counter({pid: 1 for pid in short + long})
+        assert timers_fired(duban, short + long) == Counter({pid: 1 for pid in short + long})
         assert f":{processes[1].pid}:" in lease.state()["holder"]
         print(f"\nthe standby led {took_over:.1f} s after the leader froze (lease 3 s, retry 2 s)")
     finally:
@@ -183,12 +184,12 @@ def test_a_leader_cut_from_the_database_leads_again_and_fires_each_timer_once(ap
                     "WHERE application_name = 'duban scheduler'")).scalar()
             time.sleep(0.3)
         assert cut > 0, "the scheduler's connections were not found by their application_name"
-        assert wait_for(lambda: _after(duban, problems) == 3, timeout=40), (_timers(duban, problems),
+        assert wait_for(lambda: past_the_timer(duban, problems).total() == 3, timeout=40), (timers_fired(duban, problems),
                                                                             log.read_text()[-3000:])
         assert process.poll() is None, log.read_text()[-3000:]
         assert wait_for(lambda: f":{process.pid}:" in (lease.state()["holder"] or ""), timeout=20)
         time.sleep(1.0)
-        assert _timers(duban, problems) == Counter({pid: 1 for pid in problems})
+        assert timers_fired(duban, problems) == Counter({pid: 1 for pid in problems})
         print(f"\n{cut} scheduler connections terminated; it leads again and fired each timer once")
     finally:
         killer.dispose()

@@ -9,13 +9,14 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from engine import clock, incident_desk
-from engine.models import HumanTask, LedgerEntry, scheduler_lease
+from engine.models import scheduler_lease
 from engine.scheduling.lease import FencedOut, Lease
 
 from .test_definitions import FIXTURE, deploy_xml, mini_process
+from .test_scheduler_lease import past_the_timer, timers_fired
 
 BACKLOG = 3 * incident_desk.WAKE_BATCH + 7  # more than SHARED_FROM batches: shared
 
@@ -33,37 +34,30 @@ def backlog(api, duban, monkeypatch):
     duban.incident_desk.dismiss_workers()
 
 
-def _fired(duban, problem_ids) -> Counter:
-    with duban.db.reading() as session:
-        return Counter(session.scalars(select(LedgerEntry.problem_id).where(
-            LedgerEntry.problem_id.in_(problem_ids), LedgerEntry.action == "instance.timer_fired")))
-
-
-def _next_tasks(duban, problem_ids) -> Counter:
-    with duban.db.reading() as session:
-        return Counter(session.scalars(select(HumanTask.problem_id).where(
-            HumanTask.problem_id.in_(problem_ids), HumanTask.element_id == "Task_after")))
-
-
 def _leading(duban) -> Lease:
     lease = Lease(duban.db.engine, seconds=60)
     assert lease.take()
     return lease
 
 
-def test_a_backlog_is_shared_with_the_workers_and_each_timer_fires_once(duban, backlog):
-    problems = backlog("A")
-    clock.advance(timedelta(hours=1, minutes=1))  # the workers follow the engine's (moved) clock
+def _wake_as_leader(duban):
+    """What the leading scheduler's timers stage does: wake the due instances, fenced by its lease."""
     lease = _leading(duban)
     try:
         with duban.db.fenced(lease):
-            woken = duban.wake_due()
+            return duban.wake_due()
     finally:
         lease.give_up()
+
+
+def test_a_backlog_is_shared_with_the_workers_and_each_timer_fires_once(duban, backlog):
+    problems = backlog("A")
+    clock.advance(timedelta(hours=1, minutes=1))  # the workers follow the engine's (moved) clock
+    woken = _wake_as_leader(duban)
     assert len(woken) == BACKLOG and len({instance_id for instance_id, _ in woken}) == BACKLOG
     assert woken.by_workers > 0, "the workers fired nothing"
-    assert _fired(duban, problems) == Counter(problems)  # each once
-    assert _next_tasks(duban, problems) == Counter(problems)
+    assert timers_fired(duban, problems) == Counter(problems)  # each once
+    assert past_the_timer(duban, problems) == Counter(problems)
     assert duban.verify_ledger().intact
 
 
@@ -75,8 +69,8 @@ def test_a_leader_that_lost_its_lease_has_its_workers_commit_nothing(duban, back
         connection.execute(update(scheduler_lease).values(expires_at=0.0))
     with pytest.raises(FencedOut), duban.db.fenced(lease):
         duban.wake_due()
-    assert _fired(duban, problems) == Counter()
-    assert _next_tasks(duban, problems) == Counter()
+    assert timers_fired(duban, problems) == Counter()
+    assert past_the_timer(duban, problems) == Counter()
 
 
 def test_a_worker_that_dies_leaves_the_backlog_to_the_schedulers_process(duban, backlog):
@@ -96,7 +90,7 @@ def test_a_worker_that_dies_leaves_the_backlog_to_the_schedulers_process(duban, 
         lease.give_up()
     assert len(woken) == BACKLOG and woken.by_workers == 0
     assert duban.incident_desk.workers is None  # the next backlog starts new ones
-    assert _fired(duban, first + second + third) == Counter(first + second + third)
+    assert timers_fired(duban, first + second + third) == Counter(first + second + third)
 
 
 def test_a_backlog_too_short_to_pay_for_starting_them_is_fired_without_them(duban, backlog, monkeypatch):
@@ -105,11 +99,6 @@ def test_a_backlog_too_short_to_pay_for_starting_them_is_fired_without_them(duba
     monkeypatch.setattr(incident_desk, "STARTED_FROM", 4)
     problems = backlog("F")
     clock.advance(timedelta(hours=1, minutes=1))
-    lease = _leading(duban)
-    try:
-        with duban.db.fenced(lease):
-            woken = duban.wake_due()
-    finally:
-        lease.give_up()
+    woken = _wake_as_leader(duban)
     assert len(woken) == BACKLOG and woken.by_workers == 0 and duban.incident_desk.workers is None
-    assert _fired(duban, problems) == Counter(problems)
+    assert timers_fired(duban, problems) == Counter(problems)

@@ -16,6 +16,7 @@ from engine.models import scheduler_lease
 from engine.scheduling.lease import FencedOut, Lease
 
 from .test_definitions import FIXTURE, deploy_xml, mini_process
+from .test_metrics import scrape, value
 from .test_scheduler_lease import past_the_timer, timers_fired
 
 BACKLOG = 3 * incident_desk.WAKE_BATCH + 7  # more than SHARED_FROM batches: shared
@@ -50,10 +51,15 @@ def _wake_as_leader(duban):
         lease.give_up()
 
 
-def test_a_backlog_is_shared_with_the_workers_and_each_timer_fires_once(duban, backlog):
+def test_a_backlog_is_shared_with_the_workers_and_each_timer_fires_once(api, duban, backlog):
     problems = backlog("A")
-    clock.advance(timedelta(hours=1, minutes=1))  # the workers follow the engine's (moved) clock
+    before = scrape(api)[1]
+    clock.advance(timedelta(hours=1, minutes=5))  # the workers follow the engine's (moved) clock
     woken = _wake_as_leader(duban)
+    after = scrape(api)[1]  # the workers' timers are counted in the scheduler's own histogram, 5 min late
+    count, within_a_minute = "duban_timer_lateness_seconds_count", 'duban_timer_lateness_seconds_bucket{le="60.0"}'
+    assert value(after, count) == value(before, count) + BACKLOG
+    assert value(after, within_a_minute) == value(before, within_a_minute)
     assert len(woken) == BACKLOG and len({instance_id for instance_id, _ in woken}) == BACKLOG
     assert woken.by_workers > 0, "the workers fired nothing"
     assert timers_fired(duban, problems) == Counter(problems)  # each once

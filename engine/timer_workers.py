@@ -2,16 +2,17 @@
 
 A burst of timers due at one instant (deadlines set to one midnight, a migration that gave many
 instances the same moment) is fired in batches (engine/incident_desk.py). One process fires
-about ninety a second, far fewer when the web hosts share its cores. So a backlog longer than
-a few batches is shared: the scheduler's process goes on firing batches itself and hands others
-to these workers, each a process of its own with its own connections, each batch in
+about two hundred a second alone, far fewer when the web hosts share its cores. So a long
+backlog is shared: the scheduler's process goes on firing the queue's head itself (where the
+timers falling due meanwhile are put) and hands the batches behind it to these workers, each a process of its own with its own connections, each batch in
 transactions fenced by the leader's lease (its holder and fencing number, checked in every
 commit as the leader's own transactions are): a leader that lost its lease has its workers
 commit nothing either. The batches take turns only at the ledger's chain, whose lock is held
 for the entries' insert and the commit.
 
-The workers start at the first backlog that needs them, live while the process leads, and end
-with it: a worker whose parent died ends itself. A worker that dies leaves its batch uncommitted
+The workers start at the first backlog long enough to pay for their start, live while the
+process leads, and end with it: a worker whose parent died ends itself. They run at a lower CPU
+priority: an idle core is theirs, a busy one the web's and the leader's. A worker that dies leaves its batch uncommitted
 (its timers stay due) and the scheduler's process fires the rest of the backlog alone.
 """
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """The database: one engine per process, one transaction per action."""
 from __future__ import annotations
 
+import os
+import socket
 import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -30,15 +32,23 @@ def current_fence() -> Fence | None:
 
 
 def application_name() -> str:
-    """How this process's connections show in PostgreSQL's pg_stat_activity: `duban scheduler`,
-    `duban serve`, `duban web` (under gunicorn), so that an operator sees (and can end) each
-    part's connections."""
+    """How this process's connections show in PostgreSQL's pg_stat_activity: `duban scheduler
+    <host>:<pid>`, `duban serve`, `duban web` (under gunicorn), so that an operator sees (and can
+    end) each part's connections, and a new leader its frozen predecessor's."""
     program = Path(sys.argv[0]).name if sys.argv else ""
     if program == "duban" and len(sys.argv) > 1:
+        if sys.argv[1] == "scheduler":
+            return scheduler_name(socket.gethostname(), os.getpid())
         return f"duban {sys.argv[1]}"[:63]
     if "gunicorn" in program:
         return "duban web"
     return "duban"
+
+
+def scheduler_name(host: str, pid: int) -> str:
+    """The application name of a `duban scheduler` process's connections (and its timer
+    workers'): its host and process id, as the lease's holder names them."""
+    return f"duban scheduler {host}:{pid}"[:63]
 
 
 class Database:

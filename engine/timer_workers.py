@@ -25,6 +25,7 @@ import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from . import clock, metrics
+from .db import application_name
 
 log = logging.getLogger("duban.scheduler")
 
@@ -32,7 +33,7 @@ _duban = None  # in a worker: its own Duban, made once
 NICENESS = 5  # the workers' lower CPU priority (os.nice)
 
 
-def _start(settings, parent: int) -> None:
+def _start(settings, parent: int, name: str) -> None:
     """A worker's start: logging as the scheduler's, its own Duban, and an end of its own when
     the scheduler's process is gone (a killed parent leaves no worker behind)."""
     global _duban
@@ -45,7 +46,7 @@ def _start(settings, parent: int) -> None:
     # leader's own thread, which fires the timers falling due now and the ladder's rungs
     os.nice(NICENESS)
     metrics.LATENESS_KEPT = []
-    _duban = Duban(settings)
+    _duban = Duban(settings, connect_args={"application_name": name})  # shown, and ended, as the leader's
 
     def watch() -> None:
         while True:
@@ -74,7 +75,7 @@ class TimerWorkers:
     def __init__(self, settings, size: int):
         self.size = size
         self._pool = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_start, initargs=(settings, os.getpid()))
+                                         initializer=_start, initargs=(settings, os.getpid(), application_name()))
         log.info("%d timer workers started for a backlog", size)
 
     def fire(self, batch: list[int], lease) -> Future:

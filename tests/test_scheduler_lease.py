@@ -181,7 +181,7 @@ def test_a_leader_cut_from_the_database_leads_again_and_fires_each_timer_once(ap
             with killer.connect() as connection:
                 cut += connection.execute(text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE application_name = 'duban scheduler'")).scalar()
+                    "WHERE application_name LIKE 'duban scheduler %'")).scalar()
             time.sleep(0.3)
         assert cut > 0, "the scheduler's connections were not found by their application_name"
         assert wait_for(lambda: past_the_timer(duban, problems).total() == 3, timeout=40), (timers_fired(duban, problems),
@@ -375,3 +375,47 @@ def test_a_short_leases_transaction_survives_a_pause_between_its_statements(duba
         lease.begin(connection, waiting=True)
         time.sleep(1.2)
         assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_new_leader_ends_the_sessions_its_frozen_predecessor_left_running(duban, caplog):
+    """A `duban scheduler` frozen with a statement running keeps that session's locks (here the
+    ledger's): no idle bound ends an active session. The scheduler that takes its expired lease
+    ends every session of that process (found by its application name) and logs what each was
+    doing, so that its own work does not wait for the frozen one to wake."""
+    import threading
+
+    from sqlalchemy import create_engine
+
+    from engine.db import scheduler_name
+    from engine.ledger import _PG_LOCK_KEY
+
+    if duban.db.is_sqlite:
+        pytest.skip("on SQLite a writer frozen anywhere holds the whole database")
+    old = Lease(duban.db.engine, seconds=0.5, holder="elsewhere:4242:0badcafe")
+    assert old.take()
+    frozen = create_engine(duban.db.url, connect_args={"application_name": scheduler_name("elsewhere", 4242)})
+    busy, ended = threading.Event(), threading.Event()
+
+    def frozen_with_a_statement_running():
+        try:
+            with frozen.begin() as connection:
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+                busy.set()
+                connection.execute(text("SELECT pg_sleep(60)"))
+        except Exception:  # noqa: BLE001 - ended by the new leader, as the test wants
+            ended.set()
+    holder = threading.Thread(target=frozen_with_a_statement_running, daemon=True)
+    holder.start()
+    new = Lease(duban.db.engine, seconds=30)
+    try:
+        assert busy.wait(10)
+        with caplog.at_level("WARNING", logger="duban.scheduler"):
+            assert wait_for(lambda: _try(new), timeout=10, step=0.2), "the lease did not expire"
+        assert ended.wait(10), "the frozen scheduler's session still runs"
+        with duban.db.engine.begin() as connection:  # the ledger's lock is free again
+            assert connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY}).scalar()
+        said = [record.getMessage() for record in caplog.records]
+        assert any("elsewhere:4242:0badcafe" in line and "pg_sleep" in line and "ended" in line for line in said), said
+    finally:
+        new.give_up()
+        frozen.dispose()

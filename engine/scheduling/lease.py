@@ -86,6 +86,7 @@ class Lease:
             with self._writer.begin() as connection:
                 self.begin(connection, waiting=True)
                 connection.execute(self._row_if_missing())
+                previous = connection.execute(select(table.c.holder).where(table.c.name == NAME)).scalar()
                 fencing = connection.execute(statement).scalar()
         except OperationalError as error:
             if self._postgres and getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
@@ -95,7 +96,35 @@ class Lease:
             return False
         self.fencing, self.renewed = int(fencing), time.monotonic()
         log.info("scheduler lease taken by %s (fencing %d, %g s)", self.holder, self.fencing, self.seconds)
+        if self._postgres and previous and previous != self.holder:
+            self._end_sessions_of(previous)
         return True
+
+    def _end_sessions_of(self, holder: str) -> None:
+        """The lease was taken from `holder` (it expired: the process died, froze or lost the
+        database). A `duban scheduler` that froze may have left sessions that no idle bound
+        ends (a statement still running, a result its process does not read), holding locks the
+        new leader's work waits for (the ledger's, a problem's rows). End every session of that
+        process, found by its application name; each is logged with what it was doing."""
+        from ..db import scheduler_name
+
+        host, _, rest = holder.partition(":")
+        pid = rest.partition(":")[0]
+        if not pid.isdigit() or (host, int(pid)) == (socket.gethostname(), os.getpid()):
+            return
+        sessions = text(
+            "SELECT pid, state, wait_event_type, wait_event, left(query, 160) AS query FROM pg_stat_activity"
+            " WHERE application_name = :name AND pid <> pg_backend_pid()")
+        try:
+            with self.engine.connect() as connection:
+                for row in connection.execute(sessions, {"name": scheduler_name(host, int(pid))}).all():
+                    ended = connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": row.pid}).scalar()
+                    log.warning("session %s of the previous scheduler %s (%s, waiting on %s/%s, last statement: %s): %s",
+                                row.pid, holder, row.state, row.wait_event_type, row.wait_event, row.query,
+                                "ended" if ended else "could not be ended")
+                connection.commit()
+        except Exception as error:  # noqa: BLE001 - its sessions end with it, or with their idle bound
+            log.warning("could not end the sessions of the previous scheduler %s: %s", holder, error)
 
     def _end_stale_holders(self) -> None:
         """The lease has expired (the taking waited for its row, so the row matched) and yet a

@@ -480,10 +480,10 @@ class _Run:
                 f"{woken} woken, {by} by the workers" for s in self.schedulers
                 for woken, by in re.findall(r"backlog of timers shared: (\d+) instances woken, (\d+) of them",
                                             s.log.read_text(errors="replace"))) or "none"),
-            ("sessions ended by a standby", "; ".join(
-                line.split("held by ", 1)[-1] for s in self.schedulers
+            ("sessions a new leader ended", "; ".join(
+                line.split(" WARNING ", 1)[-1] for s in self.schedulers
                 for line in s.log.read_text(errors="replace").splitlines()
-                if "scheduler lease's row was held by" in line) or "none"),
+                if "scheduler lease's row was held by" in line or "of the previous scheduler" in line) or "none"),
         ]
         print("\n" + "\n".join(f"  {name:<36} {value}" for name, value in summary))
         for at, what in sorted(self.events):

@@ -113,15 +113,13 @@ class Lease:
         if not pid.isdigit() or (host, int(pid)) == (socket.gethostname(), os.getpid()):
             return
         sessions = text(
-            "SELECT pid, state, wait_event_type, wait_event, left(query, 160) AS query FROM pg_stat_activity"
+            "SELECT pid, state, wait_event_type, wait_event, round(extract(epoch from clock_timestamp() - xact_start)::numeric, 1) AS open_for, left(query, 160) AS query"
+            " FROM pg_stat_activity"
             " WHERE application_name = :name AND pid <> pg_backend_pid()")
         try:
             with self.engine.connect() as connection:
-                for row in connection.execute(sessions, {"name": scheduler_name(host, int(pid))}).all():
-                    ended = connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": row.pid}).scalar()
-                    log.warning("session %s of the previous scheduler %s (%s, waiting on %s/%s, last statement: %s): %s",
-                                row.pid, holder, row.state, row.wait_event_type, row.wait_event, row.query,
-                                "ended" if ended else "could not be ended")
+                _end(connection, connection.execute(sessions, {"name": scheduler_name(host, int(pid))}).all(),
+                     f"of the previous scheduler {holder}")
                 connection.commit()
         except Exception as error:  # noqa: BLE001 - its sessions end with it, or with their idle bound
             log.warning("could not end the sessions of the previous scheduler %s: %s", holder, error)
@@ -147,12 +145,8 @@ class Lease:
             with self.engine.begin() as connection:
                 if connection.execute(expired).first() is None:
                     return  # taken meanwhile: the lock was a live taking's
-                for row in connection.execute(holding, {"waited": TAKING_WAITS_MS / 1000}).all():
-                    ended = connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": row.pid}).scalar()
-                    log.warning("the expired scheduler lease's row was held by session %s (%s, %s, waiting on %s/%s, "
-                                "in its transaction for %s s, last statement: %s): %s", row.pid,
-                                row.application_name, row.state, row.wait_event_type, row.wait_event,
-                                row.open_for, row.query, "ended" if ended else "could not be ended")
+                rows = connection.execute(holding, {"waited": TAKING_WAITS_MS / 1000}).all()
+                _end(connection, rows, "holding the expired scheduler lease's row", named=True)
         except Exception as error:  # noqa: BLE001 - the next try looks again
             log.warning("could not look for the sessions holding the expired scheduler lease: %s", error)
 
@@ -246,6 +240,16 @@ class Lease:
 
     def state(self) -> dict:
         return standing(self.engine)
+
+
+def _end(connection: Connection, sessions, whose: str, named: bool = False) -> None:
+    """End these sessions (rows of pg_stat_activity: pid, state, wait_event_type, wait_event,
+    open_for, query, and application_name when `named`), each logged with what it was doing."""
+    for row in sessions:
+        ended = connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": row.pid}).scalar()
+        log.warning("session %s %s (%s%s, waiting on %s/%s, in its transaction for %s s, last statement: %s): %s",
+                    row.pid, whose, f"{row.application_name}, " if named else "", row.state, row.wait_event_type,
+                    row.wait_event, row.open_for, row.query, "ended" if ended else "could not be ended")
 
 
 def standing(engine: Engine) -> dict:

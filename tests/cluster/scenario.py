@@ -483,7 +483,7 @@ class _Run:
             ("sessions a new leader ended", "; ".join(
                 line.split(" WARNING ", 1)[-1] for s in self.schedulers
                 for line in s.log.read_text(errors="replace").splitlines()
-                if "scheduler lease's row was held by" in line or "of the previous scheduler" in line) or "none"),
+                if "holding the expired scheduler lease's row" in line or "of the previous scheduler" in line) or "none"),
         ]
         print("\n" + "\n".join(f"  {name:<36} {value}" for name, value in summary))
         for at, what in sorted(self.events):
